@@ -1,0 +1,1 @@
+//! Detectors (see issue 4).

@@ -1,0 +1,413 @@
+//! Shared types of Assay: the tree of nodes an image unpacks into, the findings and components
+//! the analysers derive from it, and the report that carries both.
+//!
+//! Every other crate speaks these types, and an outside consumer (the scorer, dashboards) reads
+//! them as JSON (`schema: "assay.report/1"`), so field names here are a contract: add fields,
+//! never rename or remove them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Report schema identifier, bumped only on an incompatible change.
+pub const REPORT_SCHEMA: &str = "assay.report/1";
+
+/// Index of a node in [`Report::nodes`]; stable for one image and one Assay version.
+pub type NodeId = u32;
+
+/// What a node is: a byte-holding blob, a container found in one, or a filesystem entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeKind {
+    /// The image file given to Assay.
+    Image,
+    /// A format recognised at an offset of its parent's bytes (squashfs, gzip, uImage, ...).
+    Container,
+    /// Bytes a container yields that are not a named file: a decompressed stream, a
+    /// partition, a UBI volume.
+    Stream,
+    /// A regular file inside a filesystem or archive.
+    File,
+    /// A directory inside a filesystem or archive.
+    Directory,
+    /// A symbolic link; its target is recorded, never followed out of its filesystem.
+    Symlink,
+    /// A hard link to another entry of the same archive.
+    Hardlink,
+    /// A character or block device node (recorded, never created on disk).
+    Device,
+    /// A named pipe.
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A byte range of a blob that no format claimed.
+    Unknown,
+}
+
+impl NodeKind {
+    /// Whether nodes of this kind hold bytes that can be scanned and analysed.
+    pub fn holds_bytes(self) -> bool {
+        matches!(
+            self,
+            NodeKind::Image | NodeKind::Stream | NodeKind::File | NodeKind::Unknown
+        )
+    }
+}
+
+/// One node of the unpacked tree, with enough provenance to find its bytes again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Index of this node in the report's node list.
+    pub id: NodeId,
+    /// The node this one was found in; `None` only for the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<NodeId>,
+    /// What the node is.
+    pub kind: NodeKind,
+    /// Format name for containers (`squashfs`, `gzip`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Path inside the nearest filesystem or archive (`/etc/shadow`), or the node's name
+    /// (a stream's or container's label, the image's file name).
+    pub path: String,
+    /// Human-readable chain from the image: `fw.bin ▸ uimage@0x0 ▸ lzma@0x40 ▸ /usr/sbin/httpd`.
+    pub location: String,
+    /// Offset of this node's bytes inside its parent's bytes, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Size in bytes: of the content for byte-holding nodes, of the span claimed in the
+    /// parent for containers.
+    pub size: u64,
+    /// SHA-256 of the node's bytes (hex), for byte-holding nodes and containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Unix permission and type bits as stored in the filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// Owner user id as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Owner group id as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Target of a symlink or hard link, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<String>,
+    /// Major and minor number of a device node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<(u32, u32)>,
+    /// Shannon entropy in bits per byte, for unknown regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy: Option<f64>,
+    /// An earlier node with the same content, which was unpacked and analysed in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<NodeId>,
+    /// Format-specific facts worth showing (compression, block size, endianness, header
+    /// fields), as sorted key/value strings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+impl Node {
+    /// A node with the given identity and no optional facts yet.
+    pub fn new(id: NodeId, parent: Option<NodeId>, kind: NodeKind, path: String) -> Self {
+        Node {
+            id,
+            parent,
+            kind,
+            format: None,
+            path,
+            location: String::new(),
+            offset: None,
+            size: 0,
+            sha256: None,
+            mode: None,
+            uid: None,
+            gid: None,
+            link_target: None,
+            device: None,
+            entropy: None,
+            duplicate_of: None,
+            details: BTreeMap::new(),
+        }
+    }
+}
+
+/// How bad a finding is for the device's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing, no direct risk.
+    Info,
+    /// Minor weakness.
+    Low,
+    /// Weakness that helps an attacker.
+    Medium,
+    /// A way in or out that an attacker can use.
+    High,
+    /// A way in that needs no skill: a backdoor, a passwordless root login.
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// How sure a detector is that a finding is real.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// A heuristic match that needs a human look.
+    Low,
+    /// Likely, from structure and context.
+    Medium,
+    /// Certain from the bytes (a parsed key, a cracked hash).
+    High,
+}
+
+/// The area a finding belongs to (see ARCHITECTURE.md, "Findings").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// Hidden or privileged accounts, empty passwords, login shells on service accounts.
+    Account,
+    /// Hard-coded, default or weak passwords.
+    Credential,
+    /// Private keys shipped in the image.
+    PrivateKey,
+    /// Remote-access services started at boot.
+    RemoteAccess,
+    /// Known backdoor indicators and magic-string authentication bypasses.
+    Backdoor,
+    /// Hard-coded external hosts the firmware contacts.
+    Endpoint,
+    /// Missing binary hardening, setuid and world-writable files.
+    Hardening,
+    /// Components with known vulnerabilities.
+    VulnerableComponent,
+    /// API tokens, cloud keys, Wi-Fi keys and other secrets.
+    Secret,
+    /// Insecure configuration.
+    Config,
+}
+
+impl Category {
+    /// Kebab-case name as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Account => "account",
+            Category::Credential => "credential",
+            Category::PrivateKey => "private-key",
+            Category::RemoteAccess => "remote-access",
+            Category::Backdoor => "backdoor",
+            Category::Endpoint => "endpoint",
+            Category::Hardening => "hardening",
+            Category::VulnerableComponent => "vulnerable-component",
+            Category::Secret => "secret",
+            Category::Config => "config",
+        }
+    }
+}
+
+/// A half-open byte range `[start, end)` inside a node's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// One fact that lets someone into or out of the device, with the evidence to check it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule id, `ASSAY-<AREA>-<NNN>`.
+    pub rule: String,
+    /// Area of the finding.
+    pub category: Category,
+    /// How bad it is.
+    pub severity: Severity,
+    /// How sure the detector is.
+    pub confidence: Confidence,
+    /// One line a person reads first.
+    pub title: String,
+    /// Path of the node inside its filesystem (`/etc/shadow`).
+    pub path: String,
+    /// Location chain of the node from the image.
+    pub location: String,
+    /// Node the finding rests on.
+    pub node: NodeId,
+    /// Bytes of the node that show the finding.
+    pub range: ByteRange,
+    /// The bytes at `range`, escaped for display (non-printable bytes as `\xNN`).
+    pub evidence: String,
+    /// SHA-256 of the node's bytes.
+    pub sha256: String,
+    /// Facts that explain the finding (account, port, cracked password, starting script).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, String>,
+}
+
+/// Where a component was seen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ComponentEvidence {
+    /// Path of the file inside its filesystem.
+    pub path: String,
+    /// Location chain of the file.
+    pub location: String,
+    /// The file's node.
+    pub node: NodeId,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// How the version was read (`version-string`, `soname`, `opkg-status`, ...).
+    pub method: String,
+    /// The bytes that carry the version, escaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<String>,
+    /// Where `matched` sits in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<ByteRange>,
+}
+
+/// A third-party component found in the image, for the inventory and vulnerability matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// Canonical upstream name (`busybox`, `openssl`).
+    pub name: String,
+    /// Upstream version as found.
+    pub version: String,
+    /// Package URL.
+    pub purl: String,
+    /// CPE 2.3 name, when the component has a known vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpe: Option<String>,
+    /// How sure the identification is.
+    pub confidence: Confidence,
+    /// Every place the component was seen.
+    pub evidence: Vec<ComponentEvidence>,
+}
+
+/// Something that could not be unpacked or analysed, so that nothing is dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Warning {
+    /// Node the problem concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    /// Location chain of that node.
+    pub location: String,
+    /// Short machine-readable kind (`truncated`, `limit`, `corrupt`, `unsupported`, ...).
+    pub kind: String,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// The image a report is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// File name as given.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole image.
+    pub sha256: String,
+}
+
+/// Figures about a run; the only part of a report allowed to vary between identical runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Bytes of all blobs scanned for formats (image, streams, files).
+    pub bytes_scanned: u64,
+    /// Bytes produced by decompression and extraction.
+    pub bytes_unpacked: u64,
+    /// Number of nodes.
+    pub nodes: u64,
+    /// Wall-clock seconds per stage (`unpack`, `analyze`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// The whole result of one scan: the contract other tools read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`REPORT_SCHEMA`].
+    pub schema: String,
+    /// Version of Assay that wrote the report.
+    pub tool_version: String,
+    /// The image.
+    pub image: ImageInfo,
+    /// Every node of the unpacked tree, in id order.
+    pub nodes: Vec<Node>,
+    /// Components found.
+    #[serde(default)]
+    pub components: Vec<Component>,
+    /// Findings, most severe first.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// What could not be unpacked or analysed.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+    /// Run figures (omitted by `--reproducible`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+}
+
+/// Escape bytes for display in evidence: printable ASCII as is, the rest as `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+/// Lower-case hex of a byte slice (hashes in reports).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_non_printable_bytes() {
+        assert_eq!(escape_bytes(b"a\x00b\\\n"), "a\\x00b\\\\\\n");
+    }
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[0xde, 0xad, 0x01]), "dead01");
+    }
+
+    #[test]
+    fn severity_orders_by_badness() {
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+    }
+
+    #[test]
+    fn category_serialises_kebab_case() {
+        let s = serde_json::to_string(&Category::PrivateKey).unwrap();
+        assert_eq!(s, "\"private-key\"");
+        assert_eq!(Category::RemoteAccess.as_str(), "remote-access");
+    }
+}

@@ -1,0 +1,1 @@
+//! Report outputs (see issue 6).
