@@ -1,1 +1,397 @@
-//! Detectors (see issue 4).
+//! Assay's analysers: detectors that find the ways into (and out of) a device in its unpacked
+//! tree, each finding carrying the bytes and location that prove it.
+//!
+//! The model: [`Analysis`] wraps an [`UnpackResult`] with per-filesystem path indexes, so a
+//! detector can look at one file's bytes and also at its siblings (`/etc/shadow` next to
+//! `/etc/passwd`, the binary an init script starts). Each detector is one module behind the
+//! [`Detector`] trait with documented [`Rule`]s, registered in [`detectors::registry`]; all run
+//! in parallel and their findings are sorted into a deterministic order.
+
+#![deny(unsafe_code)]
+
+pub mod detectors;
+
+use assay_model::{
+    escape_bytes, ByteRange, Category, Confidence, Finding, Node, NodeId, NodeKind, Severity,
+};
+use assay_unpack::UnpackResult;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Longest evidence excerpt written into a finding.
+pub const MAX_EVIDENCE: usize = 400;
+
+/// A documented rule a detector can raise.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Stable id, `ASSAY-<AREA>-<NNN>`.
+    pub id: &'static str,
+    /// Area of its findings.
+    pub category: Category,
+    /// Default severity (a detector may raise or lower it per finding, with reason).
+    pub severity: Severity,
+    /// Short name.
+    pub title: &'static str,
+    /// What it looks for and why it matters.
+    pub description: &'static str,
+}
+
+/// A detector: one concern, its rules, and how to find them in an [`Analysis`].
+pub trait Detector: Send + Sync {
+    /// Short stable name (`accounts`).
+    fn name(&self) -> &'static str;
+    /// The rules it may raise.
+    fn rules(&self) -> &'static [Rule];
+    /// Look at the tree and push findings.
+    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>);
+}
+
+/// The files of one filesystem or archive, by normalised absolute path.
+#[derive(Debug, Clone)]
+pub struct FsView {
+    /// The container node the entries came from.
+    pub container: NodeId,
+    /// Its format (`squashfs`, `jffs2`, ...).
+    pub format: String,
+    /// Path → node of every entry.
+    pub entries: BTreeMap<String, NodeId>,
+}
+
+/// A regular file with its bytes and the filesystem it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct FileRef<'a> {
+    /// The file's node.
+    pub node: &'a Node,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// Index into [`Analysis::filesystems`], when it sits in one.
+    pub fs: Option<usize>,
+}
+
+/// The unpacked tree as the detectors see it.
+pub struct Analysis<'a> {
+    /// The unpacked image.
+    pub unpacked: &'a UnpackResult,
+    /// Every filesystem or archive that yielded entries.
+    pub filesystems: Vec<FsView>,
+    fs_of: Vec<Option<usize>>,
+}
+
+impl<'a> Analysis<'a> {
+    /// Index an unpacked tree for the detectors.
+    pub fn new(unpacked: &'a UnpackResult) -> Self {
+        let mut filesystems: Vec<FsView> = Vec::new();
+        let mut by_container: BTreeMap<NodeId, usize> = BTreeMap::new();
+        let mut fs_of = vec![None; unpacked.nodes.len()];
+        for n in &unpacked.nodes {
+            let is_entry = matches!(
+                n.kind,
+                NodeKind::File
+                    | NodeKind::Directory
+                    | NodeKind::Symlink
+                    | NodeKind::Hardlink
+                    | NodeKind::Device
+                    | NodeKind::Fifo
+                    | NodeKind::Socket
+            );
+            let Some(parent) = n.parent else { continue };
+            if !is_entry {
+                continue;
+            }
+            let idx = *by_container.entry(parent).or_insert_with(|| {
+                let p = &unpacked.nodes[parent as usize];
+                filesystems.push(FsView {
+                    container: parent,
+                    format: p.format.clone().unwrap_or_default(),
+                    entries: BTreeMap::new(),
+                });
+                filesystems.len() - 1
+            });
+            filesystems[idx].entries.insert(n.path.clone(), n.id);
+            fs_of[n.id as usize] = Some(idx);
+        }
+        Analysis {
+            unpacked,
+            filesystems,
+            fs_of,
+        }
+    }
+
+    /// The node with id `id`.
+    pub fn node(&self, id: NodeId) -> &'a Node {
+        &self.unpacked.nodes[id as usize]
+    }
+
+    /// The bytes of node `id` (empty when it holds none).
+    pub fn bytes(&self, id: NodeId) -> &'a [u8] {
+        self.unpacked.content(id).map(|b| &b[..]).unwrap_or(&[])
+    }
+
+    /// The filesystem a node belongs to.
+    pub fn fs_of(&self, id: NodeId) -> Option<usize> {
+        self.fs_of.get(id as usize).copied().flatten()
+    }
+
+    /// Every regular file of the tree, in node order.
+    pub fn files(&self) -> impl Iterator<Item = FileRef<'a>> + '_ {
+        self.unpacked
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::File)
+            .map(move |n| FileRef {
+                node: n,
+                bytes: self.bytes(n.id),
+                fs: self.fs_of(n.id),
+            })
+    }
+
+    /// Look up `path` in filesystem `fs`, following symlinks inside that filesystem (at most
+    /// 16 hops; a link that leaves the filesystem or loops resolves to nothing).
+    pub fn resolve(&self, fs: usize, path: &str) -> Option<NodeId> {
+        let view = self.filesystems.get(fs)?;
+        let mut current = assay_unpack::normalize_path(path).0;
+        for _ in 0..16 {
+            let resolved = self.resolve_dirs(view, &current)?;
+            let id = *view.entries.get(&resolved)?;
+            let node = self.node(id);
+            match (&node.kind, &node.link_target) {
+                (NodeKind::Symlink, Some(target)) => {
+                    current = join_link(&resolved, target);
+                }
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    /// Resolve symlinked directories among the parents of `path`.
+    fn resolve_dirs(&self, view: &FsView, path: &str) -> Option<String> {
+        let mut out = String::new();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let candidate = format!("{out}/{part}");
+            if i + 1 == parts.len() {
+                return Some(candidate);
+            }
+            let mut hops = 0;
+            let mut cur = candidate;
+            while let Some(&id) = view.entries.get(&cur) {
+                let n = self.node(id);
+                match (&n.kind, &n.link_target) {
+                    (NodeKind::Symlink, Some(t)) if hops < 16 => {
+                        cur = join_link(&cur, t);
+                        hops += 1;
+                    }
+                    _ => break,
+                }
+            }
+            out = cur;
+        }
+        Some(if out.is_empty() { "/".into() } else { out })
+    }
+
+    /// The bytes of `path` in filesystem `fs`, following symlinks.
+    pub fn read(&self, fs: usize, path: &str) -> Option<(NodeId, &'a [u8])> {
+        let id = self.resolve(fs, path)?;
+        (self.node(id).kind == NodeKind::File).then(|| (id, self.bytes(id)))
+    }
+
+    /// A finding for `rule` resting on `range` of node `node`, with evidence and hashes filled
+    /// in from the node. Title, severity and context can be adjusted afterwards.
+    pub fn finding(
+        &self,
+        rule: &Rule,
+        node: NodeId,
+        range: Range<usize>,
+        title: impl Into<String>,
+    ) -> Finding {
+        let n = self.node(node);
+        let bytes = self.bytes(node);
+        let start = range.start.min(bytes.len());
+        let end = range.end.clamp(start, bytes.len());
+        let shown = &bytes[start..end.min(start + MAX_EVIDENCE)];
+        let mut evidence = escape_bytes(shown);
+        if end - start > MAX_EVIDENCE {
+            evidence.push('…');
+        }
+        Finding {
+            rule: rule.id.to_string(),
+            category: rule.category,
+            severity: rule.severity,
+            confidence: Confidence::High,
+            title: title.into(),
+            path: n.path.clone(),
+            location: n.location.clone(),
+            node,
+            range: ByteRange {
+                start: start as u64,
+                end: end as u64,
+            },
+            evidence,
+            sha256: n.sha256.clone().unwrap_or_default(),
+            context: BTreeMap::new(),
+        }
+    }
+}
+
+/// Resolve a symlink target relative to the link's own path.
+fn join_link(link_path: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        assay_unpack::normalize_path(target).0
+    } else {
+        let parent = link_path.rsplit_once('/').map(|p| p.0).unwrap_or("");
+        assay_unpack::normalize_path(&format!("{parent}/{target}")).0
+    }
+}
+
+/// Every rule of every registered detector, for `assay rules` and the docs.
+pub fn all_rules() -> Vec<Rule> {
+    detectors::registry()
+        .iter()
+        .flat_map(|d| d.rules().iter().copied())
+        .collect()
+}
+
+/// Run every registered detector and return their findings, most severe first, in a
+/// deterministic order.
+pub fn run_detectors(analysis: &Analysis) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = detectors::registry()
+        .par_iter()
+        .flat_map_iter(|d| {
+            let mut out = Vec::new();
+            d.run(analysis, &mut out);
+            out
+        })
+        .collect();
+    sort_findings(&mut findings);
+    findings
+}
+
+/// Canonical order of findings: severity (worst first), then rule, location and range.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.location.cmp(&b.location))
+            .then_with(|| a.range.cmp(&b.range))
+            .then_with(|| a.title.cmp(&b.title))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_relative_to_their_directory() {
+        assert_eq!(join_link("/etc/passwd", "/var/passwd"), "/var/passwd");
+        assert_eq!(
+            join_link("/usr/bin/telnetd", "../../bin/busybox"),
+            "/bin/busybox"
+        );
+        assert_eq!(join_link("/a", "../../../x"), "/x");
+    }
+}
+
+/// Builders of small in-memory trees for detector tests, so a detector can be tested on
+/// exactly the files it cares about without packing an image.
+pub mod testutil {
+    use assay_model::{hex, ImageInfo, Node, NodeKind, Stats};
+    use assay_unpack::{sha256, Blob, UnpackResult};
+
+    /// One entry of a test filesystem.
+    pub enum TestEntry<'a> {
+        /// A regular file with its bytes and mode.
+        File(&'a str, &'a [u8], u32),
+        /// A directory.
+        Dir(&'a str),
+        /// A symlink and its target.
+        Symlink(&'a str, &'a str),
+    }
+
+    /// An unpacked tree holding one filesystem (`rootfs`, format `test`) with these entries.
+    pub fn tree(entries: &[TestEntry]) -> UnpackResult {
+        let mut nodes = Vec::new();
+        let mut contents = Vec::new();
+        let mut image = Node::new(0, None, NodeKind::Image, "test.bin".into());
+        image.location = "test.bin".into();
+        nodes.push(image);
+        contents.push(Some(Blob::from(Vec::new())));
+        let mut fs = Node::new(1, Some(0), NodeKind::Container, "test".into());
+        fs.format = Some("test".into());
+        fs.location = "test.bin ▸ test@0x0".into();
+        fs.offset = Some(0);
+        nodes.push(fs);
+        contents.push(None);
+        for e in entries {
+            let id = nodes.len() as u32;
+            let (kind, path, data, mode, target) = match e {
+                TestEntry::File(p, d, m) => (NodeKind::File, *p, Some(*d), *m | 0o100000, None),
+                TestEntry::Dir(p) => (NodeKind::Directory, *p, None, 0o40755, None),
+                TestEntry::Symlink(p, t) => (NodeKind::Symlink, *p, None, 0o120777, Some(*t)),
+            };
+            let mut n = Node::new(id, Some(1), kind, path.to_string());
+            n.location = format!("test.bin ▸ test@0x0 ▸ {path}");
+            n.mode = Some(mode);
+            n.link_target = target.map(str::to_string);
+            if let Some(d) = data {
+                n.size = d.len() as u64;
+                n.sha256 = Some(hex(&sha256(d)));
+            }
+            nodes.push(n);
+            contents.push(data.map(|d| Blob::from(d.to_vec())));
+        }
+        UnpackResult {
+            image: ImageInfo {
+                name: "test.bin".into(),
+                size: 0,
+                sha256: hex(&sha256(b"")),
+            },
+            nodes,
+            contents,
+            warnings: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod analysis_tests {
+    use super::testutil::{tree, TestEntry::*};
+    use super::*;
+
+    #[test]
+    fn resolves_paths_through_symlinked_directories() {
+        let t = tree(&[
+            Dir("/etc"),
+            Symlink("/etc/passwd", "../var/passwd"),
+            Dir("/var"),
+            File("/var/passwd", b"root:x:0:0::/root:/bin/sh\n", 0o644),
+            Symlink("/cfg", "/var"),
+            Symlink("/loop", "/loop"),
+        ]);
+        let a = Analysis::new(&t);
+        assert_eq!(a.filesystems.len(), 1);
+        let (_, bytes) = a.read(0, "/etc/passwd").unwrap();
+        assert!(bytes.starts_with(b"root:"));
+        assert!(a.read(0, "/cfg/passwd").is_some());
+        assert!(a.resolve(0, "/loop").is_none());
+        let f = a.files().next().unwrap();
+        let finding = a.finding(
+            &Rule {
+                id: "ASSAY-TEST-001",
+                category: Category::Account,
+                severity: Severity::High,
+                title: "t",
+                description: "d",
+            },
+            f.node.id,
+            0..4,
+            "root account",
+        );
+        assert_eq!(finding.evidence, "root");
+        assert_eq!(finding.path, "/var/passwd");
+    }
+}
