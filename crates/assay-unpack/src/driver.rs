@@ -206,11 +206,14 @@ impl Unpacker {
     }
 }
 
+/// Content hash of a blob and whether it was searched as a file.
+type CacheKey = ([u8; 32], bool);
+
 /// State shared by all threads of one unpack run.
 struct Run<'e> {
     engine: &'e Unpacker,
     budget: Budget,
-    cache: Mutex<HashMap<([u8; 32], bool), Arc<BlobAnalysis>>>,
+    cache: Mutex<HashMap<CacheKey, Arc<BlobAnalysis>>>,
     nodes: AtomicUsize,
     scanned: AtomicU64,
     progress: Option<Arc<ProgressFn>>,

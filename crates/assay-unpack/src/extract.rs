@@ -1,1 +1,379 @@
-//! Writing an unpacked tree to disk for browsing (placeholder until the safe writer lands).
+//! Writing an unpacked tree to disk for browsing, through a chroot-like writer: every path is
+//! built from sanitised components under the output directory, no existing symlink is ever
+//! written through, symlinks are recreated as links whose targets stay inside their
+//! filesystem, and device nodes are recorded in the report, never created.
+//!
+//! Layout: the image's containers go under `DIR/`; a container found at offset `o` of a blob
+//! becomes the folder `format@0xo`; its entries keep their paths inside it; a stream or file
+//! that itself holds containers gets a sibling folder `NAME.extracted/`.
+
+use crate::driver::UnpackResult;
+use assay_model::{NodeId, NodeKind};
+use std::fs;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// What an extraction wrote, and what it refused to write and why.
+#[derive(Debug, Default)]
+pub struct ExtractSummary {
+    /// Regular files and streams written.
+    pub files: usize,
+    /// Directories created.
+    pub directories: usize,
+    /// Symlinks created.
+    pub symlinks: usize,
+    /// Entries not written, with the reason (escaping links, devices, name clashes).
+    pub skipped: Vec<String>,
+}
+
+/// Why extraction could not proceed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The output directory could not be created or used.
+    #[error("output directory {path}: {source}")]
+    OutputDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Materialise `result` under `dir` (created if missing).
+pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, ExtractError> {
+    fs::create_dir_all(dir).map_err(|source| ExtractError::OutputDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let root = dir
+        .canonicalize()
+        .map_err(|source| ExtractError::OutputDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    let mut writer = Writer {
+        root,
+        summary: ExtractSummary::default(),
+    };
+    // Where each node's children go (relative to the root), by node id.
+    let mut child_dir: Vec<Option<PathBuf>> = vec![None; result.nodes.len()];
+    // For filesystem entries: the folder of their container, which is their `/`.
+    for node in &result.nodes {
+        let id = node.id as usize;
+        let Some(parent) = node.parent else {
+            child_dir[id] = Some(PathBuf::new());
+            continue;
+        };
+        let Some(parent_dir) = child_dir.get(parent as usize).cloned().flatten() else {
+            continue;
+        };
+        match node.kind {
+            NodeKind::Container => {
+                let name = format!(
+                    "{}@{:#x}",
+                    node.format.as_deref().unwrap_or("container"),
+                    node.offset.unwrap_or(0)
+                );
+                let here = parent_dir.join(sanitize_component(&name));
+                if writer.mkdirs(&here) {
+                    child_dir[id] = Some(here);
+                }
+            }
+            NodeKind::Stream => {
+                let label = if node.path.is_empty() {
+                    "data"
+                } else {
+                    &node.path
+                };
+                let here = parent_dir.join(sanitize_component(label));
+                if let Some(bytes) = result.content(node.id) {
+                    writer.write_file(&here, bytes, None);
+                }
+                child_dir[id] = Some(extracted_dir(&here));
+            }
+            NodeKind::File | NodeKind::Directory | NodeKind::Symlink => {
+                let Some(rel) = entry_path(&node.path) else {
+                    writer.skip(format!("{}: unusable name", node.location));
+                    continue;
+                };
+                let here = parent_dir.join(&rel);
+                match node.kind {
+                    NodeKind::Directory => {
+                        writer.mkdirs(&here);
+                    }
+                    NodeKind::File => {
+                        let bytes = result.content(node.id).map(|b| &b[..]).unwrap_or(&[]);
+                        writer.write_file(&here, bytes, node.mode);
+                        child_dir[id] = Some(extracted_dir(&here));
+                    }
+                    _ => {
+                        let target = node.link_target.as_deref().unwrap_or("");
+                        writer.symlink(&here, &rel, target, &node.location);
+                    }
+                }
+            }
+            NodeKind::Device | NodeKind::Fifo | NodeKind::Socket | NodeKind::Hardlink => {
+                writer.skip(format!(
+                    "{}: {:?} recorded in the report, not created",
+                    node.location, node.kind
+                ));
+            }
+            NodeKind::Unknown | NodeKind::Image => {}
+        }
+        let _ = id as NodeId;
+    }
+    Ok(writer.summary)
+}
+
+fn extracted_dir(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".extracted");
+    PathBuf::from(s)
+}
+
+/// A single safe path component: no separators, no `..`, no NUL, never empty.
+fn sanitize_component(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | '\0' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    match cleaned.as_str() {
+        "" | "." | ".." => "_".to_string(),
+        _ => cleaned,
+    }
+}
+
+/// The relative path of a filesystem entry below its container folder.
+fn entry_path(path: &str) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            p => out.push(sanitize_component(p)),
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+struct Writer {
+    root: PathBuf,
+    summary: ExtractSummary,
+}
+
+impl Writer {
+    fn skip(&mut self, why: String) {
+        self.summary.skipped.push(why);
+    }
+
+    /// Create every missing directory of `rel` under the root; refuse when any existing
+    /// component is not a real directory (a symlink planted by an earlier entry).
+    fn mkdirs(&mut self, rel: &Path) -> bool {
+        let mut cur = self.root.clone();
+        for comp in rel.components() {
+            let Component::Normal(c) = comp else {
+                self.skip(format!("{}: unexpected path component", rel.display()));
+                return false;
+            };
+            cur.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_dir() => {}
+                Ok(_) => {
+                    self.skip(format!(
+                        "{}: {} exists and is not a directory (never written through)",
+                        rel.display(),
+                        cur.display()
+                    ));
+                    return false;
+                }
+                Err(_) => {
+                    if let Err(e) = fs::create_dir(&cur) {
+                        self.skip(format!("{}: {e}", cur.display()));
+                        return false;
+                    }
+                    self.summary.directories += 1;
+                }
+            }
+        }
+        true
+    }
+
+    fn write_file(&mut self, rel: &Path, bytes: &[u8], mode: Option<u32>) {
+        if let Some(parent) = rel.parent() {
+            if !self.mkdirs(parent) {
+                return;
+            }
+        }
+        let full = self.root.join(rel);
+        if let Ok(m) = fs::symlink_metadata(&full) {
+            if !m.file_type().is_file() {
+                self.skip(format!(
+                    "{}: exists as a link or directory; not written through",
+                    rel.display()
+                ));
+                return;
+            }
+        }
+        let written = fs::File::create(&full).and_then(|mut f| f.write_all(bytes));
+        if let Err(e) = written {
+            self.skip(format!("{}: {e}", rel.display()));
+            return;
+        }
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            // Permission bits only: never setuid, setgid or sticky on the analyst's disk.
+            let perm = (mode & 0o777) | 0o600;
+            let _ = fs::set_permissions(&full, fs::Permissions::from_mode(perm));
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        self.summary.files += 1;
+    }
+
+    /// Recreate a symlink with a target that stays inside its container folder: absolute
+    /// targets are rewritten relative to the container root, and a target that would climb
+    /// out of it is not created.
+    fn symlink(&mut self, rel: &Path, entry_rel: &Path, target: &str, location: &str) {
+        let depth = entry_rel.components().count().saturating_sub(1);
+        let Some(inside) = link_target_inside(entry_rel, target) else {
+            self.skip(format!(
+                "{location}: symlink to {target:?} leaves its filesystem; not created"
+            ));
+            return;
+        };
+        let mut rewritten = PathBuf::new();
+        for _ in 0..depth {
+            rewritten.push("..");
+        }
+        rewritten.push(&inside);
+        if let Some(parent) = rel.parent() {
+            if !self.mkdirs(parent) {
+                return;
+            }
+        }
+        let full = self.root.join(rel);
+        if fs::symlink_metadata(&full).is_ok() {
+            self.skip(format!("{location}: name exists already; link not created"));
+            return;
+        }
+        #[cfg(unix)]
+        match std::os::unix::fs::symlink(&rewritten, &full) {
+            Ok(()) => self.summary.symlinks += 1,
+            Err(e) => self.skip(format!("{location}: {e}")),
+        }
+        #[cfg(not(unix))]
+        self.skip(format!("{location}: symlinks not supported here"));
+    }
+}
+
+/// Where a link at `entry_rel` pointing to `target` lands, relative to its filesystem root,
+/// or `None` when it climbs out. An empty path means the root itself.
+fn link_target_inside(entry_rel: &Path, target: &str) -> Option<PathBuf> {
+    let mut parts: Vec<String> = Vec::new();
+    if !target.starts_with('/') {
+        if let Some(parent) = entry_rel.parent() {
+            for c in parent.components() {
+                parts.push(c.as_os_str().to_string_lossy().into_owned());
+            }
+        }
+    }
+    for p in target.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(sanitize_component(p)),
+        }
+    }
+    Some(parts.iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Blob;
+    use assay_model::{ImageInfo, Node, Stats};
+
+    fn result(entries: Vec<Node>, contents: Vec<Option<Vec<u8>>>) -> UnpackResult {
+        let mut nodes = vec![Node::new(0, None, NodeKind::Image, "img".into())];
+        let mut fs_node = Node::new(1, Some(0), NodeKind::Container, "tar".into());
+        fs_node.format = Some("tar".into());
+        fs_node.offset = Some(0);
+        nodes.push(fs_node);
+        nodes.extend(entries);
+        let mut c: Vec<Option<Blob>> = vec![Some(Blob::from(vec![])), None];
+        c.extend(contents.into_iter().map(|x| x.map(Blob::from)));
+        UnpackResult {
+            image: ImageInfo {
+                name: "img".into(),
+                size: 0,
+                sha256: String::new(),
+            },
+            nodes,
+            contents: c,
+            warnings: vec![],
+            stats: Stats::default(),
+        }
+    }
+
+    fn entry(id: u32, kind: NodeKind, path: &str, target: Option<&str>) -> Node {
+        let mut n = Node::new(id, Some(1), kind, path.into());
+        n.location = path.into();
+        n.link_target = target.map(str::to_string);
+        n
+    }
+
+    #[test]
+    fn never_writes_through_a_symlink_or_outside_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let outside = tmp.path().join("victim");
+        fs::create_dir(&outside).unwrap();
+        let r = result(
+            vec![
+                entry(2, NodeKind::Symlink, "/link", Some("../../../victim")),
+                entry(3, NodeKind::Symlink, "/abs", Some("/etc")),
+                entry(4, NodeKind::File, "/abs/passwd", None),
+                entry(5, NodeKind::File, "/etc/passwd", None),
+                entry(6, NodeKind::File, "/../../escape", None),
+            ],
+            vec![
+                None,
+                None,
+                Some(b"evil".to_vec()),
+                Some(b"root".to_vec()),
+                Some(b"x".to_vec()),
+            ],
+        );
+        let s = extract(&r, &out).unwrap();
+        // The escaping link is refused; the absolute one is rewritten to stay inside.
+        assert!(fs::symlink_metadata(out.join("tar@0x0/link")).is_err());
+        let abs = fs::read_link(out.join("tar@0x0/abs")).unwrap();
+        assert_eq!(abs, PathBuf::from("etc"));
+        // The file below the link was not written through it (the link points at a
+        // directory that does not exist yet, and the component is a symlink).
+        assert!(s.skipped.iter().any(|w| w.contains("tar@0x0/abs")));
+        assert_eq!(fs::read(out.join("tar@0x0/etc/passwd")).unwrap(), b"root");
+        assert!(fs::read_dir(&outside).unwrap().next().is_none());
+        assert!(!tmp.path().join("escape").exists());
+    }
+
+    #[test]
+    fn link_targets_are_kept_inside() {
+        assert_eq!(
+            link_target_inside(Path::new("usr/bin/telnetd"), "../../bin/busybox"),
+            Some(PathBuf::from("bin/busybox"))
+        );
+        assert_eq!(link_target_inside(Path::new("a"), "../x"), None);
+        assert_eq!(
+            link_target_inside(Path::new("a/b"), "/etc/passwd"),
+            Some(PathBuf::from("etc/passwd"))
+        );
+    }
+}

@@ -20,6 +20,9 @@ pub struct Candidate {
     pub format: usize,
 }
 
+/// A format index and the offset of its magic from the structure's start.
+type Owner = (usize, usize);
+
 /// Multi-pattern scanner over the magics of a list of formats.
 pub struct MagicScanner {
     shards: Vec<Shard>,
@@ -38,7 +41,7 @@ struct Shard {
 impl MagicScanner {
     /// Build the automata for `formats` (formats without magics are left out).
     pub fn new(formats: &[&'static dyn Format]) -> Self {
-        let mut distinct: Vec<(&'static [u8], Vec<(usize, usize)>)> = Vec::new();
+        let mut distinct: Vec<(&'static [u8], Vec<Owner>)> = Vec::new();
         for (idx, f) in formats.iter().enumerate() {
             for m in f.magics() {
                 match distinct.iter_mut().find(|d| d.0 == m.bytes) {

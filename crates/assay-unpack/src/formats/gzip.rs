@@ -122,21 +122,16 @@ fn member_length(data: &[u8]) -> Option<u64> {
     let mut sink = vec![0u8; 64 * 1024];
     let input = data.get(pos..)?;
     loop {
-        let before_in = inflater.total_in();
+        let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+        let rest = input.get(inflater.total_in() as usize..)?;
         let status = inflater
-            .decompress(
-                &input[inflater.total_in() as usize..],
-                &mut sink,
-                flate2::FlushDecompress::None,
-            )
+            .decompress(rest, &mut sink, flate2::FlushDecompress::None)
             .ok()?;
         if status == flate2::Status::StreamEnd {
             break;
         }
-        if inflater.total_in() == before_in && inflater.total_out() % sink.len() as u64 != 0 {
-            return None;
-        }
-        if inflater.total_in() as usize >= input.len() && status == flate2::Status::BufError {
+        if inflater.total_in() == before_in && inflater.total_out() == before_out {
+            // No progress: the input ends inside the stream.
             return None;
         }
     }
@@ -183,9 +178,8 @@ mod tests {
         let blob = Blob::from(cut.to_vec());
         let budget = crate::Budget::new(crate::Limits::for_image(cut.len() as u64));
         let r = Gzip.unpack(&blob, &UnpackContext { budget: &budget });
-        match r {
-            Ok(u) => assert!(!u.warnings.is_empty()),
-            Err(_) => {}
-        }
+        let u = r.expect("a truncated member keeps what it decoded");
+        assert!(!u.warnings.is_empty());
+        assert!(!u.entries.is_empty());
     }
 }
