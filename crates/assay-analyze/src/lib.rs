@@ -9,6 +9,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod boot;
 pub mod detectors;
 
 use assay_model::{
@@ -189,6 +190,40 @@ impl<'a> Analysis<'a> {
             out = cur;
         }
         Some(if out.is_empty() { "/".into() } else { out })
+    }
+
+    /// Filesystems unpacked from files of filesystem `fs` (an archive inside the root
+    /// filesystem, unpacked by a boot script at run time), nearest first.
+    pub fn nested_filesystems(&self, fs: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, view) in self.filesystems.iter().enumerate() {
+            if i == fs {
+                continue;
+            }
+            let mut cur = self.node(view.container).parent;
+            let mut hops = 0;
+            while let Some(id) = cur {
+                if self.fs_of(id) == Some(fs) {
+                    out.push((hops, i));
+                    break;
+                }
+                cur = self.node(id).parent;
+                hops += 1;
+            }
+        }
+        out.sort();
+        out.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// Like [`read`](Self::read), but when `path` is missing from `fs`, also looks in the
+    /// filesystems nested inside it; returns the filesystem it was found in.
+    pub fn read_nested(&self, fs: usize, path: &str) -> Option<(usize, NodeId, &'a [u8])> {
+        if let Some((id, b)) = self.read(fs, path) {
+            return Some((fs, id, b));
+        }
+        self.nested_filesystems(fs)
+            .into_iter()
+            .find_map(|n| self.read(n, path).map(|(id, b)| (n, id, b)))
     }
 
     /// The bytes of `path` in filesystem `fs`, following symlinks.

@@ -2,7 +2,10 @@
 
 use crate::Detector;
 
+pub mod endpoints;
+pub mod remote_access;
+
 /// The registered detectors.
 pub fn registry() -> Vec<&'static dyn Detector> {
-    vec![]
+    vec![&remote_access::RemoteAccess, &endpoints::Endpoints]
 }
