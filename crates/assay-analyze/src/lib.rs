@@ -11,6 +11,7 @@
 
 pub mod boot;
 pub mod detectors;
+pub mod elf;
 
 use assay_model::{
     escape_bytes, ByteRange, Category, Confidence, Finding, Node, NodeId, NodeKind, Severity,
