@@ -6,10 +6,13 @@
 use crate::format::Format;
 
 pub mod gzip;
+pub mod lzma;
+pub(crate) mod streamout;
+pub mod xz;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip]
+    vec![&gzip::Gzip, &xz::Xz, &lzma::Lzma]
 }
 
 #[cfg(test)]
