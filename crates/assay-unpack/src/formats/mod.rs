@@ -5,14 +5,22 @@
 
 use crate::format::Format;
 
+pub mod bzip2;
 pub mod gzip;
 pub mod lzma;
 pub(crate) mod streamout;
 pub mod xz;
+pub mod zstd;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &xz::Xz, &lzma::Lzma]
+    vec![
+        &gzip::Gzip,
+        &xz::Xz,
+        &lzma::Lzma,
+        &bzip2::Bzip2,
+        &zstd::Zstd,
+    ]
 }
 
 #[cfg(test)]
