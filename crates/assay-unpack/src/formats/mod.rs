@@ -7,6 +7,7 @@ use crate::format::Format;
 
 pub mod bzip2;
 pub mod gzip;
+pub mod lz4;
 pub mod lzma;
 pub(crate) mod streamout;
 pub mod xz;
