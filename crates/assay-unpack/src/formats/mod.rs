@@ -9,8 +9,10 @@ pub mod bzip2;
 pub mod gzip;
 pub mod lz4;
 pub mod lzma;
+pub mod lzop;
 pub(crate) mod streamout;
 pub mod xz;
+pub mod zlib;
 pub mod zstd;
 
 /// The registered formats, in probe priority order.
