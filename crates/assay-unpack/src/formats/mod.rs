@@ -20,9 +20,12 @@ pub fn registry() -> Vec<&'static dyn Format> {
     vec![
         &gzip::Gzip,
         &xz::Xz,
-        &lzma::Lzma,
         &bzip2::Bzip2,
         &zstd::Zstd,
+        &lz4::Lz4,
+        &lzop::Lzop,
+        &zlib::Zlib,
+        &lzma::Lzma,
     ]
 }
 

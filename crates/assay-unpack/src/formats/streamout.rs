@@ -220,4 +220,91 @@ pub(crate) mod tests {
             started.elapsed()
         );
     }
+
+    /// All stream formats back to back in one image, with junk between some: the driver
+    /// finds each at its offset, with its exact size, and decodes each to the payload.
+    #[test]
+    fn driver_carves_consecutive_streams() {
+        use crate::formats::registry;
+        use crate::{UnpackOptions, Unpacker};
+        use assay_model::NodeKind;
+        let parts: [(&str, &[u8]); 8] = [
+            (
+                "lzma",
+                include_bytes!("../../tests/fixtures/compress/payload.lzma"),
+            ),
+            (
+                "xz",
+                include_bytes!("../../tests/fixtures/compress/payload.xz"),
+            ),
+            (
+                "bzip2",
+                include_bytes!("../../tests/fixtures/compress/payload.bz2"),
+            ),
+            (
+                "zstd",
+                include_bytes!("../../tests/fixtures/compress/payload.zst"),
+            ),
+            (
+                "lz4",
+                include_bytes!("../../tests/fixtures/compress/payload.lz4"),
+            ),
+            (
+                "lz4",
+                include_bytes!("../../tests/fixtures/compress/payload-legacy.lz4"),
+            ),
+            (
+                "lzop",
+                include_bytes!("../../tests/fixtures/compress/payload.lzo"),
+            ),
+            (
+                "zlib",
+                include_bytes!("../../tests/fixtures/compress/payload-9.zlib"),
+            ),
+        ];
+        let mut image = Vec::new();
+        let mut want = Vec::new();
+        for (i, (name, bytes)) in parts.iter().enumerate() {
+            want.push((*name, image.len() as u64, bytes.len() as u64));
+            image.extend_from_slice(bytes);
+            if i % 2 == 0 {
+                image.extend_from_slice(&[0xa5; 40]);
+            }
+        }
+        let r = Unpacker::with_formats(registry()).unpack_bytes(
+            "streams.bin",
+            Blob::from(image),
+            &UnpackOptions::default(),
+        );
+        let payload = expected_sha("payload.xz");
+        let containers: Vec<_> = r
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Container && n.parent == Some(0))
+            .collect();
+        let got: Vec<(&str, u64, u64)> = containers
+            .iter()
+            .map(|n| {
+                (
+                    n.format.as_deref().unwrap_or(""),
+                    n.offset.unwrap_or(u64::MAX),
+                    n.size,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        for c in containers {
+            let stream = r
+                .nodes
+                .iter()
+                .find(|n| n.parent == Some(c.id) && n.kind == NodeKind::Stream)
+                .expect("stream node");
+            assert_eq!(
+                stream.sha256.as_deref(),
+                Some(payload.as_str()),
+                "{}",
+                c.location
+            );
+        }
+    }
 }
