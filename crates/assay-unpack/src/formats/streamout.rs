@@ -267,7 +267,7 @@ pub(crate) mod tests {
         for (i, (name, bytes)) in parts.iter().enumerate() {
             want.push((*name, image.len() as u64, bytes.len() as u64));
             image.extend_from_slice(bytes);
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 image.extend_from_slice(&[0xa5; 40]);
             }
         }

@@ -114,7 +114,7 @@ impl Format for Xz {
             // container when another stream follows it.
             let tail = &input[end..];
             let pad = tail.iter().take_while(|&&b| b == 0).count();
-            if pad % 4 != 0 || stream_header(&tail[pad..]).is_none() {
+            if !pad.is_multiple_of(4) || stream_header(&tail[pad..]).is_none() {
                 break;
             }
             start = end + pad;

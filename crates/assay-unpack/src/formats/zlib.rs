@@ -44,7 +44,10 @@ impl Format for Zlib {
         let cmf = *data.first()?;
         let flg = *data.get(1)?;
         // Deflate with at most a 32 KiB window, a valid check, no preset dictionary.
-        if cmf & 0x0f != 8 || cmf >> 4 > 7 || (u16::from(cmf) * 256 + u16::from(flg)) % 31 != 0 {
+        if cmf & 0x0f != 8
+            || cmf >> 4 > 7
+            || !(u16::from(cmf) * 256 + u16::from(flg)).is_multiple_of(31)
+        {
             return None;
         }
         if flg & 0x20 != 0 || (*data.get(2)? >> 1) & 3 == 3 {
