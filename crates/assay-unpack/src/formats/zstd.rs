@@ -161,6 +161,7 @@ impl Format for Zstd {
         let mut frames = 0usize;
         let mut skippable = 0usize;
         let mut error = None;
+        let mut checksum_errors = 0usize;
         for _ in 0..MAX_FRAMES {
             let rest = &input[pos..];
             if let Some(l) = skippable_len(rest) {
@@ -181,14 +182,26 @@ impl Format for Zstd {
                     }),
                 ),
             };
-            let decoded = match ruzstd::decoding::StreamingDecoder::new(&rest[..len]) {
-                Ok(d) => read_bounded(d, out.room() as u64),
+            let mut dec = match ruzstd::decoding::StreamingDecoder::new(&rest[..len]) {
+                Ok(d) => d,
                 Err(e) => {
                     error = Some(FormatError::Decode(format!("zstd: {e}")));
                     pos = input.len();
                     break;
                 }
             };
+            let decoded = read_bounded(&mut dec, out.room() as u64);
+            if decoded.error.is_none() {
+                let frame = &dec.decoder;
+                if let (Some(stored), Some(computed)) = (
+                    frame.get_checksum_from_data(),
+                    frame.get_calculated_checksum(),
+                ) {
+                    if stored != computed {
+                        checksum_errors += 1;
+                    }
+                }
+            }
             frames += 1;
             let full = out.push(&decoded.data);
             pos += len;
@@ -208,6 +221,11 @@ impl Format for Zstd {
             return Err(FormatError::Corrupt("no zstd frame".into()));
         }
         let mut u = out.finish(error, pos as u64, ctx)?;
+        if checksum_errors > 0 {
+            u.warn(format!(
+                "{checksum_errors} zstd frame(s) fail their content checksum"
+            ));
+        }
         if frames > 1 {
             u.detail("frames", frames);
         }
@@ -240,6 +258,19 @@ mod tests {
         let mut d = PAYLOAD.to_vec();
         d[4] |= 0x08;
         assert!(Zstd.probe(&d).is_none());
+    }
+
+    #[test]
+    fn reports_checksum_mismatch() {
+        let mut d = PAYLOAD.to_vec();
+        let n = d.len();
+        d[n - 1] ^= 0xff;
+        let u = crate::formats::testutil::unpack(&Zstd, &d);
+        assert!(
+            u.warnings.iter().any(|w| w.contains("checksum")),
+            "{:?}",
+            u.warnings
+        );
     }
 
     #[test]
