@@ -67,13 +67,17 @@ impl Format for Bzip2 {
                     Ok(s) => s,
                     Err(e) => {
                         error = Some(FormatError::Decode(format!("bzip2: {e}")));
-                        end = input.len();
+                        end = start
+                            .saturating_add(dec.total_in() as usize)
+                            .min(input.len());
                         break 'streams;
                     }
                 };
                 let produced = (dec.total_out() - before.1) as usize;
                 if !out.push(&chunk[..produced.min(room)]) {
-                    end = input.len();
+                    end = start
+                        .saturating_add(dec.total_in() as usize)
+                        .min(input.len());
                     break 'streams;
                 }
                 if status == bzip2::Status::StreamEnd {
@@ -84,7 +88,9 @@ impl Format for Bzip2 {
                         what: "bzip2 stream",
                         offset: pos as u64,
                     });
-                    end = input.len();
+                    end = start
+                        .saturating_add(dec.total_in() as usize)
+                        .min(input.len());
                     break 'streams;
                 }
             }

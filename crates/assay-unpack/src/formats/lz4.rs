@@ -171,7 +171,7 @@ fn unpack_frames(input: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatEr
         let full = out.push(&decoded.data);
         pos += len;
         if let Some(e) = decoded.error.or(problem) {
-            // The frame's end is known even when its output was cut at the limit.
+            // The frame's end is known even when its output was cut or failed to decode.
             if !matches!(e, FormatError::Limit(_)) {
                 pos = input.len();
             }

@@ -6,7 +6,7 @@
 //! the first few hundred bytes. The module also offers [`decode_raw_lzma`] for containers
 //! that store raw LZMA with their own parameters (vendor squashfs).
 
-use super::streamout::{io_error, BoundedOut, CHUNK};
+use super::streamout::{io_error, BoundedOut, CHUNK, IN_WINDOW};
 use crate::cursor::{le32, le64};
 use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
@@ -150,7 +150,7 @@ fn drive(mut dec: LzmaStream, input: &[u8], limit: u64) -> (BoundedOut, Option<F
         // Feed the input a window at a time: the decoder takes in all it is given. Only
         // once it stalls at the end of the input is it told that nothing more comes (an
         // error then would drop the output of that call).
-        let end = input.len().min(pos.saturating_add(CHUNK));
+        let end = input.len().min(pos.saturating_add(IN_WINDOW));
         let action = if finishing {
             Action::Finish
         } else {
@@ -159,11 +159,11 @@ fn drive(mut dec: LzmaStream, input: &[u8], limit: u64) -> (BoundedOut, Option<F
         let room = out.room().clamp(1, CHUNK);
         let r = match dec.process(&input[pos..end], &mut chunk[..room], action) {
             Ok(r) => r,
-            Err(e) => return (out, Some(io_error(e, pos as u64)), input.len() as u64),
+            Err(e) => return (out, Some(io_error(e, pos as u64)), pos as u64),
         };
         pos = pos.saturating_add(r.bytes_consumed).min(input.len());
         if !out.push(&chunk[..r.bytes_produced]) {
-            return (out, None, input.len() as u64);
+            return (out, None, pos as u64);
         }
         if r.status == Status::StreamEnd {
             let used = dec
@@ -180,7 +180,7 @@ fn drive(mut dec: LzmaStream, input: &[u8], limit: u64) -> (BoundedOut, Option<F
                 what: "lzma stream",
                 offset: pos as u64,
             };
-            return (out, Some(e), input.len() as u64);
+            return (out, Some(e), pos as u64);
         }
     }
 }

@@ -228,10 +228,10 @@ impl Format for Lzop {
                 break;
             }
         }
-        let consumed = if ended || out.hit_limit {
-            pos
-        } else {
-            input.len()
+        // A truncated file runs to the end; otherwise the stream ends where it stopped.
+        let consumed = match (&error, ended) {
+            (Some(FormatError::Truncated { .. }), false) => input.len(),
+            _ => pos,
         };
         let mut u = out.finish(error, consumed as u64, ctx)?;
         u.warnings.extend(warnings);

@@ -4,8 +4,14 @@
 use crate::format::{Entry, EntryData, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 
-/// Size of the output chunks the hand-driven decoders write into.
-pub(crate) const CHUNK: usize = 64 * 1024;
+/// Size of the output chunks the hand-driven decoders write into. Small enough that a
+/// decoder failing mid-stream has handed over most of what it decoded (a failing call's
+/// output is lost with some decoders).
+pub(crate) const CHUNK: usize = 8 * 1024;
+
+/// Input handed to a sans-I/O decoder per call, for the same reason: a call decodes all it
+/// is given before it can fail.
+pub(crate) const IN_WINDOW: usize = 1024;
 
 /// Decoded bytes that never grow past a limit; remembers whether the limit cut them.
 pub(crate) struct BoundedOut {

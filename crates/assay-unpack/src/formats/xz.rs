@@ -3,7 +3,7 @@
 //! container can be carved right after it. Concatenated streams with stream padding are
 //! decoded as one, as `xz -d` does.
 
-use super::streamout::{io_error, BoundedOut, CHUNK};
+use super::streamout::{io_error, BoundedOut, CHUNK, IN_WINDOW};
 use crate::cursor::le32;
 use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
@@ -79,30 +79,43 @@ impl Format for Xz {
         'streams: while streams < MAX_STREAMS {
             let mut dec = XzStream::new(false);
             let mut pos = start;
+            let mut finishing = false;
             loop {
-                let rest = input.get(pos..).unwrap_or_default();
-                let r = match dec.process(rest, &mut chunk, Action::Finish) {
+                // Feed the input a window at a time, so that output flows as it is decoded
+                // (a call that fails loses its output); only once the decoder stalls at the
+                // end of the input is it told that nothing more comes.
+                let window = input.len().min(pos.saturating_add(IN_WINDOW));
+                let action = if finishing {
+                    Action::Finish
+                } else {
+                    Action::Run
+                };
+                let r = match dec.process(&input[pos..window], &mut chunk, action) {
                     Ok(r) => r,
                     Err(e) => {
                         error = Some(io_error(e, pos as u64));
-                        end = input.len();
+                        end = pos;
                         break 'streams;
                     }
                 };
                 pos = pos.saturating_add(r.bytes_consumed).min(input.len());
                 if !out.push(&chunk[..r.bytes_produced]) {
-                    end = input.len();
+                    end = pos;
                     break 'streams;
                 }
                 if r.status == Status::StreamEnd {
                     break;
                 }
                 if r.bytes_consumed == 0 && r.bytes_produced == 0 {
+                    if pos >= input.len() && !finishing {
+                        finishing = true;
+                        continue;
+                    }
                     error = Some(FormatError::Truncated {
                         what: "xz stream",
                         offset: pos as u64,
                     });
-                    end = input.len();
+                    end = pos;
                     break 'streams;
                 }
             }
@@ -151,6 +164,29 @@ mod tests {
         d[8] ^= 1;
         assert!(Xz.probe(&d).is_none());
         assert!(Xz.probe(&PAYLOAD[..10]).is_none());
+    }
+
+    #[test]
+    fn corrupt_stream_keeps_output_and_does_not_hide_what_follows() {
+        let mut image = PAYLOAD.to_vec();
+        let mid = image.len() * 3 / 4;
+        image[mid] ^= 0x55;
+        image.extend_from_slice(&[0xa5; 16]);
+        let second = image.len() as u64;
+        image.extend_from_slice(CRC32);
+        let r = crate::Unpacker::with_formats(vec![&Xz]).unpack_bytes(
+            "x",
+            Blob::from(image),
+            &crate::UnpackOptions::default(),
+        );
+        let offsets: Vec<u64> = r
+            .nodes
+            .iter()
+            .filter(|n| n.kind == assay_model::NodeKind::Container)
+            .filter_map(|n| n.offset)
+            .collect();
+        assert_eq!(offsets, vec![0, second]);
+        assert!(!r.warnings.is_empty());
     }
 
     #[test]

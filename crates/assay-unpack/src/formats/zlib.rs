@@ -74,7 +74,6 @@ impl Format for Zlib {
         let mut chunk = vec![0u8; CHUNK];
         let mut z = Decompress::new(true);
         let mut error = None;
-        let mut consumed = input.len() as u64;
         loop {
             let pos = (z.total_in() as usize).min(input.len());
             let before = (z.total_in(), z.total_out());
@@ -92,7 +91,6 @@ impl Format for Zlib {
                 break;
             }
             if status == Status::StreamEnd {
-                consumed = z.total_in().min(input.len() as u64);
                 break;
             }
             if z.total_in() == before.0 && produced == 0 {
@@ -103,6 +101,8 @@ impl Format for Zlib {
                 break;
             }
         }
+        // Exact at the stream's end; where decoding stopped otherwise.
+        let consumed = z.total_in().min(input.len() as u64);
         out.finish(error, consumed, ctx)
     }
 }

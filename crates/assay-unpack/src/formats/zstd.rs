@@ -186,7 +186,7 @@ impl Format for Zstd {
                 Ok(d) => d,
                 Err(e) => {
                     error = Some(FormatError::Decode(format!("zstd: {e}")));
-                    pos = input.len();
+                    pos += len;
                     break;
                 }
             };
@@ -205,11 +205,8 @@ impl Format for Zstd {
             frames += 1;
             let full = out.push(&decoded.data);
             pos += len;
-            // The frame's end is known even when its output was cut at the limit.
+            // The frame's end is known even when its output was cut or failed to decode.
             if let Some(e) = decoded.error.or(problem) {
-                if !matches!(e, FormatError::Limit(_)) {
-                    pos = input.len();
-                }
                 error = Some(e);
                 break;
             }
