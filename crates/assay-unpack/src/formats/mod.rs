@@ -5,11 +5,28 @@
 
 use crate::format::Format;
 
+pub mod bzip2;
 pub mod gzip;
+pub mod lz4;
+pub mod lzma;
+pub mod lzop;
+pub(crate) mod streamout;
+pub mod xz;
+pub mod zlib;
+pub mod zstd;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip]
+    vec![
+        &gzip::Gzip,
+        &xz::Xz,
+        &bzip2::Bzip2,
+        &zstd::Zstd,
+        &lz4::Lz4,
+        &lzop::Lzop,
+        &zlib::Zlib,
+        &lzma::Lzma,
+    ]
 }
 
 #[cfg(test)]

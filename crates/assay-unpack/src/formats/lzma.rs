@@ -1,0 +1,314 @@
+//! lzma-alone (`.lzma`, LZMA_Alone) streams: a 13-byte header (properties, dictionary size,
+//! uncompressed size) and raw LZMA data, decoded with `lzma-rust2`'s sans-I/O
+//! [`LzmaStream`]. This is how kernels inside uImage and TRX images are compressed.
+//!
+//! The format has no magic number, so the probe checks the header strictly and trial-decodes
+//! the first few hundred bytes. The module also offers [`decode_raw_lzma`] for containers
+//! that store raw LZMA with their own parameters (vendor squashfs).
+
+use super::streamout::{io_error, BoundedOut, CHUNK, IN_WINDOW};
+use crate::cursor::{le32, le64};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::{Blob, FormatError};
+use lzma_rust2::{Action, LzmaStream, Status};
+
+/// An lzma-alone stream.
+pub struct Lzma;
+
+/// Usual headers: properties 0x5d (lc 3, lp 0, pb 2, by far the most common), 0x6d and
+/// 0x6c (seen in vendor kernels), with a dictionary of at least 64 KiB (two zero low
+/// bytes); and 0x5d with the small dictionaries 4 KiB to 32 KiB.
+static MAGICS: &[Magic] = &[
+    Magic::at_start(b"\x5d\x00\x00"),
+    Magic::at_start(b"\x6d\x00\x00"),
+    Magic::at_start(b"\x6c\x00\x00"),
+    Magic::at_start(b"\x5d\x00\x10\x00\x00"),
+    Magic::at_start(b"\x5d\x00\x20\x00\x00"),
+    Magic::at_start(b"\x5d\x00\x40\x00\x00"),
+    Magic::at_start(b"\x5d\x00\x80\x00\x00"),
+];
+
+const HEADER: usize = 13;
+/// Dictionary sizes accepted from the header (xz accepts these forms only).
+const MIN_DICT: u32 = 4 << 10;
+const MAX_DICT: u32 = 1 << 30;
+/// Largest uncompressed size believed when the header states one.
+const MAX_SIZE: u64 = 4 << 30;
+/// Output the probe's trial decode asks for, and input it may read for it.
+const TRIAL_OUT: usize = 512;
+const TRIAL_IN: usize = 16 << 10;
+
+/// `lc`, `lp`, `pb` from the properties byte.
+fn split_props(props: u8) -> Option<(u32, u32, u32)> {
+    if props >= 225 {
+        return None;
+    }
+    let p = u32::from(props);
+    Some((p % 9, (p / 9) % 5, p / 45))
+}
+
+/// Dictionary sizes an encoder writes: 2^n or 2^n + 2^(n-1).
+fn plausible_dict(d: u32) -> bool {
+    if !(MIN_DICT..=MAX_DICT).contains(&d) {
+        return false;
+    }
+    d.is_power_of_two() || (d.is_multiple_of(3) && (d / 3).is_power_of_two())
+}
+
+/// Header fields when they are plausible: (props, dict size, uncompressed size or None).
+fn header(data: &[u8]) -> Option<(u8, u32, Option<u64>)> {
+    let props = *data.first()?;
+    split_props(props)?;
+    let dict = le32(data, 1)?;
+    if !plausible_dict(dict) {
+        return None;
+    }
+    let size = le64(data, 5)?;
+    let size = match size {
+        u64::MAX => None,
+        0 => return None,
+        s if s > MAX_SIZE => return None,
+        s => Some(s),
+    };
+    // The range coder's first byte is always zero.
+    if *data.get(HEADER)? != 0 {
+        return None;
+    }
+    Some((props, dict, size))
+}
+
+impl Format for Lzma {
+    fn name(&self) -> &'static str {
+        "lzma"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let (props, dict, size) = header(data)?;
+        // Trial decode: random bytes after a lucky header fail within a few hundred
+        // output bytes (distances before the start, invalid end markers).
+        let input = &data[..data.len().min(TRIAL_IN)];
+        let mut dec = LzmaStream::new_mem_limit(u32::MAX, None);
+        let mut out = [0u8; TRIAL_OUT];
+        let mut produced = 0usize;
+        let mut pos = 0usize;
+        for _ in 0..64 {
+            let r = match dec.process(&input[pos..], &mut out[produced..], Action::Run) {
+                Ok(r) => r,
+                // A stream shorter than the trial that decodes before running out is fine.
+                Err(_) if produced >= 64 => break,
+                Err(_) => return None,
+            };
+            pos += r.bytes_consumed;
+            produced += r.bytes_produced;
+            if r.status == Status::StreamEnd || produced >= TRIAL_OUT || pos >= input.len() {
+                break;
+            }
+            if r.bytes_consumed == 0 && r.bytes_produced == 0 {
+                break;
+            }
+        }
+        let wanted = size.map_or(TRIAL_OUT as u64, |s| s.min(TRIAL_OUT as u64));
+        if (produced as u64) < wanted.min(64) {
+            return None;
+        }
+        let (lc, lp, pb) = split_props(props)?;
+        Some(Probe {
+            length: None,
+            description: match size {
+                Some(s) => format!("lzma, lc {lc} lp {lp} pb {pb}, dictionary {dict}, {s} bytes"),
+                None => format!("lzma, lc {lc} lp {lp} pb {pb}, dictionary {dict}"),
+            },
+        })
+    }
+
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let input: &[u8] = data;
+        let (_, _, size) =
+            header(input).ok_or_else(|| FormatError::Corrupt("lzma header".into()))?;
+        let dec = LzmaStream::new_mem_limit(u32::MAX, None);
+        let (out, error, consumed) = drive(dec, input, ctx.stream_limit());
+        let mut u = out.finish(error, consumed, ctx)?;
+        if let Some(s) = size {
+            u.detail("uncompressed_size", s);
+        }
+        Ok(u)
+    }
+}
+
+/// Run an LZMA decoder over `input` with output bounded by `limit`: the output, why it
+/// stopped early if it did, and the input bytes the stream used.
+fn drive(mut dec: LzmaStream, input: &[u8], limit: u64) -> (BoundedOut, Option<FormatError>, u64) {
+    let mut out = BoundedOut::new(limit);
+    let mut chunk = vec![0u8; CHUNK];
+    let mut pos = 0usize;
+    let mut finishing = false;
+    loop {
+        // Feed the input a window at a time: the decoder takes in all it is given. Only
+        // once it stalls at the end of the input is it told that nothing more comes (an
+        // error then would drop the output of that call).
+        let end = input.len().min(pos.saturating_add(IN_WINDOW));
+        let action = if finishing {
+            Action::Finish
+        } else {
+            Action::Run
+        };
+        let room = out.room().clamp(1, CHUNK);
+        let r = match dec.process(&input[pos..end], &mut chunk[..room], action) {
+            Ok(r) => r,
+            Err(e) => return (out, Some(io_error(e, pos as u64)), pos as u64),
+        };
+        pos = pos.saturating_add(r.bytes_consumed).min(input.len());
+        if !out.push(&chunk[..r.bytes_produced]) {
+            return (out, None, pos as u64);
+        }
+        if r.status == Status::StreamEnd {
+            let used = dec
+                .total_in()
+                .saturating_sub(dec.unused_input().len() as u64);
+            return (out, None, used.min(input.len() as u64));
+        }
+        if r.bytes_consumed == 0 && r.bytes_produced == 0 {
+            if pos >= input.len() && !finishing {
+                finishing = true;
+                continue;
+            }
+            let e = FormatError::Truncated {
+                what: "lzma stream",
+                offset: pos as u64,
+            };
+            return (out, Some(e), pos as u64);
+        }
+    }
+}
+
+/// Decode raw LZMA data (no header) with explicit parameters, producing at most
+/// `out_limit` bytes. For containers that store LZMA without the `.lzma` header (vendor
+/// squashfs blocks): an end marker ends the data, and so does the end of the input,
+/// since such blocks usually carry no end marker. Corrupt data is an error.
+pub fn decode_raw_lzma(
+    data: &[u8],
+    lc: u32,
+    lp: u32,
+    pb: u32,
+    dict_size: u32,
+    out_limit: usize,
+) -> Result<Vec<u8>, FormatError> {
+    if lc > 8 || lp > 4 || pb > 4 {
+        return Err(FormatError::Corrupt(format!(
+            "lzma parameters lc {lc} lp {lp} pb {pb}"
+        )));
+    }
+    let dict = dict_size.clamp(MIN_DICT, MAX_DICT);
+    let dec = LzmaStream::new(u64::MAX, lc, lp, pb, dict, None)
+        .map_err(|e| FormatError::Decode(e.to_string()))?;
+    let (out, error, _) = drive(dec, data, out_limit as u64);
+    match error {
+        None => Ok(out.data),
+        Some(FormatError::Truncated { .. }) if !out.data.is_empty() => Ok(out.data),
+        Some(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::streamout::tests::{check_bomb, check_fixture, check_hostile};
+
+    const PAYLOAD: &[u8] = include_bytes!("../../tests/fixtures/compress/payload.lzma");
+    const SIZED: &[u8] = include_bytes!("../../tests/fixtures/compress/payload-sized.lzma");
+    const ZEROS: &[u8] = include_bytes!("../../tests/fixtures/compress/zeros.lzma");
+
+    #[test]
+    fn decodes_fixtures_with_exact_length() {
+        check_fixture(&Lzma, "payload.lzma", PAYLOAD);
+        check_fixture(&Lzma, "zeros.lzma", ZEROS);
+    }
+
+    #[test]
+    fn decodes_stream_with_stated_size() {
+        let u = crate::formats::testutil::unpack(&Lzma, SIZED);
+        let e = &u.entries[0];
+        let got = crate::formats::testutil::entry_bytes(SIZED, e).unwrap();
+        assert_eq!(
+            u.details.get("uncompressed_size").map(String::as_str),
+            Some(got.len().to_string().as_str())
+        );
+        let want = crate::formats::testutil::entry_bytes(
+            PAYLOAD,
+            &crate::formats::testutil::unpack(&Lzma, PAYLOAD).entries[0],
+        )
+        .unwrap();
+        assert_eq!(got, want);
+        // The end marker after the stated size may or may not be counted; no more.
+        let c = u.consumed.unwrap();
+        assert!(
+            c <= SIZED.len() as u64 && c + 8 >= SIZED.len() as u64,
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn raw_decoder_reads_headerless_data() {
+        let (lc, lp, pb) = split_props(PAYLOAD[0]).unwrap();
+        let out = decode_raw_lzma(&PAYLOAD[13..], lc, lp, pb, 1 << 23, 1 << 20).unwrap();
+        let want = crate::formats::testutil::entry_bytes(
+            PAYLOAD,
+            &crate::formats::testutil::unpack(&Lzma, PAYLOAD).entries[0],
+        )
+        .unwrap();
+        assert_eq!(out, want);
+        // Bounded output, and no end marker needed.
+        assert_eq!(
+            decode_raw_lzma(&PAYLOAD[13..], lc, lp, pb, 1 << 23, 100)
+                .unwrap()
+                .len(),
+            100
+        );
+        let cut = decode_raw_lzma(&PAYLOAD[13..2000], lc, lp, pb, 1 << 23, 1 << 20).unwrap();
+        assert_eq!(&want[..cut.len()], &cut[..]);
+        assert!(decode_raw_lzma(&PAYLOAD[13..], 9, 0, 0, 1 << 23, 100).is_err());
+    }
+
+    #[test]
+    fn probe_rejects_random_data_and_bad_headers() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut hits = 0;
+        for _ in 0..2000 {
+            let mut d: Vec<u8> = (0..4096)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            // A perfect header over random data.
+            d[..13].copy_from_slice(&PAYLOAD[..13]);
+            d[13] = 0;
+            if Lzma.probe(&d).is_some() {
+                hits += 1;
+            }
+        }
+        assert!(hits < 20, "{hits} random streams accepted");
+        let mut bad = PAYLOAD.to_vec();
+        bad[1..5].copy_from_slice(&12345u32.to_le_bytes());
+        assert!(Lzma.probe(&bad).is_none());
+        let mut bad = PAYLOAD.to_vec();
+        bad[5..13].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(Lzma.probe(&bad).is_none());
+    }
+
+    #[test]
+    fn bomb_stops_at_limit() {
+        check_bomb(&Lzma, ZEROS);
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        check_hostile(&Lzma, PAYLOAD);
+    }
+}
