@@ -6,10 +6,14 @@
 use crate::format::Format;
 
 pub mod gzip;
+pub mod tar;
+
+#[cfg(test)]
+mod archive_tests;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip]
+    vec![&gzip::Gzip, &tar::Tar]
 }
 
 #[cfg(test)]
