@@ -7,13 +7,14 @@ use crate::format::Format;
 
 pub mod gzip;
 pub mod tar;
+pub mod zip;
 
 #[cfg(test)]
 mod archive_tests;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &tar::Tar]
+    vec![&gzip::Gzip, &tar::Tar, &zip::Zip]
 }
 
 #[cfg(test)]
