@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 
+pub mod cpio;
 pub mod gzip;
 pub mod tar;
 pub mod zip;
@@ -14,7 +15,7 @@ mod archive_tests;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &tar::Tar, &zip::Zip]
+    vec![&gzip::Gzip, &tar::Tar, &zip::Zip, &cpio::Cpio]
 }
 
 #[cfg(test)]
