@@ -7,6 +7,7 @@ use crate::format::Format;
 
 pub mod cpio;
 pub mod gzip;
+pub mod sevenz;
 pub mod tar;
 pub mod zip;
 
@@ -15,7 +16,13 @@ mod archive_tests;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &tar::Tar, &zip::Zip, &cpio::Cpio]
+    vec![
+        &gzip::Gzip,
+        &tar::Tar,
+        &zip::Zip,
+        &cpio::Cpio,
+        &sevenz::SevenZ,
+    ]
 }
 
 #[cfg(test)]
