@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 
+pub mod ar;
 pub mod cpio;
 pub mod gzip;
 pub mod sevenz;
