@@ -154,6 +154,7 @@ impl Format for Zip {
         let cd_end = dir.cd_start.saturating_add(dir.cd_size) as usize;
         let mut pos = dir.cd_start as usize;
         let max = ctx.max_entries();
+        let mut starved = 0usize;
         for index in 0..dir.entries {
             if out.entries.len() >= max {
                 out.warn(format!(
@@ -169,9 +170,14 @@ impl Format for Zip {
                 break;
             };
             pos = rec.next;
-            if let Some(e) = member(d, &dir, &rec, ctx, &mut out) {
+            if let Some(e) = member(d, &dir, &rec, ctx, &mut starved, &mut out) {
                 out.entries.push(e);
             }
+        }
+        if starved > 0 {
+            out.warn(format!(
+                "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
+            ));
         }
         Ok(out)
     }
@@ -246,6 +252,7 @@ fn member(
     dir: &Directory,
     rec: &Central,
     ctx: &UnpackContext,
+    starved: &mut usize,
     out: &mut Unpacked,
 ) -> Option<Entry> {
     let name = &rec.name;
@@ -310,6 +317,10 @@ fn member(
                 out.warn(format!("{name}: CRC mismatch"));
             }
             data
+        }
+        8 if ctx.stream_limit() == 0 => {
+            *starved += 1;
+            return Some(entry);
         }
         8 => {
             let decoded = read_bounded(flate2::read::DeflateDecoder::new(raw), ctx.stream_limit());
