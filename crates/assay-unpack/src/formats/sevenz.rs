@@ -16,7 +16,7 @@ const SIGNATURE: &[u8] = b"7z\xbc\xaf\x27\x1c";
 static MAGICS: &[Magic] = &[Magic::at_start(SIGNATURE)];
 
 /// Largest decoder dictionary or model the reader may allocate, in KiB.
-const MAX_DECODER_MEMORY_KB: u64 = 1 << 20;
+const MAX_DECODER_MEMORY_KB: u64 = 256 << 10;
 /// Largest encoded header accepted by the probe.
 const MAX_HEADER: u64 = 64 << 20;
 

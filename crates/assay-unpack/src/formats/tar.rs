@@ -13,7 +13,7 @@ use crate::{Blob, FormatError};
 /// A tar archive with a `ustar` magic (POSIX or GNU).
 pub struct Tar;
 
-static MAGICS: &[Magic] = &[Magic::at(b"ustar\x0000", 257), Magic::at(b"ustar  \0", 257)];
+static MAGICS: &[Magic] = &[Magic::at(b"ustar\0", 257), Magic::at(b"ustar  \0", 257)];
 
 const BLOCK: usize = 512;
 /// tar's default record: 20 blocks; an archive is padded with zeros to a multiple of it.
@@ -68,7 +68,8 @@ fn checksum_ok(h: &[u8]) -> bool {
 }
 
 fn has_magic(h: &[u8]) -> bool {
-    matches!(h.get(257..265), Some(m) if m == b"ustar\x0000" || m == b"ustar  \0")
+    // POSIX writes version "00" after the magic; some writers leave it blank or NUL.
+    matches!(h.get(257..265), Some(m) if m.starts_with(b"ustar\0") || m == b"ustar  \0")
 }
 
 fn is_zero_block(h: &[u8]) -> bool {

@@ -228,7 +228,9 @@ impl Central {
         while extra.len() >= 4 {
             let id = le16(extra, 0)?;
             let len = usize::from(le16(extra, 2)?);
-            let body = extra.get(4..4 + len)?;
+            let Some(body) = extra.get(4..4 + len) else {
+                break;
+            };
             if id == 1 {
                 let mut off = 0;
                 for field in [&mut rec.usize, &mut rec.csize, &mut rec.local] {
