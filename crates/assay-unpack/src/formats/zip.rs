@@ -125,6 +125,51 @@ fn directory_at(data: &[u8], pos: usize) -> Option<Directory> {
     })
 }
 
+/// Members read from consecutive local headers, for an archive whose central directory is
+/// missing (cut off): each header's sizes must be known (no data descriptor) and its data must
+/// fit. Returns the records and where the last one ends.
+fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
+    let mut recs = Vec::new();
+    let mut pos = 0usize;
+    while recs.len() < max && local_header_ok(d, pos) {
+        let (Some(flags), Some(method), Some(crc), Some(csize), Some(usize_), Some(n), Some(x)) = (
+            le16(d, pos + 6),
+            le16(d, pos + 8),
+            le32(d, pos + 14),
+            le32(d, pos + 18),
+            le32(d, pos + 22),
+            le16(d, pos + 26),
+            le16(d, pos + 28),
+        ) else {
+            break;
+        };
+        let name_at = pos + 30;
+        let data_at = name_at + usize::from(n) + usize::from(x);
+        let end = data_at.saturating_add(csize as usize);
+        let Some(name) = d.get(name_at..name_at + usize::from(n)) else {
+            break;
+        };
+        // A data descriptor hides the sizes; a name with control bytes is not a member.
+        if flags & 8 != 0 || end > d.len() || name.iter().any(|&b| b < 0x20) {
+            break;
+        }
+        recs.push(Central {
+            made_by: 0,
+            flags,
+            method,
+            crc,
+            csize: u64::from(csize),
+            usize: u64::from(usize_),
+            local: pos as u64,
+            external: 0,
+            name: String::from_utf8_lossy(name).into_owned(),
+            next: end,
+        });
+        pos = end;
+    }
+    (recs, pos)
+}
+
 impl Format for Zip {
     fn name(&self) -> &'static str {
         "zip"
@@ -138,7 +183,16 @@ impl Format for Zip {
         if !local_header_ok(data, 0) {
             return None;
         }
-        let dir = find_directory(data)?;
+        let Some(dir) = find_directory(data) else {
+            let (recs, end) = walk_locals(data, 100_000);
+            return (!recs.is_empty()).then(|| Probe {
+                length: Some(end as u64),
+                description: format!(
+                    "zip without central directory, {} members in local headers",
+                    recs.len()
+                ),
+            });
+        };
         Some(Probe {
             length: Some(dir.end),
             description: format!("zip, {} members", dir.entries),
@@ -147,8 +201,9 @@ impl Format for Zip {
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
         let d: &[u8] = data;
-        let dir = find_directory(d)
-            .ok_or_else(|| FormatError::Corrupt("no end of central directory record".into()))?;
+        let Some(dir) = find_directory(d) else {
+            return unpack_locals(d, ctx);
+        };
         let mut out = Unpacked::default();
         out.detail("members", dir.entries);
         let cd_end = dir.cd_start.saturating_add(dir.cd_size) as usize;
@@ -181,6 +236,46 @@ impl Format for Zip {
         }
         Ok(out)
     }
+}
+
+/// Read an archive without central directory from its local headers.
+fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+    let max = ctx.max_entries();
+    let (recs, end) = walk_locals(d, max.saturating_add(1));
+    if recs.is_empty() {
+        return Err(FormatError::Corrupt(
+            "no end of central directory record and no readable local header".into(),
+        ));
+    }
+    let mut out = Unpacked::default();
+    out.warn(format!(
+        "no central directory (archive cut off?); {} members read from local headers",
+        recs.len().min(max)
+    ));
+    if recs.len() > max {
+        out.warn(format!(
+            "limit reached: more than {max} members; the rest are not read"
+        ));
+    }
+    let dir = Directory {
+        cd_start: end as u64,
+        cd_size: 0,
+        entries: recs.len() as u64,
+        base: 0,
+        end: end as u64,
+    };
+    let mut starved = 0usize;
+    for rec in recs.iter().take(max) {
+        if let Some(e) = member(d, &dir, rec, ctx, &mut starved, &mut out) {
+            out.entries.push(e);
+        }
+    }
+    if starved > 0 {
+        out.warn(format!(
+            "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
+        ));
+    }
+    Ok(out)
 }
 
 /// One central directory record.
@@ -475,6 +570,39 @@ mod tests {
         }
         full(&shifted);
     }
+
+    #[test]
+    fn encrypted_member_is_kept_without_data() {
+        let mut d = STORED.to_vec();
+        let cd = le32(&d, d.len() - 22 + 16).unwrap() as usize;
+        d[cd + 8] |= 1;
+        let u = unpack(&Zip, &d);
+        assert_eq!(u.entries.len(), DEFLATE_MEMBERS);
+        assert!(u.warnings.iter().any(|w| w.contains("encrypted")));
+        let first = u
+            .entries
+            .iter()
+            .find(|e| e.details.contains_key("encrypted"))
+            .unwrap();
+        assert!(matches!(first.data, EntryData::None));
+    }
+
+    #[test]
+    fn cut_off_archive_is_read_from_local_headers() {
+        // Cut inside the central directory: only local headers remain.
+        let cd = le32(DEFLATE, DEFLATE.len() - 22 + 16).unwrap() as usize;
+        let cut = &DEFLATE[..cd + 10];
+        let p = Zip.probe(cut).unwrap();
+        assert_eq!(p.length, Some(cd as u64), "{}", p.description);
+        let u = unpack(&Zip, cut);
+        assert!(u.warnings[0].contains("no central directory"));
+        let passwd = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+        assert!(entry_bytes(cut, passwd).unwrap().starts_with(b"root:"));
+        assert_eq!(u.entries.len(), DEFLATE_MEMBERS);
+    }
+
+    /// Members of deflate.zip (every manifest line).
+    const DEFLATE_MEMBERS: usize = 17;
 
     #[test]
     fn traversal_and_escaping_link_come_out() {
