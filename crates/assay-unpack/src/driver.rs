@@ -446,7 +446,7 @@ impl Run<'_> {
         let mut warnings: Vec<(String, String)> = unpacked
             .warnings
             .into_iter()
-            .map(|w| ("format".to_string(), w))
+            .map(|w| (warning_kind(&w).to_string(), w))
             .collect();
         let mut entries = unpacked.entries;
         let max = self.budget.limits().max_entries;
@@ -649,6 +649,22 @@ pub fn normalize_path(name: &str) -> (String, bool) {
         out.push('/');
     }
     (out, suspicious)
+}
+
+/// Classify a format's free-text warning so that report consumers can filter by kind.
+fn warning_kind(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("limit") || m.contains("exceed") || m.contains("budget") {
+        "limit"
+    } else if m.contains("truncat") || m.contains("ends early") || m.contains("runs past") {
+        "truncated"
+    } else if m.contains("crc") || m.contains("checksum") {
+        "checksum"
+    } else if m.contains("unsupported") || m.contains("not supported") {
+        "unsupported"
+    } else {
+        "format"
+    }
 }
 
 fn padding_byte(bytes: &[u8]) -> Option<u8> {

@@ -5,15 +5,23 @@
 
 use crate::format::Format;
 
+pub mod ar;
 pub mod bzip2;
+pub mod cpio;
 pub mod gzip;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
+pub mod sevenz;
 pub(crate) mod streamout;
+pub mod tar;
 pub mod xz;
+pub mod zip;
 pub mod zlib;
 pub mod zstd;
+
+#[cfg(test)]
+mod archive_tests;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
@@ -25,6 +33,11 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &lz4::Lz4,
         &lzop::Lzop,
         &zlib::Zlib,
+        &tar::Tar,
+        &zip::Zip,
+        &cpio::Cpio,
+        &sevenz::SevenZ,
+        &ar::Ar,
         &lzma::Lzma,
     ]
 }

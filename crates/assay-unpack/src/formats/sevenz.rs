@@ -1,0 +1,267 @@
+//! 7z archives, read with `sevenz-rust2` (LZMA, LZMA2, BCJ filters, bzip2; no AES): the
+//! signature header gives the archive's length, members are decoded under the scan's budget
+//! and a memory limit for decoder dictionaries. Encrypted archives are reported, not opened.
+
+use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::limits::read_bounded;
+use crate::{Blob, FormatError};
+use sevenz_rust2::{ArchiveReader, EntryDecision, Password};
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+
+/// A 7z archive.
+pub struct SevenZ;
+
+const SIGNATURE: &[u8] = b"7z\xbc\xaf\x27\x1c";
+static MAGICS: &[Magic] = &[Magic::at_start(SIGNATURE)];
+
+/// Largest decoder dictionary or model the reader may allocate, in KiB.
+const MAX_DECODER_MEMORY_KB: u64 = 256 << 10;
+/// Largest encoded header accepted by the probe.
+const MAX_HEADER: u64 = 64 << 20;
+
+/// Length of the archive from its signature header, `None` if the header is not valid.
+fn measure(d: &[u8]) -> Option<u64> {
+    if d.get(..6)? != SIGNATURE || *d.get(6)? != 0 {
+        return None;
+    }
+    let start_crc = u32::from_le_bytes(d.get(8..12)?.try_into().ok()?);
+    let start = d.get(12..32)?;
+    if crc32fast::hash(start) != start_crc {
+        return None;
+    }
+    let offset = u64::from_le_bytes(start[0..8].try_into().ok()?);
+    let size = u64::from_le_bytes(start[8..16].try_into().ok()?);
+    if size == 0 || size > MAX_HEADER {
+        return None;
+    }
+    offset.checked_add(size)?.checked_add(32)
+}
+
+impl Format for SevenZ {
+    fn name(&self) -> &'static str {
+        "7z"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let length = measure(data)?;
+        Some(Probe {
+            length: Some(length),
+            description: format!("7z archive v0.{}", data.get(7)?),
+        })
+    }
+
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let mut out = Unpacked::default();
+        let memory_kb = (ctx.stream_limit() / 1024).clamp(1024, MAX_DECODER_MEMORY_KB) as usize;
+        let cursor = std::io::Cursor::new(&data[..]);
+        let mut reader = ArchiveReader::new_with_memory_limit(cursor, Password::empty(), memory_kb)
+            .map_err(|e| match classify(&e) {
+                Some(msg) => FormatError::Unsupported(msg),
+                None => FormatError::Corrupt(format!("7z header: {e}")),
+            })?;
+        reader.set_thread_count(1);
+        let max = ctx.max_entries();
+        let files = &reader.archive().files;
+        out.detail("members", files.len());
+        if files.len() > max {
+            out.warn(format!(
+                "limit reached: {} members, only the first {max} are kept",
+                files.len()
+            ));
+        }
+        // Every member becomes an entry first; decoding then fills in the data.
+        let mut waiting: HashMap<String, VecDeque<usize>> = HashMap::new();
+        for f in files.iter().take(max) {
+            let path = absolute(&f.name);
+            let mode = (f.has_windows_attributes && f.windows_attributes & 0x8000 != 0)
+                .then_some(f.windows_attributes >> 16)
+                .filter(|&m| m != 0);
+            let kind = if f.is_directory || mode.map(|m| m & 0o170000) == Some(0o040000) {
+                EntryKind::Directory
+            } else {
+                EntryKind::File
+            };
+            let mut e = Entry::fs(path, kind);
+            e.mode = mode;
+            if f.is_anti_item {
+                e = e.with_detail("anti_item", "true");
+            }
+            if e.kind == EntryKind::File {
+                if f.has_stream {
+                    waiting
+                        .entry(f.name.clone())
+                        .or_default()
+                        .push_back(out.entries.len());
+                } else {
+                    e.data = EntryData::Owned(Blob::from(Vec::new()));
+                }
+            }
+            out.entries.push(e);
+        }
+        let mut stopped: Option<String> = None;
+        let entries = &mut out.entries;
+        let result = reader.for_each_entries_with_decision(|f, r: &mut dyn Read| {
+            if !f.has_stream {
+                return Ok(EntryDecision::Continue);
+            }
+            let Some(index) = waiting.get_mut(&f.name).and_then(|q| q.pop_front()) else {
+                return Ok(EntryDecision::Continue);
+            };
+            let decoded = read_bounded(r, ctx.stream_limit());
+            if let Some(e) = decoded.error {
+                stopped = Some(format!("{}: {e}", f.name));
+                if decoded.data.is_empty() {
+                    return Ok(EntryDecision::Stop);
+                }
+            }
+            if let Err(e) = ctx.charge(decoded.data.len() as u64) {
+                stopped = Some(format!("{}: {e}", f.name));
+                return Ok(EntryDecision::Stop);
+            }
+            if let Some(e) = entries.get_mut(index) {
+                e.data = EntryData::Owned(Blob::from(decoded.data));
+            }
+            Ok(if stopped.is_some() {
+                EntryDecision::Stop
+            } else {
+                EntryDecision::Continue
+            })
+        });
+        if let Some(msg) = stopped {
+            out.warn(format!("{msg}; later members kept without data"));
+        }
+        if let Err(e) = result {
+            match classify(&e) {
+                Some(msg) => out.warn(format!("{msg}; members kept without data")),
+                None => out.warn(format!("decoding stopped: {e}")),
+            }
+        }
+        // Symlinks (stored by p7zip/7-Zip with -snl) hold their target as data.
+        for e in &mut out.entries {
+            if e.mode.map(|m| m & 0o170000) == Some(0o120000) {
+                if let EntryData::Owned(b) = &e.data {
+                    e.kind = EntryKind::Symlink(String::from_utf8_lossy(b).into_owned());
+                    e.data = EntryData::None;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A message for errors that mean "encrypted" or "unsupported method", `None` otherwise.
+fn classify(e: &sevenz_rust2::Error) -> Option<String> {
+    use sevenz_rust2::Error as E;
+    match e {
+        E::PasswordRequired | E::MaybeBadPassword(_) => Some("encrypted 7z archive".into()),
+        E::UnsupportedCompressionMethod(m) if m.to_ascii_lowercase().contains("aes") => {
+            Some("encrypted 7z archive (AES)".into())
+        }
+        E::UnsupportedCompressionMethod(m) => Some(format!("7z method {m} not supported")),
+        _ => None,
+    }
+}
+
+/// Make a member name absolute without resolving `..` (the driver checks and reports it).
+fn absolute(name: &str) -> String {
+    let trimmed = name.trim_end_matches(['/', '\\']);
+    if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::archive_tests::{check_against_manifest, hostile, Check};
+    use crate::formats::testutil::unpack;
+    use crate::limits::{Budget, Limits};
+
+    const LZMA2: &[u8] = include_bytes!("../../tests/fixtures/archives/lzma2.7z");
+    const BZIP2: &[u8] = include_bytes!("../../tests/fixtures/archives/bzip2.7z");
+    const ENCRYPTED: &[u8] = include_bytes!("../../tests/fixtures/archives/encrypted.7z");
+    const ENCRYPTED_HEADERS: &[u8] =
+        include_bytes!("../../tests/fixtures/archives/encrypted-headers.7z");
+
+    fn full(data: &[u8]) {
+        let p = SevenZ.probe(data).unwrap();
+        assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
+        let u = unpack(&SevenZ, data);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        // 7-Zip stores a hard link's bytes as a second file.
+        check_against_manifest(
+            data,
+            &u,
+            &Check {
+                missing: &[],
+                dirs: true,
+                symlinks: true,
+                modes: true,
+            },
+        );
+    }
+
+    #[test]
+    fn lzma2_matches_manifest() {
+        full(LZMA2);
+    }
+
+    #[test]
+    fn bzip2_matches_manifest() {
+        full(BZIP2);
+    }
+
+    #[test]
+    fn encrypted_members_warn() {
+        let u = unpack(&SevenZ, ENCRYPTED);
+        assert_eq!(u.entries.len(), 1);
+        assert!(matches!(u.entries[0].data, EntryData::None));
+        assert!(
+            u.warnings.iter().any(|w| w.contains("encrypted")),
+            "{:?}",
+            u.warnings
+        );
+    }
+
+    #[test]
+    fn encrypted_headers_are_unsupported() {
+        assert!(SevenZ.probe(ENCRYPTED_HEADERS).is_some());
+        let blob = Blob::from(ENCRYPTED_HEADERS.to_vec());
+        let budget = Budget::new(Limits::for_image(blob.len() as u64));
+        let r = SevenZ.unpack(&blob, &UnpackContext { budget: &budget });
+        assert!(
+            matches!(&r, Err(FormatError::Unsupported(m)) if m.contains("encrypted")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn stops_at_budget() {
+        let blob = Blob::from(LZMA2.to_vec());
+        let mut limits = Limits::for_image(LZMA2.len() as u64);
+        limits.max_total_bytes = 3000;
+        let budget = Budget::new(limits);
+        let u = SevenZ
+            .unpack(&blob, &UnpackContext { budget: &budget })
+            .unwrap();
+        assert!(budget.used() <= 3000);
+        assert!(
+            u.warnings.iter().any(|w| w.contains("limit")),
+            "{:?}",
+            u.warnings
+        );
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        hostile(&SevenZ, LZMA2);
+        hostile(&SevenZ, BZIP2);
+    }
+}

@@ -1,0 +1,652 @@
+//! ZIP archives (PKWARE APPNOTE): the end-of-central-directory record (and its ZIP64 form)
+//! gives the archive's length and its members; stored members come out as zero-copy ranges,
+//! deflated ones are decoded with `flate2` under the scan's budget.
+//!
+//! Written here rather than with the `zip` crate: a carved archive must be located from its
+//! end record even when its offsets are relative to a start outside the carved bytes, every
+//! member must survive a hostile neighbour (bad method, encryption, overlapping data) with a
+//! warning, and decoding must go through the budget; a small reader over the slice does this
+//! directly. Methods other than stored and deflate, and encrypted members, are kept as entries
+//! without data and a warning.
+
+use crate::cursor::{le16, le32, le64};
+use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::limits::read_bounded;
+use crate::{Blob, FormatError};
+
+/// A ZIP archive, found at its first local file header.
+pub struct Zip;
+
+static MAGICS: &[Magic] = &[Magic::at_start(b"PK\x03\x04")];
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: &[u8] = b"PK\x05\x06";
+const EOCD64_SIG: u32 = 0x0606_4b50;
+const EOCD64_LOCATOR_SIG: u32 = 0x0706_4b50;
+/// End records examined per probe before giving up (a blob full of stored zips has many).
+const MAX_EOCD_CANDIDATES: usize = 4096;
+
+/// Where the central directory is and what it spans, relative to `data[0]`.
+#[derive(Debug, Clone, Copy)]
+struct Directory {
+    /// Offset of the first central record.
+    cd_start: u64,
+    /// Bytes of central records.
+    cd_size: u64,
+    /// Records declared.
+    entries: u64,
+    /// What member offsets are relative to (may lie before `data[0]`).
+    base: i64,
+    /// End of the end record and its comment: the archive's length.
+    end: u64,
+}
+
+/// Cheap sanity check of a local file header.
+fn local_header_ok(d: &[u8], at: usize) -> bool {
+    let (Some(sig), Some(version), Some(flags), Some(method), Some(name_len)) = (
+        le32(d, at),
+        le16(d, at + 4),
+        le16(d, at + 6),
+        le16(d, at + 8),
+        le16(d, at + 26),
+    ) else {
+        return false;
+    };
+    sig == LOCAL_SIG
+        && (version & 0xff) <= 100
+        && flags & 0xc000 == 0 // reserved bits
+        && method <= 99
+        && name_len > 0
+        && name_len <= 4096
+}
+
+/// Find the end record of the archive that starts at `data[0]`: the first one whose central
+/// directory is where it says and whose first member's local header is at `data[0]`.
+fn find_directory(data: &[u8]) -> Option<Directory> {
+    for (seen, pos) in memchr::memmem::find_iter(data, EOCD_SIG).enumerate() {
+        if seen >= MAX_EOCD_CANDIDATES {
+            return None;
+        }
+        if let Some(dir) = directory_at(data, pos) {
+            return Some(dir);
+        }
+    }
+    None
+}
+
+fn directory_at(data: &[u8], pos: usize) -> Option<Directory> {
+    let disk = le16(data, pos + 4)?;
+    let cd_disk = le16(data, pos + 6)?;
+    let mut entries = u64::from(le16(data, pos + 10)?);
+    let mut cd_size = u64::from(le32(data, pos + 12)?);
+    let mut cd_offset = u64::from(le32(data, pos + 16)?);
+    let comment = u64::from(le16(data, pos + 20)?);
+    if disk != 0 || cd_disk != 0 {
+        return None; // multi-disk archives are not carved
+    }
+    let end = (pos as u64).checked_add(22)?.checked_add(comment)?;
+    let mut cd_end = pos as u64;
+    if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
+        // ZIP64: the locator sits just before the end record; its record just before that.
+        let loc = pos.checked_sub(20)?;
+        if le32(data, loc)? != EOCD64_LOCATOR_SIG {
+            return None;
+        }
+        let rec = loc.checked_sub(56)?;
+        if le32(data, rec)? != EOCD64_SIG {
+            return None;
+        }
+        entries = le64(data, rec + 32)?;
+        cd_size = le64(data, rec + 40)?;
+        cd_offset = le64(data, rec + 48)?;
+        cd_end = rec as u64;
+    }
+    let cd_start = cd_end.checked_sub(cd_size)?;
+    let base = i64::try_from(cd_start).ok()? - i64::try_from(cd_offset).ok()?;
+    if entries == 0 {
+        return None;
+    }
+    let c = usize::try_from(cd_start).ok()?;
+    if le32(data, c)? != CENTRAL_SIG {
+        return None;
+    }
+    // The first member's local header must be the one the probe stands on.
+    let first_local = i64::from(le32(data, c + 42)?);
+    if first_local != 0xffff_ffff && base.checked_add(first_local)? != 0 {
+        return None;
+    }
+    Some(Directory {
+        cd_start,
+        cd_size,
+        entries,
+        base,
+        end,
+    })
+}
+
+/// Members read from consecutive local headers, for an archive whose central directory is
+/// missing (cut off): each header's sizes must be known (no data descriptor) and its data must
+/// fit. Returns the records and where the last one ends.
+fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
+    let mut recs = Vec::new();
+    let mut pos = 0usize;
+    while recs.len() < max && local_header_ok(d, pos) {
+        let (Some(flags), Some(method), Some(crc), Some(csize), Some(usize_), Some(n), Some(x)) = (
+            le16(d, pos + 6),
+            le16(d, pos + 8),
+            le32(d, pos + 14),
+            le32(d, pos + 18),
+            le32(d, pos + 22),
+            le16(d, pos + 26),
+            le16(d, pos + 28),
+        ) else {
+            break;
+        };
+        let name_at = pos + 30;
+        let data_at = name_at + usize::from(n) + usize::from(x);
+        let end = data_at.saturating_add(csize as usize);
+        let Some(name) = d.get(name_at..name_at + usize::from(n)) else {
+            break;
+        };
+        // A data descriptor hides the sizes; a name with control bytes is not a member.
+        if flags & 8 != 0 || end > d.len() || name.iter().any(|&b| b < 0x20) {
+            break;
+        }
+        recs.push(Central {
+            made_by: 0,
+            flags,
+            method,
+            crc,
+            csize: u64::from(csize),
+            usize: u64::from(usize_),
+            local: pos as u64,
+            external: 0,
+            name: String::from_utf8_lossy(name).into_owned(),
+            next: end,
+        });
+        pos = end;
+    }
+    (recs, pos)
+}
+
+impl Format for Zip {
+    fn name(&self) -> &'static str {
+        "zip"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        if !local_header_ok(data, 0) {
+            return None;
+        }
+        let Some(dir) = find_directory(data) else {
+            let (recs, end) = walk_locals(data, 100_000);
+            return (!recs.is_empty()).then(|| Probe {
+                length: Some(end as u64),
+                description: format!(
+                    "zip without central directory, {} members in local headers",
+                    recs.len()
+                ),
+            });
+        };
+        Some(Probe {
+            length: Some(dir.end),
+            description: format!("zip, {} members", dir.entries),
+        })
+    }
+
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let d: &[u8] = data;
+        let Some(dir) = find_directory(d) else {
+            return unpack_locals(d, ctx);
+        };
+        let mut out = Unpacked::default();
+        out.detail("members", dir.entries);
+        let cd_end = dir.cd_start.saturating_add(dir.cd_size) as usize;
+        let mut pos = dir.cd_start as usize;
+        let max = ctx.max_entries();
+        let mut starved = 0usize;
+        for index in 0..dir.entries {
+            if out.entries.len() >= max {
+                out.warn(format!(
+                    "limit reached: {} members declared, only the first {max} are read",
+                    dir.entries
+                ));
+                break;
+            }
+            let Some(rec) = Central::parse(d, pos, cd_end) else {
+                out.warn(format!(
+                    "central record {index} at {pos:#x} is damaged; directory ends here"
+                ));
+                break;
+            };
+            pos = rec.next;
+            if let Some(e) = member(d, &dir, &rec, ctx, &mut starved, &mut out) {
+                out.entries.push(e);
+            }
+        }
+        if starved > 0 {
+            out.warn(format!(
+                "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Read an archive without central directory from its local headers.
+fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+    let max = ctx.max_entries();
+    let (recs, end) = walk_locals(d, max.saturating_add(1));
+    if recs.is_empty() {
+        return Err(FormatError::Corrupt(
+            "no end of central directory record and no readable local header".into(),
+        ));
+    }
+    let mut out = Unpacked::default();
+    out.warn(format!(
+        "no central directory (archive cut off?); {} members read from local headers",
+        recs.len().min(max)
+    ));
+    if recs.len() > max {
+        out.warn(format!(
+            "limit reached: more than {max} members; the rest are not read"
+        ));
+    }
+    let dir = Directory {
+        cd_start: end as u64,
+        cd_size: 0,
+        entries: recs.len() as u64,
+        base: 0,
+        end: end as u64,
+    };
+    let mut starved = 0usize;
+    for rec in recs.iter().take(max) {
+        if let Some(e) = member(d, &dir, rec, ctx, &mut starved, &mut out) {
+            out.entries.push(e);
+        }
+    }
+    if starved > 0 {
+        out.warn(format!(
+            "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
+        ));
+    }
+    Ok(out)
+}
+
+/// One central directory record.
+struct Central {
+    made_by: u16,
+    flags: u16,
+    method: u16,
+    crc: u32,
+    csize: u64,
+    usize: u64,
+    local: u64,
+    external: u32,
+    name: String,
+    next: usize,
+}
+
+impl Central {
+    fn parse(d: &[u8], pos: usize, cd_end: usize) -> Option<Central> {
+        if le32(d, pos)? != CENTRAL_SIG {
+            return None;
+        }
+        let name_len = usize::from(le16(d, pos + 28)?);
+        let extra_len = usize::from(le16(d, pos + 30)?);
+        let comment_len = usize::from(le16(d, pos + 32)?);
+        let name_at = pos + 46;
+        let extra_at = name_at + name_len;
+        let next = extra_at + extra_len + comment_len;
+        if next > cd_end.max(pos + 46) || next > d.len() {
+            return None;
+        }
+        let mut rec = Central {
+            made_by: le16(d, pos + 4)?,
+            flags: le16(d, pos + 8)?,
+            method: le16(d, pos + 10)?,
+            crc: le32(d, pos + 16)?,
+            csize: u64::from(le32(d, pos + 20)?),
+            usize: u64::from(le32(d, pos + 24)?),
+            local: u64::from(le32(d, pos + 42)?),
+            external: le32(d, pos + 38)?,
+            name: String::from_utf8_lossy(&d[name_at..extra_at]).into_owned(),
+            next,
+        };
+        // ZIP64 extended information: the fields that overflowed, in this order.
+        let mut extra = &d[extra_at..extra_at + extra_len];
+        while extra.len() >= 4 {
+            let id = le16(extra, 0)?;
+            let len = usize::from(le16(extra, 2)?);
+            let Some(body) = extra.get(4..4 + len) else {
+                break;
+            };
+            if id == 1 {
+                let mut off = 0;
+                for field in [&mut rec.usize, &mut rec.csize, &mut rec.local] {
+                    if *field == 0xffff_ffff {
+                        if let Some(v) = le64(body, off) {
+                            *field = v;
+                            off += 8;
+                        }
+                    }
+                }
+            }
+            extra = &extra[4 + len..];
+        }
+        Some(rec)
+    }
+}
+
+/// Turn a central record into an entry, decoding its data when the method allows.
+fn member(
+    d: &[u8],
+    dir: &Directory,
+    rec: &Central,
+    ctx: &UnpackContext,
+    starved: &mut usize,
+    out: &mut Unpacked,
+) -> Option<Entry> {
+    let name = &rec.name;
+    // Unix mode in the high half of the external attributes when made on Unix.
+    let unix_mode = (rec.made_by >> 8 == 3)
+        .then_some(rec.external >> 16)
+        .filter(|&m| m != 0);
+    let kind_bits = unix_mode.map(|m| m & 0o170000);
+    let is_dir = name.ends_with('/') || kind_bits == Some(0o040000) || rec.external & 0x10 != 0;
+    let path = absolute(name);
+    if is_dir {
+        if path == "/" {
+            return None;
+        }
+        let mut e = Entry::fs(path, EntryKind::Directory);
+        if let Some(m) = unix_mode {
+            e.mode = Some(m);
+        }
+        return Some(e);
+    }
+    let mut entry = Entry::fs(path, EntryKind::File)
+        .with_detail("method", method_name(rec.method))
+        .with_detail("compressed_size", rec.csize);
+    entry.mode = unix_mode;
+    let is_link = kind_bits == Some(0o120000);
+    if rec.flags & 1 != 0 {
+        out.warn(format!("{name}: encrypted member; kept without data"));
+        return Some(entry.with_detail("encrypted", "true"));
+    }
+    // The local header tells where the data starts (its name and extra may differ in length
+    // from the central record's).
+    let local = dir.base.checked_add(i64::try_from(rec.local).ok()?)?;
+    let Some(local) = usize::try_from(local)
+        .ok()
+        .filter(|&l| le32(d, l) == Some(LOCAL_SIG))
+    else {
+        out.warn(format!(
+            "{name}: local header at {local:#x} is missing; kept without data"
+        ));
+        return Some(entry);
+    };
+    let data_start = local
+        .checked_add(30)?
+        .checked_add(usize::from(le16(d, local + 26)?))?
+        .checked_add(usize::from(le16(d, local + 28)?))?;
+    let available = d.len().saturating_sub(data_start) as u64;
+    let csize = rec.csize.min(available);
+    if csize < rec.csize {
+        out.warn(format!("{name}: data runs past the end of the archive"));
+    }
+    let raw = &d[data_start.min(d.len())..data_start.min(d.len()) + csize as usize];
+    let data = match rec.method {
+        0 => {
+            if rec.usize != rec.csize {
+                out.warn(format!("{name}: stored member with differing sizes"));
+            }
+            let data = EntryData::Range {
+                offset: data_start as u64,
+                length: csize,
+            };
+            if crc32fast::hash(raw) != rec.crc && csize == rec.csize {
+                out.warn(format!("{name}: CRC mismatch"));
+            }
+            data
+        }
+        8 if ctx.stream_limit() == 0 => {
+            *starved += 1;
+            return Some(entry);
+        }
+        8 => {
+            let decoded = read_bounded(flate2::read::DeflateDecoder::new(raw), ctx.stream_limit());
+            if let Some(e) = &decoded.error {
+                out.warn(format!("{name}: {e}"));
+            } else if decoded.data.len() as u64 != rec.usize {
+                out.warn(format!(
+                    "{name}: decoded {} bytes, {} declared",
+                    decoded.data.len(),
+                    rec.usize
+                ));
+            } else if crc32fast::hash(&decoded.data) != rec.crc {
+                out.warn(format!("{name}: CRC mismatch"));
+            }
+            if decoded.data.is_empty() && decoded.error.is_some() {
+                return Some(entry);
+            }
+            if let Err(e) = ctx.charge(decoded.data.len() as u64) {
+                out.warn(format!("{name}: {e}; kept without data"));
+                return Some(entry);
+            }
+            if decoded.error.is_some() {
+                entry = entry.with_detail("partial", "true");
+            }
+            EntryData::Owned(Blob::from(decoded.data))
+        }
+        m => {
+            out.warn(format!(
+                "{name}: compression method {m} ({}) not supported; kept without data",
+                method_name(m)
+            ));
+            return Some(entry);
+        }
+    };
+    if is_link {
+        let target = match &data {
+            EntryData::Owned(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::from_utf8_lossy(raw).into_owned(),
+        };
+        entry.kind = EntryKind::Symlink(target);
+        return Some(entry);
+    }
+    Some(entry.with_data(data))
+}
+
+fn method_name(m: u16) -> &'static str {
+    match m {
+        0 => "stored",
+        8 => "deflate",
+        9 => "deflate64",
+        12 => "bzip2",
+        14 => "lzma",
+        93 => "zstd",
+        95 => "xz",
+        98 => "ppmd",
+        99 => "aes",
+        _ => "other",
+    }
+}
+
+/// Make a member name absolute without resolving `..` (the driver checks and reports it).
+fn absolute(name: &str) -> String {
+    let trimmed = name.trim_end_matches(['/', '\\']);
+    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
+    if trimmed == "." {
+        return "/".into();
+    }
+    if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::archive_tests::{
+        check_against_manifest, hostile, unpack_with_max_entries, Check,
+    };
+    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::limits::{Budget, Limits};
+
+    const DEFLATE: &[u8] = include_bytes!("../../tests/fixtures/archives/deflate.zip");
+    const STORED: &[u8] = include_bytes!("../../tests/fixtures/archives/stored.zip");
+    const TRAVERSAL: &[u8] = include_bytes!("../../tests/fixtures/archives/hostile-traversal.zip");
+    const MANY: &[u8] = include_bytes!("../../tests/fixtures/archives/hostile-many.zip");
+    const BOMB: &[u8] = include_bytes!("../../tests/fixtures/archives/hostile-bomb.zip");
+
+    fn full(data: &[u8]) {
+        let p = Zip.probe(data).unwrap();
+        assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
+        let u = unpack(&Zip, data);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        check_against_manifest(
+            data,
+            &u,
+            &Check {
+                missing: &[],
+                dirs: true,
+                symlinks: true,
+                modes: true,
+            },
+        );
+    }
+
+    #[test]
+    fn deflate_matches_manifest() {
+        full(DEFLATE);
+    }
+
+    #[test]
+    fn stored_matches_manifest_zero_copy() {
+        full(STORED);
+        let u = unpack(&Zip, STORED);
+        assert!(u
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .all(|e| matches!(e.data, EntryData::Range { .. })));
+    }
+
+    #[test]
+    fn carved_from_the_middle_of_a_blob() {
+        let mut blob = vec![0x11u8; 777];
+        blob.extend_from_slice(DEFLATE);
+        blob.extend_from_slice(&[0x22; 999]);
+        let p = Zip.probe(&blob[777..]).unwrap();
+        assert_eq!(p.length, Some(DEFLATE.len() as u64));
+    }
+
+    #[test]
+    fn offsets_relative_to_an_outer_start() {
+        // A self-extractor style archive: offsets count from a stub before the first local
+        // header, so the archive found at the local header has a negative base.
+        let stub = 4096u32;
+        let mut shifted = DEFLATE.to_vec();
+        let eocd = shifted.len() - 22;
+        let cd_off = le32(&shifted, eocd + 16).unwrap() + stub;
+        shifted[eocd + 16..eocd + 20].copy_from_slice(&cd_off.to_le_bytes());
+        let cd_start = (cd_off - stub) as usize;
+        let mut pos = cd_start;
+        while le32(&shifted, pos) == Some(CENTRAL_SIG) {
+            let local = le32(&shifted, pos + 42).unwrap() + stub;
+            shifted[pos + 42..pos + 46].copy_from_slice(&local.to_le_bytes());
+            let n = le16(&shifted, pos + 28).unwrap() as usize
+                + le16(&shifted, pos + 30).unwrap() as usize
+                + le16(&shifted, pos + 32).unwrap() as usize;
+            pos += 46 + n;
+        }
+        full(&shifted);
+    }
+
+    #[test]
+    fn encrypted_member_is_kept_without_data() {
+        let mut d = STORED.to_vec();
+        let cd = le32(&d, d.len() - 22 + 16).unwrap() as usize;
+        d[cd + 8] |= 1;
+        let u = unpack(&Zip, &d);
+        assert_eq!(u.entries.len(), DEFLATE_MEMBERS);
+        assert!(u.warnings.iter().any(|w| w.contains("encrypted")));
+        let first = u
+            .entries
+            .iter()
+            .find(|e| e.details.contains_key("encrypted"))
+            .unwrap();
+        assert!(matches!(first.data, EntryData::None));
+    }
+
+    #[test]
+    fn cut_off_archive_is_read_from_local_headers() {
+        // Cut inside the central directory: only local headers remain.
+        let cd = le32(DEFLATE, DEFLATE.len() - 22 + 16).unwrap() as usize;
+        let cut = &DEFLATE[..cd + 10];
+        let p = Zip.probe(cut).unwrap();
+        assert_eq!(p.length, Some(cd as u64), "{}", p.description);
+        let u = unpack(&Zip, cut);
+        assert!(u.warnings[0].contains("no central directory"));
+        let passwd = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+        assert!(entry_bytes(cut, passwd).unwrap().starts_with(b"root:"));
+        assert_eq!(u.entries.len(), DEFLATE_MEMBERS);
+    }
+
+    /// Members of deflate.zip (every manifest line).
+    const DEFLATE_MEMBERS: usize = 17;
+
+    #[test]
+    fn traversal_and_escaping_link_come_out() {
+        let u = unpack(&Zip, TRAVERSAL);
+        let paths: Vec<&str> = u.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/../../etc/x", "/etc/abs", "/link", "/link/passwd"]);
+        assert_eq!(
+            u.entries[2].kind,
+            EntryKind::Symlink("../../../../etc".into())
+        );
+        assert_eq!(
+            entry_bytes(TRAVERSAL, &u.entries[3]).unwrap(),
+            b"through the link\n"
+        );
+    }
+
+    #[test]
+    fn entry_count_bomb_stops_at_limit() {
+        let u = unpack_with_max_entries(&Zip, MANY, 100);
+        assert_eq!(u.entries.len(), 100);
+        assert!(u.warnings.iter().any(|w| w.contains("limit")));
+    }
+
+    #[test]
+    fn zip_bomb_stops_at_budget() {
+        let blob = Blob::from(BOMB.to_vec());
+        let mut limits = Limits::for_image(BOMB.len() as u64);
+        limits.max_total_bytes = 25 << 20;
+        let budget = Budget::new(limits);
+        let u = Zip
+            .unpack(&blob, &UnpackContext { budget: &budget })
+            .unwrap();
+        assert_eq!(u.entries.len(), 12);
+        assert!(budget.used() <= 25 << 20);
+        assert!(
+            u.warnings.iter().any(|w| w.contains("limit")),
+            "{:?}",
+            u.warnings
+        );
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        hostile(&Zip, DEFLATE);
+        hostile(&Zip, STORED);
+    }
+}
