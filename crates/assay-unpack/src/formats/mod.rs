@@ -7,10 +7,11 @@ use crate::format::Format;
 
 pub mod gzip;
 pub mod jffs2;
+pub mod yaffs2;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &jffs2::Jffs2]
+    vec![&gzip::Gzip, &jffs2::Jffs2, &yaffs2::Yaffs2]
 }
 
 #[cfg(test)]
