@@ -1017,6 +1017,131 @@ mod tests {
     }
 
     #[test]
+    fn lzma_uses_openwrt_parameters() {
+        // `xz --format=raw --lzma1=lc=0,lp=0,pb=0,dict=8KiB` of a short config file: raw LZMA1
+        // as OpenWrt's JFFS2 writes it (no header; the node gives the size).
+        let src = [
+            0x00, 0x31, 0x9d, 0x6b, 0x10, 0x57, 0x97, 0x15, 0xf8, 0x01, 0x0f, 0xe4, 0x7c, 0xef,
+            0x6e, 0x9e, 0xf4, 0x0d, 0x29, 0x1c, 0x0c, 0x27, 0xd9, 0x6a, 0x1b, 0x1f, 0x30, 0xde,
+            0x2f, 0xce, 0x9f, 0x0c, 0xce, 0xa0, 0x79, 0xab, 0xf7, 0x35, 0x51, 0x36, 0x38, 0xfd,
+            0xf1, 0x74, 0x56, 0x00,
+        ];
+        let want = b"config wifi\n\toption key acmewifi2023\n\toption key acmewifi2023\n";
+        assert_eq!(decompress(COMPR_LZMA, &src, want.len()).unwrap(), want);
+    }
+
+    /// A little-endian node with correct CRCs, padded to 4 bytes.
+    fn node(nodetype: u16, body: &[u8]) -> Vec<u8> {
+        let mut n = Vec::new();
+        n.extend_from_slice(&MAGIC.to_le_bytes());
+        n.extend_from_slice(&nodetype.to_le_bytes());
+        n.extend_from_slice(&((12 + body.len()) as u32).to_le_bytes());
+        n.extend_from_slice(&jffs2_crc(&n).to_le_bytes());
+        n.extend_from_slice(body);
+        while n.len() % 4 != 0 {
+            n.push(0xff);
+        }
+        n
+    }
+
+    fn dirent(pino: u32, version: u32, ino: u32, name: &str) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [pino, version, ino, 0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&[name.len() as u8, 8, 0, 0]);
+        let mut n = node(NODETYPE_DIRENT, &b);
+        n.truncate(32);
+        let node_crc = jffs2_crc(&n);
+        b.extend_from_slice(&node_crc.to_le_bytes());
+        b.extend_from_slice(&jffs2_crc(name.as_bytes()).to_le_bytes());
+        b.extend_from_slice(name.as_bytes());
+        node(NODETYPE_DIRENT, &b)
+    }
+
+    fn inode(ino: u32, version: u32, isize: u32, offset: u32, data: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [ino, version, 0o100644, 0, isize, 0, 0, 0, offset] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes()); // csize
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes()); // dsize
+        b.extend_from_slice(&[COMPR_NONE, 0, 0, 0]);
+        b.extend_from_slice(&jffs2_crc(data).to_le_bytes());
+        let mut head = node(NODETYPE_INODE, &b);
+        head.truncate(60);
+        b.extend_from_slice(&jffs2_crc(&head).to_le_bytes());
+        b.extend_from_slice(data);
+        node(NODETYPE_INODE, &b)
+    }
+
+    #[test]
+    fn newest_versions_win_and_deletions_remove_names() {
+        let mut img = Vec::new();
+        img.extend(dirent(1, 1, 2, "a.txt"));
+        img.extend(inode(2, 1, 10, 0, b"0123456789"));
+        // A newer write over bytes 2..5, then a truncation to 8 bytes and an extension to 12
+        // (the bytes 8..12 read as zeros).
+        img.extend(inode(2, 3, 10, 2, b"abc"));
+        img.extend(inode(2, 4, 8, 8, b""));
+        img.extend(inode(2, 5, 12, 12, b""));
+        // An older write, found later in the log, is applied beneath the newer ones: it wins
+        // over version 1 (bytes 0..2) but not over version 3 (bytes 2..5).
+        img.extend(inode(2, 2, 10, 0, b"zzzz"));
+        // A file that is renamed (old name deleted) and one that is deleted.
+        img.extend(dirent(1, 1, 3, "old-name"));
+        img.extend(inode(3, 1, 2, 0, b"hi"));
+        img.extend(dirent(1, 2, 3, "new-name"));
+        img.extend(dirent(1, 3, 0, "old-name"));
+        img.extend(dirent(1, 1, 4, "gone"));
+        img.extend(inode(4, 1, 1, 0, b"x"));
+        img.extend(dirent(1, 5, 0, "gone"));
+        // An obsolete node (accurate bit cleared in place) is ignored.
+        let mut obsolete = dirent(1, 9, 2, "ghost");
+        obsolete[2..4].copy_from_slice(&(NODETYPE_DIRENT & !NODE_ACCURATE).to_le_bytes());
+        img.extend(obsolete);
+        let u = unpack(&Jffs2, &img);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        let got: Vec<(String, Vec<u8>)> = u
+            .entries
+            .iter()
+            .map(|e| (e.path.clone(), entry_bytes(&img, e).unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/a.txt".to_string(), b"zzabc567\0\0\0\0".to_vec()),
+                ("/new-name".to_string(), b"hi".to_vec()),
+            ]
+        );
+        assert_eq!(
+            u.details.get("obsolete_nodes").map(String::as_str),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn directory_loops_are_cut() {
+        let mut img = Vec::new();
+        img.extend(dirent(1, 1, 2, "d"));
+        let mut dir = inode(2, 1, 0, 0, b"");
+        // Make inode 2 a directory (mode at 20), fixing the node CRC.
+        dir[20..24].copy_from_slice(&0o40755u32.to_le_bytes());
+        let crc = jffs2_crc(&dir[..60]);
+        dir[64..68].copy_from_slice(&crc.to_le_bytes());
+        img.extend(dir);
+        // d/self points back at d itself.
+        img.extend(dirent(2, 1, 2, "self"));
+        let u = unpack(&Jffs2, &img);
+        assert_eq!(u.entries.len(), 1);
+        assert!(
+            u.warnings.iter().any(|w| w.contains("loop")),
+            "{:?}",
+            u.warnings
+        );
+    }
+
+    #[test]
     fn rtime_copies_back_references() {
         // 'a' then repeat 3 from its last position (0 at first): "aaaa".
         assert_eq!(rtime(&[b'a', 3, b'b', 0], 5), b"aaaab");
