@@ -234,13 +234,19 @@ fn detect(d: &[u8]) -> Option<Geometry> {
         if !t.header || !plausible(&t, g.data_per_chunk()) {
             return false;
         }
-        // The second chunk is erased or carries plausible tags too.
-        match d.get(g.stride()..g.stride() * 2) {
-            Some(next) if next.iter().all(|&b| b == 0xff) => true,
-            Some(_) => read_tags(d, g.tags_at(g.stride()), endian)
-                .is_some_and(|t| plausible(&t, g.data_per_chunk())),
-            None => true,
+        if t.obj <= DELETED {
+            return false;
         }
+        // The header agrees with its tags' extra type field, when present.
+        if let Some(raw_chunk) = rd32(d, g.tags_at(0) + 8, endian) {
+            let raw_obj = rd32(d, g.tags_at(0) + 4, endian).unwrap_or(0);
+            if raw_chunk & HEADER_FLAG != 0 && rd32(d, 0, endian) != Some(raw_obj >> 28) {
+                return false;
+            }
+        }
+        // Like binwalk, ask for a second object or data chunk with plausible tags.
+        read_tags(d, g.tags_at(g.stride()), endian)
+            .is_some_and(|t| plausible(&t, g.data_per_chunk()))
     })
 }
 
@@ -255,7 +261,18 @@ impl Format for Yaffs2 {
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
         let g = detect(data)?;
-        parse_header(data, g.endian)?;
+        let h = parse_header(data, g.endian)?;
+        // The first header names a root entry: a real name, and a mode of its own type.
+        let name_ok = std::str::from_utf8(&h.name)
+            .is_ok_and(|n| !n.is_empty() && !n.contains('/') && !n.chars().any(char::is_control));
+        let mode_ok = match h.otype {
+            TYPE_FILE => h.mode & S_IFMT == 0o100000,
+            TYPE_DIR => h.mode & S_IFMT == 0o040000,
+            _ => false,
+        };
+        if !name_ok || !mode_ok {
+            return None;
+        }
         Some(Probe {
             length: None,
             description: format!("yaffs2 {}", describe(&g)),
@@ -653,6 +670,19 @@ mod tests {
         }));
         let u = unpack(&Yaffs2, &dump);
         assert_eq!(u.consumed, Some(LE_512.len() as u64));
+    }
+
+    #[test]
+    fn probe_rejects_headers_that_do_not_look_like_a_root_entry() {
+        assert!(Yaffs2.probe(LE_512).is_some());
+        let mut bad_name = LE_512.to_vec();
+        bad_name[10] = 0x07;
+        assert!(Yaffs2.probe(&bad_name).is_none());
+        let mut bad_mode = LE_512.to_vec();
+        bad_mode[268..272].copy_from_slice(&0o100644u32.to_le_bytes()); // a "directory" with a file mode
+        assert!(Yaffs2.probe(&bad_mode).is_none());
+        // Only one chunk: not enough to tell.
+        assert!(Yaffs2.probe(&LE_512[..528]).is_none());
     }
 
     #[test]
