@@ -9,6 +9,7 @@ pub mod ar;
 pub mod bzip2;
 pub mod cpio;
 pub mod gzip;
+pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
@@ -16,6 +17,7 @@ pub mod sevenz;
 pub(crate) mod streamout;
 pub mod tar;
 pub mod xz;
+pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
@@ -26,6 +28,15 @@ mod archive_tests;
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
     vec![
+        // Filesystems and archives first: they validate strongly and claim whole regions.
+        &jffs2::Jffs2,
+        &yaffs2::Yaffs2,
+        &tar::Tar,
+        &zip::Zip,
+        &cpio::Cpio,
+        &sevenz::SevenZ,
+        &ar::Ar,
+        // Compressed streams.
         &gzip::Gzip,
         &xz::Xz,
         &bzip2::Bzip2,
@@ -33,11 +44,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &lz4::Lz4,
         &lzop::Lzop,
         &zlib::Zlib,
-        &tar::Tar,
-        &zip::Zip,
-        &cpio::Cpio,
-        &sevenz::SevenZ,
-        &ar::Ar,
+        // Last: lzma has no real magic.
         &lzma::Lzma,
     ]
 }
