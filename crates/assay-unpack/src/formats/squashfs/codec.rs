@@ -68,7 +68,12 @@ pub struct Decoder {
     lzma: Cell<Option<LzmaVariant>>,
     /// Set once zlib failed on a legacy image and LZMA worked instead.
     legacy_is_lzma: Cell<bool>,
+    /// Full searches that found nothing; after a few, hostile data gets no more of them.
+    failed_searches: Cell<u32>,
 }
+
+/// Full LZMA parameter searches allowed before any variant has worked.
+const MAX_FAILED_SEARCHES: u32 = 3;
 
 /// xz and zstd windows beyond this are not squashfs blocks (at most 1 MiB) and are refused.
 const MAX_WINDOW: u64 = 8 << 20;
@@ -81,6 +86,7 @@ impl Decoder {
             may_be_vendor_lzma: legacy || comp == Compression::Lzma,
             lzma: Cell::new(None),
             legacy_is_lzma: Cell::new(false),
+            failed_searches: Cell::new(0),
         }
     }
 
@@ -89,6 +95,9 @@ impl Decoder {
         if self.legacy_is_lzma.get() || self.comp == Compression::Lzma {
             match self.lzma.get() {
                 Some(v) if v.header == 13 => "lzma".into(),
+                Some(v) if v.header > 0 && (v.lc, v.lp, v.pb) == (0, 0, 0) => {
+                    format!("lzma (vendor: {}-byte header)", v.header)
+                }
                 Some(v) => format!(
                     "lzma (vendor: {}-byte header, lc={} lp={} pb={})",
                     v.header, v.lc, v.lp, v.pb
@@ -147,10 +156,7 @@ impl Decoder {
             Compression::Zstd => {
                 let mut dec = ruzstd::decoding::FrameDecoder::new();
                 dec.set_max_window_size(MAX_WINDOW);
-                let mut src_r = src;
-                dec.init(&mut src_r)
-                    .map_err(|e| FormatError::Decode(format!("zstd: {e}")))?;
-                let r = ruzstd::decoding::StreamingDecoder::new_with_decoder(src_r, dec)
+                let r = ruzstd::decoding::StreamingDecoder::new_with_decoder(src, dec)
                     .map_err(|e| FormatError::Decode(format!("zstd: {e}")))?;
                 finish(read_bounded(r, max_out as u64 + 1), max_out, "zstd")
             }
@@ -185,7 +191,9 @@ impl Decoder {
         ];
         // Raw coder data has no props to read: guessing is only safe when the exact size
         // is known, because a wrong guess rarely decodes to exactly that many bytes.
-        if expected.is_some() && self.may_be_vendor_lzma {
+        let searching =
+            self.lzma.get().is_some() || self.failed_searches.get() < MAX_FAILED_SEARCHES;
+        if expected.is_some() && self.may_be_vendor_lzma && searching {
             for header in [0u8, 5, 13] {
                 candidates.push(LzmaVariant {
                     header,

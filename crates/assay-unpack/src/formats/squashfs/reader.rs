@@ -460,13 +460,14 @@ impl Image<'_> {
                 offset: f(155, 13)? as usize,
                 block: f(168, 32)?,
             },
+            // v2 stores the exact listing size (v3 and v4 add 3 for "." and "..").
             (1, false) => Kind::Dir {
-                size: f(32, 19)?.saturating_sub(3),
+                size: f(32, 19)?,
                 offset: f(51, 13)? as usize,
                 block: f(96, 24)?,
             },
             (8, false) => Kind::Dir {
-                size: f(32, 27)?.saturating_sub(3),
+                size: f(32, 27)?,
                 offset: f(59, 13)? as usize,
                 block: f(104, 24)?,
             },
