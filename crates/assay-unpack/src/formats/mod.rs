@@ -5,12 +5,13 @@
 
 use crate::format::Format;
 
+pub mod cramfs;
 pub mod gzip;
 pub mod squashfs;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &squashfs::Squashfs]
+    vec![&gzip::Gzip, &squashfs::Squashfs, &cramfs::Cramfs]
 }
 
 #[cfg(test)]

@@ -213,4 +213,4 @@ impl Format for Squashfs {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
