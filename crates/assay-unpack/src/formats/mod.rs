@@ -7,11 +7,17 @@ use crate::format::Format;
 
 pub mod cramfs;
 pub mod gzip;
+pub mod romfs;
 pub mod squashfs;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &squashfs::Squashfs, &cramfs::Cramfs]
+    vec![
+        &gzip::Gzip,
+        &squashfs::Squashfs,
+        &cramfs::Cramfs,
+        &romfs::Romfs,
+    ]
 }
 
 #[cfg(test)]
