@@ -72,7 +72,7 @@ pub struct Decoder {
     failed_searches: Cell<u32>,
 }
 
-/// Full LZMA parameter searches allowed before any variant has worked.
+/// Full LZMA parameter searches that may fail before only the known layouts are tried.
 const MAX_FAILED_SEARCHES: u32 = 3;
 
 /// xz and zstd windows beyond this are not squashfs blocks (at most 1 MiB) and are refused.
@@ -191,8 +191,7 @@ impl Decoder {
         ];
         // Raw coder data has no props to read: guessing is only safe when the exact size
         // is known, because a wrong guess rarely decodes to exactly that many bytes.
-        let searching =
-            self.lzma.get().is_some() || self.failed_searches.get() < MAX_FAILED_SEARCHES;
+        let searching = self.failed_searches.get() < MAX_FAILED_SEARCHES;
         if expected.is_some() && self.may_be_vendor_lzma && searching {
             for header in [0u8, 5, 13] {
                 candidates.push(LzmaVariant {

@@ -245,3 +245,36 @@ fn real_v2_vendor_lzma() {
         .count();
     assert_eq!(links, 68);
 }
+
+/// Hostile variants of the real legacy image, flipped in its tables (the legacy, bit-packed
+/// and vendor-LZMA paths), when the corpus is present.
+#[test]
+fn hostile_real_v2_tables() {
+    let Ok(d) = std::fs::read("/work/shared/corpus/real/binwalk-tests_squashfs_v2.bin") else {
+        return;
+    };
+    let sb = Superblock::parse(&d).unwrap();
+    let tables = sb.inode_table as usize;
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let start = std::time::Instant::now();
+    for i in 0..24 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut m = d.clone();
+        if i < 4 {
+            m.truncate(tables + (d.len() - tables) * i / 4);
+        } else if i % 4 == 0 {
+            // A data block: the LZMA search must stay bounded.
+            let at = 0x40 + (x as usize % (tables - 0x40));
+            m[at] ^= 0xff;
+        } else {
+            let at = tables + (x as usize % (d.len() - tables));
+            m[at] ^= 1 << (x >> 60 & 7);
+        }
+        let blob = Blob::from(m);
+        let budget = Budget::new(Limits::for_image(d.len() as u64));
+        let _ = Squashfs.unpack(&blob, &UnpackContext { budget: &budget });
+    }
+    assert!(start.elapsed().as_secs() < 120);
+}
