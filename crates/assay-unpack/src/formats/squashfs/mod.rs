@@ -193,7 +193,12 @@ impl Format for Squashfs {
                 "squashfs {}.{} {}{}, {} inodes, {} KiB blocks",
                 sb.major,
                 sb.minor,
-                sb.comp.name(),
+                // Legacy superblocks do not say; the unpack details tell what was found.
+                if sb.major < 4 {
+                    "zlib or vendor lzma"
+                } else {
+                    sb.comp.name()
+                },
                 if sb.endian == Endian::Big {
                     " big-endian"
                 } else {
