@@ -8,12 +8,15 @@ use crate::format::Format;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
+pub mod cramfs;
 pub mod gzip;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
+pub mod romfs;
 pub mod sevenz;
+pub mod squashfs;
 pub(crate) mod streamout;
 pub mod tar;
 pub mod xz;
@@ -29,6 +32,9 @@ mod archive_tests;
 pub fn registry() -> Vec<&'static dyn Format> {
     vec![
         // Filesystems and archives first: they validate strongly and claim whole regions.
+        &squashfs::Squashfs,
+        &cramfs::Cramfs,
+        &romfs::Romfs,
         &jffs2::Jffs2,
         &yaffs2::Yaffs2,
         &tar::Tar,

@@ -1,0 +1,298 @@
+//! Block decompressors for squashfs, called directly on the codec crates (pure Rust), plus
+//! the parameter search that old vendor images with non-standard LZMA blocks need.
+
+use crate::limits::read_bounded;
+use crate::FormatError;
+use std::cell::Cell;
+
+/// The compressor a squashfs image declares (v4 superblock id; v2/v3 are always zlib,
+/// or a vendor LZMA that only the data tells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// zlib (id 1).
+    Gzip,
+    /// LZMA "alone" blocks (id 2), or a vendor variant found by searching.
+    Lzma,
+    /// LZO1X (id 3).
+    Lzo,
+    /// xz (id 4).
+    Xz,
+    /// LZ4 block format (id 5).
+    Lz4,
+    /// zstd frames (id 6).
+    Zstd,
+}
+
+impl Compression {
+    /// The compressor of a v4 superblock id.
+    pub fn from_id(id: u16) -> Option<Compression> {
+        Some(match id {
+            1 => Compression::Gzip,
+            2 => Compression::Lzma,
+            3 => Compression::Lzo,
+            4 => Compression::Xz,
+            5 => Compression::Lz4,
+            6 => Compression::Zstd,
+            _ => return None,
+        })
+    }
+
+    /// Short name for descriptions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Lzma => "lzma",
+            Compression::Lzo => "lzo",
+            Compression::Xz => "xz",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// How a (possibly vendor) LZMA block is laid out: header length and coder parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LzmaVariant {
+    /// 13 (props, dict, size), 5 (props, dict) or 0 (raw).
+    header: u8,
+    lc: u8,
+    lp: u8,
+    pb: u8,
+}
+
+/// Decompresses squashfs blocks of one image and remembers which LZMA variant worked.
+pub struct Decoder {
+    comp: Compression,
+    /// v2/v3 images say nothing about the compressor: zlib unless the data says otherwise.
+    may_be_vendor_lzma: bool,
+    lzma: Cell<Option<LzmaVariant>>,
+    /// Set once zlib failed on a legacy image and LZMA worked instead.
+    legacy_is_lzma: Cell<bool>,
+    /// Full searches that found nothing; after a few, hostile data gets no more of them.
+    failed_searches: Cell<u32>,
+}
+
+/// Full LZMA parameter searches that may fail before only the known layouts are tried.
+const MAX_FAILED_SEARCHES: u32 = 3;
+
+/// xz and zstd windows beyond this are not squashfs blocks (at most 1 MiB) and are refused.
+const MAX_WINDOW: u64 = 8 << 20;
+
+impl Decoder {
+    /// A decoder for `comp`; `legacy` for v2/v3 images whose blocks may be vendor LZMA.
+    pub fn new(comp: Compression, legacy: bool) -> Decoder {
+        Decoder {
+            comp,
+            may_be_vendor_lzma: legacy || comp == Compression::Lzma,
+            lzma: Cell::new(None),
+            legacy_is_lzma: Cell::new(false),
+            failed_searches: Cell::new(0),
+        }
+    }
+
+    /// The compressor in use, as found (a legacy image reports LZMA once seen).
+    pub fn describe(&self) -> String {
+        if self.legacy_is_lzma.get() || self.comp == Compression::Lzma {
+            match self.lzma.get() {
+                Some(v) if v.header == 13 => "lzma".into(),
+                Some(v) if v.header > 0 && (v.lc, v.lp, v.pb) == (0, 0, 0) => {
+                    format!("lzma (vendor: {}-byte header)", v.header)
+                }
+                Some(v) => format!(
+                    "lzma (vendor: {}-byte header, lc={} lp={} pb={})",
+                    v.header, v.lc, v.lp, v.pb
+                ),
+                None => "lzma".into(),
+            }
+        } else {
+            self.comp.name().into()
+        }
+    }
+
+    /// Decompress one block to at most `max_out` bytes. `expected` is the exact size when
+    /// known (every data block but a file's last), which lets the LZMA search tell a right
+    /// guess from a wrong one.
+    pub fn decompress(
+        &self,
+        src: &[u8],
+        max_out: usize,
+        expected: Option<usize>,
+    ) -> Result<Vec<u8>, FormatError> {
+        match self.comp {
+            Compression::Gzip if !self.legacy_is_lzma.get() => match zlib(src, max_out) {
+                Ok(v) => Ok(v),
+                Err(e) if self.may_be_vendor_lzma && self.comp == Compression::Gzip => {
+                    // Legacy image: vendor LZMA data under a zlib superblock?
+                    match self.lzma_search(src, max_out, expected) {
+                        Ok(v) => {
+                            self.legacy_is_lzma.set(true);
+                            Ok(v)
+                        }
+                        Err(_) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            },
+            Compression::Gzip | Compression::Lzma => self.lzma_search(src, max_out, expected),
+            Compression::Lzo => {
+                let mut out = vec![0u8; max_out];
+                let n = lzo::decompress_into(src, &mut out)
+                    .map_err(|e| FormatError::Decode(format!("lzo: {e:?}")))?;
+                out.truncate(n);
+                Ok(out)
+            }
+            Compression::Lz4 => {
+                let mut out = vec![0u8; max_out];
+                let n = lz4_flex::block::decompress_into(src, &mut out)
+                    .map_err(|e| FormatError::Decode(format!("lz4: {e}")))?;
+                out.truncate(n);
+                Ok(out)
+            }
+            Compression::Xz => {
+                let r =
+                    lzma_rust2::XzReader::new_mem_limit(src, false, (MAX_WINDOW >> 10) as u32 * 4);
+                finish(read_bounded(r, max_out as u64 + 1), max_out, "xz")
+            }
+            Compression::Zstd => {
+                let mut dec = ruzstd::decoding::FrameDecoder::new();
+                dec.set_max_window_size(MAX_WINDOW);
+                let r = ruzstd::decoding::StreamingDecoder::new_with_decoder(src, dec)
+                    .map_err(|e| FormatError::Decode(format!("zstd: {e}")))?;
+                finish(read_bounded(r, max_out as u64 + 1), max_out, "zstd")
+            }
+        }
+    }
+
+    /// Try the remembered LZMA variant, then every candidate, on one block.
+    fn lzma_search(
+        &self,
+        src: &[u8],
+        max_out: usize,
+        expected: Option<usize>,
+    ) -> Result<Vec<u8>, FormatError> {
+        if let Some(v) = self.lzma.get() {
+            if let Some(out) = try_lzma(v, src, max_out, expected) {
+                return Ok(out);
+            }
+        }
+        let mut candidates = vec![
+            LzmaVariant {
+                header: 13,
+                lc: 0,
+                lp: 0,
+                pb: 0,
+            },
+            LzmaVariant {
+                header: 5,
+                lc: 0,
+                lp: 0,
+                pb: 0,
+            },
+        ];
+        // Raw coder data has no props to read: guessing is only safe when the exact size
+        // is known, because a wrong guess rarely decodes to exactly that many bytes.
+        let searching = self.failed_searches.get() < MAX_FAILED_SEARCHES;
+        if expected.is_some() && self.may_be_vendor_lzma && searching {
+            for header in [0u8, 5, 13] {
+                candidates.push(LzmaVariant {
+                    header,
+                    lc: 3,
+                    lp: 0,
+                    pb: 2,
+                });
+                for lc in 0..=4 {
+                    for lp in 0..=2 {
+                        for pb in 0..=2 {
+                            if (lc, lp, pb) != (3, 0, 2) {
+                                candidates.push(LzmaVariant { header, lc, lp, pb });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for v in candidates {
+            if Some(v) == self.lzma.get() {
+                continue;
+            }
+            if let Some(out) = try_lzma(v, src, max_out, expected) {
+                self.lzma.set(Some(v));
+                return Ok(out);
+            }
+        }
+        Err(FormatError::Decode(
+            "lzma: no known block layout decodes".into(),
+        ))
+    }
+}
+
+/// One LZMA attempt; `lc == lp == pb == 0` with a header means "props from the header".
+fn try_lzma(
+    v: LzmaVariant,
+    src: &[u8],
+    max_out: usize,
+    expected: Option<usize>,
+) -> Option<Vec<u8>> {
+    let hdr = v.header as usize;
+    let body = src.get(hdr..)?;
+    let (lc, lp, pb) = if hdr > 0 && (v.lc, v.lp, v.pb) == (0, 0, 0) {
+        let p = *src.first()?;
+        if p >= 9 * 5 * 5 {
+            return None;
+        }
+        ((p % 9) as u32, ((p / 9) % 5) as u32, (p / 45) as u32)
+    } else {
+        (v.lc as u32, v.lp as u32, v.pb as u32)
+    };
+    if hdr == 13 {
+        // The size field must agree with what the block can hold.
+        let size = u64::from_le_bytes(src.get(5..13)?.try_into().ok()?);
+        if size != u64::MAX && size > max_out as u64 {
+            return None;
+        }
+        if let (Some(e), true) = (expected, size != u64::MAX) {
+            if size != e as u64 {
+                return None;
+            }
+        }
+    }
+    // The window never needs to exceed the block: cap it so a hostile dict size cannot
+    // allocate.
+    let dict = (max_out.max(4096) as u32).next_power_of_two();
+    let size = expected.map(|e| e as u64).unwrap_or(u64::MAX);
+    let r = lzma_rust2::LzmaReader::new(body, size, lc, lp, pb, dict, None).ok()?;
+    let d = read_bounded(r, max_out as u64);
+    match expected {
+        Some(e) => (d.error.is_none() && d.data.len() == e).then_some(d.data),
+        None => (d.error.is_none() && !d.data.is_empty()).then_some(d.data),
+    }
+}
+
+/// A whole zlib stream into at most `max_out` bytes.
+fn zlib(src: &[u8], max_out: usize) -> Result<Vec<u8>, FormatError> {
+    let mut d = flate2::Decompress::new(true);
+    let mut out = vec![0u8; max_out];
+    match d.decompress(src, &mut out, flate2::FlushDecompress::Finish) {
+        Ok(flate2::Status::StreamEnd) => {
+            out.truncate(d.total_out() as usize);
+            Ok(out)
+        }
+        Ok(_) => Err(FormatError::Decode(
+            "zlib: stream does not end in the block".into(),
+        )),
+        Err(e) => Err(FormatError::Decode(format!("zlib: {e}"))),
+    }
+}
+
+/// Accept a bounded decode that neither failed nor overflowed the block.
+fn finish(d: crate::limits::Decoded, max_out: usize, what: &str) -> Result<Vec<u8>, FormatError> {
+    if let Some(e) = d.error {
+        return Err(FormatError::Decode(format!("{what}: {e}")));
+    }
+    if d.data.len() > max_out {
+        return Err(FormatError::Decode(format!(
+            "{what}: block larger than {max_out} bytes"
+        )));
+    }
+    Ok(d.data)
+}
