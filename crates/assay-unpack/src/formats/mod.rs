@@ -5,11 +5,14 @@
 
 use crate::format::Format;
 
+#[cfg(test)]
+pub(crate) mod fw_hostile;
 pub mod gzip;
+pub mod uimage;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip]
+    vec![&gzip::Gzip, &uimage::UImage]
 }
 
 #[cfg(test)]
