@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 
+pub mod fdt;
 #[cfg(test)]
 pub(crate) mod fw_hostile;
 pub mod gzip;
