@@ -13,7 +13,7 @@ pub mod uimage;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &uimage::UImage]
+    vec![&gzip::Gzip, &uimage::UImage, &fdt::Fit, &fdt::Fdt]
 }
 
 #[cfg(test)]
