@@ -9,6 +9,9 @@ pub mod fdt;
 #[cfg(test)]
 pub(crate) mod fw_hostile;
 pub mod gzip;
+pub mod jffs2_eof;
+pub mod trx;
+pub mod uboot_env;
 pub mod uimage;
 
 /// The registered formats, in probe priority order.
