@@ -64,9 +64,9 @@ impl FdtHeader {
             && hdr.totalsize >= HEADER_LEN as u32
             && hdr.totalsize <= MAX_TOTALSIZE
             && hdr.off_struct >= HEADER_LEN as u32
-            && hdr.off_struct % 4 == 0
+            && hdr.off_struct.is_multiple_of(4)
             && rsvmap >= HEADER_LEN as u32
-            && rsvmap % 8 == 0
+            && rsvmap.is_multiple_of(8)
             && rsvmap < hdr.totalsize
             && (hdr.off_struct as u64 + hdr.size_struct as u64) <= hdr.totalsize as u64
             && (hdr.off_strings as u64 + hdr.size_strings as u64) <= hdr.totalsize as u64;

@@ -16,7 +16,15 @@ pub mod uimage;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &uimage::UImage, &fdt::Fit, &fdt::Fdt]
+    vec![
+        &gzip::Gzip,
+        &uimage::UImage,
+        &fdt::Fit,
+        &fdt::Fdt,
+        &trx::Trx,
+        &uboot_env::UBootEnv,
+        &jffs2_eof::Jffs2Eof,
+    ]
 }
 
 #[cfg(test)]
