@@ -5,11 +5,14 @@
 
 use crate::format::Format;
 
+pub mod chk;
 pub mod fdt;
 #[cfg(test)]
 pub(crate) mod fw_hostile;
 pub mod gzip;
 pub mod jffs2_eof;
+pub mod seama;
+pub mod tplink;
 pub mod trx;
 pub mod uboot_env;
 pub mod uimage;
@@ -24,6 +27,9 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &trx::Trx,
         &uboot_env::UBootEnv,
         &jffs2_eof::Jffs2Eof,
+        &seama::Seama,
+        &chk::Chk,
+        &tplink::TpLink,
     ]
 }
 
