@@ -10,8 +10,10 @@ pub mod fdt;
 #[cfg(test)]
 pub(crate) mod fw_hostile;
 pub mod gzip;
+pub mod ihex;
 pub mod jffs2_eof;
 pub mod seama;
+pub mod srec;
 pub mod tplink;
 pub mod trx;
 pub mod uboot_env;
@@ -30,6 +32,8 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &seama::Seama,
         &chk::Chk,
         &tplink::TpLink,
+        &ihex::IHex,
+        &srec::SRec,
     ]
 }
 
