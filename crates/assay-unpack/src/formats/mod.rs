@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 
+pub mod arcadyan;
 pub mod chk;
 pub mod fdt;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &tplink::TpLink,
         &ihex::IHex,
         &srec::SRec,
+        &arcadyan::Arcadyan,
     ]
 }
 
