@@ -15,10 +15,12 @@ pub mod ihex;
 pub mod jffs2_eof;
 pub mod seama;
 pub mod srec;
+pub mod swap;
 pub mod tplink;
 pub mod trx;
 pub mod uboot_env;
 pub mod uimage;
+pub mod xor;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
@@ -36,6 +38,8 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &ihex::IHex,
         &srec::SRec,
         &arcadyan::Arcadyan,
+        &swap::Swap,
+        &xor::Xor,
     ]
 }
 
