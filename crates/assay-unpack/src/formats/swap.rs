@@ -27,15 +27,15 @@ fn detect(data: &[u8]) -> Option<(usize, &'static str)> {
     for width in [2usize, 4] {
         let head = swap(data, width, 64);
         let hit = formats.iter().any(|f| {
-            f.magics()
-                .iter()
-                .any(|m| m.offset == 0 && m.bytes.len() >= 4 && head.starts_with(m.bytes))
+            f.magics().iter().any(|m| {
+                m.bytes.len() >= 4 && head.get(m.offset..).is_some_and(|t| t.starts_with(m.bytes))
+            })
         });
         if !hit {
             continue;
         }
         let full = swap(data, width, data.len());
-        if let Some((name, 0)) = super::xor::verify(&full) {
+        if let Some(name) = super::xor::verify(&full) {
             return Some((width, name));
         }
     }

@@ -39,31 +39,35 @@ const KNOWN: &[&[u8]] = &[
 
 const UIMAGE_MAGIC: &[u8] = b"\x27\x05\x19\x56";
 
-/// The registered format (name, offset) whose probe accepts `decoded` at offset 0 or at a
-/// 4 KiB-aligned offset, skipping formats too weak to prove anything.
-pub(crate) fn verify(decoded: &[u8]) -> Option<(&'static str, usize)> {
-    let formats = super::registry();
-    let mut offset = 0usize;
-    while offset < decoded.len().min(VERIFY_SPAN) {
-        let tail = &decoded[offset..];
-        for f in &formats {
-            if matches!(
-                f.name(),
-                "jffs2-eof-marker" | "ihex" | "srec" | "u-boot-env"
-            ) {
-                continue;
-            }
-            let hit = f
-                .magics()
-                .iter()
-                .any(|m| tail.get(m.offset..).is_some_and(|t| t.starts_with(m.bytes)));
-            if hit && f.probe(tail).is_some() {
-                return Some((f.name(), offset));
-            }
-        }
-        offset += 4096;
-    }
-    None
+/// Whether a format's magic is strong enough to prove a decoding: weak or magic-less
+/// formats and magics shorter than 3 bytes are not.
+fn strong(f: &dyn Format, m: &Magic) -> bool {
+    m.bytes.len() >= 3
+        && !matches!(
+            f.name(),
+            "jffs2-eof-marker" | "ihex" | "srec" | "u-boot-env" | "xor" | "byteswap"
+        )
+}
+
+/// Whether a strong magic of some registered format appears at the start of `head`.
+fn strong_magic_at(formats: &[&'static dyn Format], head: &[u8]) -> bool {
+    formats.iter().any(|f| {
+        f.magics()
+            .iter()
+            .any(|m| strong(*f, m) && head.get(m.offset..).is_some_and(|t| t.starts_with(m.bytes)))
+    })
+}
+
+/// The registered format whose probe accepts a structure at the start of `tail` (a decoded
+/// blob or its tail from an aligned offset).
+pub(crate) fn verify(tail: &[u8]) -> Option<&'static str> {
+    super::registry().into_iter().find_map(|f| {
+        let hit = f
+            .magics()
+            .iter()
+            .any(|m| strong(f, m) && tail.get(m.offset..).is_some_and(|t| t.starts_with(m.bytes)));
+        (hit && f.probe(tail).is_some()).then(|| f.name())
+    })
 }
 
 /// The shortest period of `key` (so `abab` becomes `ab`).
@@ -105,7 +109,7 @@ fn candidates(data: &[u8]) -> Vec<Vec<u8>> {
         for extra in 0..=255u8 {
             let mut key = k.clone();
             key.push(extra);
-            let h = apply(head, &key, 64);
+            let h = apply_at(head, &key, 0);
             if super::uimage::UImage.probe(&h).is_some() {
                 push(&key);
                 break;
@@ -145,45 +149,44 @@ fn candidates(data: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-fn apply(data: &[u8], key: &[u8], limit: usize) -> Vec<u8> {
-    data.iter()
-        .take(limit)
-        .zip(key.iter().cycle())
-        .map(|(a, b)| a ^ b)
-        .collect()
-}
+/// Bytes decoded for a trial probe.
+const PROBE_PREFIX: usize = 1 << 20;
+/// Most tails decoded in full per candidate key (each costs a pass over the blob).
+const MAX_TRIALS: usize = 4;
 
 /// The key and what it revealed, if any candidate works.
 fn find_key(data: &[u8]) -> Option<(Vec<u8>, &'static str, usize)> {
     let formats = super::registry();
     for key in candidates(data) {
-        // Cheap filter first: some registered magic must appear at offset 0 or an aligned
-        // offset of the decoded blob; only 32 bytes are decoded at each.
-        let mut any = false;
+        let mut trials = 0;
         let mut off = 0;
-        while off < data.len().min(VERIFY_SPAN) && !any {
+        while off < data.len().min(VERIFY_SPAN) && trials < MAX_TRIALS {
+            // Decode 32 bytes at each aligned offset and look for a strong magic first.
             let end = data.len().min(off + 32);
-            let head: Vec<u8> = data[off..end]
-                .iter()
-                .zip(key.iter().cycle().skip(off % key.len()))
-                .map(|(a, b)| a ^ b)
-                .collect();
-            any = formats.iter().any(|f| {
-                f.magics()
-                    .iter()
-                    .any(|m| head.get(m.offset..).is_some_and(|t| t.starts_with(m.bytes)))
-            });
+            let head = apply_at(&data[off..end], &key, off);
+            if strong_magic_at(&formats, &head) {
+                trials += 1;
+                // Probes see a decoded prefix: enough for every header, and cheap even when
+                // the key is wrong (as it is for most known-plaintext guesses).
+                let end = data.len().min(off.saturating_add(PROBE_PREFIX));
+                let tail = apply_at(&data[off..end], &key, off);
+                if let Some(name) = verify(&tail) {
+                    return Some((key, name, off));
+                }
+            }
             off += 4096;
-        }
-        if !any {
-            continue;
-        }
-        let full = apply(data, &key, data.len());
-        if let Some((name, at)) = verify(&full) {
-            return Some((key, name, at));
         }
     }
     None
+}
+
+/// XOR `chunk`, which starts `at` bytes into the blob, with the repeating key.
+fn apply_at(chunk: &[u8], key: &[u8], at: usize) -> Vec<u8> {
+    chunk
+        .iter()
+        .zip(key.iter().cycle().skip(at % key.len()))
+        .map(|(a, b)| a ^ b)
+        .collect()
 }
 
 impl Format for Xor {
@@ -217,7 +220,7 @@ impl Format for Xor {
             ));
         }
         ctx.charge(data.len() as u64)?;
-        let decoded = apply(data, &key, data.len());
+        let decoded = apply_at(data, &key, 0);
         let mut out = Unpacked::default();
         out.detail("key", assay_model::hex(&key));
         out.detail("key_length", key.len());
