@@ -6,19 +6,32 @@
 use crate::format::Format;
 
 pub mod ar;
+pub mod arcadyan;
 pub mod bzip2;
+pub mod chk;
 pub mod cpio;
 pub mod cramfs;
+pub mod fdt;
 pub mod gzip;
+pub mod ihex;
 pub mod jffs2;
+pub mod jffs2_eof;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
 pub mod romfs;
+pub mod seama;
 pub mod sevenz;
 pub mod squashfs;
+pub mod srec;
 pub(crate) mod streamout;
+pub mod swap;
 pub mod tar;
+pub mod tplink;
+pub mod trx;
+pub mod uboot_env;
+pub mod uimage;
+pub mod xor;
 pub mod xz;
 pub mod yaffs2;
 pub mod zip;
@@ -27,11 +40,29 @@ pub mod zstd;
 
 #[cfg(test)]
 mod archive_tests;
+#[cfg(test)]
+pub(crate) mod fw_hostile;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
     vec![
+        // Firmware containers, filesystems and archives first: they validate strongly and
+        // claim whole regions (the marker line below is where merges add formats).
         // Filesystems and archives first: they validate strongly and claim whole regions.
+        &uimage::UImage,
+        &fdt::Fit,
+        &fdt::Fdt,
+        &trx::Trx,
+        &uboot_env::UBootEnv,
+        &jffs2_eof::Jffs2Eof,
+        &seama::Seama,
+        &chk::Chk,
+        &tplink::TpLink,
+        &ihex::IHex,
+        &srec::SRec,
+        &arcadyan::Arcadyan,
+        &swap::Swap,
+        &xor::Xor,
         &squashfs::Squashfs,
         &cramfs::Cramfs,
         &romfs::Romfs,

@@ -1,0 +1,467 @@
+//! Flattened device trees (DTB, magic `d0 0d fe ed`) and the U-Boot FIT images built on them.
+//!
+//! A plain DTB becomes a container with its model and compatible strings and no entries. A
+//! FIT is a DTB with an `/images` node: each image's `data` property (or, for images built
+//! with `mkimage -E`, its `data-offset`/`data-position` and `data-size` pointing past the
+//! tree) becomes a stream labelled by the image's node name (`kernel-1`, `fdt-1`).
+//!
+//! The walker is written here because the format is tiny (five token kinds) and the crates
+//! that read it either panic on malformed input or build far more than a list of nodes.
+
+use crate::cursor::be32;
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::{Blob, FormatError};
+
+/// A plain flattened device tree.
+pub struct Fdt;
+/// A U-Boot Flattened Image Tree: a device tree whose `/images` node holds payloads.
+pub struct Fit;
+
+static MAGICS: &[Magic] = &[Magic::at_start(b"\xd0\x0d\xfe\xed")];
+
+const HEADER_LEN: usize = 40;
+const TOKEN_BEGIN_NODE: u32 = 1;
+const TOKEN_END_NODE: u32 = 2;
+const TOKEN_PROP: u32 = 3;
+const TOKEN_NOP: u32 = 4;
+const TOKEN_END: u32 = 9;
+/// Deepest node nesting the walker follows.
+const MAX_DEPTH: usize = 64;
+/// Most nodes one tree may hold.
+const MAX_NODES: usize = 100_000;
+/// Most properties one tree may hold.
+const MAX_PROPS: usize = 1_000_000;
+/// Longest tree (header `totalsize`) accepted.
+const MAX_TOTALSIZE: u32 = 256 << 20;
+
+/// The fixed header fields the walker needs.
+#[derive(Debug, Clone, Copy)]
+struct FdtHeader {
+    totalsize: u32,
+    off_struct: u32,
+    off_strings: u32,
+    version: u32,
+    size_strings: u32,
+    size_struct: u32,
+}
+
+impl FdtHeader {
+    /// Read and sanity-check the header at the start of `data`.
+    fn parse(data: &[u8]) -> Option<FdtHeader> {
+        let h = data.get(..HEADER_LEN)?;
+        let hdr = FdtHeader {
+            totalsize: be32(h, 4)?,
+            off_struct: be32(h, 8)?,
+            off_strings: be32(h, 12)?,
+            version: be32(h, 20)?,
+            size_strings: be32(h, 32)?,
+            size_struct: be32(h, 36)?,
+        };
+        let last_comp = be32(h, 24)?;
+        let rsvmap = be32(h, 16)?;
+        let ok = (16..=17).contains(&hdr.version)
+            && last_comp <= hdr.version
+            && hdr.totalsize >= HEADER_LEN as u32
+            && hdr.totalsize <= MAX_TOTALSIZE
+            && hdr.off_struct >= HEADER_LEN as u32
+            && hdr.off_struct.is_multiple_of(4)
+            && rsvmap >= HEADER_LEN as u32
+            && rsvmap.is_multiple_of(8)
+            && rsvmap < hdr.totalsize
+            && (hdr.off_struct as u64 + hdr.size_struct as u64) <= hdr.totalsize as u64
+            && (hdr.off_strings as u64 + hdr.size_strings as u64) <= hdr.totalsize as u64;
+        ok.then_some(hdr)
+    }
+}
+
+/// One property: its name and where its value lies in the tree's bytes.
+#[derive(Debug, Clone)]
+struct Prop {
+    name: String,
+    value: std::ops::Range<usize>,
+}
+
+/// One node: its full path (`/images/kernel-1`) and its properties.
+#[derive(Debug, Clone)]
+struct Node {
+    path: String,
+    name: String,
+    props: Vec<Prop>,
+}
+
+/// A walked tree: every node in document order.
+#[derive(Debug, Default)]
+struct Tree {
+    nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// Walk the structure block of the tree at the start of `data`.
+    fn walk(data: &[u8], h: &FdtHeader) -> Result<Tree, FormatError> {
+        let total = (h.totalsize as usize).min(data.len());
+        let data = &data[..total];
+        let strings_start = h.off_strings as usize;
+        let strings_end = if h.version >= 17 || h.size_strings > 0 {
+            strings_start.saturating_add(h.size_strings as usize)
+        } else {
+            total
+        };
+        let strings = data
+            .get(strings_start..strings_end.min(total))
+            .unwrap_or_default();
+        let struct_end = if h.size_struct > 0 {
+            (h.off_struct as usize).saturating_add(h.size_struct as usize)
+        } else {
+            total
+        }
+        .min(total);
+        let mut pos = h.off_struct as usize;
+        let mut tree = Tree::default();
+        let mut stack: Vec<usize> = Vec::new();
+        let mut props = 0usize;
+        let corrupt = |m: &str| FormatError::Corrupt(m.to_string());
+        loop {
+            if pos + 4 > struct_end {
+                return Err(FormatError::Truncated {
+                    what: "device tree structure block",
+                    offset: pos as u64,
+                });
+            }
+            let token = be32(data, pos).unwrap_or(TOKEN_END);
+            pos += 4;
+            match token {
+                TOKEN_BEGIN_NODE => {
+                    let rest = data.get(pos..struct_end).unwrap_or_default();
+                    let len =
+                        memchr::memchr(0, rest).ok_or_else(|| corrupt("unterminated node name"))?;
+                    let name = String::from_utf8_lossy(&rest[..len]).into_owned();
+                    pos = align4(pos + len + 1);
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(FormatError::Limit(format!(
+                            "device tree nested deeper than {MAX_DEPTH}"
+                        )));
+                    }
+                    if tree.nodes.len() >= MAX_NODES {
+                        return Err(FormatError::Limit(format!(
+                            "device tree holds more than {MAX_NODES} nodes"
+                        )));
+                    }
+                    let path = match stack.last() {
+                        None => "/".to_string(),
+                        Some(&p) if tree.nodes[p].path == "/" => format!("/{name}"),
+                        Some(&p) => format!("{}/{name}", tree.nodes[p].path),
+                    };
+                    stack.push(tree.nodes.len());
+                    tree.nodes.push(Node {
+                        path,
+                        name,
+                        props: Vec::new(),
+                    });
+                }
+                TOKEN_END_NODE => {
+                    if stack.pop().is_none() {
+                        return Err(corrupt("end of node without a node"));
+                    }
+                }
+                TOKEN_PROP => {
+                    let len = be32(data, pos).ok_or_else(|| corrupt("property header"))? as usize;
+                    let nameoff =
+                        be32(data, pos + 4).ok_or_else(|| corrupt("property header"))? as usize;
+                    pos += 8;
+                    let end = pos
+                        .checked_add(len)
+                        .filter(|&e| e <= struct_end)
+                        .ok_or_else(|| corrupt("property value runs past the structure block"))?;
+                    let Some(&node) = stack.last() else {
+                        return Err(corrupt("property outside any node"));
+                    };
+                    props += 1;
+                    if props > MAX_PROPS {
+                        return Err(FormatError::Limit(format!(
+                            "device tree holds more than {MAX_PROPS} properties"
+                        )));
+                    }
+                    let name = strings
+                        .get(nameoff..)
+                        .map(|s| crate::cursor::cstr(&s[..s.len().min(256)]))
+                        .unwrap_or_default();
+                    tree.nodes[node].props.push(Prop {
+                        name,
+                        value: pos..end,
+                    });
+                    pos = align4(end);
+                }
+                TOKEN_NOP => {}
+                TOKEN_END => break,
+                other => {
+                    return Err(corrupt(&format!(
+                        "unknown token {other:#x} at {:#x}",
+                        pos - 4
+                    )))
+                }
+            }
+        }
+        if !stack.is_empty() {
+            return Err(corrupt("tree ends inside a node"));
+        }
+        if tree.nodes.is_empty() {
+            return Err(corrupt("tree has no root node"));
+        }
+        Ok(tree)
+    }
+
+    fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.path == path)
+    }
+
+    /// The direct children of the node at `path`.
+    fn children<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes.iter().filter(move |n| {
+            n.path
+                .strip_prefix(path)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|r| !r.is_empty() && !r.contains('/'))
+        })
+    }
+}
+
+impl Node {
+    fn prop(&self, name: &str) -> Option<&Prop> {
+        self.props.iter().find(|p| p.name == name)
+    }
+    /// A property as text: NUL-separated string lists joined with ", ".
+    fn text(&self, data: &[u8], name: &str) -> Option<String> {
+        let v = data.get(self.prop(name)?.value.clone())?;
+        let v = v.strip_suffix(b"\0").unwrap_or(v);
+        if v.iter().any(|&b| b != 0 && !(0x20..0x7f).contains(&b)) {
+            return None;
+        }
+        Some(
+            v.split(|&b| b == 0)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+    /// A property as one 32-bit cell, or two cells as a 64-bit value.
+    fn int(&self, data: &[u8], name: &str) -> Option<u64> {
+        let v = data.get(self.prop(name)?.value.clone())?;
+        match v.len() {
+            4 => be32(v, 0).map(u64::from),
+            8 => Some(((be32(v, 0)? as u64) << 32) | be32(v, 4)? as u64),
+            _ => None,
+        }
+    }
+}
+
+fn align4(v: usize) -> usize {
+    v.saturating_add(3) & !3
+}
+
+/// Whether the tree has an `/images` node with at least one child: the mark of a FIT.
+fn is_fit(tree: &Tree) -> bool {
+    tree.node("/images").is_some() && tree.children("/images").next().is_some()
+}
+
+/// Where each image's bytes lie, relative to the FIT's start, and the FIT's full length.
+fn fit_images(data: &[u8], tree: &Tree, h: &FdtHeader) -> (Vec<(String, u64, u64)>, u64) {
+    let base = align4(h.totalsize as usize) as u64;
+    let mut out = Vec::new();
+    let mut end = h.totalsize as u64;
+    for img in tree.children("/images") {
+        let range = if let Some(p) = img.prop("data") {
+            Some((p.value.start as u64, p.value.len() as u64))
+        } else if let Some(size) = img.int(data, "data-size") {
+            if let Some(off) = img.int(data, "data-offset") {
+                Some((base.saturating_add(off), size))
+            } else {
+                img.int(data, "data-position").map(|pos| (pos, size))
+            }
+        } else {
+            None
+        };
+        if let Some((off, len)) = range {
+            end = end.max(off.saturating_add(len));
+            out.push((img.name.clone(), off, len));
+        }
+    }
+    (out, end)
+}
+
+impl Format for Fit {
+    fn name(&self) -> &'static str {
+        "fit"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let h = FdtHeader::parse(data)?;
+        if (h.totalsize as usize) > data.len() {
+            return None;
+        }
+        let tree = Tree::walk(data, &h).ok()?;
+        if !is_fit(&tree) {
+            return None;
+        }
+        let (images, end) = fit_images(data, &tree, &h);
+        let desc = tree
+            .node("/")
+            .and_then(|n| n.text(data, "description"))
+            .unwrap_or_default();
+        Some(Probe {
+            length: Some(end),
+            description: format!("FIT image {desc:?}, {} images", images.len()),
+        })
+    }
+
+    fn unpack(&self, data: &Blob, _ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let h = FdtHeader::parse(data).ok_or(FormatError::Corrupt("bad FDT header".into()))?;
+        let tree = Tree::walk(data, &h)?;
+        let mut out = Unpacked::default();
+        if let Some(d) = tree.node("/").and_then(|n| n.text(data, "description")) {
+            out.detail("description", d);
+        }
+        if let Some(d) = tree
+            .node("/configurations")
+            .and_then(|n| n.text(data, "default"))
+        {
+            out.detail("default_configuration", d);
+        }
+        let (images, _) = fit_images(data, &tree, &h);
+        out.detail("images", images.len());
+        for (name, off, len) in images {
+            let avail = (data.len() as u64).saturating_sub(off).min(len);
+            if avail < len {
+                out.warn(format!(
+                    "image {name} declares {len} bytes at {off:#x} but only {avail} remain"
+                ));
+            }
+            let mut e = Entry::stream(
+                name.clone(),
+                EntryData::Range {
+                    offset: off,
+                    length: avail,
+                },
+            );
+            if let Some(node) = tree.node(&format!("/images/{name}")) {
+                for key in ["description", "type", "arch", "os", "compression"] {
+                    if let Some(v) = node.text(data, key) {
+                        e = e.with_detail(key, v);
+                    }
+                }
+                for key in ["load", "entry"] {
+                    if let Some(v) = node.int(data, key) {
+                        e = e.with_detail(key, format!("{v:#x}"));
+                    }
+                }
+            }
+            out.entries.push(e);
+        }
+        Ok(out)
+    }
+}
+
+impl Format for Fdt {
+    fn name(&self) -> &'static str {
+        "dtb"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let h = FdtHeader::parse(data)?;
+        if (h.totalsize as usize) > data.len() {
+            return None;
+        }
+        let tree = Tree::walk(data, &h).ok()?;
+        let model = tree.node("/").and_then(|n| n.text(data, "model"));
+        Some(Probe {
+            length: Some(h.totalsize as u64),
+            description: match model {
+                Some(m) => format!(
+                    "device tree v{} {m:?}, {} nodes",
+                    h.version,
+                    tree.nodes.len()
+                ),
+                None => format!("device tree v{}, {} nodes", h.version, tree.nodes.len()),
+            },
+        })
+    }
+
+    fn unpack(&self, data: &Blob, _ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let h = FdtHeader::parse(data).ok_or(FormatError::Corrupt("bad FDT header".into()))?;
+        let tree = Tree::walk(data, &h)?;
+        let mut out = Unpacked::default();
+        out.detail("version", h.version);
+        out.detail("nodes", tree.nodes.len());
+        if let Some(root) = tree.node("/") {
+            for key in ["model", "compatible"] {
+                if let Some(v) = root.text(data, key) {
+                    out.detail(key, v);
+                }
+            }
+        }
+        if let Some(v) = tree.node("/chosen").and_then(|n| n.text(data, "bootargs")) {
+            out.detail("bootargs", v);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::unpack;
+
+    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
+    const FIT: &[u8] = include_bytes!("../../tests/fixtures/firmware/fit.itb");
+    const FIT_EXT: &[u8] = include_bytes!("../../tests/fixtures/firmware/fit-ext.itb");
+    const FIT_POS: &[u8] = include_bytes!("../../tests/fixtures/firmware/fit-pos.itb");
+    const DTB: &[u8] = include_bytes!("../../tests/fixtures/firmware/board.dtb");
+
+    #[test]
+    fn fit_images_yield_each_payload() {
+        check_fixture(&Fit, "fit.itb", FIT, MANIFEST);
+        let u = unpack(&Fit, FIT);
+        assert_eq!(u.details["description"], "Assay test FIT");
+        assert_eq!(u.entries[0].details["compression"], "gzip");
+        assert_eq!(u.entries[0].details["arch"], "arm64");
+        assert_eq!(u.entries[0].details["load"], "0x80080000");
+    }
+
+    #[test]
+    fn fit_external_data_is_found_and_measured() {
+        check_fixture(&Fit, "fit-ext.itb", FIT_EXT, MANIFEST);
+        check_fixture(&Fit, "fit-pos.itb", FIT_POS, MANIFEST);
+        assert_eq!(
+            Fit.probe(FIT_EXT).unwrap().length,
+            Some(FIT_EXT.len() as u64)
+        );
+        assert_eq!(
+            Fit.probe(FIT_POS).unwrap().length,
+            Some(FIT_POS.len() as u64)
+        );
+    }
+
+    #[test]
+    fn plain_dtb_has_details_and_no_entries() {
+        assert!(Fit.probe(DTB).is_none());
+        let u = unpack(&Fdt, DTB);
+        assert!(u.entries.is_empty());
+        assert_eq!(u.details["model"], "Assay Test Board");
+        assert_eq!(u.details["compatible"], "assay,test-board, assay,test");
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        hostile(&Fit, FIT, 300);
+        hostile(&Fit, FIT_EXT, 300);
+        hostile(&Fdt, DTB, 300);
+    }
+}

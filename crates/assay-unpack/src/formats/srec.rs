@@ -1,0 +1,161 @@
+//! Motorola S-records: text records `S<type><count><address><data><checksum>` with 16-, 24-
+//! or 32-bit addresses, decoded to the binary image they describe, from the lowest address
+//! to the highest, gaps filled with `ff`. Checksums are checked; the S0 header text is kept
+//! as a detail.
+//!
+//! Written here for the same reasons as [`super::ihex`], whose helpers it shares.
+
+use super::ihex::{assemble, hex_bytes, next_line};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::{Blob, FormatError};
+
+/// A Motorola S-record file.
+pub struct SRec;
+
+static MAGICS: &[Magic] = &[
+    Magic::at_start(b"S0"),
+    Magic::at_start(b"S1"),
+    Magic::at_start(b"S2"),
+    Magic::at_start(b"S3"),
+];
+
+const MIN_RECORDS: usize = 3;
+
+/// (type, address, data) of one valid record.
+fn parse_record(line: &[u8]) -> Option<(u8, u64, Vec<u8>)> {
+    let rest = line.strip_prefix(b"S")?;
+    let kind = rest
+        .first()?
+        .checked_sub(b'0')
+        .filter(|&k| k <= 9 && k != 4)?;
+    let body = hex_bytes(&rest[1..])?;
+    let count = *body.first()? as usize;
+    if body.len() != count + 1 || body.iter().fold(0u8, |a, &b| a.wrapping_add(b)) != 0xff {
+        return None;
+    }
+    let alen = match kind {
+        0 | 1 | 5 | 9 => 2,
+        2 | 6 | 8 => 3,
+        _ => 4,
+    };
+    if count < alen + 1 {
+        return None;
+    }
+    let addr = body[1..1 + alen]
+        .iter()
+        .fold(0u64, |a, &b| a << 8 | b as u64);
+    Some((kind, addr, body[1 + alen..body.len() - 1].to_vec()))
+}
+
+impl Format for SRec {
+    fn name(&self) -> &'static str {
+        "srec"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let mut pos = 0;
+        for i in 0..MIN_RECORDS {
+            let (line, next) = next_line(data, pos);
+            if line.len() > 600 {
+                return None;
+            }
+            let (kind, _, _) = parse_record(line)?;
+            if kind >= 7 {
+                if i == 0 {
+                    return None;
+                }
+                break;
+            }
+            pos = next;
+        }
+        Some(Probe {
+            length: None,
+            description: "Motorola S-records".into(),
+        })
+    }
+
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let mut out = Unpacked::default();
+        let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut pos = 0usize;
+        let mut consumed = 0usize;
+        let mut records = 0usize;
+        let mut ended = false;
+        while pos < data.len() {
+            let (line, next) = next_line(data, pos);
+            if line.is_empty() {
+                pos = next;
+                continue;
+            }
+            let Some((kind, addr, bytes)) = parse_record(line) else {
+                out.warn(format!("invalid record at {pos:#x}; decoding stops there"));
+                break;
+            };
+            records += 1;
+            match kind {
+                0 => out.detail(
+                    "header",
+                    String::from_utf8_lossy(&bytes).trim_end_matches('\0'),
+                ),
+                1..=3 => chunks.push((addr, bytes)),
+                7..=9 => {
+                    out.detail("start_address", format!("{addr:#x}"));
+                    ended = true;
+                }
+                _ => {}
+            }
+            pos = next;
+            consumed = next;
+            if ended {
+                break;
+            }
+        }
+        if !ended {
+            out.warn("no termination record");
+        }
+        if chunks.is_empty() {
+            return Err(FormatError::Corrupt("no data records".into()));
+        }
+        let (lo, image) = assemble(&chunks, ctx.stream_limit())?;
+        ctx.charge(image.len() as u64)?;
+        out.detail("records", records);
+        out.detail("base_address", format!("{lo:#x}"));
+        out.consumed = Some(consumed as u64);
+        out.entries.push(
+            Entry::stream("image", EntryData::Owned(Blob::from(image)))
+                .with_detail("base_address", format!("{lo:#x}")),
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::fw_hostile::{check_fixture, hostile};
+
+    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
+    const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.srec");
+
+    #[test]
+    fn decodes_with_gap_fill() {
+        check_fixture(&SRec, "image.srec", IMG, MANIFEST);
+    }
+
+    #[test]
+    fn probe_is_strict() {
+        assert!(SRec.probe(b"S1 is not a record").is_none());
+        let mut d = IMG.to_vec();
+        d[12] = if d[12] == b'0' { b'1' } else { b'0' };
+        assert!(SRec.probe(&d).is_none(), "checksums are checked");
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        hostile(&SRec, IMG, 300);
+    }
+}

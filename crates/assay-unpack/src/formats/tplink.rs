@@ -1,0 +1,157 @@
+//! TP-Link firmware headers (v1, as written by TP-Link's tools and OpenWrt's `mktplinkfw`):
+//! a 512-byte big-endian header with the vendor and version strings, hardware id, MD5 sums,
+//! kernel load/entry addresses, the image length and the kernel and root file system
+//! offsets and lengths. The kernel and the root file system are carved as streams.
+//!
+//! The stored root file system offset is a flash address in many builds (OpenWrt factory
+//! images put the squashfs right after the kernel, yet record 0x100000), so the rootfs
+//! stream starts where the kernel ends and runs to the end of the image; the driver finds
+//! the file system inside it by magic. Written here because the header is fixed-size.
+
+use crate::cursor::{be32, cstr};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::{Blob, FormatError};
+
+/// A TP-Link v1 firmware image.
+pub struct TpLink;
+
+static MAGICS: &[Magic] = &[
+    Magic::at_start(b"\x01\x00\x00\x00TP-LINK Technologies\x00"),
+    Magic::at_start(b"\x01\x00\x00\x00OpenWrt\x00"),
+];
+
+const HEADER_LEN: u32 = 0x200;
+
+/// The header fields used.
+struct TpLinkHeader {
+    vendor: String,
+    version: String,
+    hw_id: u32,
+    hw_rev: u32,
+    kernel_load: u32,
+    kernel_entry: u32,
+    fw_length: u32,
+    kernel_ofs: u32,
+    kernel_len: u32,
+    rootfs_ofs: u32,
+    rootfs_len: u32,
+}
+
+impl TpLinkHeader {
+    fn parse(data: &[u8]) -> Option<TpLinkHeader> {
+        let h = data.get(..HEADER_LEN as usize)?;
+        let hdr = TpLinkHeader {
+            vendor: cstr(&h[4..28]),
+            version: cstr(&h[28..64]),
+            hw_id: be32(h, 0x40)?,
+            hw_rev: be32(h, 0x44)?,
+            kernel_load: be32(h, 0x74)?,
+            kernel_entry: be32(h, 0x78)?,
+            fw_length: be32(h, 0x7c)?,
+            kernel_ofs: be32(h, 0x80)?,
+            kernel_len: be32(h, 0x84)?,
+            rootfs_ofs: be32(h, 0x88)?,
+            rootfs_len: be32(h, 0x8c)?,
+        };
+        let kernel_end = hdr.kernel_ofs as u64 + hdr.kernel_len as u64;
+        let ok = hdr.kernel_ofs >= HEADER_LEN
+            && hdr.kernel_len > 0
+            && hdr.fw_length >= HEADER_LEN
+            && kernel_end <= hdr.fw_length as u64;
+        ok.then_some(hdr)
+    }
+}
+
+impl Format for TpLink {
+    fn name(&self) -> &'static str {
+        "tplink"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let h = TpLinkHeader::parse(data)?;
+        // The kernel must be present; images that end early (sysupgrade builds record the
+        // full flash length) are measured to the end of the data instead.
+        let kernel_end = h.kernel_ofs as u64 + h.kernel_len as u64;
+        if kernel_end > data.len() as u64 {
+            return None;
+        }
+        Some(Probe {
+            length: Some((h.fw_length as u64).min(data.len() as u64)),
+            description: format!(
+                "TP-Link firmware header, vendor {:?}, version {:?}, hardware {:08x} v{}",
+                h.vendor, h.version, h.hw_id, h.hw_rev
+            ),
+        })
+    }
+
+    fn unpack(&self, data: &Blob, _ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let h =
+            TpLinkHeader::parse(data).ok_or(FormatError::Corrupt("bad TP-Link header".into()))?;
+        let mut out = Unpacked::default();
+        out.detail("vendor", &h.vendor);
+        out.detail("version", &h.version);
+        out.detail("hardware_id", format!("{:#010x}", h.hw_id));
+        out.detail("hardware_revision", h.hw_rev);
+        out.detail("kernel_load", format!("{:#010x}", h.kernel_load));
+        out.detail("kernel_entry", format!("{:#010x}", h.kernel_entry));
+        out.detail("rootfs_offset", format!("{:#x}", h.rootfs_ofs));
+        out.detail("rootfs_length", format!("{:#x}", h.rootfs_len));
+        let len = data.len() as u64;
+        if (h.fw_length as u64) > len {
+            out.detail(
+                "note",
+                format!(
+                    "header records {:#x} bytes; the image holds {len:#x}",
+                    h.fw_length
+                ),
+            );
+        }
+        let kernel_end = (h.kernel_ofs as u64 + h.kernel_len as u64).min(len);
+        let kernel_ofs = (h.kernel_ofs as u64).min(kernel_end);
+        out.entries.push(Entry::stream(
+            "kernel",
+            EntryData::Range {
+                offset: kernel_ofs,
+                length: kernel_end - kernel_ofs,
+            },
+        ));
+        let end = (h.fw_length as u64).min(len);
+        if end > kernel_end {
+            out.entries.push(Entry::stream(
+                "rootfs",
+                EntryData::Range {
+                    offset: kernel_end,
+                    length: end - kernel_end,
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::unpack;
+
+    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
+    const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.tplink");
+
+    #[test]
+    fn kernel_and_rootfs_are_carved() {
+        check_fixture(&TpLink, "image.tplink", IMG, MANIFEST);
+        let u = unpack(&TpLink, IMG);
+        assert_eq!(u.details["vendor"], "TP-LINK Technologies");
+        assert_eq!(u.details["kernel_load"], "0x80060000");
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        hostile(&TpLink, IMG, 300);
+    }
+}
