@@ -6,10 +6,11 @@
 use crate::format::Format;
 
 pub mod gzip;
+pub mod ubi;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip]
+    vec![&gzip::Gzip, &ubi::Ubi]
 }
 
 #[cfg(test)]
