@@ -7,10 +7,11 @@ use crate::format::Format;
 
 pub mod gzip;
 pub mod ubi;
+pub mod ubifs;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip, &ubi::Ubi]
+    vec![&gzip::Gzip, &ubi::Ubi, &ubifs::Ubifs]
 }
 
 #[cfg(test)]
