@@ -42,6 +42,10 @@ const IDX_NODE_SIZE: usize = 28;
 /// A branch with a simple 8-byte key; authenticated file systems append a hash.
 const MIN_BRANCH_SIZE: usize = 20;
 const BLOCK_SIZE: usize = 4096;
+/// The largest leaf: an inode node with 4 KiB of inline data (a data node is smaller).
+const MAX_LEAF_NODE: usize = INO_NODE_SIZE + BLOCK_SIZE;
+/// A master node is 512 bytes.
+const MST_NODE_MAX: usize = 512;
 const ROOT_INO: u64 = 1;
 const MIN_LEB_SIZE: usize = 15 * 1024;
 const MAX_LEB_SIZE: usize = 16 << 20;
@@ -73,8 +77,8 @@ enum NodeError {
     NoMagic,
     /// A header with an impossible length, or one that runs past the data.
     BadLength,
-    /// The CRC does not match.
-    BadCrc,
+    /// The CRC does not match; the header's length is kept so that scans can skip the node.
+    BadCrc(usize),
 }
 
 /// Read and CRC-check the node at `off`; `max_len` bounds its length (a LEB).
@@ -95,13 +99,47 @@ fn read_node(data: &[u8], off: usize, max_len: usize) -> Result<Node<'_>, NodeEr
         .and_then(|d| d.get(..len))
         .ok_or(NodeError::BadLength)?;
     if Some(mtd_crc32(&bytes[8..])) != le32(bytes, 4) {
-        return Err(NodeError::BadCrc);
+        return Err(NodeError::BadCrc(len));
     }
     Ok(Node {
         node_type: bytes[20],
         sqnum: le64(bytes, 8).unwrap_or(0),
         bytes,
     })
+}
+
+/// Visit the nodes laid one after another in `data[start..end]` (a LEB or part of one), each
+/// at most `max_len` bytes: erased space and padding are stepped over 8 bytes at a time, a node
+/// with a bad CRC is skipped by its stated length (so the CRC work stays linear) and counted.
+fn scan_nodes<'a>(
+    data: &'a [u8],
+    start: usize,
+    end: usize,
+    max_len: usize,
+    mut visit: impl FnMut(Node<'a>),
+) -> usize {
+    let end = end.min(data.len());
+    let mut pos = start;
+    let mut bad = 0;
+    while pos.saturating_add(CH_SIZE) <= end {
+        let window = &data[..end];
+        match read_node(window, pos, max_len) {
+            Ok(node) => {
+                pos = pos.saturating_add((node.bytes.len() + 7) & !7);
+                visit(node);
+            }
+            Err(NodeError::NoMagic) => pos += 8,
+            Err(NodeError::BadLength) => {
+                bad += 1;
+                pos += 8;
+            }
+            Err(NodeError::BadCrc(len)) => {
+                bad += 1;
+                pos = pos.saturating_add((len + 7) & !7);
+            }
+        }
+    }
+    bad
 }
 
 /// The superblock facts this reader needs.
@@ -111,6 +149,7 @@ struct Superblock {
     leb_cnt: u32,
     min_io: u32,
     log_lebs: u32,
+    fanout: u32,
     default_compr: u16,
     fmt_version: u32,
     flags: u32,
@@ -147,6 +186,7 @@ fn parse_superblock(data: &[u8]) -> Option<Superblock> {
         leb_cnt,
         min_io,
         log_lebs: le32(b, 56)?,
+        fanout: le32(b, 72)?,
         default_compr: le16(b, 84)?,
         fmt_version,
         flags: le32(b, 28)?,
@@ -201,6 +241,8 @@ struct Block<'a> {
 struct Fs<'a> {
     data: &'a [u8],
     leb_size: usize,
+    /// Longest node this file system can hold (largest inode or data node, or index node).
+    max_node: usize,
     inodes: BTreeMap<u64, Inode<'a>>,
     /// (parent, name) → entry; entries with `inum == 0` are deletions from the journal.
     dents: BTreeMap<(u64, &'a [u8]), Dirent<'a>>,
@@ -211,10 +253,13 @@ struct Fs<'a> {
 }
 
 impl<'a> Fs<'a> {
-    fn new(data: &'a [u8], leb_size: usize) -> Self {
+    fn new(data: &'a [u8], sb: &Superblock) -> Self {
+        // An index node holds `fanout` branches of at most 20 bytes plus a 64-byte hash.
+        let idx = IDX_NODE_SIZE + (sb.fanout.min(65_536) as usize) * (MIN_BRANCH_SIZE + 64);
         Fs {
             data,
-            leb_size,
+            leb_size: sb.leb_size,
+            max_node: idx.max(MAX_LEAF_NODE).min(sb.leb_size),
             inodes: BTreeMap::new(),
             dents: BTreeMap::new(),
             xents: BTreeMap::new(),
@@ -306,15 +351,22 @@ impl<'a> Fs<'a> {
         let Some(root) = self.addr(master.root_lnum, master.root_offs) else {
             return false;
         };
-        let mut stack = vec![(root, 0usize)];
+        let mut stack = vec![(root, master.root_len, 0usize)];
         let mut visited = HashSet::new();
         let mut root_ok = false;
         let mut too_deep = false;
-        while let Some((off, depth)) = stack.pop() {
+        while let Some((off, len, depth)) = stack.pop() {
             if !visited.insert(off) {
                 continue;
             }
-            let node = match read_node(self.data, off, self.leb_size) {
+            // The branch says how long the node is: a mismatch is rejected before any CRC
+            // work, and no node is longer than the largest a UBIFS can write.
+            let stated = self.data.get(off + 16..off + 20).and_then(|b| le32(b, 0));
+            if stated != Some(len) || len as usize > self.max_node {
+                self.bad_nodes += 1;
+                continue;
+            }
+            let node = match read_node(self.data, off, self.max_node) {
                 Ok(n) => n,
                 Err(_) => {
                     self.bad_nodes += 1;
@@ -346,11 +398,13 @@ impl<'a> Fs<'a> {
             }
             for i in (0..count).rev() {
                 let at = IDX_NODE_SIZE + i * branch;
-                let (Some(lnum), Some(offs)) = (le32(b, at), le32(b, at + 4)) else {
+                let (Some(lnum), Some(offs), Some(len)) =
+                    (le32(b, at), le32(b, at + 4), le32(b, at + 8))
+                else {
                     continue;
                 };
                 match self.addr(lnum, offs) {
-                    Some(child) => stack.push((child, depth + 1)),
+                    Some(child) => stack.push((child, len, depth + 1)),
                     None => self.bad_nodes += 1,
                 }
             }
@@ -369,27 +423,16 @@ impl<'a> Fs<'a> {
         let Some(start) = lnum.checked_mul(self.leb_size) else {
             return 0;
         };
-        let end = start.saturating_add(self.leb_size).min(self.data.len());
-        let mut pos = start.saturating_add(offs);
-        let mut applied = 0;
-        while pos.saturating_add(CH_SIZE) <= end {
-            match read_node(self.data, pos, end - pos) {
-                Ok(node) => {
-                    if node.sqnum > min_sqnum && self.add_leaf(node) {
-                        applied += 1;
-                    }
-                    pos = pos.saturating_add((node.bytes.len() + 7) & !7);
-                }
-                // Erased space or padding up to the next min-I/O unit: keep looking at
-                // 8-byte steps; corrupt nodes are counted and skipped the same way.
-                Err(NodeError::NoMagic) => pos += 8,
-                Err(_) => {
-                    self.bad_nodes += 1;
-                    pos += 8;
-                }
+        let end = start.saturating_add(self.leb_size);
+        let data = self.data;
+        let mut leaves = Vec::new();
+        let bad = scan_nodes(data, start.saturating_add(offs), end, self.max_node, |n| {
+            if n.sqnum > min_sqnum {
+                leaves.push(n);
             }
-        }
-        applied
+        });
+        self.bad_nodes += bad;
+        leaves.into_iter().filter(|&n| self.add_leaf(n)).count()
     }
 
     /// Replay the journal: buds named by reference nodes written after the last commit
@@ -401,26 +444,19 @@ impl<'a> Fs<'a> {
             let Some(start) = lnum.checked_mul(self.leb_size) else {
                 break;
             };
-            let end = start.saturating_add(self.leb_size).min(self.data.len());
-            let mut pos = start;
-            while pos.saturating_add(CH_SIZE) <= end {
-                match read_node(self.data, pos, end - pos) {
-                    Ok(node) => {
-                        match node.node_type {
-                            CS_NODE => cs_sqnum = cs_sqnum.max(node.sqnum),
-                            REF_NODE => {
-                                let b = node.bytes;
-                                if let (Some(l), Some(o)) = (le32(b, 24), le32(b, 28)) {
-                                    refs.push((node.sqnum, l as usize, o as usize));
-                                }
-                            }
-                            _ => {}
+            let end = start.saturating_add(self.leb_size);
+            scan_nodes(self.data, start, end, self.max_node, |node| {
+                match node.node_type {
+                    CS_NODE => cs_sqnum = cs_sqnum.max(node.sqnum),
+                    REF_NODE => {
+                        let b = node.bytes;
+                        if let (Some(l), Some(o)) = (le32(b, 24), le32(b, 28)) {
+                            refs.push((node.sqnum, l as usize, o as usize));
                         }
-                        pos = pos.saturating_add((node.bytes.len() + 7) & !7);
                     }
-                    Err(_) => pos += 8,
+                    _ => {}
                 }
-            }
+            });
         }
         let mut seen = HashSet::new();
         let mut replayed = 0;
@@ -530,30 +566,31 @@ fn find_master(data: &[u8], leb_size: usize) -> Option<Master> {
     let mut best: Option<Master> = None;
     for lnum in [MST_LNUM, MST_LNUM + 1] {
         let start = lnum.checked_mul(leb_size)?;
-        let end = start.saturating_add(leb_size).min(data.len());
-        let mut pos = start;
-        while pos.saturating_add(CH_SIZE) <= end {
-            let Ok(node) = read_node(data, pos, end - pos) else {
-                pos += 8;
-                continue;
-            };
-            pos = pos.saturating_add((node.bytes.len() + 7) & !7);
-            let b = node.bytes;
-            if node.node_type != MST_NODE || b.len() < 60 {
-                continue;
-            }
-            if best.is_some_and(|m| m.sqnum >= node.sqnum) {
-                continue;
-            }
-            best = Some(Master {
-                sqnum: node.sqnum,
-                highest_inum: le64(b, 24)?,
-                cmt_no: le64(b, 32)?,
-                root_lnum: le32(b, 48)?,
-                root_offs: le32(b, 52)?,
-                root_len: le32(b, 56)?,
-            });
-        }
+        scan_nodes(
+            data,
+            start,
+            start.saturating_add(leb_size),
+            MST_NODE_MAX,
+            |node| {
+                let b = node.bytes;
+                if node.node_type != MST_NODE || best.is_some_and(|m| m.sqnum >= node.sqnum) {
+                    return;
+                }
+                let master = (|| {
+                    Some(Master {
+                        sqnum: node.sqnum,
+                        highest_inum: le64(b, 24)?,
+                        cmt_no: le64(b, 32)?,
+                        root_lnum: le32(b, 48)?,
+                        root_offs: le32(b, 52)?,
+                        root_len: le32(b, 56)?,
+                    })
+                })();
+                if master.is_some() {
+                    best = master;
+                }
+            },
+        );
     }
     best
 }
@@ -633,7 +670,7 @@ impl Format for Ubifs {
             out.detail("authenticated", "yes");
         }
 
-        let mut fs = Fs::new(data, sb.leb_size);
+        let mut fs = Fs::new(data, &sb);
         let master = find_master(data, sb.leb_size);
         let indexed = match &master {
             Some(m) => {
@@ -715,6 +752,7 @@ fn build_tree(fs: &Fs, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Fo
     let mut missing = 0usize;
     let mut loops = 0usize;
     let mut too_deep = 0usize;
+    let mut unfilled = 0usize;
     let mut full = false;
     // Pre-order, depth-first; entries of one directory in name order (the BTreeMap sorted
     // them), so they are pushed in reverse.
@@ -760,14 +798,25 @@ fn build_tree(fs: &Fs, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Fo
         match kind {
             EntryKind::File => {
                 let blob = match file_cache.get(&d.inum) {
-                    Some(b) => b.clone(),
-                    None => {
-                        let b = Blob::from(fs.file_bytes(d.inum, ino, ctx, &mut warnings)?);
-                        file_cache.insert(d.inum, b.clone());
-                        b
-                    }
+                    Some(b) => Some(b.clone()),
+                    None if unfilled > 0 => None,
+                    None => match fs.file_bytes(d.inum, ino, ctx, &mut warnings) {
+                        Ok(bytes) => {
+                            let b = Blob::from(bytes);
+                            file_cache.insert(d.inum, b.clone());
+                            Some(b)
+                        }
+                        Err(e) => {
+                            warnings.push(format!("{path}: {e}"));
+                            None
+                        }
+                    },
                 };
-                entry = entry.with_data(EntryData::Owned(blob));
+                match blob {
+                    Some(b) => entry = entry.with_data(EntryData::Owned(b)),
+                    // Once the budget is spent, later files keep their names only.
+                    None => unfilled += 1,
+                }
             }
             EntryKind::Directory => {
                 if !dirs_seen.insert(d.inum) {
@@ -791,6 +840,11 @@ fn build_tree(fs: &Fs, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Fo
         out.warn(format!(
             "more than {} entries: the rest are not listed",
             ctx.max_entries()
+        ));
+    }
+    if unfilled > 1 {
+        out.warn(format!(
+            "{unfilled} files listed without their bytes (unpack budget spent)"
         ));
     }
     if missing > 0 {
@@ -960,7 +1014,11 @@ mod tests {
     }
 
     fn dent(parent: u32, inum: u64, name: &[u8]) -> Vec<u8> {
-        let mut b = key(parent, 2, 0x1234).to_vec();
+        entry_body(2, parent, inum, name)
+    }
+
+    fn entry_body(key_type: u32, parent: u32, inum: u64, name: &[u8]) -> Vec<u8> {
+        let mut b = key(parent, key_type, 0x1234).to_vec();
         b.extend_from_slice(&inum.to_le_bytes());
         b.extend_from_slice(&[0, 0]);
         b.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -991,6 +1049,14 @@ mod tests {
         ino[48 - 24..56 - 24].copy_from_slice(&5u64.to_le_bytes());
         ino[92 - 24..96 - 24].copy_from_slice(&1u32.to_le_bytes());
         ino[104 - 24..108 - 24].copy_from_slice(&0o100640u32.to_le_bytes());
+        // An extended attribute of the new file: an entry naming inode 501, which holds the value.
+        let mut xino = vec![0u8; INO_NODE_SIZE - CH_SIZE];
+        xino[..16].copy_from_slice(&key(501, 0, 0));
+        xino[92 - 24..96 - 24].copy_from_slice(&1u32.to_le_bytes());
+        xino[104 - 24..108 - 24].copy_from_slice(&0o100644u32.to_le_bytes());
+        xino[108 - 24..112 - 24].copy_from_slice(&XATTR_FL.to_le_bytes());
+        xino[112 - 24..116 - 24].copy_from_slice(&9u32.to_le_bytes());
+        xino.extend_from_slice(b"pinned-ok");
         let mut data = key(500, 1, 0).to_vec();
         data.extend_from_slice(&5u32.to_le_bytes());
         data.extend_from_slice(&[0; 4]);
@@ -1001,6 +1067,8 @@ mod tests {
             mk_node(DATA_NODE, 102, &data),
             mk_node(DENT_NODE, 103, &dent(1, 500, b"journal.txt")),
             mk_node(DENT_NODE, 104, &dent(etc, 0, b"passwd")),
+            mk_node(INO_NODE, 105, &xino),
+            mk_node(XENT_NODE, 106, &entry_body(3, 500, 501, b"user.note")),
         ] {
             nodes.extend_from_slice(&n);
             nodes.resize(nodes.len().next_multiple_of(8), 0);
@@ -1024,6 +1092,7 @@ mod tests {
         let new = u.entries.iter().find(|e| e.path == "/journal.txt").unwrap();
         assert_eq!(entry_bytes(&img, new).unwrap(), b"fresh");
         assert_eq!(new.mode, Some(0o100640));
+        assert_eq!(new.details["xattr.user.note"], "pinned-ok");
         assert!(!u.entries.iter().any(|e| e.path == "/etc/passwd"));
         assert_eq!(u.entries.len(), before.entries.len());
     }
