@@ -1028,22 +1028,55 @@ mod tests {
         b
     }
 
-    #[test]
-    fn journal_nodes_are_replayed_over_the_index() {
+    /// The bare uncompressed image with `nodes` written to a journal bud (LEB 12, free in
+    /// this image) that a reference node in the log names after the commit start node.
+    fn with_journal(nodes: &[Vec<u8>]) -> Vec<u8> {
         let leb = 15872;
         let mut img = NONE.to_vec();
-        let before = unpack(&Ubifs, &img);
-        let etc: u32 = before
-            .entries
-            .iter()
-            .find(|e| e.path == "/etc")
-            .unwrap()
-            .details["inode"]
-            .parse()
-            .unwrap();
-        // LEB 12 is free in this image; it becomes a bud of the journal.
         let bud = 12usize;
         assert!(img[bud * leb..(bud + 1) * leb].iter().all(|&b| b == 0xFF));
+        let mut bytes = Vec::new();
+        for n in nodes {
+            bytes.extend_from_slice(n);
+            bytes.resize(bytes.len().next_multiple_of(8), 0);
+        }
+        img[bud * leb..bud * leb + bytes.len()].copy_from_slice(&bytes);
+        let mut r = Vec::new();
+        r.extend_from_slice(&(bud as u32).to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&1u32.to_le_bytes());
+        r.extend_from_slice(&[0; 28]);
+        let r = mk_node(REF_NODE, 100, &r);
+        img[3 * leb + 512..3 * leb + 512 + r.len()].copy_from_slice(&r);
+        img
+    }
+
+    fn inode_of(u: &Unpacked, path: &str) -> u32 {
+        u.entries.iter().find(|e| e.path == path).unwrap().details["inode"]
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn directory_loops_are_cut() {
+        let before = unpack(&Ubifs, NONE);
+        let etc = inode_of(&before, "/etc");
+        let deep = inode_of(&before, "/deep");
+        // /etc/up names the root, /deep/a/b/c/back names /deep: both close a loop.
+        let c = inode_of(&before, "/deep/a/b/c");
+        let img = with_journal(&[
+            mk_node(DENT_NODE, 101, &dent(etc, 1, b"up")),
+            mk_node(DENT_NODE, 102, &dent(c, deep as u64, b"back")),
+        ]);
+        let u = unpack(&Ubifs, &img);
+        assert!(u.warnings.iter().any(|w| w.contains("reached twice")));
+        assert_eq!(u.entries.len(), before.entries.len() + 2);
+    }
+
+    #[test]
+    fn journal_nodes_are_replayed_over_the_index() {
+        let before = unpack(&Ubifs, NONE);
+        let etc = inode_of(&before, "/etc");
         let mut ino = vec![0u8; INO_NODE_SIZE - CH_SIZE];
         ino[..16].copy_from_slice(&key(500, 0, 0));
         ino[48 - 24..56 - 24].copy_from_slice(&5u64.to_le_bytes());
@@ -1061,27 +1094,14 @@ mod tests {
         data.extend_from_slice(&5u32.to_le_bytes());
         data.extend_from_slice(&[0; 4]);
         data.extend_from_slice(b"fresh");
-        let mut nodes = Vec::new();
-        for n in [
+        let img = with_journal(&[
             mk_node(INO_NODE, 101, &ino),
             mk_node(DATA_NODE, 102, &data),
             mk_node(DENT_NODE, 103, &dent(1, 500, b"journal.txt")),
             mk_node(DENT_NODE, 104, &dent(etc, 0, b"passwd")),
             mk_node(INO_NODE, 105, &xino),
             mk_node(XENT_NODE, 106, &entry_body(3, 500, 501, b"user.note")),
-        ] {
-            nodes.extend_from_slice(&n);
-            nodes.resize(nodes.len().next_multiple_of(8), 0);
-        }
-        img[bud * leb..bud * leb + nodes.len()].copy_from_slice(&nodes);
-        // A reference node in the log, after the commit start node, names the bud.
-        let mut r = Vec::new();
-        r.extend_from_slice(&(bud as u32).to_le_bytes());
-        r.extend_from_slice(&0u32.to_le_bytes());
-        r.extend_from_slice(&1u32.to_le_bytes());
-        r.extend_from_slice(&[0; 28]);
-        let r = mk_node(REF_NODE, 100, &r);
-        img[3 * leb + 512..3 * leb + 512 + r.len()].copy_from_slice(&r);
+        ]);
 
         let u = unpack(&Ubifs, &img);
         assert!(
