@@ -1118,6 +1118,21 @@ mod tests {
     }
 
     #[test]
+    fn torn_index_leb_falls_back_to_scanning() {
+        // The index sits in the last LEB; cut the image 100 bytes into it.
+        let cut = &LZO[..12 * 15872 + 100];
+        let u = unpack(&Ubifs, cut);
+        assert!(
+            u.warnings
+                .iter()
+                .any(|w| w.contains("index root unreadable")),
+            "{:?}",
+            u.warnings
+        );
+        check_against_manifest(cut, &u);
+    }
+
+    #[test]
     fn rejects_non_superblock_nodes() {
         let mut img = LZO.to_vec();
         img[20] = 1;
