@@ -420,8 +420,14 @@ impl Format for Ubi {
             }
             let lebs = scan.volumes.remove(&id).unwrap_or_default();
             let rec = table.get(&id);
-            let entry = assemble_volume(data, peb, leb_size, pebs, id, rec, &lebs, ctx, &mut out)?;
-            out.entries.push(entry);
+            match assemble_volume(data, peb, leb_size, pebs, id, rec, &lebs, ctx, &mut out) {
+                Ok(entry) => out.entries.push(entry),
+                // The budget is spent: keep the volumes already assembled.
+                Err(e) => {
+                    out.warn(format!("volume {id} not assembled: {e}"));
+                    break;
+                }
+            }
         }
         Ok(out)
     }
