@@ -29,6 +29,8 @@ pub mod swap;
 pub mod tar;
 pub mod tplink;
 pub mod trx;
+pub mod ubi;
+pub mod ubifs;
 pub mod uboot_env;
 pub mod uimage;
 pub mod xor;
@@ -46,9 +48,9 @@ pub(crate) mod fw_hostile;
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
     vec![
-        // Firmware containers, filesystems and archives first: they validate strongly and
-        // claim whole regions (the marker line below is where merges add formats).
         // Filesystems and archives first: they validate strongly and claim whole regions.
+        &ubi::Ubi,
+        &ubifs::Ubifs,
         &uimage::UImage,
         &fdt::Fit,
         &fdt::Fdt,
