@@ -2,7 +2,10 @@
 
 use crate::Detector;
 
+pub mod accounts;
+pub mod text;
+
 /// The registered detectors.
 pub fn registry() -> Vec<&'static dyn Detector> {
-    vec![]
+    vec![&accounts::Accounts]
 }
