@@ -3,9 +3,10 @@
 use crate::Detector;
 
 pub mod accounts;
+pub mod credentials;
 pub mod text;
 
 /// The registered detectors.
 pub fn registry() -> Vec<&'static dyn Detector> {
-    vec![&accounts::Accounts]
+    vec![&accounts::Accounts, &credentials::Credentials]
 }
