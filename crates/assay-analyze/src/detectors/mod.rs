@@ -4,9 +4,10 @@ use crate::Detector;
 
 pub mod accounts;
 pub mod credentials;
+pub mod keys;
 pub mod text;
 
 /// The registered detectors.
 pub fn registry() -> Vec<&'static dyn Detector> {
-    vec![&accounts::Accounts, &credentials::Credentials]
+    vec![&accounts::Accounts, &credentials::Credentials, &keys::Keys]
 }
