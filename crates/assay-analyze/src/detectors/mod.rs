@@ -5,9 +5,15 @@ use crate::Detector;
 pub mod accounts;
 pub mod credentials;
 pub mod keys;
+pub mod secrets;
 pub mod text;
 
 /// The registered detectors.
 pub fn registry() -> Vec<&'static dyn Detector> {
-    vec![&accounts::Accounts, &credentials::Credentials, &keys::Keys]
+    vec![
+        &accounts::Accounts,
+        &credentials::Credentials,
+        &keys::Keys,
+        &secrets::Secrets,
+    ]
 }

@@ -10,6 +10,8 @@
 pub mod hashes;
 mod plaintext;
 
+pub use plaintext::{is_password_key, is_user_key};
+
 use super::accounts::{
     account_files, is_login_shell, passwd_for, password_state, AccountFileKind, PasswordState,
 };

