@@ -2,9 +2,14 @@
 
 use crate::Detector;
 
+pub mod accounts;
+pub mod credentials;
 pub mod endpoints;
 pub mod hardening;
+pub mod keys;
 pub mod remote_access;
+pub mod secrets;
+pub mod text;
 
 /// The registered detectors.
 pub fn registry() -> Vec<&'static dyn Detector> {
@@ -12,5 +17,9 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &remote_access::RemoteAccess,
         &endpoints::Endpoints,
         &hardening::Hardening,
+        &accounts::Accounts,
+        &credentials::Credentials,
+        &keys::Keys,
+        &secrets::Secrets,
     ]
 }
