@@ -5,11 +5,24 @@
 
 use crate::format::Format;
 
+pub mod android_boot;
+pub mod android_sparse;
+pub mod gpt;
 pub mod gzip;
+pub mod mbr;
+
+#[cfg(test)]
+pub(crate) mod disks_testutil;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
-    vec![&gzip::Gzip]
+    vec![
+        &gzip::Gzip,
+        &gpt::Gpt,
+        &mbr::Mbr,
+        &android_sparse::AndroidSparse,
+        &android_boot::AndroidBoot,
+    ]
 }
 
 #[cfg(test)]
