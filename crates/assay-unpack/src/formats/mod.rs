@@ -7,6 +7,7 @@ use crate::format::Format;
 
 pub mod android_boot;
 pub mod android_sparse;
+pub mod ext;
 pub mod gpt;
 pub mod gzip;
 pub mod mbr;
@@ -22,6 +23,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &mbr::Mbr,
         &android_sparse::AndroidSparse,
         &android_boot::AndroidBoot,
+        &ext::Ext,
     ]
 }
 
