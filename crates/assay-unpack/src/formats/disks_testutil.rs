@@ -1,8 +1,6 @@
 //! Test helpers of the disk-image formats: the committed fixtures, the expected tree, and the
 //! hostile-input sweep (truncations and byte flips through probe and unpack).
 
-#![allow(dead_code)] // used by the filesystem formats as they land
-
 use crate::format::{Entry, EntryKind, Format, UnpackContext};
 use crate::formats::testutil::entry_bytes;
 use crate::limits::{Budget, Limits};

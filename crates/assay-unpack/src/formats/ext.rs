@@ -175,8 +175,8 @@ impl Format for Ext {
     }
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
-        let sb = superblock(data)
-            .ok_or_else(|| FormatError::Corrupt("bad ext superblock".into()))?;
+        let sb =
+            superblock(data).ok_or_else(|| FormatError::Corrupt("bad ext superblock".into()))?;
         let mut out = Unpacked::default();
         out.detail("variant", sb.kind());
         out.detail("block_size", sb.block_size);

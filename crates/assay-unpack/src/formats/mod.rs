@@ -8,6 +8,7 @@ use crate::format::Format;
 pub mod android_boot;
 pub mod android_sparse;
 pub mod ext;
+pub mod fat;
 pub mod gpt;
 pub mod gzip;
 pub mod mbr;
@@ -24,6 +25,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &android_sparse::AndroidSparse,
         &android_boot::AndroidBoot,
         &ext::Ext,
+        &fat::Fat,
     ]
 }
 
