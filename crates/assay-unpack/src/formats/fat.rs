@@ -284,7 +284,7 @@ impl Volume<'_> {
 fn lfn_checksum(short: &[u8]) -> u8 {
     short
         .iter()
-        .fold(0u8, |s, &c| (s >> 1 | s << 7).wrapping_add(c))
+        .fold(0u8, |s, &c| s.rotate_right(1).wrapping_add(c))
 }
 
 /// The 8.3 name as stored, with the NT lower-case flags applied.

@@ -11,6 +11,7 @@ pub mod ext;
 pub mod fat;
 pub mod gpt;
 pub mod gzip;
+pub mod iso9660;
 pub mod mbr;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &android_boot::AndroidBoot,
         &ext::Ext,
         &fat::Fat,
+        &iso9660::Iso9660,
     ]
 }
 
