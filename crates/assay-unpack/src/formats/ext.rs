@@ -363,7 +363,7 @@ fn read_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{check_tree, hostile, Check};
+    use crate::formats::disks_testutil::{check_tree, gunzip, hostile, Check};
     use crate::formats::testutil::unpack;
 
     const EXT2: &[u8] = include_bytes!("../../tests/fixtures/disks/ext2.img");
@@ -402,6 +402,33 @@ mod tests {
             },
         );
         assert!(u.entries.iter().all(|e| e.uid == Some(0)));
+    }
+
+    #[test]
+    fn ext3_with_journal_tree_matches() {
+        let img = gunzip(include_bytes!("../../tests/fixtures/disks/ext3.img.gz"));
+        let p = Ext.probe(&img).unwrap();
+        assert!(p.description.starts_with("ext3"), "{}", p.description);
+        let u = unpack(&Ext, &img);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        check_tree(
+            &img,
+            &u.entries,
+            Check {
+                modes: true,
+                symlinks: true,
+            },
+        );
+    }
+
+    #[test]
+    fn unknown_incompat_feature_is_a_warning() {
+        let mut img = EXT2.to_vec();
+        // Set an incompatible feature bit no reader knows.
+        img[1024 + 96 + 3] |= 0x80;
+        let u = unpack(&Ext, &img);
+        assert!(u.entries.is_empty());
+        assert!(u.warnings[0].contains("refuses"), "{:?}", u.warnings);
     }
 
     #[test]
