@@ -234,3 +234,39 @@ mod tests {
         hostile(&Gpt, &disk());
     }
 }
+
+#[cfg(test)]
+mod engine_tests {
+    use crate::formats::disks_testutil::{expected, gunzip};
+    use crate::{Blob, UnpackOptions, Unpacker};
+    use assay_model::NodeKind;
+
+    /// The whole engine finds both file systems inside the partitions of each disk.
+    #[test]
+    fn disks_unpack_to_both_file_systems() {
+        for img in [
+            gunzip(include_bytes!("../../tests/fixtures/disks/gpt.img.gz")),
+            gunzip(include_bytes!("../../tests/fixtures/disks/mbr.img.gz")),
+        ] {
+            let r =
+                Unpacker::new().unpack_bytes("disk", Blob::from(img), &UnpackOptions::default());
+            for fs in ["fat", "ext"] {
+                assert!(
+                    r.nodes.iter().any(|n| n.format.as_deref() == Some(fs)),
+                    "{fs} not found"
+                );
+            }
+            let passwd = expected()
+                .into_iter()
+                .find(|e| e.path == "/etc/passwd")
+                .unwrap()
+                .value;
+            let copies = r
+                .nodes
+                .iter()
+                .filter(|n| n.kind == NodeKind::File && n.sha256.as_deref() == Some(&passwd))
+                .count();
+            assert_eq!(copies, 2);
+        }
+    }
+}

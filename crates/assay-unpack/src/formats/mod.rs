@@ -21,13 +21,15 @@ pub(crate) mod disks_testutil;
 pub fn registry() -> Vec<&'static dyn Format> {
     vec![
         &gzip::Gzip,
+        // Disk images: file systems before partition tables, whose `55 AA` also ends every
+        // FAT boot sector and hybrid ISO.
+        &iso9660::Iso9660,
+        &ext::Ext,
+        &fat::Fat,
         &gpt::Gpt,
         &mbr::Mbr,
         &android_sparse::AndroidSparse,
         &android_boot::AndroidBoot,
-        &ext::Ext,
-        &fat::Fat,
-        &iso9660::Iso9660,
     ]
 }
 
