@@ -255,6 +255,22 @@ mod tests {
     }
 
     #[test]
+    fn older_versions_of_the_same_layouts() {
+        // v0 is v2 without the DTB; v3 is v4 without the signature.
+        let mut v0 = V2.to_vec();
+        v0[40] = 0;
+        let u = unpack(&AndroidBoot, &v0);
+        let labels: Vec<_> = u.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(labels, ["kernel", "ramdisk", "second"]);
+        let mut v3 = V4.to_vec();
+        v3[40] = 3;
+        assert_eq!(AndroidBoot.probe(&v3).unwrap().length, Some(3 * 4096));
+        let u = unpack(&AndroidBoot, &v3);
+        let labels: Vec<_> = u.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(labels, ["kernel", "ramdisk"]);
+    }
+
+    #[test]
     fn hostile_input() {
         hostile(&AndroidBoot, V2);
         hostile(&AndroidBoot, V4);
