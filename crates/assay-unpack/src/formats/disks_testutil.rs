@@ -64,6 +64,8 @@ pub struct Check {
     pub modes: bool,
     /// The format stores symlinks.
     pub symlinks: bool,
+    /// The format stores devices: `Some(true)` when it keeps their numbers too.
+    pub devices: Option<bool>,
 }
 
 /// Compare unpacked entries with `expected.txt`: every expected entry is present with the
@@ -71,6 +73,9 @@ pub struct Check {
 pub fn check_tree(container: &[u8], entries: &[Entry], check: Check) {
     for exp in expected() {
         if exp.kind == 'l' && !check.symlinks {
+            continue;
+        }
+        if matches!(exp.kind, 'c' | 'b') && check.devices.is_none() {
             continue;
         }
         let e = entries
@@ -90,6 +95,20 @@ pub fn check_tree(container: &[u8], entries: &[Entry], check: Check) {
                 "{}",
                 exp.path
             ),
+            'c' | 'b' => {
+                let EntryKind::Device {
+                    block,
+                    major,
+                    minor,
+                } = e.kind
+                else {
+                    panic!("{} is not a device: {:?}", exp.path, e.kind);
+                };
+                assert_eq!(block, exp.kind == 'b', "{}", exp.path);
+                if check.devices == Some(true) {
+                    assert_eq!(format!("{major}:{minor}"), exp.value, "{}", exp.path);
+                }
+            }
             _ => unreachable!(),
         }
         if check.modes {

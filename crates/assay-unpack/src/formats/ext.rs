@@ -382,6 +382,7 @@ mod tests {
             Check {
                 modes: true,
                 symlinks: true,
+                devices: Some(false),
             },
         );
         assert!(u.entries.iter().any(|e| e.path == "/lost+found"));
@@ -399,6 +400,7 @@ mod tests {
             Check {
                 modes: true,
                 symlinks: true,
+                devices: Some(false),
             },
         );
         assert!(u.entries.iter().all(|e| e.uid == Some(0)));
@@ -417,6 +419,7 @@ mod tests {
             Check {
                 modes: true,
                 symlinks: true,
+                devices: Some(false),
             },
         );
     }

@@ -499,6 +499,7 @@ mod tests {
             Check {
                 modes: false,
                 symlinks: false,
+                devices: None,
             },
         );
     }

@@ -161,7 +161,14 @@ fn rock_ridge(data: &[u8], su: &[u8], skip: usize, block: u64) -> RockRidge {
                     rr.any = true;
                 }
                 b"PN" if len >= 20 => {
-                    rr.device = Some((le32(e, 4).unwrap_or(0), le32(e, 12).unwrap_or(0)));
+                    let high = le32(e, 4).unwrap_or(0);
+                    let low = le32(e, 12).unwrap_or(0);
+                    // Writers with a 16-bit dev_t put it all in the low word, as Linux reads.
+                    rr.device = Some(if high == 0 && low & !0xff != 0 {
+                        (low >> 8, low & 0xff)
+                    } else {
+                        (high, low)
+                    });
                     rr.any = true;
                 }
                 b"NM" if len >= 5 => {
@@ -516,6 +523,7 @@ mod tests {
             Check {
                 modes: true,
                 symlinks: true,
+                devices: Some(true),
             },
         );
     }
@@ -531,6 +539,7 @@ mod tests {
             Check {
                 modes: false,
                 symlinks: false,
+                devices: None,
             },
         );
     }
