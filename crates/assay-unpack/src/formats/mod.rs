@@ -5,20 +5,27 @@
 
 use crate::format::Format;
 
+pub mod android_boot;
+pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
 pub mod bzip2;
 pub mod chk;
 pub mod cpio;
 pub mod cramfs;
+pub mod ext;
+pub mod fat;
 pub mod fdt;
+pub mod gpt;
 pub mod gzip;
 pub mod ihex;
+pub mod iso9660;
 pub mod jffs2;
 pub mod jffs2_eof;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
+pub mod mbr;
 pub mod romfs;
 pub mod seama;
 pub mod sevenz;
@@ -42,6 +49,8 @@ pub mod zstd;
 
 #[cfg(test)]
 mod archive_tests;
+#[cfg(test)]
+pub(crate) mod disks_testutil;
 #[cfg(test)]
 pub(crate) mod fw_hostile;
 
@@ -75,6 +84,15 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &cpio::Cpio,
         &sevenz::SevenZ,
         &ar::Ar,
+        // Disk images: file systems before partition tables, whose `55 AA` also ends every
+        // FAT boot sector and hybrid ISO.
+        &iso9660::Iso9660,
+        &ext::Ext,
+        &fat::Fat,
+        &gpt::Gpt,
+        &mbr::Mbr,
+        &android_sparse::AndroidSparse,
+        &android_boot::AndroidBoot,
         // Compressed streams.
         &gzip::Gzip,
         &xz::Xz,

@@ -1,0 +1,442 @@
+//! ext2, ext3 and ext4 file systems, read with the `ext4-view` crate (pure Rust, written for
+//! untrusted images) over the blob's bytes. The probe validates the superblock itself so that
+//! the crate only ever sees plausible geometry.
+
+use crate::cursor::{le16, le32};
+use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::{Blob, FormatError};
+use ext4_view::{Ext4, Ext4Read, FileType, PathBuf};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// An ext2/3/4 file system.
+pub struct Ext;
+
+static MAGICS: &[Magic] = &[Magic::at(b"\x53\xef", 1080)];
+
+/// Deepest directory nesting walked.
+const MAX_DEPTH: usize = 64;
+
+const FEATURE_COMPAT_HAS_JOURNAL: u32 = 0x4;
+const FEATURE_INCOMPAT_EXTENTS: u32 = 0x40;
+const FEATURE_INCOMPAT_64BIT: u32 = 0x80;
+
+/// The superblock fields the probe checks.
+#[derive(Debug, Clone)]
+struct Superblock {
+    inodes: u64,
+    blocks: u64,
+    block_size: u64,
+    compat: u32,
+    incompat: u32,
+    label: String,
+}
+
+fn superblock(data: &[u8]) -> Option<Superblock> {
+    let sb = data.get(1024..2048)?;
+    if le16(sb, 56)? != 0xef53 {
+        return None;
+    }
+    let inodes = u64::from(le32(sb, 0)?);
+    let log = le32(sb, 24)?;
+    if log > 6 {
+        return None;
+    }
+    let block_size = 1024u64 << log;
+    let incompat = le32(sb, 96)?;
+    let mut blocks = u64::from(le32(sb, 4)?);
+    if incompat & FEATURE_INCOMPAT_64BIT != 0 {
+        blocks |= u64::from(le32(sb, 0x150)?) << 32;
+    }
+    let free_blocks = u64::from(le32(sb, 12)?);
+    let free_inodes = u64::from(le32(sb, 16)?);
+    let first_data_block = le32(sb, 20)?;
+    let blocks_per_group = u64::from(le32(sb, 32)?);
+    let inodes_per_group = u64::from(le32(sb, 40)?);
+    let rev = le32(sb, 76)?;
+    if inodes == 0 || blocks == 0 || free_blocks > blocks || free_inodes > inodes {
+        return None;
+    }
+    if first_data_block > 1 || rev > 1 || le32(sb, 72)? > 4 {
+        return None;
+    }
+    let bits = block_size * 8;
+    if blocks_per_group == 0 || blocks_per_group > bits {
+        return None;
+    }
+    if inodes_per_group == 0 || inodes_per_group > bits {
+        return None;
+    }
+    let groups = blocks.div_ceil(blocks_per_group);
+    if inodes > inodes_per_group.checked_mul(groups)? {
+        return None;
+    }
+    let inode_size = if rev == 0 {
+        128
+    } else {
+        u64::from(le16(sb, 88)?)
+    };
+    if !inode_size.is_power_of_two() || inode_size < 128 || inode_size > block_size {
+        return None;
+    }
+    // The inode tables must fit in the file system.
+    if inodes.checked_mul(inode_size)? > blocks.checked_mul(block_size)? {
+        return None;
+    }
+    Some(Superblock {
+        inodes,
+        blocks,
+        block_size,
+        compat: le32(sb, 92)?,
+        incompat,
+        label: crate::cursor::cstr(sb.get(120..136)?),
+    })
+}
+
+impl Superblock {
+    fn kind(&self) -> &'static str {
+        if self.incompat & FEATURE_INCOMPAT_EXTENTS != 0 {
+            "ext4"
+        } else if self.compat & FEATURE_COMPAT_HAS_JOURNAL != 0 {
+            "ext3"
+        } else {
+            "ext2"
+        }
+    }
+}
+
+/// Reads for `ext4-view` from the blob's bytes; past the end is an error, never a panic.
+struct BlobReader(Blob);
+
+/// A read past the end of the image.
+#[derive(Debug)]
+struct OutOfRange {
+    start: u64,
+    len: usize,
+}
+
+impl std::fmt::Display for OutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read of {} bytes at {:#x} past the end of the image",
+            self.len, self.start
+        )
+    }
+}
+
+impl std::error::Error for OutOfRange {}
+
+impl Ext4Read for BlobReader {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        let err = || {
+            Box::new(OutOfRange {
+                start: start_byte,
+                len: dst.len(),
+            })
+        };
+        let start = usize::try_from(start_byte).map_err(|_| err())?;
+        let end = start.checked_add(dst.len()).ok_or_else(err)?;
+        let src = self.0.get(start..end).ok_or_else(err)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl Format for Ext {
+    fn name(&self) -> &'static str {
+        "ext"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let sb = superblock(data)?;
+        let length = sb.blocks.checked_mul(sb.block_size)?;
+        let mut description = format!(
+            "{}, {} blocks of {} bytes, {} inodes",
+            sb.kind(),
+            sb.blocks,
+            sb.block_size,
+            sb.inodes
+        );
+        if !sb.label.is_empty() {
+            description.push_str(&format!(", label {:?}", sb.label));
+        }
+        Some(Probe {
+            length: Some(length.min(data.len() as u64)),
+            description,
+        })
+    }
+
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let sb =
+            superblock(data).ok_or_else(|| FormatError::Corrupt("bad ext superblock".into()))?;
+        let mut out = Unpacked::default();
+        out.detail("variant", sb.kind());
+        out.detail("block_size", sb.block_size);
+        if !sb.label.is_empty() {
+            out.detail("label", &sb.label);
+        }
+        let length = sb.blocks.saturating_mul(sb.block_size);
+        if length > data.len() as u64 {
+            out.warn(format!(
+                "file system of {length} bytes is cut to {} bytes",
+                data.len()
+            ));
+        }
+        // `ext4-view` is written for untrusted images; a panic in it is still caught so that
+        // a bug there costs one file system, not the scan.
+        let walked = catch_unwind(AssertUnwindSafe(|| walk(data, &sb, ctx, &mut out)));
+        match walked {
+            Ok(r) => r?,
+            Err(_) => out.warn("ext reader panicked; the listing is incomplete"),
+        }
+        Ok(out)
+    }
+}
+
+/// Load the file system and list every entry, depth-first.
+fn walk(
+    data: &Blob,
+    sb: &Superblock,
+    ctx: &UnpackContext,
+    out: &mut Unpacked,
+) -> Result<(), FormatError> {
+    let fs = match Ext4::load(Box::new(BlobReader(data.clone()))) {
+        Ok(fs) => fs,
+        Err(e) => {
+            out.warn(format!("ext4-view refuses this file system: {e}"));
+            return Ok(());
+        }
+    };
+    // A directory cannot be hard-linked, so more directories than inodes means a cycle.
+    let max_dirs = sb.inodes;
+    let mut dirs_seen = 0u64;
+    let mut stack: Vec<(PathBuf, usize)> = vec![(PathBuf::new("/"), 0)];
+    let mut truncated_budget = false;
+    while let Some((dir, depth)) = stack.pop() {
+        dirs_seen += 1;
+        if dirs_seen > max_dirs {
+            out.warn("more directories than inodes: the directory graph has a cycle");
+            break;
+        }
+        let entries = match fs.read_dir(dir.as_path()) {
+            Ok(it) => it,
+            Err(e) => {
+                out.warn(format!("cannot list {}: {e}", dir.display()));
+                continue;
+            }
+        };
+        let mut children = Vec::new();
+        for item in entries {
+            let item = match item {
+                Ok(i) => i,
+                Err(e) => {
+                    out.warn(format!("bad entry in {}: {e}", dir.display()));
+                    break;
+                }
+            };
+            let name = item.file_name();
+            if name == "." || name == ".." {
+                continue;
+            }
+            if out.entries.len() >= ctx.max_entries() {
+                out.warn("too many entries; the rest are ignored");
+                return Ok(());
+            }
+            let path = item.path();
+            let path_str = String::from_utf8_lossy(path.as_ref()).into_owned();
+            let meta = match item.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    out.warn(format!("cannot read inode of {path_str}: {e}"));
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            let type_bits = match ft {
+                FileType::Regular => 0o100000,
+                FileType::Directory => 0o040000,
+                FileType::Symlink => 0o120000,
+                FileType::CharacterDevice => 0o020000,
+                FileType::BlockDevice => 0o060000,
+                FileType::Fifo => 0o010000,
+                FileType::Socket => 0o140000,
+            };
+            let mode = type_bits | u32::from(meta.mode());
+            let entry = match ft {
+                FileType::Directory => {
+                    if depth + 1 >= MAX_DEPTH {
+                        out.warn(format!("{path_str} is nested too deep; not walked"));
+                    } else {
+                        children.push((path.clone(), depth + 1));
+                    }
+                    Entry::fs(path_str.clone(), EntryKind::Directory)
+                }
+                FileType::Symlink => match fs.read_link(path.as_path()) {
+                    Ok(t) => Entry::fs(
+                        path_str.clone(),
+                        EntryKind::Symlink(String::from_utf8_lossy(t.as_ref()).into_owned()),
+                    ),
+                    Err(e) => {
+                        out.warn(format!("cannot read link {path_str}: {e}"));
+                        Entry::fs(path_str.clone(), EntryKind::Symlink(String::new()))
+                    }
+                },
+                FileType::Regular => {
+                    let bytes = read_file(&fs, &path, meta.len(), ctx, &mut truncated_budget);
+                    match bytes {
+                        Ok((b, warning)) => {
+                            if let Some(w) = warning {
+                                out.warn(format!("{path_str}: {w}"));
+                            }
+                            Entry::fs(path_str.clone(), EntryKind::File)
+                                .with_data(EntryData::Owned(Blob::from(b)))
+                        }
+                        Err(e) => {
+                            out.warn(format!("cannot read {path_str}: {e}"));
+                            Entry::fs(path_str.clone(), EntryKind::File)
+                        }
+                    }
+                }
+                // `ext4-view` does not expose the device numbers stored in the inode.
+                FileType::CharacterDevice | FileType::BlockDevice => Entry::fs(
+                    path_str.clone(),
+                    EntryKind::Device {
+                        block: ft == FileType::BlockDevice,
+                        major: 0,
+                        minor: 0,
+                    },
+                )
+                .with_detail("device_numbers", "unknown"),
+                FileType::Fifo => Entry::fs(path_str.clone(), EntryKind::Fifo),
+                FileType::Socket => Entry::fs(path_str.clone(), EntryKind::Socket),
+            };
+            out.entries
+                .push(entry.with_owner(mode, meta.uid(), meta.gid()));
+        }
+        // Depth-first in directory order: push children reversed.
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
+}
+
+/// Read a file's bytes, at most the stream limit, charging the budget as it goes.
+fn read_file(
+    fs: &Ext4,
+    path: &PathBuf,
+    len: u64,
+    ctx: &UnpackContext,
+    budget_spent: &mut bool,
+) -> Result<(Vec<u8>, Option<String>), String> {
+    if *budget_spent {
+        return Err("budget spent".into());
+    }
+    let mut file = fs.open(path.as_path()).map_err(|e| e.to_string())?;
+    let limit = ctx.stream_limit();
+    let want = len.min(limit);
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while (buf.len() as u64) < want {
+        let room = (want - buf.len() as u64).min(chunk.len() as u64) as usize;
+        let n = match file.read_bytes(&mut chunk[..room]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => return Ok((buf, Some(format!("read stops early: {e}")))),
+        };
+        if ctx.charge(n as u64).is_err() {
+            *budget_spent = true;
+            return Ok((buf, Some("unpack budget spent; file cut".into())));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let warning = (len > want).then(|| format!("file of {len} bytes cut to {want}"));
+    Ok((buf, warning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::disks_testutil::{check_tree, gunzip, hostile, Check};
+    use crate::formats::testutil::unpack;
+
+    const EXT2: &[u8] = include_bytes!("../../tests/fixtures/disks/ext2.img");
+    const EXT4: &[u8] = include_bytes!("../../tests/fixtures/disks/ext4.img");
+
+    #[test]
+    fn ext2_tree_matches() {
+        let p = Ext.probe(EXT2).unwrap();
+        assert_eq!(p.length, Some(EXT2.len() as u64));
+        assert!(p.description.starts_with("ext2"), "{}", p.description);
+        let u = unpack(&Ext, EXT2);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        check_tree(
+            EXT2,
+            &u.entries,
+            Check {
+                modes: true,
+                symlinks: true,
+                devices: Some(false),
+            },
+        );
+        assert!(u.entries.iter().any(|e| e.path == "/lost+found"));
+    }
+
+    #[test]
+    fn ext4_tree_matches() {
+        let p = Ext.probe(EXT4).unwrap();
+        assert!(p.description.starts_with("ext4"), "{}", p.description);
+        let u = unpack(&Ext, EXT4);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        check_tree(
+            EXT4,
+            &u.entries,
+            Check {
+                modes: true,
+                symlinks: true,
+                devices: Some(false),
+            },
+        );
+        assert!(u.entries.iter().all(|e| e.uid == Some(0)));
+    }
+
+    #[test]
+    fn ext3_with_journal_tree_matches() {
+        let img = gunzip(include_bytes!("../../tests/fixtures/disks/ext3.img.gz"));
+        let p = Ext.probe(&img).unwrap();
+        assert!(p.description.starts_with("ext3"), "{}", p.description);
+        let u = unpack(&Ext, &img);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        check_tree(
+            &img,
+            &u.entries,
+            Check {
+                modes: true,
+                symlinks: true,
+                devices: Some(false),
+            },
+        );
+    }
+
+    #[test]
+    fn unknown_incompat_feature_is_a_warning() {
+        let mut img = EXT2.to_vec();
+        // Set an incompatible feature bit no reader knows.
+        img[1024 + 96 + 3] |= 0x80;
+        let u = unpack(&Ext, &img);
+        assert!(u.entries.is_empty());
+        assert!(u.warnings[0].contains("refuses"), "{:?}", u.warnings);
+    }
+
+    #[test]
+    fn hostile_input() {
+        hostile(&Ext, EXT2);
+        hostile(&Ext, EXT4);
+    }
+}
