@@ -243,7 +243,15 @@ pub fn program_of(words: &[String]) -> Option<(String, usize)> {
             i += 1;
             continue;
         }
+        let w = w.trim_start_matches(['(', '{']);
         let base = w.rsplit('/').next().unwrap_or(w);
+        if matches!(
+            base,
+            "" | "do" | "then" | "else" | "elif" | "while" | "until" | "if" | "!" | "time"
+        ) {
+            i += 1;
+            continue;
+        }
         match base {
             "nohup" | "exec" | "env" | "nice" | "setsid" | "sudo" | "chroot" | "busybox"
             | "command" => {
@@ -323,7 +331,7 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
         if !seen.insert(path.clone()) {
             continue;
         }
-        let Some((_, id, bytes)) = a.read_nested(fs, &path) else {
+        let Some((_, id, bytes)) = read_script(a, fs, &path) else {
             continue;
         };
         if !is_text(bytes) {
@@ -417,6 +425,29 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
             .then(x.command.cmp(&y.command))
     });
     model
+}
+
+/// Find a script a boot command names: in the filesystem itself, or in an archive nested in
+/// it that a boot script unpacks somewhere (`tar -xzf /opt/tools.tar.gz -C /opt/diag` then
+/// `/opt/diag/bin/x.sh`): there the path is tried without its leading directories.
+pub fn read_script<'a>(
+    a: &Analysis<'a>,
+    fs: usize,
+    path: &str,
+) -> Option<(usize, NodeId, &'a [u8])> {
+    if let Some(hit) = a.read_nested(fs, path) {
+        return Some(hit);
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    for skip in 1..parts.len() {
+        let suffix = format!("/{}", parts[skip..].join("/"));
+        for nested in a.nested_filesystems(fs) {
+            if let Some((id, b)) = a.read(nested, &suffix) {
+                return Some((nested, id, b));
+            }
+        }
+    }
+    None
 }
 
 fn trigger_for_callee(t: Trigger) -> Trigger {
