@@ -169,7 +169,8 @@ impl Unpacker {
             progress: opts.progress.clone(),
         };
         let hash = sha256(&data);
-        let analysis = run.analyse_blob(&data, 0, Role::Image);
+        let top = Lineage { hash, up: None };
+        let analysis = run.analyse_blob(&data, 0, Role::Image, Some(&top));
         let mut root = Node::new(0, None, NodeKind::Image, name.to_string());
         root.size = data.len() as u64;
         root.sha256 = Some(hex(&hash));
@@ -206,6 +207,24 @@ impl Unpacker {
     }
 }
 
+/// The chain of contents a blob was found in, to stop a container that contains itself.
+struct Lineage<'a> {
+    hash: [u8; 32],
+    up: Option<&'a Lineage<'a>>,
+}
+
+impl Lineage<'_> {
+    fn contains(mut cur: Option<&Lineage<'_>>, hash: &[u8; 32]) -> bool {
+        while let Some(l) = cur {
+            if &l.hash == hash {
+                return true;
+            }
+            cur = l.up;
+        }
+        false
+    }
+}
+
 /// Content hash of a blob and whether it was searched as a file.
 type CacheKey = ([u8; 32], bool);
 
@@ -234,19 +253,37 @@ impl Run<'_> {
         hash: [u8; 32],
         depth: usize,
         role: Role,
+        up: Option<&Lineage<'_>>,
     ) -> Arc<BlobAnalysis> {
+        if Lineage::contains(up, &hash) {
+            return Arc::new(BlobAnalysis {
+                children: Vec::new(),
+                warnings: vec![(
+                    "self-reference".into(),
+                    "this content is identical to a container it sits in; not unpacked again"
+                        .into(),
+                )],
+            });
+        }
         let key = (hash, role == Role::File);
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return hit;
         }
-        let analysis = Arc::new(self.analyse_blob(data, depth, role));
+        let here = Lineage { hash, up };
+        let analysis = Arc::new(self.analyse_blob(data, depth, role, Some(&here)));
         if let Ok(mut c) = self.cache.lock() {
             c.entry(key).or_insert_with(|| Arc::clone(&analysis));
         }
         analysis
     }
 
-    fn analyse_blob(&self, data: &Blob, depth: usize, role: Role) -> BlobAnalysis {
+    fn analyse_blob(
+        &self,
+        data: &Blob,
+        depth: usize,
+        role: Role,
+        lineage: Option<&Lineage<'_>>,
+    ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
         if depth > self.budget.limits().max_depth {
             out.warnings.push((
@@ -313,6 +350,7 @@ impl Run<'_> {
                 consumed,
                 unpacked,
                 depth,
+                lineage,
             );
             if let Some(l) = probe.length {
                 if l > available {
@@ -339,7 +377,7 @@ impl Run<'_> {
         }
         if out.children.is_empty() {
             if role != Role::File || data.len() >= 4096 {
-                self.try_fallbacks(&mut out, data, depth);
+                self.try_fallbacks(&mut out, data, depth, lineage);
             }
             if out.children.is_empty() && role == Role::Image {
                 self.push_unknown(&mut out, data, 0, data.len());
@@ -356,7 +394,13 @@ impl Run<'_> {
     }
 
     /// Formats without magic (obfuscation layers) are tried on whole blobs nothing claimed.
-    fn try_fallbacks(&self, out: &mut BlobAnalysis, data: &Blob, depth: usize) {
+    fn try_fallbacks(
+        &self,
+        out: &mut BlobAnalysis,
+        data: &Blob,
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+    ) {
         for &idx in &self.engine.fallbacks {
             let format = self.engine.formats[idx];
             let Some(probe) = format.probe(data) else {
@@ -376,6 +420,7 @@ impl Run<'_> {
                         len,
                         u,
                         depth,
+                        lineage,
                     ));
                     return;
                 }
@@ -431,6 +476,7 @@ impl Run<'_> {
         consumed: u64,
         unpacked: Unpacked,
         depth: usize,
+        lineage: Option<&Lineage<'_>>,
     ) -> Pending {
         let mut node = Node::new(0, None, NodeKind::Container, format.name().to_string());
         node.format = Some(format.name().to_string());
@@ -470,7 +516,7 @@ impl Run<'_> {
         let entries = resolve_hardlinks(entries, view);
         let children: Vec<Pending> = entries
             .into_par_iter()
-            .map(|e| self.entry(e, view, depth))
+            .map(|e| self.entry(e, view, depth, lineage))
             .collect();
         Pending {
             label: format!("{}@{offset:#x}", format.name()),
@@ -482,7 +528,13 @@ impl Run<'_> {
         }
     }
 
-    fn entry(&self, entry: Entry, container: &Blob, depth: usize) -> Pending {
+    fn entry(
+        &self,
+        entry: Entry,
+        container: &Blob,
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+    ) -> Pending {
         let mut warnings = Vec::new();
         let (kind, label) = match &entry.kind {
             EntryKind::Stream => {
@@ -573,7 +625,8 @@ impl Run<'_> {
                 } else {
                     Role::File
                 };
-                children = Children::Analysis(self.analyse_cached(bytes, h, depth + 1, role));
+                children =
+                    Children::Analysis(self.analyse_cached(bytes, h, depth + 1, role, lineage));
             }
         }
         Pending {
@@ -687,6 +740,18 @@ struct Flattener {
 }
 
 impl Flattener {
+    /// Whether `ancestor` is `from` or one of its parents.
+    fn is_ancestor(&self, ancestor: NodeId, from: Option<NodeId>) -> bool {
+        let mut cur = from;
+        while let Some(id) = cur {
+            if id == ancestor {
+                return true;
+            }
+            cur = self.nodes.get(id as usize).and_then(|n| n.parent);
+        }
+        false
+    }
+
     fn push(&mut self, p: &Pending, parent: Option<NodeId>, parent_location: &str) {
         let id = self.nodes.len() as NodeId;
         let mut node = p.node.clone();
@@ -712,6 +777,16 @@ impl Flattener {
                 Some(&first) => {
                     node.duplicate_of = Some(first);
                     duplicate = true;
+                    if self.is_ancestor(first, parent) {
+                        self.warnings.push(Warning {
+                            node: Some(id),
+                            location: location.clone(),
+                            kind: "self-reference".into(),
+                            message: format!(
+                                "identical to node {first}, a container it sits in; not unpacked again"
+                            ),
+                        });
+                    }
                 }
                 None => {
                     self.first_by_hash.insert(h, id);
