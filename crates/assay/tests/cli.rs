@@ -1,0 +1,72 @@
+//! Command-line behaviour of the real `assay` binary: documented outputs, exit codes and the
+//! generated rule documentation.
+
+use std::path::Path;
+use std::process::Command;
+
+fn assay() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_assay"))
+}
+
+#[test]
+fn rules_doc_in_the_repository_is_current() {
+    let out = assay().args(["rules", "--markdown"]).output().unwrap();
+    assert!(out.status.success());
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
+    let committed = std::fs::read_to_string(&doc).unwrap_or_default();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "docs/rules.md is stale: regenerate with `cargo run -p assay -- rules --markdown > docs/rules.md`"
+    );
+}
+
+#[test]
+fn every_rule_id_is_unique_and_well_formed() {
+    let out = assay().args(["rules"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ASSAY-"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert!(ids.len() >= 20, "{ids:?}");
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len(), "duplicate rule ids");
+    for id in ids {
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(parts.len(), 3, "{id}");
+        assert!(parts[2].chars().all(|c| c.is_ascii_digit()), "{id}");
+    }
+}
+
+#[test]
+fn unreadable_image_exits_3_and_usage_error_exits_2() {
+    let out = assay()
+        .args(["scan", "/nonexistent/image.bin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/image.bin"));
+    let out = assay().args(["scan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fail_on_sets_exit_status_1_when_reached() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/escape.tar");
+    // No finding in this archive reaches critical.
+    let out = assay()
+        .args(["scan", "-q", "--fail-on", "critical"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
