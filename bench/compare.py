@@ -70,7 +70,17 @@ def tree_hashes(folder):
     return out
 
 
+def run_assay_unpack(binary, image, workdir):
+    """`assay unpack`: the engine alone, writing every file to disk as the peers do."""
+    timef = os.path.join(workdir, "time.txt")
+    out = os.path.join(workdir, "extract")
+    r = sh(["/usr/bin/time", "-v", "-o", timef, binary, "unpack", "-q", image, "-o", out])
+    cpu, wall, rss = parse_time(timef)
+    return cpu, wall, rss, tree_hashes(out), r.returncode, None
+
+
 def run_assay(binary, image, workdir):
+    """`assay scan`: unpack plus every detector, the whole job."""
     report = os.path.join(workdir, "report.json")
     timef = os.path.join(workdir, "time.txt")
     r = sh(["/usr/bin/time", "-v", "-o", timef, binary, "scan", "-q", "--format", "json", "-o", report, image])
@@ -145,7 +155,7 @@ def main():
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
     ap.add_argument("--peers", default=os.path.join(ROOT, "..", "shared", "tools", "peers"))
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--tools", default="assay,binwalk,binwalk-shim,unblob,unblob-shim")
+    ap.add_argument("--tools", default="assay-unpack,assay,binwalk,binwalk-shim,unblob,unblob-shim")
     ap.add_argument("--no-random", action="store_true")
     ap.add_argument("--json", help="also write all figures to this file")
     args = ap.parse_args()
@@ -179,6 +189,8 @@ def main():
                 try:
                     if tool == "assay":
                         res = run_assay(binary, img, work)
+                    elif tool == "assay-unpack":
+                        res = run_assay_unpack(binary, img, work)
                     else:
                         res = run_peer(tool, img, work, args.peers)
                 finally:
