@@ -64,6 +64,9 @@ struct ScanArgs {
     /// Also materialise the unpacked tree under this directory.
     #[arg(long)]
     extract: Option<PathBuf>,
+    /// Extra candidate passwords for the hash cracker, one per line.
+    #[arg(long, value_name = "FILE")]
+    wordlist: Option<PathBuf>,
     /// Exit with status 1 when a finding of this severity or worse is reported.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
@@ -171,6 +174,17 @@ fn unpack(image: &Path, quiet: bool) -> Result<assay_unpack::UnpackResult> {
 }
 
 fn scan(args: ScanArgs) -> Result<i32> {
+    if let Some(path) = &args.wordlist {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let extra_words = String::from_utf8_lossy(&text)
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let _ = assay_analyze::detectors::credentials::configure(
+            assay_analyze::detectors::credentials::CredentialOptions { extra_words },
+        );
+    }
     let unpacked = unpack(&args.image, args.quiet)?;
     if let Some(dir) = &args.extract {
         assay_unpack::extract::extract(&unpacked, dir)
