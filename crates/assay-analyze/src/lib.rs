@@ -292,16 +292,28 @@ pub fn all_rules() -> Vec<Rule> {
 /// Run every registered detector and return their findings, most severe first, in a
 /// deterministic order.
 pub fn run_detectors(analysis: &Analysis) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = detectors::registry()
+    run_detectors_timed(analysis).0
+}
+
+/// Like [`run_detectors`], also returning the seconds each detector took (for `stats`).
+pub fn run_detectors_timed(analysis: &Analysis) -> (Vec<Finding>, Vec<(&'static str, f64)>) {
+    let results: Vec<(Vec<Finding>, &'static str, f64)> = detectors::registry()
         .par_iter()
-        .flat_map_iter(|d| {
+        .map(|d| {
+            let started = std::time::Instant::now();
             let mut out = Vec::new();
             d.run(analysis, &mut out);
-            out
+            (out, d.name(), started.elapsed().as_secs_f64())
         })
         .collect();
+    let mut findings = Vec::new();
+    let mut times = Vec::new();
+    for (f, name, secs) in results {
+        findings.extend(f);
+        times.push((name, secs));
+    }
     sort_findings(&mut findings);
-    findings
+    (findings, times)
 }
 
 /// Canonical order of findings: severity (worst first), then rule, location and range.

@@ -192,10 +192,13 @@ fn scan(args: ScanArgs) -> Result<i32> {
     }
     let started = Instant::now();
     let analysis = assay_analyze::Analysis::new(&unpacked);
-    let findings = assay_analyze::run_detectors(&analysis);
+    let (findings, detector_secs) = assay_analyze::run_detectors_timed(&analysis);
     let analyze_secs = started.elapsed().as_secs_f64();
     let mut stats = unpacked.stats.clone();
     stats.seconds.insert("analyze".into(), analyze_secs);
+    for (name, secs) in detector_secs {
+        stats.seconds.insert(format!("detector:{name}"), secs);
+    }
     let report = Report {
         schema: REPORT_SCHEMA.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
