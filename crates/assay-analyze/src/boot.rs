@@ -253,6 +253,11 @@ pub fn program_of(words: &[String]) -> Option<(String, usize)> {
             continue;
         }
         match base {
+            "procd_set_param" if words.get(i + 1).is_some_and(|w| w == "command") => {
+                // OpenWrt procd: `procd_set_param command /usr/sbin/telnetd -F …`.
+                i += 2;
+            }
+            "service_start" => i += 1,
             "nohup" | "exec" | "env" | "nice" | "setsid" | "sudo" | "chroot" | "busybox"
             | "command" => {
                 i += 1;
@@ -288,6 +293,7 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
     // Seeds: (path, trigger, started_by).
     let mut queue: VecDeque<(String, Trigger, String, usize)> = VecDeque::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut seen_nodes: BTreeSet<NodeId> = BTreeSet::new();
     for path in view.entries.keys() {
         let p = strip_overlay(path);
         let seed = if p == "/etc/inittab" {
@@ -334,6 +340,10 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
         let Some((_, id, bytes)) = read_script(a, fs, &path) else {
             continue;
         };
+        // The same script reached by another name (an rc.d symlink) is read once.
+        if !seen_nodes.insert(id) {
+            continue;
+        }
         if !is_text(bytes) {
             continue;
         }
@@ -590,6 +600,14 @@ mod tests {
             cron_command("*/15 * * * * /bin/x.sh"),
             Some("/bin/x.sh".into())
         );
+    }
+
+    #[test]
+    fn unwraps_procd_and_service_helpers() {
+        let procd = shell_words("procd_set_param command /usr/sbin/telnetd -F -l /bin/login.sh");
+        assert_eq!(program_of(&procd), Some(("telnetd".into(), 3)));
+        let svc = shell_words("service_start /usr/sbin/dropbear -p 22");
+        assert_eq!(program_of(&svc).unwrap().0, "dropbear");
     }
 
     #[test]

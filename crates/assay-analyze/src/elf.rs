@@ -191,7 +191,10 @@ fn facts<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<ElfFacts> {
     imports.dedup();
     let is_relocatable = e_type == elf::ET_REL;
     let entry: u64 = header.e_entry(e).into();
-    let is_executable = e_type == elf::ET_EXEC || (e_type == elf::ET_DYN && (interp || pie_flag));
+    // A shared object with a SONAME is a library even when it carries an interpreter (glibc's
+    // and uClibc's libc.so are runnable).
+    let is_executable = e_type == elf::ET_EXEC
+        || (e_type == elf::ET_DYN && (interp || pie_flag) && soname.is_none());
     let is_library =
         e_type == elf::ET_DYN && !is_executable && (soname.is_some() || entry == 0 || !interp);
     let _ = file.sections().count();

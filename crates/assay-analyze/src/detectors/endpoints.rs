@@ -310,8 +310,14 @@ fn text_endpoints(
             })
         });
         let key_says_server = text
+            .trim_start()
             .split(['=', ':', ' '])
             .next()
+            .filter(|k| {
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
             .map(|k| {
                 let k = k.to_ascii_uppercase();
                 [
@@ -352,7 +358,7 @@ fn text_endpoints(
             let class = classify_ipv4(&ip_s);
             let wanted = match class {
                 AddrClass::Meaningless => false,
-                AddrClass::Private => client.is_some() || key_says_server,
+                AddrClass::Private => client.is_some() || key_names_remote_server(text),
                 AddrClass::Public => !looks_like_version_context(line.text, ip.start()),
             };
             if wanted {
@@ -428,6 +434,21 @@ fn text_endpoints(
             out.push(f);
         }
     }
+}
+
+/// Whether the line assigns a setting whose name says it is a remote server (a private
+/// address in `LAN_IP=` or `ipaddr` is the device's own, not a server it contacts).
+fn key_names_remote_server(text: &str) -> bool {
+    let key = text
+        .split(['=', ':', ' '])
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    [
+        "SERVER", "ACS", "BROKER", "REMOTE", "PEER", "UPDATE", "CLOUD", "TUNNEL",
+    ]
+    .iter()
+    .any(|w| key.contains(w))
 }
 
 /// Config files (under /etc, or named like one) are read by the device even if no script

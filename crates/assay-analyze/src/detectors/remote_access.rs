@@ -321,6 +321,10 @@ fn runs_a_script(a: &Analysis, cmd: &StartedCommand, rest: usize) -> bool {
     if !word.starts_with('/') {
         return false;
     }
+    // `/etc/init.d/sshd enabled` asks an init script, whether or not the script ships.
+    if word.starts_with("/etc/init.d/") || word.starts_with("/etc/rc.d/") {
+        return true;
+    }
     let Some(fs) = a.fs_of(cmd.node) else {
         return false;
     };

@@ -107,6 +107,7 @@ fn random_looking(v: &str) -> bool {
         && entropy(v) >= 3.0
         && !is_placeholder(v)
         && !v.contains("://")
+        && !crate::detectors::credentials::looks_like_code(v)
 }
 
 fn is_psk_key(k: &str, wireless_file: bool) -> bool {

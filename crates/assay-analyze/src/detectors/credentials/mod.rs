@@ -9,6 +9,7 @@
 
 pub mod hashes;
 mod plaintext;
+pub use plaintext::looks_like_code;
 
 pub use plaintext::{is_password_key, is_user_key};
 

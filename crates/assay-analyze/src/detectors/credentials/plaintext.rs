@@ -236,6 +236,8 @@ pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
 struct Setting {
     key: String,
     value: String,
+    /// The value was written between quotes (a literal, not an expression).
+    quoted: bool,
     range: Range<usize>,
     line_no: usize,
     section: usize,
@@ -279,6 +281,7 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
         let mut push = |key: &str, value: &str, span: Range<usize>| {
             out.push(Setting {
                 key: key.to_string(),
+                quoted: value.starts_with('"') || value.starts_with('\''),
                 value: unquote(value).to_string(),
                 range: range.start + span.start..range.start + span.end,
                 line_no: no,
@@ -316,8 +319,40 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
     out
 }
 
+/// Source files, where `password = x` is usually an expression: only quoted literals count.
+fn is_source_code(path: &str) -> bool {
+    [
+        ".lua", ".js", ".css", ".py", ".pl", ".pm", ".php", ".rb", ".tcl", ".java", ".htm",
+        ".html", ".xsl", ".uc",
+    ]
+    .iter()
+    .any(|e| path.ends_with(e))
+}
+
+/// A value that is an expression, not a literal: a call, a variable, a member access.
+pub fn looks_like_code(v: &str) -> bool {
+    v.contains(['(', ')', '{', '}', '[', ']'])
+        || v.starts_with(['$', '@', '%', '&'])
+        || v.contains("${")
+        || v.ends_with('\\')
+        || v.split('$')
+            .skip(1)
+            .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        || v.contains("::")
+        || (v.contains('.')
+            && v.split('.').count() >= 2
+            && v.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }))
+}
+
 fn plausible_password(v: &str) -> bool {
     !is_placeholder(v)
+        && !looks_like_code(v)
         && !v.contains(' ')
         && v.len() <= 128
         && !v.starts_with("http")
@@ -333,14 +368,17 @@ fn scan_text(
 ) {
     let all = settings(bytes);
     let uci = all.iter().any(|s| s.section > 0) && bytes.windows(7).any(|w| w == b"option ");
+    let code = is_source_code(path);
     for s in &all {
-        if !is_password_key(&s.key) || !plausible_password(&s.value) {
+        if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
             continue;
         }
         // A user set beside it: same UCI section, or within a few lines elsewhere.
         let user = all.iter().find(|u| {
             is_user_key(&u.key)
                 && !is_placeholder(&u.value)
+                && !looks_like_code(&u.value)
+                && (!code || u.quoted)
                 && !u.value.contains(' ')
                 && if uci {
                     u.section == s.section
