@@ -42,13 +42,14 @@ struct Found {
 /// Paths of package databases and release files.
 fn metadata_kind(path: &str) -> Option<&'static str> {
     match path {
-        "/usr/lib/opkg/status" | "/var/lib/opkg/status" | "/usr/lib/ipkg/status"
+        "/usr/lib/opkg/status"
+        | "/var/lib/opkg/status"
+        | "/usr/lib/ipkg/status"
         | "/var/lib/ipkg/status" => Some("opkg-status"),
         "/var/lib/dpkg/status" => Some("dpkg-status"),
-        "/etc/os-release" | "/usr/lib/os-release" | "/etc/openwrt_release" => {
-            Some("release-file")
-        }
-        _ if (path.starts_with("/usr/lib/opkg/info/") || path.starts_with("/usr/lib/ipkg/info/"))
+        "/etc/os-release" | "/usr/lib/os-release" | "/etc/openwrt_release" => Some("release-file"),
+        _ if (path.starts_with("/usr/lib/opkg/info/")
+            || path.starts_with("/usr/lib/ipkg/info/"))
             && path.ends_with(".control") =>
         {
             Some("opkg-control")
@@ -142,9 +143,7 @@ fn targets(a: &Analysis) -> Vec<NodeId> {
         .iter()
         .filter(|n| match n.kind {
             NodeKind::File => true,
-            NodeKind::Stream | NodeKind::Unknown | NodeKind::Image => {
-                !has_children[n.id as usize]
-            }
+            NodeKind::Stream | NodeKind::Unknown | NodeKind::Image => !has_children[n.id as usize],
             _ => false,
         })
         .map(|n| n.id)

@@ -75,15 +75,34 @@ pub fn upstream_version(version: &str) -> String {
         _ => v,
     };
     let v = match v.rsplit_once('-') {
-        Some((up, rev)) if !up.is_empty() && rev.chars().next().is_some_and(|c| c.is_ascii_digit()) => up,
+        Some((up, rev))
+            if !up.is_empty()
+                && rev.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && !is_date(v) =>
+        {
+            up
+        }
         _ => v,
     };
     strip_repack(v).to_string()
 }
 
+/// A bare `YYYY-MM-DD` date (OpenWrt snapshot versions), whose last dash is no revision.
+fn is_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
 /// Drop Debian repack markers (`+dfsg1`, `.dfsg`, `+ds`, `+repack`) and what follows.
 fn strip_repack(v: &str) -> &str {
-    for marker in ["+dfsg", ".dfsg", "~dfsg", "+ds", "~ds", "+repack", "~repack"] {
+    for marker in [
+        "+dfsg", ".dfsg", "~dfsg", "+ds", "~ds", "+repack", "~repack",
+    ] {
         if let Some(i) = v.find(marker) {
             if i > 0 {
                 return &v[..i];
@@ -131,7 +150,9 @@ pub fn package_records(bytes: &[u8], kind: &'static str, libc_name: &str) -> Vec
                     }
                     "Source" => source = v.split_whitespace().next().map(str::to_string),
                     "Architecture" => arch = Some(v.to_string()),
-                    "Status" => installed = !v.contains("not-installed") && !v.contains("deinstall"),
+                    "Status" => {
+                        installed = !v.contains("not-installed") && !v.contains("deinstall")
+                    }
                     _ => {}
                 }
             }
@@ -222,7 +243,12 @@ pub fn package_note(bytes: &[u8]) -> Option<PackageHit> {
     let name = canonical_name(&package)?;
     let os = field("os").unwrap_or_default().to_ascii_lowercase();
     let mut purl = if os.is_empty() {
-        format!("pkg:{}/{}@{}", purl_encode(&pkg_type), purl_encode(&package), purl_encode(&version))
+        format!(
+            "pkg:{}/{}@{}",
+            purl_encode(&pkg_type),
+            purl_encode(&package),
+            purl_encode(&version)
+        )
     } else {
         format!(
             "pkg:{}/{}/{}@{}",
@@ -279,13 +305,20 @@ pub fn release_file(path: &str, bytes: &[u8]) -> Option<PackageHit> {
     }
     let name = match id.as_str() {
         "openwrt" | "lede" => "openwrt".to_string(),
-        other => other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect(),
+        other => other
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect(),
     };
     if name.is_empty() {
         return None;
     }
     Some(PackageHit {
-        purl: format!("pkg:generic/{}@{}", purl_encode(&name), purl_encode(&version)),
+        purl: format!(
+            "pkg:generic/{}@{}",
+            purl_encode(&name),
+            purl_encode(&version)
+        ),
         name,
         version,
         method: "release-file",

@@ -122,15 +122,14 @@ impl SignatureSet {
                 SigKind::String => format!("^(?:{re})"),
                 SigKind::Bare | SigKind::Filename => format!("^(?:{re})$"),
             };
-            let version = Regex::new(&anchored)
-                .map_err(|e| format!("components.tsv:{}: {e}", no + 1))?;
+            let version =
+                Regex::new(&anchored).map_err(|e| format!("components.tsv:{}: {e}", no + 1))?;
             if version.captures_len() != 2 {
                 return Err(format!("components.tsv:{}: need one capture group", no + 1));
             }
             let files = match opt(files) {
                 Some(f) => Some(
-                    regex::Regex::new(&f)
-                        .map_err(|e| format!("components.tsv:{}: {e}", no + 1))?,
+                    regex::Regex::new(&f).map_err(|e| format!("components.tsv:{}: {e}", no + 1))?,
                 ),
                 None => None,
             };

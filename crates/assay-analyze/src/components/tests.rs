@@ -16,7 +16,9 @@ fn the_table_parses_and_is_large_enough() {
     names.sort();
     names.dedup();
     assert!(names.len() >= 100, "{} components", names.len());
-    for n in ["busybox", "dropbear", "openssl", "dnsmasq", "glibc", "zlib", "linux"] {
+    for n in [
+        "busybox", "dropbear", "openssl", "dnsmasq", "glibc", "zlib", "linux",
+    ] {
         assert!(s.knows(n), "{n}");
     }
     assert_eq!(s.cpe_of("dnsmasq"), Some("a:thekelleys:dnsmasq"));
@@ -36,7 +38,8 @@ fn malformed_tables_are_rejected() {
 fn version_strings_in_binaries() {
     let busybox = b"\x7fELF\x01\x01\x00junk\x00BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\x00";
     let dropbear = b"\x00\x00SSH-2.0-dropbear_2022.83\x00dropbear_rsa_host_key\x00";
-    let libc = b"\x00GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n\x00";
+    let libc =
+        b"\x00GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n\x00";
     let libz = b"\x00 deflate 1.2.13 Copyright 1995-2022 Jean-loup Gailly and Mark Adler \x00";
     let crypto = b"\x00OpenSSL 3.0.20 7 Apr 2026\x00OpenSSL 1.1.1 compat\x00";
     let dnsmasq = b"\x00dnsmasq-2.90\x00";
@@ -110,7 +113,10 @@ fn several_copies_and_versions_are_each_reported() {
     assert_eq!(versions(&cs, "openssl"), ["1.0.2k", "3.0.20"]);
     let three = find(&cs, "openssl")[1];
     let paths: Vec<&str> = three.evidence.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, ["/opt/app/lib/libcrypto.so.3", "/usr/lib/libcrypto.so.3"]);
+    assert_eq!(
+        paths,
+        ["/opt/app/lib/libcrypto.so.3", "/usr/lib/libcrypto.so.3"]
+    );
 }
 
 #[test]
@@ -171,7 +177,8 @@ fn decompressed_kernel_streams_are_read() {
     n.location = "test.bin ▸ lzma@0x200".into();
     n.size = banner.len() as u64;
     t.nodes.push(n);
-    t.contents.push(Some(assay_unpack::Blob::from(banner.to_vec())));
+    t.contents
+        .push(Some(assay_unpack::Blob::from(banner.to_vec())));
     let cs = identify_components(&Analysis::new(&t));
     assert_eq!(versions(&cs, "linux"), ["3.10.26"]);
     assert_eq!(find(&cs, "linux")[0].evidence[0].path, "lzma@0x200");
@@ -196,7 +203,10 @@ fn opkg_status_and_control_files() {
     let d = find(&cs, "dnsmasq")[0];
     assert_eq!(d.purl, "pkg:opkg/dnsmasq@2.66-5?arch=ar71xx");
     assert_eq!(d.evidence[0].method, "opkg-status");
-    assert_eq!(d.evidence[0].matched.as_deref(), Some("Package: dnsmasq Version: 2.66-5"));
+    assert_eq!(
+        d.evidence[0].matched.as_deref(),
+        Some("Package: dnsmasq Version: 2.66-5")
+    );
     // uClibc's evidence: its package record and its file name.
     assert_eq!(find(&cs, "uclibc")[0].evidence.len(), 2);
 }
@@ -225,6 +235,11 @@ fn upstream_versions_of_packages() {
     assert_eq!(up("1.5.4+dfsg2-5+deb12u1"), "1.5.4");
     assert_eq!(up("2013.59-1"), "2013.59");
     assert_eq!(up("svn-r9945-1"), "svn-r9945");
+    assert_eq!(up("2013-10-23"), "2013-10-23");
+    assert_eq!(
+        up("2013-11-07-8ea96670367e5dd23988b51ee4f0f790393effaf"),
+        "2013-11-07"
+    );
 }
 
 #[test]
