@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod boot;
+pub mod components;
 pub mod detectors;
 pub mod elf;
 

@@ -204,7 +204,7 @@ fn scan(args: ScanArgs) -> Result<i32> {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         image: unpacked.image.clone(),
         nodes: unpacked.nodes.clone(),
-        components: Vec::new(),
+        components: assay_analyze::components::identify_components(&analysis),
         findings,
         warnings: unpacked.warnings.clone(),
         stats: (!args.reproducible).then_some(stats),
