@@ -6,8 +6,55 @@ use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 /// Anything that owns a contiguous run of bytes and can be shared across threads.
-pub trait ByteSource: AsRef<[u8]> + Send + Sync {}
-impl<T: AsRef<[u8]> + Send + Sync> ByteSource for T {}
+pub trait ByteSource: Send + Sync {
+    /// The bytes.
+    fn bytes(&self) -> &[u8];
+    /// A hint that `range` will not be read again soon. A memory-mapped file drops those
+    /// pages from the process's resident set (the kernel reads them back from the page cache
+    /// if they are touched again), so scanning a large image does not hold it all in memory.
+    fn release(&self, _range: Range<usize>) {}
+}
+
+impl ByteSource for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+impl ByteSource for &'static [u8] {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+impl ByteSource for memmap2::Mmap {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn release(&self, range: Range<usize>) {
+        if range.start >= range.end || range.end > self.len() {
+            return;
+        }
+        // Page-align inward: only whole pages inside the range are dropped.
+        const PAGE: usize = 4096;
+        let start = range.start.div_ceil(PAGE) * PAGE;
+        let end = range.end / PAGE * PAGE;
+        if start < end {
+            // SAFETY: the map is a read-only, shared mapping of a file. MADV_DONTNEED on such
+            // a mapping only drops resident pages; later reads fault them back in from the
+            // file with the same contents, so no reference into the map observes a change.
+            #[allow(unsafe_code)]
+            unsafe {
+                let _ = self.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    end - start,
+                );
+            }
+        }
+    }
+}
 
 /// A shared, immutable view of bytes: an `Arc` to the owner plus a range.
 #[derive(Clone)]
@@ -20,7 +67,7 @@ pub struct Blob {
 impl Blob {
     /// Wrap an owner of bytes (a `Vec<u8>`, a memory map).
     pub fn new(owner: impl ByteSource + 'static) -> Self {
-        let len = owner.as_ref().len();
+        let len = owner.bytes().len();
         Blob {
             owner: Arc::new(owner),
             start: 0,
@@ -48,6 +95,16 @@ impl Blob {
             .unwrap_or_else(|| self.clone())
     }
 
+    /// Hint that `range` of this view will not be read again soon (see
+    /// [`ByteSource::release`]); a no-op for bytes in ordinary memory.
+    pub fn release(&self, range: Range<usize>) {
+        let end = range.end.min(self.len());
+        if range.start < end {
+            self.owner
+                .release(self.start + range.start..self.start + end);
+        }
+    }
+
     /// Number of bytes in the view.
     pub fn len(&self) -> usize {
         self.end - self.start
@@ -62,7 +119,7 @@ impl Blob {
 impl Deref for Blob {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.owner.as_ref().as_ref()[self.start..self.end]
+        &self.owner.bytes()[self.start..self.end]
     }
 }
 

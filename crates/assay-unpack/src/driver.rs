@@ -6,7 +6,7 @@
 
 use crate::format::{Entry, EntryData, EntryKind, Format, UnpackContext, Unpacked};
 use crate::limits::{Budget, Limits};
-use crate::scan::{entropy, MagicScanner};
+use crate::scan::MagicScanner;
 use crate::Blob;
 use assay_model::{hex, ImageInfo, Node, NodeId, NodeKind, Stats, Warning};
 use rayon::prelude::*;
@@ -168,7 +168,7 @@ impl Unpacker {
             scanned: AtomicU64::new(0),
             progress: opts.progress.clone(),
         };
-        let hash = sha256(&data);
+        let hash = sha256_releasing(&data);
         let top = Lineage { hash, up: None };
         let analysis = run.analyse_blob(&data, 0, Role::Image, Some(&top));
         let mut root = Node::new(0, None, NodeKind::Image, name.to_string());
@@ -303,12 +303,25 @@ impl Run<'_> {
             return out;
         }
         self.scanned.fetch_add(data.len() as u64, Ordering::Relaxed);
-        let candidates = self.engine.scanner.candidates(data);
+        let candidates = if role == Role::Image {
+            self.engine
+                .scanner
+                .candidates_releasing(data, &|r| data.release(r))
+        } else {
+            self.engine.scanner.candidates(data)
+        };
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
+        let mut released_to = 0usize;
+        let step = crate::scan::RELEASE_STEP;
         for cand in candidates {
             if cand.start < claimed_end {
                 continue;
+            }
+            // Probes touch the pages around each candidate; hand back what lies well behind.
+            if role == Role::Image && cand.start >= released_to + 2 * step {
+                data.release(released_to..cand.start - step);
+                released_to = cand.start - step;
             }
             let format = self.engine.formats[cand.format];
             let tail = &data[cand.start..];
@@ -437,7 +450,7 @@ impl Run<'_> {
             return;
         }
         let bytes = &data[from..to];
-        let e = entropy(bytes);
+        let e = entropy_releasing(data, from..to);
         let mut node = Node::new(0, None, NodeKind::Unknown, format!("unknown@{from:#x}"));
         node.offset = Some(from as u64);
         node.size = (to - from) as u64;
@@ -723,6 +736,36 @@ fn warning_kind(message: &str) -> &'static str {
 fn padding_byte(bytes: &[u8]) -> Option<u8> {
     let first = *bytes.first()?;
     (matches!(first, 0x00 | 0xff) && bytes.iter().all(|&b| b == first)).then_some(first)
+}
+
+/// SHA-256 of a blob, handing each hashed chunk back with `release` (large images).
+fn sha256_releasing(data: &Blob) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let step = crate::scan::RELEASE_STEP;
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = (pos + step).min(data.len());
+        h.update(&data[pos..end]);
+        data.release(pos..end);
+        pos = end;
+    }
+    h.finalize().into()
+}
+
+/// Entropy of `range` of a blob, handing chunks back with `release` as it goes.
+fn entropy_releasing(data: &Blob, range: std::ops::Range<usize>) -> f64 {
+    let mut counts = [0u64; 256];
+    let step = crate::scan::RELEASE_STEP;
+    let mut pos = range.start;
+    while pos < range.end {
+        let end = (pos + step).min(range.end);
+        for &b in &data[pos..end] {
+            counts[b as usize] += 1;
+        }
+        data.release(pos..end);
+        pos = end;
+    }
+    crate::scan::entropy_of_counts(&counts)
 }
 
 /// SHA-256 of a byte slice.

@@ -7,6 +7,10 @@
 
 use crate::format::Format;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use std::ops::Range;
+
+/// How far behind the search position bytes are handed back with `release`.
+pub const RELEASE_STEP: usize = 8 << 20;
 
 /// Most patterns one automaton holds before its prefilter switches off.
 const SHARD_SIZE: usize = 64;
@@ -34,6 +38,8 @@ pub struct MagicScanner {
 
 struct Shard {
     automaton: AhoCorasick,
+    /// Length of the shard's longest pattern.
+    longest: usize,
     /// Global pattern index of each pattern of the shard.
     patterns: Vec<usize>,
 }
@@ -72,6 +78,11 @@ impl MagicScanner {
                     .match_kind(MatchKind::LeftmostFirst)
                     .build(chunk.iter().map(|&i| distinct[i].0))
                     .expect("static magics build an automaton"),
+                longest: chunk
+                    .iter()
+                    .map(|&i| distinct[i].0.len())
+                    .max()
+                    .unwrap_or(1),
                 patterns: chunk.to_vec(),
             })
             .collect();
@@ -80,21 +91,44 @@ impl MagicScanner {
 
     /// Every candidate in `data`, sorted by start offset, without duplicates.
     pub fn candidates(&self, data: &[u8]) -> Vec<Candidate> {
+        self.candidates_releasing(data, &|_| {})
+    }
+
+    /// Like [`candidates`](Self::candidates), calling `release` on ranges the search has
+    /// passed (every [`RELEASE_STEP`] bytes), so a memory-mapped image need not stay resident.
+    pub fn candidates_releasing(
+        &self,
+        data: &[u8],
+        release: &dyn Fn(Range<usize>),
+    ) -> Vec<Candidate> {
         let mut out = Vec::new();
         for shard in &self.shards {
+            // Search window by window, so that released ranges are really behind us; a
+            // window overlaps the next by the longest pattern, so no straddling hit is lost.
+            let overlap = shard.longest.max(1);
             let mut pos = 0;
+            let mut released = 0;
             while pos < data.len() {
-                let Some(m) = shard.automaton.find(Input::new(data).span(pos..data.len())) else {
-                    break;
-                };
-                let pattern = shard.patterns[m.pattern().as_usize()];
-                for &(format, magic_offset) in &self.owners[pattern] {
-                    if let Some(start) = m.start().checked_sub(magic_offset) {
-                        out.push(Candidate { start, format });
+                let window_end = pos.saturating_add(RELEASE_STEP).min(data.len());
+                match shard.automaton.find(Input::new(data).span(pos..window_end)) {
+                    Some(m) => {
+                        let pattern = shard.patterns[m.pattern().as_usize()];
+                        for &(format, magic_offset) in &self.owners[pattern] {
+                            if let Some(start) = m.start().checked_sub(magic_offset) {
+                                out.push(Candidate { start, format });
+                            }
+                        }
+                        pos = m.start() + 1;
                     }
+                    None if window_end == data.len() => break,
+                    None => pos = (window_end + 1).saturating_sub(overlap).max(pos + 1),
                 }
-                pos = m.start() + 1;
+                if pos >= released + 2 * RELEASE_STEP {
+                    release(released..pos - RELEASE_STEP);
+                    released = pos - RELEASE_STEP;
+                }
             }
+            release(released..data.len());
         }
         out.sort_unstable();
         out.dedup();
@@ -104,14 +138,20 @@ impl MagicScanner {
 
 /// Shannon entropy of `data` in bits per byte (0 for empty input).
 pub fn entropy(data: &[u8]) -> f64 {
-    if data.is_empty() {
-        return 0.0;
-    }
     let mut counts = [0u64; 256];
     for &b in data {
         counts[b as usize] += 1;
     }
-    let n = data.len() as f64;
+    entropy_of_counts(&counts)
+}
+
+/// Shannon entropy in bits per byte from a byte histogram.
+pub fn entropy_of_counts(counts: &[u64; 256]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let n = total as f64;
     counts
         .iter()
         .filter(|&&c| c > 0)
