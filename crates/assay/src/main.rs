@@ -42,6 +42,9 @@ enum Command {
         /// Print Markdown (as in docs/rules.md) instead of plain text.
         #[arg(long)]
         markdown: bool,
+        /// Also list the YARA rules (*.yar, *.yara) of this directory (repeatable).
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
     },
 }
 
@@ -70,6 +73,10 @@ struct ScanArgs {
     /// Exit with status 1 when a finding of this severity or worse is reported.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
+    /// Add the YARA rules (*.yar, *.yara) of this directory to the built-in rule pack
+    /// (repeatable). A rule without `meta: assay_id` reports as ASSAY-USER-<rule name>.
+    #[arg(long = "rules", value_name = "DIR")]
+    rules: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,7 +145,10 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Rules { markdown } => {
+        Command::Rules { markdown, rules } => {
+            if let Err(code) = configure_rule_pack(&rules) {
+                return Ok(code);
+            }
             print!("{}", rules_text(markdown));
             Ok(0)
         }
@@ -173,6 +183,18 @@ fn unpack(image: &Path, quiet: bool) -> Result<assay_unpack::UnpackResult> {
     Ok(result)
 }
 
+/// Compile the rule pack with the user's rule directories before anything else runs, so a
+/// broken rule file stops the command with the compiler's message (exit code 2).
+fn configure_rule_pack(dirs: &[PathBuf]) -> Result<(), i32> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    assay_analyze::detectors::rulepack::configure(dirs).map_err(|e| {
+        eprintln!("assay: {e}");
+        2
+    })
+}
+
 fn scan(args: ScanArgs) -> Result<i32> {
     if let Some(path) = &args.wordlist {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -184,6 +206,9 @@ fn scan(args: ScanArgs) -> Result<i32> {
         let _ = assay_analyze::detectors::credentials::configure(
             assay_analyze::detectors::credentials::CredentialOptions { extra_words },
         );
+    }
+    if let Err(code) = configure_rule_pack(&args.rules) {
+        return Ok(code);
     }
     let unpacked = unpack(&args.image, args.quiet)?;
     if let Some(dir) = &args.extract {

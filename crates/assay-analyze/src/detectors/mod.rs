@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod hardening;
 pub mod keys;
 pub mod remote_access;
+pub mod rulepack;
 pub mod secrets;
 pub mod text;
 
@@ -21,5 +22,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &credentials::Credentials,
         &keys::Keys,
         &secrets::Secrets,
+        &rulepack::RulePackDetector,
     ]
 }

@@ -1,0 +1,57 @@
+//! The `--rules DIR` option of the real binary: user rules are listed, a broken rule file stops
+//! the command with the compiler's message and exit code 2 (not a panic).
+
+use std::process::Command;
+
+fn assay() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_assay"))
+}
+
+#[test]
+fn builtin_yara_rules_are_listed() {
+    let out = assay().arg("rules").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ASSAY-BACKDOOR-001"), "{text}");
+    assert!(text.contains("CVE-2013-6026"), "{text}");
+}
+
+#[test]
+fn user_rules_are_listed_with_user_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.yar"),
+        "rule Local_Debug { strings: $a = \"dbg-7777\" condition: $a }\n",
+    )
+    .unwrap();
+    let out = assay()
+        .args(["rules", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ASSAY-USER-Local_Debug"), "{text}");
+}
+
+#[test]
+fn broken_user_rule_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yar"),
+        "rule bad { condition: $nope }\n",
+    )
+    .unwrap();
+    let image = dir.path().join("image.bin");
+    std::fs::write(&image, b"not firmware").unwrap();
+    let out = assay()
+        .args(["scan", "--quiet", "--rules"])
+        .arg(dir.path())
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yar"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
