@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod endpoints;
 pub mod hardening;
 pub mod keys;
+pub mod magic_compare;
 pub mod remote_access;
 pub mod secrets;
 pub mod text;
@@ -21,5 +22,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &credentials::Credentials,
         &keys::Keys,
         &secrets::Secrets,
+        &magic_compare::MagicCompare,
     ]
 }
