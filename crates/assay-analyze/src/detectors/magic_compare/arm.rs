@@ -80,7 +80,15 @@ impl Lower for Arm32 {
         } else {
             &self.arm
         };
-        let inst = decoder.decode(&mut reader).ok()?;
+        if !self.thumb {
+            // yaxpeax-arm 0.5 panics on LDRD/STRD with Rt = 15 (Rt2 would be r16); they are
+            // UNPREDICTABLE encodings anyway.
+            let w = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+            if w & 0x0e00_00d0 == 0x0000_00d0 && (w >> 12) & 15 == 15 {
+                return None;
+            }
+        }
+        let inst = guarded(|| decoder.decode(&mut reader).ok())?;
         let len: u8 = if self.thumb && !inst.wide { 2 } else { 4 };
         let pc = if self.thumb { at + 4 } else { at + 8 };
         let aligned_pc = pc & !3;
@@ -224,6 +232,21 @@ impl Lower for Arm32 {
                     }
                 }
             }
+            O7::STRD => {
+                let m = if matches!(o[1], A7::Reg(_)) {
+                    o[2]
+                } else {
+                    o[1]
+                };
+                if let (Some(r), A7::RegDerefPreindexOffset(base, imm, add, wback)) = (dst, m) {
+                    let off = if add { i64::from(imm) } else { -i64::from(imm) };
+                    ops.push(Op::Store(Src::Reg(r), base.number(), off, 4));
+                    ops.push(Op::Store(Src::Reg(r + 1), base.number(), off + 4, 4));
+                    if wback {
+                        ops.push(Op::AddImm(base.number(), base.number(), off));
+                    }
+                }
+            }
             O7::PUSH => {
                 if let A7::RegList(l) = o[0] {
                     ops.push(Op::AddImm(ARM_SP, ARM_SP, -4 * i64::from(l.count_ones())));
@@ -239,7 +262,11 @@ impl Lower for Arm32 {
                 if let (A7::RegWBack(base, true), A7::RegList(l)) = (&o[0], &o[1]) {
                     let add = matches!(inst.opcode, O7::STM(true, ..) | O7::LDM(true, ..));
                     let n = 4 * i64::from(l.count_ones());
-                    ops.push(Op::AddImm(base.number(), base.number(), if add { n } else { -n }));
+                    ops.push(Op::AddImm(
+                        base.number(),
+                        base.number(),
+                        if add { n } else { -n },
+                    ));
                 }
                 if load {
                     if let A7::RegList(l) = o[1] {
@@ -253,7 +280,11 @@ impl Lower for Arm32 {
                     ops.push(Op::Call(Target::Addr(t)));
                 }
                 A7::BranchThumbOffset(off) => {
-                    let base = if inst.opcode == O7::BLX { aligned_pc } else { pc };
+                    let base = if inst.opcode == O7::BLX {
+                        aligned_pc
+                    } else {
+                        pc
+                    };
                     let t = base.wrapping_add((i64::from(off) * 2) as u64);
                     ops.push(Op::Call(Target::Addr(t)));
                 }
@@ -319,6 +350,14 @@ impl Lower for Arm32 {
     }
 }
 
+/// Run a third-party decoder, turning a panic on a malformed instruction into "no
+/// instruction": the decoders are not meant to panic, but hostile bytes must never end a scan.
+pub(super) fn guarded<T>(f: impl FnOnce() -> Option<T>) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .ok()
+        .flatten()
+}
+
 fn pop_list(list: u16, ops: &mut Vec<Op>, d: &mut Decoded) {
     ops.push(Op::AddImm(ARM_SP, ARM_SP, 4 * i64::from(list.count_ones())));
     for r in 0..16u8 {
@@ -348,7 +387,10 @@ impl Arm64 {
 /// A general register operand: its number (`sp` and `xzr` told apart) and whether it is W.
 fn reg8(op: &A8) -> Option<(Reg, bool)> {
     match op {
-        A8::Register(size, n) => Some((if *n == 31 { A64_ZR } else { *n as Reg }, *size == SizeCode::W)),
+        A8::Register(size, n) => Some((
+            if *n == 31 { A64_ZR } else { *n as Reg },
+            *size == SizeCode::W,
+        )),
         A8::RegisterOrSP(size, n) => Some((*n as Reg, *size == SizeCode::W)),
         A8::SIMDRegister(_, n) => Some((A64_V + (*n as Reg & 31), false)),
         _ => None,
@@ -371,7 +413,7 @@ fn simd_size(op: &A8) -> Option<u8> {
 impl Lower for Arm64 {
     fn decode(&mut self, bytes: &[u8], at: u64, ops: &mut Vec<Op>) -> Option<Decoded> {
         let mut reader = U8Reader::new(bytes.get(..4)?);
-        let inst = self.decoder.decode(&mut reader).ok()?;
+        let inst = guarded(|| self.decoder.decode(&mut reader).ok())?;
         let mut d = Decoded {
             len: 4,
             delay_slot: false,
@@ -505,7 +547,12 @@ impl Lower for Arm64 {
                             ops.push(Op::Load(r2, base, at_off + i64::from(size), size));
                         } else {
                             ops.push(Op::Store(Src::Reg(r1), base, at_off, size));
-                            ops.push(Op::Store(Src::Reg(r2), base, at_off + i64::from(size), size));
+                            ops.push(Op::Store(
+                                Src::Reg(r2),
+                                base,
+                                at_off + i64::from(size),
+                                size,
+                            ));
                         }
                         if wback {
                             ops.push(Op::AddImm(base, base, off));
@@ -535,8 +582,15 @@ impl Lower for Arm64 {
             O8::RET | O8::B => d.ends_flow = true,
             // Compares, branches, barriers, hints and stores of other kinds write no register
             // we track.
-            O8::SUBS | O8::ADDS | O8::ANDS | O8::Bcc(_) | O8::CBZ | O8::CBNZ | O8::TBZ
-            | O8::TBNZ | O8::HINT => {
+            O8::SUBS
+            | O8::ADDS
+            | O8::ANDS
+            | O8::Bcc(_)
+            | O8::CBZ
+            | O8::CBNZ
+            | O8::TBZ
+            | O8::TBNZ
+            | O8::HINT => {
                 if matches!(inst.opcode, O8::SUBS | O8::ADDS | O8::ANDS) {
                     if let Some((r, _)) = dst {
                         ops.push(Op::Clobber(r));

@@ -124,8 +124,6 @@ pub struct Abi {
 pub struct Call {
     /// Address of the call instruction.
     pub at: u64,
-    /// Its size in bytes.
-    pub len: u8,
     /// Where it goes, resolved as far as the values allow.
     pub callee: Callee,
     /// The values of the first argument registers.
@@ -360,8 +358,11 @@ impl<'i, 'a> Machine<'i, 'a> {
             self.stack_bytes.remove(&off.wrapping_add(i));
             self.stack_vals.remove(&off.wrapping_add(i));
         }
+        if let Val::Loaded { .. } = value {
+            self.stack_vals.insert(off, value);
+        }
         let bytes: Option<Vec<u8>> = match value {
-            Val::Const(c) if size <= 8 => Some(
+            Val::Const(c) | Val::Loaded { value: c, .. } if size <= 8 => Some(
                 (0..size)
                     .map(|i| {
                         let shift = if self.abi.big_endian {
@@ -386,7 +387,7 @@ impl<'i, 'a> Machine<'i, 'a> {
                         .insert(off.wrapping_add(i as i64), StackByte { value: b, at });
                 }
             }
-            None if value != Val::Unknown => {
+            None if matches!(value, Val::Stack(_)) => {
                 self.stack_vals.insert(off, value);
             }
             None => {}
@@ -411,12 +412,10 @@ impl<'i, 'a> Machine<'i, 'a> {
             bytes.push(b.value);
         }
         let printable = bytes.iter().all(|&c| (0x20..0x7f).contains(&c));
-        (printable && bytes.len() >= 4 && (terminated || bytes.len() >= 6)).then_some(
-            StackString {
-                bytes,
-                written: (first, last),
-            },
-        )
+        (printable && bytes.len() >= 4 && (terminated || bytes.len() >= 6)).then_some(StackString {
+            bytes,
+            written: (first, last),
+        })
     }
 
     fn record_call(&mut self, target: Target, at: u64, len: u8) {
@@ -440,9 +439,9 @@ impl<'i, 'a> Machine<'i, 'a> {
                 _ => None,
             })
             .collect();
+        let _ = len;
         self.calls.push(Call {
             at,
-            len,
             callee,
             args,
             stack_strings,

@@ -91,6 +91,8 @@ pub struct Image<'a> {
     pub is_static: bool,
     /// Has a `.symtab`.
     pub has_symtab: bool,
+    /// A program (`ET_EXEC`, or `ET_DYN` with an interpreter), not a library.
+    pub is_executable: bool,
     mappings: Vec<Mapping>,
 }
 
@@ -116,7 +118,11 @@ impl<'a> Image<'a> {
         let mut mappings = Vec::new();
         for seg in file.segments() {
             let (offset, size) = seg.file_range();
-            if size == 0 || offset.checked_add(size).is_none_or(|e| e > data.len() as u64) {
+            if size == 0
+                || offset
+                    .checked_add(size)
+                    .is_none_or(|e| e > data.len() as u64)
+            {
                 continue;
             }
             mappings.push(Mapping {
@@ -218,8 +224,8 @@ impl<'a> Image<'a> {
                     if let (Some(local), Some(gotsym)) = (local, gotsym) {
                         let word = if is_64 { 8 } else { 4 };
                         for (i, name) in dynsym_by_index.iter().enumerate().skip(gotsym as usize) {
-                            let slot = pltgot
-                                .wrapping_add((local + i as u64 - gotsym).wrapping_mul(word));
+                            let slot =
+                                pltgot.wrapping_add((local + i as u64 - gotsym).wrapping_mul(word));
                             if !name.is_empty() {
                                 slot_names.entry(slot).or_insert_with(|| name.clone());
                             }
@@ -237,6 +243,8 @@ impl<'a> Image<'a> {
         let entry = file.entry();
         let thumb_entry = arch == Arch::Arm && entry & 1 == 1;
         let is_static = !file.sections().any(|s| s.name() == Ok(".interp"));
+        let is_executable =
+            file.kind() == object::ObjectKind::Executable || (!is_static && file.entry() != 0);
         Some(Image {
             data,
             arch,
@@ -256,6 +264,7 @@ impl<'a> Image<'a> {
             imports,
             is_static,
             has_symtab,
+            is_executable,
             mappings,
         })
     }
@@ -270,7 +279,10 @@ impl<'a> Image<'a> {
 
     /// Up to `len` file bytes at `va` (fewer at the end of a mapping).
     pub fn bytes_at(&self, va: u64, len: usize) -> Option<&'a [u8]> {
-        let m = self.mappings.iter().find(|m| va >= m.va && va - m.va < m.size)?;
+        let m = self
+            .mappings
+            .iter()
+            .find(|m| va >= m.va && va - m.va < m.size)?;
         let start = (m.offset + (va - m.va)) as usize;
         let end = (m.offset + m.size).min(start as u64 + len as u64) as usize;
         self.data.get(start..end)
@@ -304,11 +316,6 @@ impl<'a> Image<'a> {
         let b = self.bytes_at(va, 257)?;
         let end = b.iter().position(|&c| c == 0)?;
         Some((off, &b[..end]))
-    }
-
-    /// Whether `va` lies in a stub section.
-    pub fn in_stubs(&self, va: u64) -> bool {
-        self.stubs.iter().any(|r| va >= r.start && va < r.end)
     }
 
     /// Whether `va` lies in scanned code.
@@ -366,7 +373,11 @@ fn dynamic_tags(data: &[u8], is_64: bool, big_endian: bool) -> HashMap<i64, u64>
     let mut tags = HashMap::new();
     for entry in data.chunks_exact(word * 2).take(4096) {
         let tag = read(&entry[..word]);
-        let tag = if is_64 { tag as i64 } else { tag as u32 as i32 as i64 };
+        let tag = if is_64 {
+            tag as i64
+        } else {
+            tag as u32 as i32 as i64
+        };
         if tag == 0 {
             break;
         }

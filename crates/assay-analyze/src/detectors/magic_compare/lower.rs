@@ -127,8 +127,11 @@ fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, S
             let mut first_len = lower.min_len();
             for i in 0..6 {
                 ops.clear();
-                let Some(d) = lower.decode(&bytes[p.min(bytes.len())..], range.start + p as u64, &mut ops)
-                else {
+                let Some(d) = lower.decode(
+                    &bytes[p.min(bytes.len())..],
+                    range.start + p as u64,
+                    &mut ops,
+                ) else {
                     break;
                 };
                 if i == 0 {
@@ -147,9 +150,11 @@ fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, S
                 p += usize::from(d.len.max(1));
                 if d.delay_slot {
                     ops.clear();
-                    if let Some(d2) =
-                        lower.decode(&bytes[p.min(bytes.len())..], range.start + p as u64, &mut ops)
-                    {
+                    if let Some(d2) = lower.decode(
+                        &bytes[p.min(bytes.len())..],
+                        range.start + p as u64,
+                        &mut ops,
+                    ) {
                         m.apply(&ops, range.start + p as u64, d2.len);
                         p += usize::from(d2.len.max(1));
                     }
@@ -204,7 +209,9 @@ fn run(
     let mut out = Vec::new();
     let mut ops = Vec::new();
     for range in &image.code {
-        run_range(image, lower, abi, starts, &thumb, *range, budget, &mut ops, &mut out);
+        run_range(
+            image, lower, abi, starts, &thumb, *range, budget, &mut ops, &mut out,
+        );
     }
     out
 }

@@ -123,7 +123,8 @@ impl Lower for Mips {
             }
             3 => {
                 d.delay_slot = true;
-                let target = (at.wrapping_add(4) & !0x0fff_ffff) | (u64::from(w & 0x03ff_ffff) << 2);
+                let target =
+                    (at.wrapping_add(4) & !0x0fff_ffff) | (u64::from(w & 0x03ff_ffff) << 2);
                 ops.push(Op::Call(Target::Addr(target)));
             }
             // beq (b when both zero), bne, blez, bgtz and the likely forms

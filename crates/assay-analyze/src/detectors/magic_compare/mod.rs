@@ -14,12 +14,12 @@
 //! the function (or in the functions it calls) is a shell, a privilege change, or the normal
 //! `crypt(3)`/shadow check that the literal lets a caller skip. No rule names a password.
 
+mod arm;
 mod flow;
 mod image;
 mod lower;
-mod secret;
-mod arm;
 mod mips;
+mod secret;
 mod x86;
 
 use crate::{Analysis, Detector, Rule};
@@ -137,6 +137,7 @@ struct Scan {
     functions: Vec<lower::Function>,
     names: HashSet<String>,
     symbols_known: bool,
+    is_executable: bool,
 }
 
 const COMPARE: &[&str] = &[
@@ -167,7 +168,14 @@ const SHELL: &[&str] = &[
     "posix_spawnp",
 ];
 const PRIVILEGE: &[&str] = &[
-    "setuid", "setgid", "seteuid", "setegid", "setreuid", "setregid", "setresuid", "setresgid",
+    "setuid",
+    "setgid",
+    "seteuid",
+    "setegid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
 ];
 const PASSWORD_CHECK: &[&str] = &[
     "crypt",
@@ -227,11 +235,6 @@ fn scan(bytes: &[u8]) -> Option<Scan> {
     }
     let functions = lower::functions(&image);
     let arch = image.arch.name(image.is_64, image.big_endian);
-    let by_start: HashMap<u64, usize> = functions
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.start, i))
-        .collect();
     // Comparison functions: by name, then the binary's own thin wrappers of them.
     let mut wrappers: HashMap<u64, String> = HashMap::new();
     for _ in 0..2 {
@@ -262,7 +265,7 @@ fn scan(bytes: &[u8]) -> Option<Scan> {
             let Some(compare) = compare_name(&c.callee, &wrappers) else {
                 continue;
             };
-            let strings: Vec<Option<(Vec<u8>, Range<usize>, bool)>> = c
+            let strings: Vec<Option<Literal>> = c
                 .args
                 .iter()
                 .zip(&c.stack_strings)
@@ -288,7 +291,6 @@ fn scan(bytes: &[u8]) -> Option<Scan> {
             }
         }
     }
-    let _ = by_start;
     let mut names: HashSet<String> = image.imports.iter().cloned().collect();
     names.extend(image.functions.values().map(|n| base_name(n).to_string()));
     Some(Scan {
@@ -297,6 +299,7 @@ fn scan(bytes: &[u8]) -> Option<Scan> {
         functions,
         names,
         symbols_known: !image.is_static || image.has_symtab,
+        is_executable: image.is_executable,
     })
 }
 
@@ -311,12 +314,12 @@ fn compare_name(callee: &Callee, wrappers: &HashMap<u64, String>) -> Option<Stri
     }
 }
 
+/// A recovered string: its bytes, the file bytes that show it, and whether it was built on
+/// the stack.
+type Literal = (Vec<u8>, Range<usize>, bool);
+
 /// The string a call argument points to: in the file, or built on the stack.
-fn literal_of(
-    image: &Image,
-    v: Val,
-    stack: Option<&flow::StackString>,
-) -> Option<(Vec<u8>, Range<usize>, bool)> {
+fn literal_of(image: &Image, v: Val, stack: Option<&flow::StackString>) -> Option<Literal> {
     if let Some(s) = stack {
         let a = image.offset_of(s.written.0)?;
         let b = image.offset_of(s.written.1)?;
@@ -358,7 +361,14 @@ fn reachable_names(
             Callee::Named(n) => out.push(base_name(n).to_string()),
             Callee::Local(a) if depth > 0 && seen.insert(*a) => {
                 if let Some(&i) = by_start.get(a) {
-                    reachable_names(functions, by_start, &functions[i].calls, depth - 1, seen, out);
+                    reachable_names(
+                        functions,
+                        by_start,
+                        &functions[i].calls,
+                        depth - 1,
+                        seen,
+                        out,
+                    );
                 }
             }
             _ => {}
@@ -394,25 +404,58 @@ fn suspicious_comparisons(bytes: &[u8]) -> Vec<Suspicious> {
             continue;
         };
         let f = &scan.functions[fi];
-        let after: Vec<flow::Call> = f.calls.iter().filter(|c| c.at > lit.call_at).cloned().collect();
+        let after: Vec<flow::Call> = f
+            .calls
+            .iter()
+            .filter(|c| c.at > lit.call_at)
+            .cloned()
+            .collect();
         let mut after_names = Vec::new();
-        reachable_names(&scan.functions, &by_start, &after, 2, &mut HashSet::new(), &mut after_names);
+        reachable_names(
+            &scan.functions,
+            &by_start,
+            &after,
+            2,
+            &mut HashSet::new(),
+            &mut after_names,
+        );
         let mut all_names = Vec::new();
-        reachable_names(&scan.functions, &by_start, &f.calls, 2, &mut HashSet::new(), &mut all_names);
-        let shell = after_names.iter().find(|n| SHELL.contains(&n.as_str())).cloned();
-        let privilege = after_names.iter().find(|n| PRIVILEGE.contains(&n.as_str())).cloned();
+        reachable_names(
+            &scan.functions,
+            &by_start,
+            &f.calls,
+            2,
+            &mut HashSet::new(),
+            &mut all_names,
+        );
+        let shell = after_names
+            .iter()
+            .find(|n| SHELL.contains(&n.as_str()))
+            .cloned();
+        let privilege = after_names
+            .iter()
+            .find(|n| PRIVILEGE.contains(&n.as_str()))
+            .cloned();
         let bypass = all_names
             .iter()
             .find(|n| PASSWORD_CHECK.contains(&n.as_str()))
             .cloned();
         let (rule, severity, guards) = if bypass.is_some() {
-            (&RULES[0], Severity::Critical, shell.clone().or(privilege.clone()))
+            (
+                &RULES[0],
+                Severity::Critical,
+                shell.clone().or(privilege.clone()),
+            )
         } else if shell.is_some() {
             (&RULES[1], Severity::Critical, shell.clone())
         } else if privilege.is_some() {
             (&RULES[1], Severity::High, privilege.clone())
-        } else {
+        } else if score >= 3 && scan.is_executable {
+            // Unguarded: only the most password-like literals of programs, or every
+            // library's algorithm and curve names would be reported.
             (&RULES[2], Severity::Medium, None)
+        } else {
+            continue;
         };
         let mut evidence = score;
         if bypass.is_some() && shell.is_some() {
@@ -470,7 +513,8 @@ fn to_finding(a: &Analysis, node: assay_model::NodeId, s: Suspicious) -> Finding
     f.context.insert("function".into(), function);
     f.context
         .insert("call_address".into(), format!("{:#x}", lit.call_at));
-    f.context.insert("compare_function".into(), lit.compare.clone());
+    f.context
+        .insert("compare_function".into(), lit.compare.clone());
     f.context.insert("architecture".into(), s.arch.into());
     f.context.insert("password".into(), text);
     if lit.on_stack {

@@ -110,7 +110,7 @@ fn is_mem(op: &Operand) -> bool {
 impl Lower for X86_64 {
     fn decode(&mut self, bytes: &[u8], at: u64, ops: &mut Vec<Op>) -> Option<Decoded> {
         let window = &bytes[..bytes.len().min(15)];
-        let inst = InstDecoder::default().decode_slice(window).ok()?;
+        let inst = super::arm::guarded(|| InstDecoder::default().decode_slice(window).ok())?;
         let len = inst.len().to_const() as u8;
         let next = at + u64::from(len);
         let mut d = Decoded {
@@ -119,8 +119,16 @@ impl Lower for X86_64 {
             ends_flow: false,
         };
         let n = inst.operand_count();
-        let o0 = if n > 0 { inst.operand(0) } else { Operand::Nothing };
-        let o1 = if n > 1 { inst.operand(1) } else { Operand::Nothing };
+        let o0 = if n > 0 {
+            inst.operand(0)
+        } else {
+            Operand::Nothing
+        };
+        let o1 = if n > 1 {
+            inst.operand(1)
+        } else {
+            Operand::Nothing
+        };
         let size = inst
             .mem_size()
             .and_then(|m| m.bytes_size())
