@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod endpoints;
 pub mod hardening;
 pub mod keys;
+pub mod magic_compare;
 pub mod remote_access;
 pub mod rulepack;
 pub mod secrets;
@@ -23,5 +24,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &keys::Keys,
         &secrets::Secrets,
         &rulepack::RulePackDetector,
+        &magic_compare::MagicCompare,
     ]
 }

@@ -1,0 +1,293 @@
+//! The driver: decode an image's code with the architecture's lowering, resolve import stubs,
+//! split the code into functions and run the abstract machine over each, yielding every call
+//! with its argument values.
+
+use super::flow::{Abi, Call, Callee, Machine, Op, Target, Val};
+use super::image::{Arch, CodeRange, Image};
+use super::{arm, mips, x86};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// What decoding one instruction tells the driver.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded {
+    /// Length in bytes.
+    pub len: u8,
+    /// The next instruction runs before this one's jump (MIPS delay slot).
+    pub delay_slot: bool,
+    /// Control does not fall through (return, unconditional jump).
+    pub ends_flow: bool,
+}
+
+/// An architecture's decoder, lowering instructions to [`Op`]s.
+pub trait Lower {
+    /// Decode the instruction at the start of `bytes` (address `at`), pushing its effect.
+    fn decode(&mut self, bytes: &[u8], at: u64, ops: &mut Vec<Op>) -> Option<Decoded>;
+    /// Smallest instruction size: how far to skip over bytes that do not decode.
+    fn min_len(&self) -> usize;
+    /// Switch between instruction sets (ARM/Thumb) for the code at a function start.
+    fn set_thumb(&mut self, _thumb: bool) {}
+}
+
+/// The calls of one function.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// Start address.
+    pub start: u64,
+    /// End address (start of the next function or end of its code range).
+    pub end: u64,
+    /// Symbol name, when the binary has one.
+    pub name: Option<String>,
+    /// Its calls, in address order.
+    pub calls: Vec<Call>,
+    /// Instructions decoded.
+    pub instructions: usize,
+}
+
+/// Most instructions decoded for one binary (both passes together).
+pub const MAX_INSTRUCTIONS: usize = 5_000_000;
+
+/// Every function of the image with its calls; callees that are import stubs are named.
+pub fn functions(image: &Image) -> Vec<Function> {
+    let (mut lower, abi) = lowering(image);
+    let stubs = stub_names(image, lower.as_mut(), &abi);
+    let mut budget = MAX_INSTRUCTIONS;
+    let mut starts: BTreeSet<u64> = image
+        .functions
+        .keys()
+        .copied()
+        .filter(|&a| image.in_code(a))
+        .collect();
+    if image.in_code(image.entry) {
+        starts.insert(image.entry);
+    }
+    // Pass 1: find call targets, the function starts of a stripped binary.
+    for f in run(image, lower.as_mut(), &abi, &starts, &mut budget) {
+        for c in f.calls {
+            if let Callee::Local(a) = c.callee {
+                if image.in_code(a) {
+                    starts.insert(a);
+                }
+            }
+        }
+    }
+    let mut out = run(image, lower.as_mut(), &abi, &starts, &mut budget);
+    for f in &mut out {
+        for c in &mut f.calls {
+            if let Callee::Local(a) = c.callee {
+                if let Some(name) = stubs.get(&a) {
+                    c.callee = Callee::Named(name.clone());
+                } else if !image.in_code(a) {
+                    if let Some(n) = image.function_name(a) {
+                        c.callee = Callee::Named(n.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn lowering(image: &Image) -> (Box<dyn Lower>, Abi) {
+    match image.arch {
+        Arch::Mips => (
+            Box::new(mips::Mips {
+                big_endian: image.big_endian,
+                is_64: image.is_64,
+            }),
+            mips::abi(image.gp, image.is_64, image.big_endian),
+        ),
+        Arch::Arm => (
+            Box::new(arm::Arm32::new(image.thumb_entry)),
+            arm::abi32(image.big_endian),
+        ),
+        Arch::Aarch64 => (Box::new(arm::Arm64::new()), arm::abi64()),
+        Arch::X86_64 => (Box::new(x86::X86_64), x86::abi()),
+    }
+}
+
+/// Import names of stub entry addresses, found by emulating a few instructions from each
+/// instruction of the stub sections until an indirect jump through a named GOT slot.
+fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, String> {
+    let mut out = HashMap::new();
+    let mut ops = Vec::new();
+    for range in &image.stubs {
+        let mips_stubs = image
+            .mips_stub_sections
+            .iter()
+            .any(|r| r.start == range.start);
+        let Some(bytes) = image.bytes_at(range.start, (range.end - range.start) as usize) else {
+            continue;
+        };
+        lower.set_thumb(false);
+        let mut pos = 0usize;
+        while pos < bytes.len() && pos < 1 << 20 {
+            let start = range.start + pos as u64;
+            let mut m = Machine::new(image, abi);
+            let mut p = pos;
+            let mut first_len = lower.min_len();
+            for i in 0..6 {
+                ops.clear();
+                let Some(d) = lower.decode(
+                    &bytes[p.min(bytes.len())..],
+                    range.start + p as u64,
+                    &mut ops,
+                ) else {
+                    break;
+                };
+                if i == 0 {
+                    first_len = usize::from(d.len.max(1));
+                }
+                let jump = ops.iter().find_map(|o| match o {
+                    Op::Jump(t) | Op::Call(t) => Some(*t),
+                    _ => None,
+                });
+                let non_jump: Vec<Op> = ops
+                    .iter()
+                    .copied()
+                    .filter(|o| !matches!(o, Op::Jump(_) | Op::Call(_)))
+                    .collect();
+                m.apply(&non_jump, range.start + p as u64, d.len);
+                p += usize::from(d.len.max(1));
+                if d.delay_slot {
+                    ops.clear();
+                    if let Some(d2) = lower.decode(
+                        &bytes[p.min(bytes.len())..],
+                        range.start + p as u64,
+                        &mut ops,
+                    ) {
+                        m.apply(&ops, range.start + p as u64, d2.len);
+                        p += usize::from(d2.len.max(1));
+                    }
+                }
+                if let Some(t) = jump {
+                    if let Some(name) = m.jump_name(t) {
+                        out.entry(start).or_insert(name);
+                    } else if mips_stubs {
+                        if let Val::Const(idx) = m.get(mips::T8) {
+                            if let Some(n) = image.dynsym_names.get(idx as usize) {
+                                if !n.is_empty() {
+                                    out.entry(start).or_insert_with(|| n.clone());
+                                }
+                            }
+                        }
+                    }
+                    break;
+                }
+                if matches!(jump, Some(Target::Addr(_))) {
+                    break;
+                }
+            }
+            pos += first_len;
+        }
+    }
+    out
+}
+
+/// Run the machine over every code range, resetting at each function start.
+fn run(
+    image: &Image,
+    lower: &mut dyn Lower,
+    abi: &Abi,
+    starts: &BTreeSet<u64>,
+    budget: &mut usize,
+) -> Vec<Function> {
+    let thumb: BTreeMap<u64, bool> = if image.arch == Arch::Arm {
+        starts
+            .iter()
+            .map(|&s| {
+                let t = if image.functions.contains_key(&s) {
+                    image.thumb_functions.contains(&s)
+                } else {
+                    image.thumb_entry
+                };
+                (s, t)
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let mut out = Vec::new();
+    let mut ops = Vec::new();
+    for range in &image.code {
+        run_range(
+            image, lower, abi, starts, &thumb, *range, budget, &mut ops, &mut out,
+        );
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_range(
+    image: &Image,
+    lower: &mut dyn Lower,
+    abi: &Abi,
+    starts: &BTreeSet<u64>,
+    thumb: &BTreeMap<u64, bool>,
+    range: CodeRange,
+    budget: &mut usize,
+    ops: &mut Vec<Op>,
+    out: &mut Vec<Function>,
+) {
+    let Some(bytes) = image.bytes_at(range.start, (range.end - range.start) as usize) else {
+        return;
+    };
+    let mut m = Machine::new(image, abi);
+    let mut current = Function {
+        start: range.start,
+        end: range.end,
+        name: image.function_name(range.start).map(str::to_string),
+        calls: Vec::new(),
+        instructions: 0,
+    };
+    if let Some(&t) = thumb.get(&range.start) {
+        lower.set_thumb(t);
+    }
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        if *budget == 0 {
+            break;
+        }
+        let at = range.start + pos as u64;
+        if at != current.start && starts.contains(&at) {
+            current.end = at;
+            current.calls = std::mem::take(&mut m.calls);
+            out.push(std::mem::replace(
+                &mut current,
+                Function {
+                    start: at,
+                    end: range.end,
+                    name: image.function_name(at).map(str::to_string),
+                    calls: Vec::new(),
+                    instructions: 0,
+                },
+            ));
+            m.reset();
+            if let Some(&t) = thumb.get(&at) {
+                lower.set_thumb(t);
+            }
+        }
+        *budget -= 1;
+        current.instructions += 1;
+        ops.clear();
+        let Some(d) = lower.decode(&bytes[pos..], at, ops) else {
+            pos += lower.min_len();
+            continue;
+        };
+        let len = usize::from(d.len.max(1));
+        if d.delay_slot && pos + len < bytes.len() {
+            // The delay slot runs first; then the jump or call.
+            let main: Vec<Op> = std::mem::take(ops);
+            let slot_at = at + len as u64;
+            if let Some(d2) = lower.decode(&bytes[pos + len..], slot_at, ops) {
+                m.apply(ops, slot_at, d2.len);
+            }
+            m.apply(&main, at, d.len);
+            pos += len + lower.min_len();
+            continue;
+        }
+        m.apply(ops, at, d.len);
+        pos += len;
+    }
+    current.calls = std::mem::take(&mut m.calls);
+    out.push(current);
+}
