@@ -179,7 +179,7 @@ fn rejects_a_finding_moved_to_another_file() {
 #[test]
 fn rejects_an_added_finding() {
     rejects(
-        "ASSAY-ENDPOINT-001",
+        "ASSAY-ENDPOINT-003",
         "not derived by the detectors",
         |v, i| {
             let mut extra = v["findings"][i].clone();
