@@ -283,7 +283,7 @@ fn check_findings(
             (None, Some(j)) => {
                 used[j] = true;
                 failures.push(format!(
-                    "{name}: edited ({} differ from what the detectors derive)",
+                    "{name}: edited ({}): not what the detectors derive from the image",
                     edited_fields(f, &derived[j]).join(", ")
                 ));
                 ok = false;
