@@ -79,6 +79,7 @@ pub struct Analysis<'a> {
     /// Every filesystem or archive that yielded entries.
     pub filesystems: Vec<FsView>,
     fs_of: Vec<Option<usize>>,
+    as_of: i64,
 }
 
 impl<'a> Analysis<'a> {
@@ -118,7 +119,20 @@ impl<'a> Analysis<'a> {
             unpacked,
             filesystems,
             fs_of,
+            as_of: clock_now(),
         }
+    }
+
+    /// Judge time-dependent facts (certificate expiry) as of `secs` (Unix time) instead of
+    /// the clock, so that a scan can be repeated and verified with the same result.
+    pub fn with_as_of(mut self, secs: i64) -> Self {
+        self.as_of = secs;
+        self
+    }
+
+    /// The reference time of this analysis, in Unix seconds.
+    pub fn as_of(&self) -> i64 {
+        self.as_of
     }
 
     /// The node with id `id`.
@@ -247,11 +261,7 @@ impl<'a> Analysis<'a> {
         let bytes = self.bytes(node);
         let start = range.start.min(bytes.len());
         let end = range.end.clamp(start, bytes.len());
-        let shown = &bytes[start..end.min(start + MAX_EVIDENCE)];
-        let mut evidence = escape_bytes(shown);
-        if end - start > MAX_EVIDENCE {
-            evidence.push('…');
-        }
+        let evidence = evidence_excerpt(&bytes[start..end]);
         Finding {
             rule: rule.id.to_string(),
             category: rule.category,
@@ -270,6 +280,24 @@ impl<'a> Analysis<'a> {
             context: BTreeMap::new(),
         }
     }
+}
+
+/// The evidence text of a finding whose range holds `bytes`: escaped, cut after
+/// [`MAX_EVIDENCE`] bytes with a trailing `…`. `assay verify` recomputes it from the image.
+pub fn evidence_excerpt(bytes: &[u8]) -> String {
+    let mut evidence = escape_bytes(&bytes[..bytes.len().min(MAX_EVIDENCE)]);
+    if bytes.len() > MAX_EVIDENCE {
+        evidence.push('…');
+    }
+    evidence
+}
+
+/// The wall clock in Unix seconds: the default reference time of an [`Analysis`].
+pub fn clock_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Resolve a symlink target relative to the link's own path.

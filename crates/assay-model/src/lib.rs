@@ -354,10 +354,16 @@ pub struct Report {
     /// What could not be unpacked or analysed.
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// The reference time the detectors judged against (certificate expiry), as
+    /// `YYYY-MM-DDTHH:MM:SSZ`; `assay verify` re-runs them as of the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
     /// Run figures (omitted by `--reproducible`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<Stats>,
 }
+
+pub mod time;
 
 /// Escape bytes for display in evidence: printable ASCII as is, the rest as `\xNN`.
 pub fn escape_bytes(bytes: &[u8]) -> String {

@@ -4,5 +4,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod diff;
+pub mod dsse;
 pub mod json;
 pub mod text;

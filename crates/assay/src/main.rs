@@ -1,10 +1,14 @@
 //! The `assay` command: wires the unpacker, the analysers and the report outputs together.
 //!
 //! Exit codes: 0 the command completed (findings or not); 1 `--fail-on` severity reached;
-//! 2 usage error; 3 the input could not be read or the output not written.
+//! 2 usage error; 3 the input could not be read or the output not written; 4 `verify` found
+//! something in the report that the image does not back.
+
+mod verify;
 
 use anyhow::{Context, Result};
-use assay_model::{Report, Severity, REPORT_SCHEMA};
+use assay_model::{Component, Finding, Report, Severity, REPORT_SCHEMA};
+use assay_report::dsse;
 use assay_unpack::{UnpackOptions, Unpacker};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,6 +41,20 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Check a report (or a signed envelope) against the image: re-derive every file,
+    /// finding and component, and say what holds and what does not (exit 4 if anything fails).
+    Verify(VerifyArgs),
+    /// What changed between two firmware versions (two images, two reports, or one of each).
+    Diff(DiffArgs),
+    /// Make an ed25519 key pair for signing reports: KEYFILE (secret) and KEYFILE.pub.
+    Keygen {
+        /// Where to write the private key; the public key goes to the same name plus `.pub`.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace existing key files.
+        #[arg(long)]
+        force: bool,
+    },
     /// List every detection rule with its documentation.
     Rules {
         /// Print Markdown (as in docs/rules.md) instead of plain text.
@@ -52,18 +70,28 @@ enum Command {
 struct ScanArgs {
     /// The firmware image.
     image: PathBuf,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
+    /// Output format [default: text, or json with --sign].
+    #[arg(short, long, value_enum)]
+    format: Option<OutputFormat>,
     /// Write the output to this file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
-    /// Leave out run figures (`stats`) so that identical inputs give identical bytes.
+    /// Leave out run figures (`stats`) so that identical inputs give identical bytes. Without
+    /// --as-of, time-dependent checks are judged as of the image's newest embedded time stamp
+    /// (uImage header, archive entry times); an image without one needs --as-of.
     #[arg(long)]
     reproducible: bool,
+    /// Judge time-dependent facts (certificate expiry) as of this time: `YYYY-MM-DD`,
+    /// `YYYY-MM-DDTHH:MM:SSZ` or `@UNIXSECONDS` (UTC) [default: now]. Recorded in the report.
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Sign the JSON report with this private key (from `assay keygen`): the output is a DSSE
+    /// envelope around the canonical JSON.
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
     /// Also materialise the unpacked tree under this directory.
     #[arg(long)]
     extract: Option<PathBuf>,
@@ -79,7 +107,66 @@ struct ScanArgs {
     rules: Vec<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The report (`assay scan --format json`) or signed envelope (`assay scan --sign`).
+    report: PathBuf,
+    /// The image the report is about.
+    image: PathBuf,
+    /// Public key (KEYFILE.pub): the envelope's signature must verify with it before anything
+    /// else is checked.
+    #[arg(long, value_name = "PUB")]
+    key: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The older image or report.
+    old: PathBuf,
+    /// The newer image or report.
+    new: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Reference time for images that are scanned (see `scan --as-of`) [default: now].
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    /// Human summary.
+    Text,
+    /// The diff as JSON.
+    Json,
+}
+
+/// A mistake in how the command was called (exit code 2).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
     /// Human summary.
     Text,
@@ -112,7 +199,11 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("assay: {e:#}");
-            3
+            if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                3
+            }
         }
     };
     std::process::exit(code);
@@ -145,6 +236,9 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Verify(args) => verify_command(args),
+        Command::Diff(args) => diff_command(args),
+        Command::Keygen { output, force } => keygen(&output, force),
         Command::Rules { markdown, rules } => {
             if let Err(code) = configure_rule_pack(&rules) {
                 return Ok(code);
@@ -174,11 +268,27 @@ fn unpack(image: &Path, quiet: bool) -> Result<assay_unpack::UnpackResult> {
                 as Arc<assay_unpack::driver::ProgressFn>
         }),
     };
-    let result = Unpacker::new()
+    let mut result = Unpacker::new()
         .unpack_file(image, &opts)
         .with_context(|| format!("reading {}", image.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    // Branches that unpack in parallel share the byte and node budgets, so which branch a
+    // spent budget stops depends on thread timing. When a limit was reached, unpack again on
+    // one thread, where the order is fixed: the report stays reproducible and verifiable.
+    if result.warnings.iter().any(|w| w.kind == "limit") {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .context("starting a one-thread pool")?;
+        let quiet_opts = UnpackOptions {
+            limits: None,
+            progress: None,
+        };
+        result = pool
+            .install(|| Unpacker::new().unpack_file(image, &quiet_opts))
+            .with_context(|| format!("reading {}", image.display()))?;
     }
     Ok(result)
 }
@@ -195,32 +305,86 @@ fn configure_rule_pack(dirs: &[PathBuf]) -> Result<(), i32> {
     })
 }
 
-fn scan(args: ScanArgs) -> Result<i32> {
-    if let Some(path) = &args.wordlist {
-        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let extra_words = String::from_utf8_lossy(&text)
-            .lines()
-            .map(|l| l.trim_end_matches('\r').to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
-        let _ = assay_analyze::detectors::credentials::configure(
-            assay_analyze::detectors::credentials::CredentialOptions { extra_words },
-        );
-    }
-    if let Err(code) = configure_rule_pack(&args.rules) {
-        return Ok(code);
-    }
-    let unpacked = unpack(&args.image, args.quiet)?;
-    if let Some(dir) = &args.extract {
-        assay_unpack::extract::extract(&unpacked, dir)
-            .with_context(|| format!("extracting into {}", dir.display()))?;
-    }
-    let started = Instant::now();
-    let analysis = assay_analyze::Analysis::new(&unpacked);
+/// Load `--wordlist FILE` into the hash cracker's extra candidates.
+fn configure_wordlist(path: Option<&Path>) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let extra_words = String::from_utf8_lossy(&text)
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let _ = assay_analyze::detectors::credentials::configure(
+        assay_analyze::detectors::credentials::CredentialOptions { extra_words },
+    );
+    Ok(())
+}
+
+/// Run every detector (and, once merged, component identification) as of `as_of`: the one
+/// place that derives facts from an unpacked tree, shared by `scan`, `verify` and `diff`.
+fn analyse(
+    unpacked: &assay_unpack::UnpackResult,
+    as_of: i64,
+) -> (Vec<Finding>, Vec<Component>, Vec<(&'static str, f64)>) {
+    let analysis = assay_analyze::Analysis::new(unpacked).with_as_of(as_of);
     let (findings, detector_secs) = assay_analyze::run_detectors_timed(&analysis);
-    let analyze_secs = started.elapsed().as_secs_f64();
+    let components = assay_analyze::components::identify_components(&analysis);
+    (findings, components, detector_secs)
+}
+
+/// The reference time of a scan: `--as-of` when given; with `--reproducible` alone, the
+/// image's newest embedded time stamp; otherwise the clock.
+fn reference_time(
+    as_of: Option<&str>,
+    reproducible: bool,
+    unpacked: &assay_unpack::UnpackResult,
+) -> Result<i64> {
+    if let Some(text) = as_of {
+        return assay_model::time::parse_utc(text).ok_or_else(|| {
+            usage(format!(
+                "--as-of {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS"
+            ))
+        });
+    }
+    if !reproducible {
+        return Ok(assay_analyze::clock_now());
+    }
+    newest_embedded_time(unpacked).ok_or_else(|| {
+        usage(
+            "--reproducible needs a fixed reference time for certificate expiry, and this image \
+             carries no time stamp to take it from: give one with --as-of DATE",
+        )
+    })
+}
+
+/// The newest time stamp the image itself records (uImage/FIT headers, archive and flash
+/// filesystem entry times), in Unix seconds.
+fn newest_embedded_time(unpacked: &assay_unpack::UnpackResult) -> Option<i64> {
+    unpacked
+        .nodes
+        .iter()
+        .flat_map(|n| ["timestamp", "mtime"].map(|k| n.details.get(k)))
+        .flatten()
+        .filter_map(|v| v.parse::<i64>().ok())
+        .filter(|&t| t > 0)
+        .max()
+}
+
+/// Unpack and analyse an image into a report.
+fn scan_image(
+    image: &Path,
+    as_of: Option<&str>,
+    reproducible: bool,
+    quiet: bool,
+) -> Result<(Report, assay_unpack::UnpackResult)> {
+    let unpacked = unpack(image, quiet)?;
+    let as_of = reference_time(as_of, reproducible, &unpacked)?;
+    let started = Instant::now();
+    let (findings, components, detector_secs) = analyse(&unpacked, as_of);
     let mut stats = unpacked.stats.clone();
-    stats.seconds.insert("analyze".into(), analyze_secs);
+    stats
+        .seconds
+        .insert("analyze".into(), started.elapsed().as_secs_f64());
     for (name, secs) in detector_secs {
         stats.seconds.insert(format!("detector:{name}"), secs);
     }
@@ -229,26 +393,254 @@ fn scan(args: ScanArgs) -> Result<i32> {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         image: unpacked.image.clone(),
         nodes: unpacked.nodes.clone(),
-        components: assay_analyze::components::identify_components(&analysis),
+        components,
         findings,
         warnings: unpacked.warnings.clone(),
-        stats: (!args.reproducible).then_some(stats),
+        as_of: Some(assay_model::time::format_utc(as_of)),
+        stats: (!reproducible).then_some(stats),
     };
-    let text = match args.format {
-        OutputFormat::Text => assay_report::text::summary(&report),
-        OutputFormat::Json => assay_report::json::to_json(&report),
+    Ok((report, unpacked))
+}
+
+fn scan(args: ScanArgs) -> Result<i32> {
+    let format = match (args.format, &args.sign) {
+        (None, Some(_)) => OutputFormat::Json,
+        (Some(f), Some(_)) if f != OutputFormat::Json => {
+            return Err(usage(
+                "--sign signs the JSON report: use it with --format json",
+            ))
+        }
+        (f, _) => f.unwrap_or(OutputFormat::Text),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("writing to standard output")?,
+    configure_wordlist(args.wordlist.as_deref())?;
+    if let Err(code) = configure_rule_pack(&args.rules) {
+        return Ok(code);
     }
+    let signing_key = match &args.sign {
+        Some(path) => Some(read_signing_key(path)?),
+        None => None,
+    };
+    let (report, unpacked) = scan_image(
+        &args.image,
+        args.as_of.as_deref(),
+        args.reproducible,
+        args.quiet,
+    )?;
+    if let Some(dir) = &args.extract {
+        assay_unpack::extract::extract(&unpacked, dir)
+            .with_context(|| format!("extracting into {}", dir.display()))?;
+    }
+    let text = match (format, &signing_key) {
+        (OutputFormat::Json, Some(key)) => {
+            let json = assay_report::json::to_json(&report);
+            dsse::sign(json.as_bytes(), key).to_json()
+        }
+        (OutputFormat::Text, _) => assay_report::text::summary(&report),
+        (OutputFormat::Json, None) => assay_report::json::to_json(&report),
+    };
+    write_output(args.output.as_deref(), &text)?;
     let failed = args
         .fail_on
         .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t.severity()));
     Ok(if failed { 1 } else { 0 })
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display())),
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("writing to standard output"),
+    }
+}
+
+fn read_signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
+    dsse::signing_key_from_text(&text).with_context(|| format!("key {}", path.display()))
+}
+
+fn keygen(output: &Path, force: bool) -> Result<i32> {
+    let public_path = {
+        let mut p = output.as_os_str().to_owned();
+        p.push(".pub");
+        PathBuf::from(p)
+    };
+    if !force && (output.exists() || public_path.exists()) {
+        return Err(usage(format!(
+            "{} or its .pub exists; pass --force to replace them",
+            output.display()
+        )));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).context("reading random bytes from the system")?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    write_secret(output, &dsse::signing_key_to_text(&key))?;
+    std::fs::write(
+        &public_path,
+        dsse::verifying_key_to_text(&key.verifying_key()),
+    )
+    .with_context(|| format!("writing {}", public_path.display()))?;
+    println!(
+        "wrote {} (secret) and {}; keyid {}",
+        output.display(),
+        public_path.display(),
+        dsse::key_id(&key.verifying_key())
+    );
+    Ok(0)
+}
+
+/// Write a file only its owner can read.
+fn write_secret(path: &Path, text: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A report read from a file: plain JSON or the payload of a DSSE envelope.
+struct LoadedReport {
+    report: Report,
+    envelope: Option<dsse::Envelope>,
+}
+
+/// Read a report or envelope; `None` when the file is not JSON at all (then it is an image).
+fn load_report(path: &Path) -> Result<Option<LoadedReport>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Ok(None);
+    }
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return Ok(None),
+    };
+    if value.get("payloadType").is_some() {
+        let envelope = dsse::Envelope::from_json(text)
+            .with_context(|| format!("reading envelope {}", path.display()))?;
+        let payload = envelope.payload_bytes()?;
+        let report = serde_json::from_slice(&payload)
+            .with_context(|| format!("the payload of {} is not a report", path.display()))?;
+        return Ok(Some(LoadedReport {
+            report,
+            envelope: Some(envelope),
+        }));
+    }
+    let report = serde_json::from_value(value)
+        .with_context(|| format!("{} is JSON but not an Assay report", path.display()))?;
+    Ok(Some(LoadedReport {
+        report,
+        envelope: None,
+    }))
+}
+
+fn verify_command(args: VerifyArgs) -> Result<i32> {
+    let loaded = load_report(&args.report)?
+        .ok_or_else(|| usage(format!("{} is not a JSON report", args.report.display())))?;
+    let mut out = String::new();
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!(
+            "assay verify: {} against {}\n",
+            args.report.display(),
+            args.image.display()
+        ),
+    );
+    // The signature comes first: nothing in an envelope is worth checking if it is forged.
+    let signature = match (&args.key, &loaded.envelope) {
+        (Some(key_path), Some(envelope)) => {
+            let text = std::fs::read_to_string(key_path)
+                .with_context(|| format!("reading key {}", key_path.display()))?;
+            let key = dsse::verifying_key_from_text(&text)
+                .with_context(|| format!("key {}", key_path.display()))?;
+            match envelope.verify(&key) {
+                Ok(_) => format!("signature: ok (keyid {})", dsse::key_id(&key)),
+                Err(e) => {
+                    out.push_str(&format!("FAIL signature: {e}\nNOT verified: the signature does not hold; nothing else was checked\n"));
+                    print!("{out}");
+                    return Ok(4);
+                }
+            }
+        }
+        (Some(_), None) => {
+            out.push_str("FAIL signature: --key given but the report is not a signed envelope\nNOT verified: the signature does not hold; nothing else was checked\n");
+            print!("{out}");
+            return Ok(4);
+        }
+        (None, Some(_)) => "signature: not checked (no --key given)".to_string(),
+        (None, None) => "signature: none (plain report)".to_string(),
+    };
+    let report = loaded.report;
+    let as_of = match report.as_of.as_deref() {
+        Some(t) => assay_model::time::parse_utc(t)
+            .ok_or_else(|| anyhow::anyhow!("the report's as_of {t:?} is not a date"))?,
+        None => assay_analyze::clock_now(),
+    };
+    let unpacked = unpack(&args.image, args.quiet)?;
+    let (findings, components, _) = analyse(&unpacked, as_of);
+    let outcome = verify::check(&report, &unpacked, &findings, &components);
+    for f in &outcome.failures {
+        out.push_str(&format!("FAIL {f}\n"));
+    }
+    out.push_str(&signature);
+    out.push('\n');
+    if report.as_of.is_none() {
+        out.push_str("note: the report records no as_of; time-dependent checks judged as of now\n");
+    }
+    for line in &outcome.summary {
+        out.push_str(line);
+        out.push('\n');
+    }
+    let code = if outcome.failures.is_empty() {
+        out.push_str("verified: every file, finding and component of the report holds\n");
+        0
+    } else {
+        out.push_str(&format!(
+            "NOT verified: {} failure(s)\n",
+            outcome.failures.len()
+        ));
+        4
+    };
+    print!("{out}");
+    Ok(code)
+}
+
+/// A report for one side of a diff: read it, or scan the image.
+fn report_for_diff(path: &Path, as_of: Option<&str>, quiet: bool) -> Result<Report> {
+    if let Some(loaded) = load_report(path)? {
+        return Ok(loaded.report);
+    }
+    let (report, _) = scan_image(path, as_of, false, quiet)?;
+    Ok(report)
+}
+
+fn diff_command(args: DiffArgs) -> Result<i32> {
+    let as_of = match args.as_of.as_deref() {
+        Some(t) => Some(t.to_string()),
+        // Both images judged as of the same moment.
+        None => Some(format!("@{}", assay_analyze::clock_now())),
+    };
+    let old = report_for_diff(&args.old, as_of.as_deref(), args.quiet)?;
+    let new = report_for_diff(&args.new, as_of.as_deref(), args.quiet)?;
+    let d = assay_report::diff::diff(&old, &new);
+    let text = match args.format {
+        DiffFormat::Text => assay_report::diff::to_text(&d),
+        DiffFormat::Json => assay_report::diff::to_json(&d),
+    };
+    write_output(args.output.as_deref(), &text)?;
+    Ok(0)
 }
 
 fn rules_text(markdown: bool) -> String {

@@ -214,7 +214,8 @@ pub fn package_records(bytes: &[u8], kind: &'static str, libc_name: &str) -> Vec
             version: upstream,
             purl,
             method: kind,
-            matched: format!("Package: {package} {matched}"),
+            // Exactly the bytes at `range`, so that `assay verify` can check them.
+            matched,
             range: version_at,
             confidence: Confidence::High,
         });

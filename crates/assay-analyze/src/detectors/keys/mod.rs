@@ -63,8 +63,8 @@ pub const EXPIRED_CERT: Rule = Rule {
     category: Category::Config,
     severity: Severity::Low,
     title: "Expired certificate",
-    description: "A certificate's notAfter date is in the past (relative to the environment \
-        variable ASSAY_NOW in Unix seconds when set, else the clock).",
+    description: "A certificate's notAfter date is before the scan's reference time (`--as-of`, \
+        default now; recorded in the report as `as_of` so that a verifier judges alike).",
 };
 
 /// authorized_keys entry.
@@ -351,19 +351,8 @@ fn asn1_time_secs(t: &str, generalized: bool) -> Option<i64> {
     Some(days * 86400 + h * 3600 + mi * 60)
 }
 
-fn now() -> i64 {
-    std::env::var("ASSAY_NOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        })
-}
-
-fn certificate(b: &[u8]) -> Option<CertInfo> {
+/// Parse a certificate; `expired` is judged against `as_of` (Unix seconds).
+fn certificate(b: &[u8], as_of: i64) -> Option<CertInfo> {
     let (cert, _) = read(b)?;
     let c = children(cert.content);
     let tbs = children(c.first()?.content);
@@ -372,7 +361,7 @@ fn certificate(b: &[u8]) -> Option<CertInfo> {
     let na = validity.get(1)?;
     let not_after = String::from_utf8_lossy(na.content).to_string();
     let expired = asn1_time_secs(&not_after, na.tag == 0x18)
-        .map(|t| t < now())
+        .map(|t| t < as_of)
         .unwrap_or(false);
     let mut cn = String::new();
     for rdn in children(tbs.get(off + 4)?.content) {
@@ -533,7 +522,7 @@ impl Detector for Keys {
                     }),
                     "OPENSSH PRIVATE KEY" => openssh(&der),
                     "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
-                        if let Some(cert) = certificate(&der) {
+                        if let Some(cert) = certificate(&der, analysis.as_of()) {
                             if cert.expired {
                                 let mut x = analysis.finding(
                                     &EXPIRED_CERT,
@@ -778,8 +767,12 @@ mod tests {
     }
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
+        run_as_of(1_700_000_000, entries)
+    }
+
+    fn run_as_of(as_of: i64, entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
         let t = tree(entries);
-        let a = Analysis::new(&t);
+        let a = Analysis::new(&t).with_as_of(as_of);
         let mut out = Vec::new();
         Keys.run(&a, &mut out);
         out
@@ -878,8 +871,7 @@ mod tests {
 
     #[test]
     fn certificates_expire_and_garbage_is_quiet() {
-        std::env::set_var("ASSAY_NOW", "4102444800"); // 2100-01-01
-        let out = run(&[
+        let out = run_as_of(4_102_444_800, &[ // 2100-01-01
             File("/etc/ssl/certs/router.crt", data!("rsa1024.crt"), 0o644),
             File("/etc/doc.txt", b"-----BEGIN RSA PRIVATE KEY-----\n...your key here...\n-----END RSA PRIVATE KEY-----\n", 0o644),
             File("/bin/x", b"\0\0\0\x07ssh-rsa\0\0\0\x01\x03", 0o755),

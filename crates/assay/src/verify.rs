@@ -1,0 +1,396 @@
+//! `assay verify`: hold a report against its image. The image is unpacked again (the
+//! unpacker is deterministic) and the detectors re-run as of the report's `as_of`; then every
+//! node is found again by its location chain and its size and hash compared, every finding's
+//! evidence is re-read at its byte range, every finding and component must be re-derived
+//! unchanged, and nothing the image yields may be missing from the report.
+
+use assay_model::{Component, Finding, Node, NodeId, Report};
+use assay_unpack::UnpackResult;
+use std::collections::BTreeMap;
+
+/// What a verification found.
+pub struct Outcome {
+    /// One line per thing that does not hold.
+    pub failures: Vec<String>,
+    /// One line per area: how much holds.
+    pub summary: Vec<String>,
+}
+
+/// Check `report` against the unpacked image and the facts re-derived from it.
+pub fn check(
+    report: &Report,
+    unpacked: &UnpackResult,
+    findings: &[Finding],
+    components: &[Component],
+) -> Outcome {
+    let mut failures = Vec::new();
+    let mut summary = Vec::new();
+
+    let img = &unpacked.image;
+    if img.sha256 == report.image.sha256 && img.size == report.image.size {
+        summary.push(format!(
+            "image: ok ({} bytes, sha256 {})",
+            img.size, img.sha256
+        ));
+    } else {
+        failures.push(format!(
+            "image: the report is about {} bytes with sha256 {}, the image has {} bytes with sha256 {}",
+            report.image.size, report.image.sha256, img.size, img.sha256
+        ));
+        summary.push("image: DIFFERS from the one the report is about".into());
+    }
+
+    let map = match_nodes(report, unpacked, &mut failures);
+    let nodes_ok = check_nodes(report, unpacked, &map, &mut failures);
+    summary.push(format!(
+        "nodes: {nodes_ok} of {} hold; {} in the image",
+        report.nodes.len(),
+        unpacked.nodes.len()
+    ));
+
+    let (held, missing) = check_findings(report, unpacked, &map, findings, &mut failures);
+    summary.push(format!(
+        "findings: {held} of {} hold; {missing} re-derived from the image but missing from the report",
+        report.findings.len()
+    ));
+
+    let (held, missing) = check_components(report, unpacked, components, &mut failures);
+    summary.push(format!(
+        "components: {held} of {} hold; {missing} re-derived but missing from the report",
+        report.components.len()
+    ));
+    Outcome { failures, summary }
+}
+
+/// Report node id → node of the fresh unpack, found by location chain (the same id first).
+fn match_nodes(
+    report: &Report,
+    unpacked: &UnpackResult,
+    failures: &mut Vec<String>,
+) -> BTreeMap<NodeId, NodeId> {
+    let mut by_location: BTreeMap<&str, Vec<NodeId>> = BTreeMap::new();
+    for n in &unpacked.nodes {
+        by_location.entry(&n.location).or_default().push(n.id);
+    }
+    let mut taken = vec![false; unpacked.nodes.len()];
+    let mut map = BTreeMap::new();
+    for (i, n) in report.nodes.iter().enumerate() {
+        if n.id as usize != i {
+            failures.push(format!(
+                "node {} ({}): listed at position {i}: node ids must be the list order",
+                n.id, n.location
+            ));
+        }
+        let candidates = by_location.get(n.location.as_str());
+        let pick = candidates.and_then(|c| {
+            c.iter()
+                .copied()
+                .find(|&id| id == n.id && !taken[id as usize])
+                .or_else(|| c.iter().copied().find(|&id| !taken[id as usize]))
+        });
+        match pick {
+            Some(id) => {
+                taken[id as usize] = true;
+                map.insert(n.id, id);
+            }
+            None => failures.push(format!(
+                "node {} ({}): no such location in the image",
+                n.id, n.location
+            )),
+        }
+    }
+    let unlisted: Vec<&Node> = unpacked
+        .nodes
+        .iter()
+        .filter(|n| !taken[n.id as usize])
+        .collect();
+    for n in unlisted.iter().take(20) {
+        failures.push(format!(
+            "node {}: the image yields it but the report does not list it",
+            n.location
+        ));
+    }
+    if unlisted.len() > 20 {
+        failures.push(format!(
+            "nodes: {} more that the image yields are not in the report",
+            unlisted.len() - 20
+        ));
+    }
+    map
+}
+
+fn check_nodes(
+    report: &Report,
+    unpacked: &UnpackResult,
+    map: &BTreeMap<NodeId, NodeId>,
+    failures: &mut Vec<String>,
+) -> usize {
+    let mut ok = 0;
+    for n in &report.nodes {
+        let Some(&fresh_id) = map.get(&n.id) else {
+            continue;
+        };
+        let f = &unpacked.nodes[fresh_id as usize];
+        let mut differ = Vec::new();
+        if n.kind != f.kind {
+            differ.push("kind");
+        }
+        if n.path != f.path {
+            differ.push("path");
+        }
+        if n.offset != f.offset {
+            differ.push("offset");
+        }
+        if n.size != f.size {
+            differ.push("size");
+        }
+        if n.sha256 != f.sha256 {
+            differ.push("sha256");
+        }
+        if n.link_target != f.link_target {
+            differ.push("link target");
+        }
+        let parent_location = |r: &[Node], p: Option<NodeId>| {
+            p.and_then(|p| r.get(p as usize))
+                .map(|p| p.location.clone())
+        };
+        if parent_location(&report.nodes, n.parent) != parent_location(&unpacked.nodes, f.parent) {
+            differ.push("parent");
+        }
+        if differ.is_empty() {
+            ok += 1;
+        } else {
+            failures.push(format!(
+                "node {} ({}): {} differ from the image",
+                n.id,
+                n.location,
+                differ.join(", ")
+            ));
+        }
+    }
+    ok
+}
+
+/// Which fields of a claimed finding differ from the re-derived one.
+fn edited_fields(claimed: &Finding, derived: &Finding) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if claimed.category != derived.category {
+        out.push("category");
+    }
+    if claimed.severity != derived.severity {
+        out.push("severity");
+    }
+    if claimed.confidence != derived.confidence {
+        out.push("confidence");
+    }
+    if claimed.title != derived.title {
+        out.push("title");
+    }
+    if claimed.path != derived.path {
+        out.push("path");
+    }
+    if claimed.evidence != derived.evidence {
+        out.push("evidence");
+    }
+    if claimed.sha256 != derived.sha256 {
+        out.push("sha256");
+    }
+    if claimed.context != derived.context {
+        out.push("context");
+    }
+    out
+}
+
+fn check_findings(
+    report: &Report,
+    unpacked: &UnpackResult,
+    map: &BTreeMap<NodeId, NodeId>,
+    derived: &[Finding],
+    failures: &mut Vec<String>,
+) -> (usize, usize) {
+    let mut used = vec![false; derived.len()];
+    let mut held = 0;
+    for (i, f) in report.findings.iter().enumerate() {
+        let name = format!(
+            "finding {i} [{}] {:?} at {} bytes {}..{}",
+            f.rule, f.title, f.location, f.range.start, f.range.end
+        );
+        let mut ok = true;
+        // The evidence must be the bytes at the stated range of the stated node.
+        match map.get(&f.node).map(|&id| &unpacked.nodes[id as usize]) {
+            None => {
+                failures.push(format!("{name}: its node {} is not in the image", f.node));
+                ok = false;
+            }
+            Some(node) => {
+                let bytes = unpacked
+                    .content(node.id)
+                    .map(|b| &b[..])
+                    .unwrap_or_default();
+                let range = usize::try_from(f.range.start)
+                    .ok()
+                    .zip(usize::try_from(f.range.end).ok())
+                    .filter(|(s, e)| s <= e && *e <= bytes.len());
+                if f.location != node.location || f.path != node.path {
+                    failures.push(format!(
+                        "{name}: node {} is {} in the image",
+                        f.node, node.location
+                    ));
+                    ok = false;
+                }
+                if Some(&f.sha256) != node.sha256.as_ref() {
+                    failures.push(format!(
+                        "{name}: the node's sha256 is {} in the image, not {}",
+                        node.sha256.as_deref().unwrap_or("(none)"),
+                        f.sha256
+                    ));
+                    ok = false;
+                }
+                match range {
+                    None => {
+                        failures.push(format!(
+                            "{name}: the range lies outside the node's {} bytes",
+                            bytes.len()
+                        ));
+                        ok = false;
+                    }
+                    Some((s, e)) => {
+                        if assay_analyze::evidence_excerpt(&bytes[s..e]) != f.evidence {
+                            failures.push(format!(
+                                "{name}: the evidence is not the bytes at that range of the image"
+                            ));
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        // The detectors must raise the same finding on the same bytes.
+        let same_place = derived.iter().enumerate().position(|(j, d)| {
+            !used[j] && d.rule == f.rule && d.location == f.location && d.range == f.range
+        });
+        let exact = same_place.and_then(|_| {
+            derived.iter().enumerate().position(|(j, d)| {
+                !used[j]
+                    && d.rule == f.rule
+                    && d.location == f.location
+                    && d.range == f.range
+                    && edited_fields(f, d).is_empty()
+            })
+        });
+        match (exact, same_place) {
+            (Some(j), _) => used[j] = true,
+            (None, Some(j)) => {
+                used[j] = true;
+                failures.push(format!(
+                    "{name}: edited ({}): not what the detectors derive from the image",
+                    edited_fields(f, &derived[j]).join(", ")
+                ));
+                ok = false;
+            }
+            (None, None) => {
+                failures.push(format!(
+                    "{name}: not derived by the detectors from the image (added or moved)"
+                ));
+                ok = false;
+            }
+        }
+        if ok {
+            held += 1;
+        }
+    }
+    let mut missing = 0;
+    for (j, d) in derived.iter().enumerate() {
+        if !used[j] {
+            missing += 1;
+            failures.push(format!(
+                "missing finding [{}] {:?} at {} bytes {}..{}: the image yields it, the report does not list it",
+                d.rule, d.title, d.location, d.range.start, d.range.end
+            ));
+        }
+    }
+    (held, missing)
+}
+
+fn check_components(
+    report: &Report,
+    unpacked: &UnpackResult,
+    derived: &[Component],
+    failures: &mut Vec<String>,
+) -> (usize, usize) {
+    let mut by_location: BTreeMap<&str, &Node> = BTreeMap::new();
+    for n in &unpacked.nodes {
+        by_location.entry(&n.location).or_insert(n);
+    }
+    let mut used = vec![false; derived.len()];
+    let mut held = 0;
+    for c in &report.components {
+        let name = format!("component {} {}", c.name, c.version);
+        let mut ok = true;
+        for e in &c.evidence {
+            let Some(node) = by_location.get(e.location.as_str()) else {
+                failures.push(format!(
+                    "{name}: evidence {} is not in the image",
+                    e.location
+                ));
+                ok = false;
+                continue;
+            };
+            if node.sha256.as_deref() != Some(e.sha256.as_str()) {
+                failures.push(format!(
+                    "{name}: evidence {} has another sha256 in the image",
+                    e.location
+                ));
+                ok = false;
+            }
+            if let (Some(r), Some(matched)) = (&e.range, &e.matched) {
+                let bytes = unpacked
+                    .content(node.id)
+                    .map(|b| &b[..])
+                    .unwrap_or_default();
+                let at = usize::try_from(r.start)
+                    .ok()
+                    .zip(usize::try_from(r.end).ok())
+                    .filter(|(s, e)| s <= e && *e <= bytes.len())
+                    .map(|(s, e)| assay_model::escape_bytes(&bytes[s..e]));
+                let holds = at.is_some_and(|text| {
+                    text == *matched || text.starts_with(matched.trim_end_matches('…'))
+                });
+                if !holds {
+                    failures.push(format!(
+                        "{name}: the version text is not at bytes {}..{} of {}",
+                        r.start, r.end, e.location
+                    ));
+                    ok = false;
+                }
+            }
+        }
+        match derived
+            .iter()
+            .enumerate()
+            .position(|(j, d)| !used[j] && d == c)
+        {
+            Some(j) => used[j] = true,
+            None => {
+                failures.push(format!(
+                    "{name}: not derived from the image as stated (added or edited)"
+                ));
+                ok = false;
+            }
+        }
+        if ok {
+            held += 1;
+        }
+    }
+    let mut missing = 0;
+    for (j, d) in derived.iter().enumerate() {
+        if !used[j] {
+            missing += 1;
+            failures.push(format!(
+                "missing component {} {}: the image yields it, the report does not list it",
+                d.name, d.version
+            ));
+        }
+    }
+    (held, missing)
+}
