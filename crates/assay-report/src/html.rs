@@ -101,7 +101,7 @@ fn category_phrase(c: Category) -> &'static str {
         Category::PrivateKey => "private keys shipped in the firmware",
         Category::RemoteAccess => "remote access opened at boot",
         Category::Backdoor => "backdoor indicators",
-        Category::Endpoint => "hard-coded external hosts",
+        Category::Endpoint => "phone-home or code fetched from fixed outside hosts",
         Category::Hardening => "programs without exploit protections",
         Category::VulnerableComponent => "components with known vulnerabilities",
         Category::Secret => "embedded secrets such as API tokens or Wi-Fi keys",
@@ -676,9 +676,17 @@ fn entropy_chart(report: &Report, profile: &EntropyProfile) -> Option<EntropyCha
             label: format!("{e:.0}"),
         })
         .collect();
+    // Ticks at quarters of the image, rounded to a readable offset (a multiple of 0x1000 in
+    // images of 64 KiB and more, of 0x10 below).
+    let step: u64 = if report.image.size >= 0x10000 {
+        0x1000
+    } else {
+        0x10
+    };
     let ticks = (0..=4)
         .map(|k| {
-            let off = size * k as f64 / 4.0;
+            let exact = report.image.size as f64 * k as f64 / 4.0;
+            let off = ((exact / step as f64).round() * step as f64).min(size);
             AxisTick {
                 x: format!("{:.1}", x_of(off)),
                 label: format!("{:#x}", off as u64),
