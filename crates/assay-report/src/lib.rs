@@ -1,10 +1,45 @@
 //! Assay's report outputs. The JSON report is canonical; every other output (the terminal
-//! summary, and later SARIF, CycloneDX, SPDX, HTML) is a projection of the same
+//! summary, SARIF, HTML, and later CycloneDX and SPDX) is a projection of the same
 //! [`assay_model::Report`], so they never disagree.
+//!
+//! Outputs that explain rules (SARIF, HTML) take the rule documentation as plain
+//! [`RuleDoc`] values from the caller: this crate sits below the analysers and must not know
+//! them.
 
 #![deny(unsafe_code)]
 
+use assay_model::{Category, Severity};
+
 pub mod diff;
 pub mod dsse;
+pub mod html;
 pub mod json;
+pub mod sarif;
 pub mod text;
+
+/// The documentation of one detection rule, as the outputs that explain rules need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleDoc<'a> {
+    /// Stable id, `ASSAY-<AREA>-<NNN>`.
+    pub id: &'a str,
+    /// Area of its findings.
+    pub category: Category,
+    /// Default severity.
+    pub severity: Severity,
+    /// Short name.
+    pub title: &'a str,
+    /// What it looks for and why it matters.
+    pub description: &'a str,
+}
+
+/// Every severity, most severe first: the order findings are grouped and counted in.
+pub const SEVERITIES_WORST_FIRST: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
+
+#[cfg(test)]
+pub(crate) mod testdata;

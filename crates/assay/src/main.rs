@@ -172,6 +172,10 @@ enum OutputFormat {
     Text,
     /// Canonical JSON report (`assay.report/1`).
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// One self-contained HTML page for people who decide (no scripts, no network).
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -437,6 +441,18 @@ fn scan(args: ScanArgs) -> Result<i32> {
         }
         (OutputFormat::Text, _) => assay_report::text::summary(&report),
         (OutputFormat::Json, None) => assay_report::json::to_json(&report),
+        (OutputFormat::Sarif, _) => {
+            let rules = assay_analyze::all_rules();
+            assay_report::sarif::to_sarif(&report, &rule_docs(&rules), information_uri())
+        }
+        (OutputFormat::Html, _) => {
+            let rules = assay_analyze::all_rules();
+            let profile = unpacked
+                .content(0)
+                .map(|image| entropy_profile(image))
+                .unwrap_or_default();
+            assay_report::html::to_html(&report, &rule_docs(&rules), &profile)?
+        }
     };
     write_output(args.output.as_deref(), &text)?;
     let failed = args
@@ -643,6 +659,42 @@ fn diff_command(args: DiffArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The rules' documentation as the report outputs take it.
+fn rule_docs(rules: &[assay_analyze::Rule]) -> Vec<assay_report::RuleDoc<'_>> {
+    rules
+        .iter()
+        .map(|r| assay_report::RuleDoc {
+            id: r.id,
+            category: r.category,
+            severity: r.severity,
+            title: r.title,
+            description: r.description,
+        })
+        .collect()
+}
+
+/// The project's home page for SARIF's `informationUri`, when the package declares one.
+fn information_uri() -> Option<&'static str> {
+    Some(env!("CARGO_PKG_REPOSITORY")).filter(|s| !s.is_empty())
+}
+
+/// How many blocks the HTML image map divides the image into, at most.
+const ENTROPY_BLOCKS: usize = 512;
+/// The smallest block measured: below this, entropy says little about the data.
+const MIN_ENTROPY_BLOCK: usize = 256;
+
+/// Entropy of the image block by block, for the HTML report's image map.
+fn entropy_profile(image: &[u8]) -> assay_report::html::EntropyProfile {
+    let block_size = image.len().div_ceil(ENTROPY_BLOCKS).max(MIN_ENTROPY_BLOCK);
+    assay_report::html::EntropyProfile {
+        block_size: block_size as u64,
+        values: image
+            .chunks(block_size)
+            .map(assay_unpack::scan::entropy)
+            .collect(),
+    }
+}
+
 fn rules_text(markdown: bool) -> String {
     let rules = assay_analyze::all_rules();
     let mut out = String::new();
@@ -672,4 +724,23 @@ fn rules_text(markdown: bool) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_profile_covers_the_image_in_bounded_blocks() {
+        let image: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let p = entropy_profile(&image);
+        assert!(p.values.len() <= ENTROPY_BLOCKS);
+        assert_eq!(
+            p.values.len() as u64,
+            (image.len() as u64).div_ceil(p.block_size)
+        );
+        assert!(p.values.iter().all(|&e| (0.0..=8.0).contains(&e)));
+        assert!(entropy_profile(&[]).values.is_empty());
+        assert_eq!(entropy_profile(&[0; 100]).values, vec![0.0]);
+    }
 }

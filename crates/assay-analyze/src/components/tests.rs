@@ -203,10 +203,7 @@ fn opkg_status_and_control_files() {
     let d = find(&cs, "dnsmasq")[0];
     assert_eq!(d.purl, "pkg:opkg/dnsmasq@2.66-5?arch=ar71xx");
     assert_eq!(d.evidence[0].method, "opkg-status");
-    assert_eq!(
-        d.evidence[0].matched.as_deref(),
-        Some("Package: dnsmasq Version: 2.66-5")
-    );
+    assert_eq!(d.evidence[0].matched.as_deref(), Some("Version: 2.66-5"));
     // uClibc's evidence: its package record and its file name.
     assert_eq!(find(&cs, "uclibc")[0].evidence.len(), 2);
 }

@@ -331,13 +331,9 @@ fn is_source_code(path: &str) -> bool {
 
 /// A value that is an expression, not a literal: a call, a variable, a member access.
 pub fn looks_like_code(v: &str) -> bool {
-    v.contains(['(', ')', '{', '}', '[', ']'])
-        || v.starts_with(['$', '@', '%', '&'])
-        || v.contains("${")
-        || v.ends_with('\\')
-        || v.split('$')
-            .skip(1)
-            .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+    interpolates(v)
+        || v.contains(['(', ')', '{', '}', '[', ']'])
+        || v.starts_with(['@', '%', '&'])
         || v.contains("::")
         || (v.contains('.')
             && v.split('.').count() >= 2
@@ -350,9 +346,20 @@ pub fn looks_like_code(v: &str) -> bool {
             }))
 }
 
+/// A value that takes its text from elsewhere (`$var`, `${var}`, an escaped quote that
+/// ends the literal early): never a literal password, quoted or not.
+fn interpolates(v: &str) -> bool {
+    v.starts_with('$')
+        || v.contains("${")
+        || v.ends_with('\\')
+        || v.split('$')
+            .skip(1)
+            .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
+
 fn plausible_password(v: &str) -> bool {
     !is_placeholder(v)
-        && !looks_like_code(v)
+        && !interpolates(v)
         && !v.contains(' ')
         && v.len() <= 128
         && !v.starts_with("http")
@@ -371,6 +378,11 @@ fn scan_text(
     let code = is_source_code(path);
     for s in &all {
         if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
+            continue;
+        }
+        // Parentheses and member access make an expression, unless the value is a quoted
+        // literal in a config file (`admin_password="S3cret(x)"` is still a password).
+        if looks_like_code(&s.value) && (code || !s.quoted) {
             continue;
         }
         // A user set beside it: same UCI section, or within a few lines elsewhere.
