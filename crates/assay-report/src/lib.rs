@@ -4,5 +4,8 @@
 
 #![deny(unsafe_code)]
 
+pub mod cyclonedx;
 pub mod json;
+pub mod sbom;
+pub mod spdx;
 pub mod text;

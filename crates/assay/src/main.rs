@@ -4,7 +4,7 @@
 //! 2 usage error; 3 the input could not be read or the output not written.
 
 use anyhow::{Context, Result};
-use assay_model::{Report, Severity, REPORT_SCHEMA};
+use assay_model::{Report, Severity, Warning, REPORT_SCHEMA};
 use assay_unpack::{UnpackOptions, Unpacker};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,11 +37,37 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Manage the offline vulnerability database used by `scan`.
+    #[command(subcommand)]
+    Vulndb(VulndbCommand),
     /// List every detection rule with its documentation.
     Rules {
         /// Print Markdown (as in docs/rules.md) instead of plain text.
         #[arg(long)]
         markdown: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum VulndbCommand {
+    /// Import NVD CVE JSON 2.0 feeds and OSV records (.json, .json.gz, .zip, or a folder);
+    /// importing the same bytes again changes nothing.
+    Import {
+        /// Feed files or folders.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Database path (default: $ASSAY_VULNDB, else ~/.local/share/assay/vulndb.sqlite).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Import date to record (YYYY-MM-DD; default today, UTC), for reproducible databases.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// List the imported feed snapshots.
+    Info {
+        /// Database path (default: $ASSAY_VULNDB, else ~/.local/share/assay/vulndb.sqlite).
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
 }
 
@@ -67,6 +93,10 @@ struct ScanArgs {
     /// Exit with status 1 when a finding of this severity or worse is reported.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
+    /// Vulnerability database to match components against (default: $ASSAY_VULNDB, else
+    /// ~/.local/share/assay/vulndb.sqlite, when it exists).
+    #[arg(long)]
+    vulndb: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +105,10 @@ enum OutputFormat {
     Text,
     /// Canonical JSON report (`assay.report/1`).
     Json,
+    /// CycloneDX 1.6 JSON SBOM (with the matched vulnerabilities).
+    Cyclonedx,
+    /// SPDX 2.3 JSON SBOM.
+    Spdx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,6 +169,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Vulndb(cmd) => vulndb(cmd),
         Command::Rules { markdown } => {
             print!("{}", rules_text(markdown));
             Ok(0)
@@ -178,23 +213,40 @@ fn scan(args: ScanArgs) -> Result<i32> {
     }
     let started = Instant::now();
     let analysis = assay_analyze::Analysis::new(&unpacked);
-    let findings = assay_analyze::run_detectors(&analysis);
+    let mut findings = assay_analyze::run_detectors(&analysis);
+    // Component identification lands with the components detector; until then the inventory
+    // is empty and the SBOMs list the image alone.
+    let components: Vec<assay_model::Component> = Vec::new();
     let analyze_secs = started.elapsed().as_secs_f64();
+    let mut warnings = unpacked.warnings.clone();
+    let started = Instant::now();
+    let vulnerabilities = match_vulnerabilities(&args, &components, &mut warnings)?;
+    findings.extend(assay_vulndb::findings(&components, &vulnerabilities));
+    assay_analyze::sort_findings(&mut findings);
     let mut stats = unpacked.stats.clone();
     stats.seconds.insert("analyze".into(), analyze_secs);
+    stats
+        .seconds
+        .insert("vulndb".into(), started.elapsed().as_secs_f64());
     let report = Report {
         schema: REPORT_SCHEMA.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         image: unpacked.image.clone(),
         nodes: unpacked.nodes.clone(),
-        components: Vec::new(),
+        components,
         findings,
-        warnings: unpacked.warnings.clone(),
+        vulnerabilities,
+        warnings,
         stats: (!args.reproducible).then_some(stats),
+    };
+    let sbom = assay_report::sbom::SbomOptions {
+        timestamp: sbom_timestamp(args.reproducible),
     };
     let text = match args.format {
         OutputFormat::Text => assay_report::text::summary(&report),
         OutputFormat::Json => assay_report::json::to_json(&report),
+        OutputFormat::Cyclonedx => assay_report::cyclonedx::to_json(&report, &sbom),
+        OutputFormat::Spdx => assay_report::spdx::to_json(&report, &sbom),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text.as_bytes())
@@ -209,8 +261,142 @@ fn scan(args: ScanArgs) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// The SBOM creation time: now, or `$SOURCE_DATE_EPOCH` (or none) for a reproducible run.
+fn sbom_timestamp(reproducible: bool) -> Option<String> {
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    if reproducible {
+        return epoch.map(assay_report::sbom::rfc3339_utc);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Some(assay_report::sbom::rfc3339_utc(epoch.unwrap_or(now)))
+}
+
+/// Match the components against the vulnerability database given or found at the default
+/// path; without one, say so once in the warnings.
+fn match_vulnerabilities(
+    args: &ScanArgs,
+    components: &[assay_model::Component],
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<assay_model::Vulnerability>> {
+    let path = match &args.vulndb {
+        Some(p) => Some(p.clone()),
+        None => assay_vulndb::default_path().filter(|p| p.is_file()),
+    };
+    let Some(path) = path else {
+        warnings.push(Warning {
+            node: None,
+            location: String::new(),
+            kind: "vulndb".into(),
+            message: assay_vulndb::NO_DATABASE.into(),
+        });
+        return Ok(Vec::new());
+    };
+    let db = assay_vulndb::VulnDb::open(&path)
+        .with_context(|| format!("opening vulnerability database {}", path.display()))?;
+    if db.feeds()?.is_empty() {
+        warnings.push(Warning {
+            node: None,
+            location: path.display().to_string(),
+            kind: "vulndb".into(),
+            message: "the vulnerability database holds no feed; run assay vulndb import".into(),
+        });
+    }
+    Ok(db.match_components(components)?)
+}
+
+fn vulndb_path(db: Option<PathBuf>) -> Result<PathBuf> {
+    db.or_else(assay_vulndb::default_path)
+        .context("no database path: give --db, or set ASSAY_VULNDB or HOME")
+}
+
+fn vulndb(cmd: VulndbCommand) -> Result<i32> {
+    match cmd {
+        VulndbCommand::Import { files, db, date } => {
+            let path = vulndb_path(db)?;
+            if let Some(d) = &date {
+                let ok = d.len() == 10
+                    && d.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                if !ok {
+                    eprintln!("assay: --date must be YYYY-MM-DD");
+                    return Ok(2);
+                }
+            }
+            let date = date.unwrap_or_else(assay_vulndb::today);
+            let mut store = assay_vulndb::VulnDb::create(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            for f in &files {
+                let out = store
+                    .import_dated(f, &date)
+                    .with_context(|| format!("importing {}", f.display()))?;
+                let state = if out.already_imported {
+                    format!("already imported on {}", out.feed.imported)
+                } else {
+                    "imported".to_string()
+                };
+                println!(
+                    "{}: {} {} records, {state} (sha256 {})",
+                    f.display(),
+                    out.records,
+                    out.feed.kind,
+                    out.feed.sha256
+                );
+                for s in &out.skipped {
+                    println!("  skipped: {s}");
+                }
+            }
+            println!(
+                "{}: {} vulnerability records from {} feeds",
+                path.display(),
+                store.record_count()?,
+                store.feeds()?.len()
+            );
+            Ok(0)
+        }
+        VulndbCommand::Info { db } => {
+            let path = vulndb_path(db)?;
+            let store = assay_vulndb::VulnDb::open(&path)?;
+            println!(
+                "{}: {} vulnerability records",
+                path.display(),
+                store.record_count()?
+            );
+            for f in store.feeds()? {
+                println!(
+                    "  {} ({}) imported {}{} sha256 {}",
+                    f.name,
+                    f.kind,
+                    f.imported,
+                    f.published
+                        .map(|p| format!(", published {p},"))
+                        .unwrap_or_default(),
+                    f.sha256
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
 fn rules_text(markdown: bool) -> String {
-    let rules = assay_analyze::all_rules();
+    let mut rules = assay_analyze::all_rules();
+    rules.push(assay_analyze::Rule {
+        id: assay_vulndb::RULE_ID,
+        category: assay_vulndb::RULE_CATEGORY,
+        severity: assay_vulndb::RULE_SEVERITY,
+        title: assay_vulndb::RULE_TITLE,
+        description: assay_vulndb::RULE_DESCRIPTION,
+    });
     let mut out = String::new();
     if markdown {
         out.push_str("# Assay detection rules\n\nGenerated by `assay rules --markdown`.\n\n");
