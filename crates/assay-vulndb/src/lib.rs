@@ -24,9 +24,7 @@ pub mod record;
 pub mod store;
 pub mod version;
 
-use assay_model::{
-    ByteRange, Category, Component, Confidence, FeedSnapshot, Finding, Severity, Vulnerability,
-};
+use assay_model::{ByteRange, Category, Component, FeedSnapshot, Finding, Severity, Vulnerability};
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -279,7 +277,7 @@ pub fn findings(components: &[Component], vulns: &[Vulnerability]) -> Vec<Findin
             rule: RULE_ID.to_string(),
             category: RULE_CATEGORY,
             severity,
-            confidence: c.confidence.min(Confidence::High),
+            confidence: c.confidence,
             title,
             path: ev.map(|e| e.path.clone()).unwrap_or_default(),
             location: ev.map(|e| e.location.clone()).unwrap_or_default(),
