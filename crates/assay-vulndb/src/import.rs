@@ -81,6 +81,21 @@ pub fn load(path: &Path) -> Result<LoadedFeed, Error> {
     })
 }
 
+/// SHA-256 of a file, read in pieces.
+pub fn file_sha256(path: &Path) -> Result<String, Error> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(assay_model::hex(&h.finalize()))
+}
+
 fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut out = Vec::new();

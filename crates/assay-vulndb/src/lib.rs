@@ -168,6 +168,19 @@ impl VulnDb {
 
     /// Import with an explicit import date (`YYYY-MM-DD`), for reproducible databases.
     pub fn import_dated(&mut self, path: &Path, date: &str) -> Result<ImportOutcome, Error> {
+        // A file imported before is recognised by its hash without parsing it again (a yearly
+        // NVD feed is hundreds of MB).
+        if path.is_file() {
+            let sha256 = import::file_sha256(path)?;
+            if let Some(feed) = store::feed_by_hash(&self.conn, &sha256)? {
+                return Ok(ImportOutcome {
+                    records: store::feed_records(&self.conn, &sha256)? as usize,
+                    feed,
+                    already_imported: true,
+                    skipped: Vec::new(),
+                });
+            }
+        }
         let loaded = import::load(path)?;
         if let Some(feed) = store::feed_by_hash(&self.conn, &loaded.sha256)? {
             return Ok(ImportOutcome {

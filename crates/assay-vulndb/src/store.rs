@@ -113,6 +113,18 @@ pub fn feed_by_hash(conn: &Connection, sha256: &str) -> Result<Option<FeedSnapsh
         .optional()?)
 }
 
+/// Number of records a stored feed held when imported.
+pub fn feed_records(conn: &Connection, sha256: &str) -> Result<u64, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT records FROM feeds WHERE sha256 = ?1",
+            [sha256],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .unwrap_or(0) as u64)
+}
+
 fn snapshot_row(r: &rusqlite::Row) -> rusqlite::Result<FeedSnapshot> {
     Ok(FeedSnapshot {
         name: r.get(0)?,

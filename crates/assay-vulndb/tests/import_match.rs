@@ -205,6 +205,7 @@ fn reimport_is_idempotent_and_results_are_stable() {
         .import_dated(&fixture("nvd/nvdcve-2.0-excerpt.json"), "2026-03-04")
         .unwrap();
     assert!(again.already_imported);
+    assert_eq!(again.records, 4);
     assert_eq!(again.feed.imported, "2026-01-02");
     assert_eq!(db.feeds().unwrap().len(), 1);
     assert_eq!(db.record_count().unwrap(), 4);
