@@ -295,6 +295,58 @@ pub struct Component {
     pub evidence: Vec<ComponentEvidence>,
 }
 
+/// A CVSS rating as a feed gives it (or as computed from its vector).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cvss {
+    /// CVSS version (`3.1`, `3.0`, `4.0`, `2.0`).
+    pub version: String,
+    /// Base score, 0.0–10.0.
+    pub score: f64,
+    /// Vector string (`CVSS:3.1/AV:N/...`).
+    pub vector: String,
+}
+
+/// The imported feed a vulnerability record came from, so that a result can be reproduced and
+/// audited against the same data.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FeedSnapshot {
+    /// Feed name (the imported file or folder name).
+    pub name: String,
+    /// Feed format (`nvd` or `osv`).
+    pub kind: String,
+    /// SHA-256 of the imported bytes.
+    pub sha256: String,
+    /// Date of the import (`YYYY-MM-DD`).
+    pub imported: String,
+    /// The feed's own timestamp or newest record modification, when it carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
+}
+
+/// A known vulnerability matched to one component by an offline feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vulnerability {
+    /// Identifier (`CVE-2022-28391`, or the OSV id when there is no CVE).
+    pub id: String,
+    /// Other identifiers of the same vulnerability (OSV ids, aliases, related CVEs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Index of the vulnerable component in [`Report::components`].
+    pub component: usize,
+    /// One-line description from the feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// CVSS rating, when the feed gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<Cvss>,
+    /// Severity from the CVSS base score (critical ≥ 9, high ≥ 7, medium ≥ 4, else low).
+    pub severity: Severity,
+    /// The affected range of the feed record that the component's version fell in.
+    pub matched: String,
+    /// The feed the record came from.
+    pub feed: FeedSnapshot,
+}
+
 /// Something that could not be unpacked or analysed, so that nothing is dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Warning {
@@ -351,6 +403,9 @@ pub struct Report {
     /// Findings, most severe first.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Known vulnerabilities of the components, from an imported feed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerabilities: Vec<Vulnerability>,
     /// What could not be unpacked or analysed.
     #[serde(default)]
     pub warnings: Vec<Warning>,

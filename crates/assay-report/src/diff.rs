@@ -565,6 +565,7 @@ mod tests {
             findings,
             warnings: Vec::new(),
             as_of: None,
+            vulnerabilities: Vec::new(),
             stats: None,
         }
     }

@@ -10,11 +10,14 @@
 
 use assay_model::{Category, Severity};
 
+pub mod cyclonedx;
 pub mod diff;
 pub mod dsse;
 pub mod html;
 pub mod json;
 pub mod sarif;
+pub mod sbom;
+pub mod spdx;
 pub mod text;
 
 /// The documentation of one detection rule, as the outputs that explain rules need it.

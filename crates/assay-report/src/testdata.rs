@@ -160,6 +160,7 @@ pub fn sample_report() -> Report {
             message: "840 bytes <no format> claimed".into(),
         }],
         as_of: None,
+        vulnerabilities: Vec::new(),
         stats: None,
     }
 }

@@ -7,7 +7,7 @@
 mod verify;
 
 use anyhow::{Context, Result};
-use assay_model::{Component, Finding, Report, Severity, REPORT_SCHEMA};
+use assay_model::{Component, Finding, Report, Severity, Warning, REPORT_SCHEMA};
 use assay_report::dsse;
 use assay_unpack::{UnpackOptions, Unpacker};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -55,6 +55,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Manage the offline vulnerability database used by `scan`.
+    #[command(subcommand)]
+    Vulndb(VulndbCommand),
     /// List every detection rule with its documentation.
     Rules {
         /// Print Markdown (as in docs/rules.md) instead of plain text.
@@ -63,6 +66,29 @@ enum Command {
         /// Also list the YARA rules (*.yar, *.yara) of this directory (repeatable).
         #[arg(long = "rules", value_name = "DIR")]
         rules: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum VulndbCommand {
+    /// Import NVD CVE JSON 2.0 feeds and OSV records (.json, .json.gz, .zip, or a folder);
+    /// importing the same bytes again changes nothing.
+    Import {
+        /// Feed files or folders.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Database path (default: $ASSAY_VULNDB, else ~/.local/share/assay/vulndb.sqlite).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Import date to record (YYYY-MM-DD; default today, UTC), for reproducible databases.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// List the imported feed snapshots.
+    Info {
+        /// Database path (default: $ASSAY_VULNDB, else ~/.local/share/assay/vulndb.sqlite).
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
 }
 
@@ -105,6 +131,10 @@ struct ScanArgs {
     /// (repeatable). A rule without `meta: assay_id` reports as ASSAY-USER-<rule name>.
     #[arg(long = "rules", value_name = "DIR")]
     rules: Vec<PathBuf>,
+    /// Vulnerability database to match components against (default: $ASSAY_VULNDB, else
+    /// ~/.local/share/assay/vulndb.sqlite, when it exists).
+    #[arg(long)]
+    vulndb: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -176,6 +206,10 @@ enum OutputFormat {
     Sarif,
     /// One self-contained HTML page for people who decide (no scripts, no network).
     Html,
+    /// CycloneDX 1.6 JSON SBOM (with the matched vulnerabilities).
+    Cyclonedx,
+    /// SPDX 2.3 JSON SBOM.
+    Spdx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -240,6 +274,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Vulndb(cmd) => vulndb(cmd),
         Command::Verify(args) => verify_command(args),
         Command::Diff(args) => diff_command(args),
         Command::Keygen { output, force } => keygen(&output, force),
@@ -374,23 +409,44 @@ fn newest_embedded_time(unpacked: &assay_unpack::UnpackResult) -> Option<i64> {
         .max()
 }
 
+/// Whether a scan matches its components against a vulnerability database.
+#[derive(Clone, Copy)]
+enum VulnSource<'a> {
+    /// No matching (verify and diff re-derive the image's own facts only).
+    Skip,
+    /// Match against this database, or the default one when it exists.
+    Match(Option<&'a Path>),
+}
+
 /// Unpack and analyse an image into a report.
 fn scan_image(
     image: &Path,
     as_of: Option<&str>,
     reproducible: bool,
     quiet: bool,
+    vulndb: VulnSource<'_>,
 ) -> Result<(Report, assay_unpack::UnpackResult)> {
     let unpacked = unpack(image, quiet)?;
     let as_of = reference_time(as_of, reproducible, &unpacked)?;
     let started = Instant::now();
-    let (findings, components, detector_secs) = analyse(&unpacked, as_of);
+    let (mut findings, components, detector_secs) = analyse(&unpacked, as_of);
     let mut stats = unpacked.stats.clone();
     stats
         .seconds
         .insert("analyze".into(), started.elapsed().as_secs_f64());
     for (name, secs) in detector_secs {
         stats.seconds.insert(format!("detector:{name}"), secs);
+    }
+    let mut warnings = unpacked.warnings.clone();
+    let mut vulnerabilities = Vec::new();
+    if let VulnSource::Match(path) = vulndb {
+        let started = Instant::now();
+        vulnerabilities = match_vulnerabilities(path, &components, &mut warnings)?;
+        findings.extend(assay_vulndb::findings(&components, &vulnerabilities));
+        assay_analyze::sort_findings(&mut findings);
+        stats
+            .seconds
+            .insert("vulndb".into(), started.elapsed().as_secs_f64());
     }
     let report = Report {
         schema: REPORT_SCHEMA.to_string(),
@@ -399,7 +455,8 @@ fn scan_image(
         nodes: unpacked.nodes.clone(),
         components,
         findings,
-        warnings: unpacked.warnings.clone(),
+        vulnerabilities,
+        warnings,
         as_of: Some(assay_model::time::format_utc(as_of)),
         stats: (!reproducible).then_some(stats),
     };
@@ -429,6 +486,7 @@ fn scan(args: ScanArgs) -> Result<i32> {
         args.as_of.as_deref(),
         args.reproducible,
         args.quiet,
+        VulnSource::Match(args.vulndb.as_deref()),
     )?;
     if let Some(dir) = &args.extract {
         assay_unpack::extract::extract(&unpacked, dir)
@@ -441,6 +499,18 @@ fn scan(args: ScanArgs) -> Result<i32> {
         }
         (OutputFormat::Text, _) => assay_report::text::summary(&report),
         (OutputFormat::Json, None) => assay_report::json::to_json(&report),
+        (OutputFormat::Cyclonedx, _) => assay_report::cyclonedx::to_json(
+            &report,
+            &assay_report::sbom::SbomOptions {
+                timestamp: sbom_timestamp(args.reproducible),
+            },
+        ),
+        (OutputFormat::Spdx, _) => assay_report::spdx::to_json(
+            &report,
+            &assay_report::sbom::SbomOptions {
+                timestamp: sbom_timestamp(args.reproducible),
+            },
+        ),
         (OutputFormat::Sarif, _) => {
             let rules = assay_analyze::all_rules();
             assay_report::sarif::to_sarif(&report, &rule_docs(&rules), information_uri())
@@ -605,7 +675,14 @@ fn verify_command(args: VerifyArgs) -> Result<i32> {
         None => assay_analyze::clock_now(),
     };
     let unpacked = unpack(&args.image, args.quiet)?;
-    let (findings, components, _) = analyse(&unpacked, as_of);
+    let (mut findings, components, _) = analyse(&unpacked, as_of);
+    // Vulnerability findings come from a database verify does not have: derive them from the
+    // report's own vulnerability records over the re-derived components, so their node, range
+    // and evidence are still checked against the image.
+    if !report.vulnerabilities.is_empty() {
+        findings.extend(assay_vulndb::findings(&components, &report.vulnerabilities));
+        assay_analyze::sort_findings(&mut findings);
+    }
     let outcome = verify::check(&report, &unpacked, &findings, &components);
     for f in &outcome.failures {
         out.push_str(&format!("FAIL {f}\n"));
@@ -638,7 +715,7 @@ fn report_for_diff(path: &Path, as_of: Option<&str>, quiet: bool) -> Result<Repo
     if let Some(loaded) = load_report(path)? {
         return Ok(loaded.report);
     }
-    let (report, _) = scan_image(path, as_of, false, quiet)?;
+    let (report, _) = scan_image(path, as_of, false, quiet, VulnSource::Skip)?;
     Ok(report)
 }
 
@@ -695,8 +772,142 @@ fn entropy_profile(image: &[u8]) -> assay_report::html::EntropyProfile {
     }
 }
 
+/// The SBOM creation time: now, or `$SOURCE_DATE_EPOCH` (or none) for a reproducible run.
+fn sbom_timestamp(reproducible: bool) -> Option<String> {
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    if reproducible {
+        return epoch.map(assay_report::sbom::rfc3339_utc);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Some(assay_report::sbom::rfc3339_utc(epoch.unwrap_or(now)))
+}
+
+/// Match the components against the vulnerability database given or found at the default
+/// path; without one, say so once in the warnings.
+fn match_vulnerabilities(
+    given: Option<&Path>,
+    components: &[assay_model::Component],
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<assay_model::Vulnerability>> {
+    let path = match given {
+        Some(p) => Some(p.to_path_buf()),
+        None => assay_vulndb::default_path().filter(|p| p.is_file()),
+    };
+    let Some(path) = path else {
+        warnings.push(Warning {
+            node: None,
+            location: String::new(),
+            kind: "vulndb".into(),
+            message: assay_vulndb::NO_DATABASE.into(),
+        });
+        return Ok(Vec::new());
+    };
+    let db = assay_vulndb::VulnDb::open(&path)
+        .with_context(|| format!("opening vulnerability database {}", path.display()))?;
+    if db.feeds()?.is_empty() {
+        warnings.push(Warning {
+            node: None,
+            location: path.display().to_string(),
+            kind: "vulndb".into(),
+            message: "the vulnerability database holds no feed; run assay vulndb import".into(),
+        });
+    }
+    Ok(db.match_components(components)?)
+}
+
+fn vulndb_path(db: Option<PathBuf>) -> Result<PathBuf> {
+    db.or_else(assay_vulndb::default_path)
+        .context("no database path: give --db, or set ASSAY_VULNDB or HOME")
+}
+
+fn vulndb(cmd: VulndbCommand) -> Result<i32> {
+    match cmd {
+        VulndbCommand::Import { files, db, date } => {
+            let path = vulndb_path(db)?;
+            if let Some(d) = &date {
+                let ok = d.len() == 10
+                    && d.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                if !ok {
+                    eprintln!("assay: --date must be YYYY-MM-DD");
+                    return Ok(2);
+                }
+            }
+            let date = date.unwrap_or_else(assay_vulndb::today);
+            let mut store = assay_vulndb::VulnDb::create(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            for f in &files {
+                let out = store
+                    .import_dated(f, &date)
+                    .with_context(|| format!("importing {}", f.display()))?;
+                let state = if out.already_imported {
+                    format!("already imported on {}", out.feed.imported)
+                } else {
+                    "imported".to_string()
+                };
+                println!(
+                    "{}: {} {} records, {state} (sha256 {})",
+                    f.display(),
+                    out.records,
+                    out.feed.kind,
+                    out.feed.sha256
+                );
+                for s in &out.skipped {
+                    println!("  skipped: {s}");
+                }
+            }
+            println!(
+                "{}: {} vulnerability records from {} feeds",
+                path.display(),
+                store.record_count()?,
+                store.feeds()?.len()
+            );
+            Ok(0)
+        }
+        VulndbCommand::Info { db } => {
+            let path = vulndb_path(db)?;
+            let store = assay_vulndb::VulnDb::open(&path)?;
+            println!(
+                "{}: {} vulnerability records",
+                path.display(),
+                store.record_count()?
+            );
+            for f in store.feeds()? {
+                println!(
+                    "  {} ({}) imported {}{} sha256 {}",
+                    f.name,
+                    f.kind,
+                    f.imported,
+                    f.published
+                        .map(|p| format!(", published {p},"))
+                        .unwrap_or_default(),
+                    f.sha256
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
 fn rules_text(markdown: bool) -> String {
-    let rules = assay_analyze::all_rules();
+    let mut rules = assay_analyze::all_rules();
+    rules.push(assay_analyze::Rule {
+        id: assay_vulndb::RULE_ID,
+        category: assay_vulndb::RULE_CATEGORY,
+        severity: assay_vulndb::RULE_SEVERITY,
+        title: assay_vulndb::RULE_TITLE,
+        description: assay_vulndb::RULE_DESCRIPTION,
+    });
     let mut out = String::new();
     if markdown {
         out.push_str("# Assay detection rules\n\nGenerated by `assay rules --markdown`.\n\n");
