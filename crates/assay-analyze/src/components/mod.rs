@@ -143,6 +143,9 @@ fn targets(a: &Analysis) -> Vec<NodeId> {
         .iter()
         .filter(|n| match n.kind {
             NodeKind::File => true,
+            // An unclaimed region that looks compressed or encrypted holds no readable
+            // version text; skipping it keeps a large random-looking image out of memory.
+            NodeKind::Unknown if n.entropy.is_some_and(|e| e > 7.2) => false,
             NodeKind::Stream | NodeKind::Unknown | NodeKind::Image => !has_children[n.id as usize],
             _ => false,
         })
