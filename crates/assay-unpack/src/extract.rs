@@ -54,6 +54,7 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
     let mut writer = Writer {
         root,
         summary: ExtractSummary::default(),
+        known_dirs: std::collections::HashSet::new(),
     };
     // Where each node's children go (relative to the root), by node id.
     let mut child_dir: Vec<Option<PathBuf>> = vec![None; result.nodes.len()];
@@ -163,6 +164,9 @@ fn entry_path(path: &str) -> Option<PathBuf> {
 struct Writer {
     root: PathBuf,
     summary: ExtractSummary,
+    /// Directories this writer created or checked (relative to the root): nothing else
+    /// writes under the root while it runs, so they need no second look.
+    known_dirs: std::collections::HashSet<PathBuf>,
 }
 
 impl Writer {
@@ -173,13 +177,21 @@ impl Writer {
     /// Create every missing directory of `rel` under the root; refuse when any existing
     /// component is not a real directory (a symlink planted by an earlier entry).
     fn mkdirs(&mut self, rel: &Path) -> bool {
+        if rel.as_os_str().is_empty() || self.known_dirs.contains(rel) {
+            return true;
+        }
         let mut cur = self.root.clone();
+        let mut cur_rel = PathBuf::new();
         for comp in rel.components() {
             let Component::Normal(c) = comp else {
                 self.skip(format!("{}: unexpected path component", rel.display()));
                 return false;
             };
             cur.push(c);
+            cur_rel.push(c);
+            if self.known_dirs.contains(&cur_rel) {
+                continue;
+            }
             match fs::symlink_metadata(&cur) {
                 Ok(m) if m.file_type().is_dir() => {}
                 Ok(_) => {
@@ -198,6 +210,7 @@ impl Writer {
                     self.summary.directories += 1;
                 }
             }
+            self.known_dirs.insert(cur_rel.clone());
         }
         true
     }
