@@ -16,6 +16,7 @@ pub mod driver;
 pub mod extract;
 pub mod format;
 pub mod formats;
+pub mod fuzzing;
 pub mod limits;
 pub mod scan;
 

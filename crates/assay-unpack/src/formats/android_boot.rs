@@ -202,7 +202,8 @@ impl Format for AndroidBoot {
                 Entry::stream(
                     p.label,
                     EntryData::Range {
-                        offset: p.offset,
+                        // A part past the end keeps no bytes, at the end of the image.
+                        offset: p.offset.min(len),
                         length,
                     },
                 )

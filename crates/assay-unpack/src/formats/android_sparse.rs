@@ -62,6 +62,13 @@ struct Chunk {
 /// Walk the chunk headers; `None` if any is malformed or runs past the data.
 fn chunks(data: &[u8], h: &Header) -> Result<(Vec<Chunk>, usize), FormatError> {
     let mut pos = h.header_size;
+    // The header itself must fit, or an image of no chunks would claim bytes it lacks.
+    if pos > data.len() {
+        return Err(FormatError::Truncated {
+            what: "sparse header",
+            offset: 0,
+        });
+    }
     // Each chunk takes at least a chunk header, so the count is bounded by the data.
     let max = (data.len() / h.chunk_header_size) as u64;
     if u64::from(h.total_chunks) > max {

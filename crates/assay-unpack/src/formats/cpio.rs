@@ -323,8 +323,9 @@ impl Format for Cpio {
 /// Turn a header into an entry (`None` for the archive's root `.`).
 fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked) -> Option<Entry> {
     let path = absolute(&h.name);
+    // A last record whose name padding runs past the end has its (empty) data at the end.
     let range = EntryData::Range {
-        offset: h.data_start as u64,
+        offset: h.data_start.min(d.len()) as u64,
         length,
     };
     let body = || {

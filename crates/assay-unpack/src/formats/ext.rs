@@ -92,6 +92,23 @@ fn superblock(data: &[u8]) -> Option<Superblock> {
     })
 }
 
+/// Bytes of the block group descriptor table as `ext4-view` will size it: it takes the high
+/// half of the block count whether or not the 64-bit feature is set, and allocates the whole
+/// table before reading it, so a hostile count must be refused before it gets there.
+fn descriptor_table_bytes(data: &[u8]) -> Option<u64> {
+    let sb = data.get(1024..2048)?;
+    let blocks = u64::from(le32(sb, 0x150)?) << 32 | u64::from(le32(sb, 4)?);
+    let groups = blocks
+        .checked_sub(u64::from(le32(sb, 20)?))?
+        .div_ceil(u64::from(le32(sb, 32)?).max(1));
+    let desc_size = if le32(sb, 96)? & FEATURE_INCOMPAT_64BIT != 0 {
+        u64::from(le16(sb, 0xfe)?)
+    } else {
+        32
+    };
+    groups.checked_mul(desc_size)
+}
+
 impl Superblock {
     fn kind(&self) -> &'static str {
         if self.incompat & FEATURE_INCOMPAT_EXTENTS != 0 {
@@ -189,6 +206,10 @@ impl Format for Ext {
                 "file system of {length} bytes is cut to {} bytes",
                 data.len()
             ));
+        }
+        if descriptor_table_bytes(data).is_none_or(|n| n > data.len() as u64) {
+            out.warn("block group descriptor table is larger than the image; not listed");
+            return Ok(out);
         }
         // `ext4-view` is written for untrusted images; a panic in it is still caught so that
         // a bug there costs one file system, not the scan.

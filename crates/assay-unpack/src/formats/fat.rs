@@ -230,7 +230,9 @@ impl Volume<'_> {
             let avail = (self.data.len() as u64).saturating_sub(offset).min(have);
             return (
                 EntryData::Range {
-                    offset,
+                    // A chain past the end of a cut image keeps no bytes; its empty range
+                    // must still lie inside the container.
+                    offset: offset.min(self.data.len() as u64),
                     length: avail,
                 },
                 len - avail,

@@ -342,7 +342,8 @@ impl Format for Fit {
             let mut e = Entry::stream(
                 name.clone(),
                 EntryData::Range {
-                    offset: off,
+                    // An image past the end keeps no bytes, at the end of the container.
+                    offset: off.min(data.len() as u64),
                     length: avail,
                 },
             );

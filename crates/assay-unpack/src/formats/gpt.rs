@@ -181,7 +181,11 @@ impl Format for Gpt {
             let type_guid = guid(&raw[..16]);
             let mut e = Entry::stream(
                 format!("partition{}", i + 1),
-                EntryData::Range { offset, length },
+                // A partition past the end keeps no bytes, at the end of the image.
+                EntryData::Range {
+                    offset: offset.min(len),
+                    length,
+                },
             )
             .with_detail("name", String::from_utf16_lossy(&name))
             .with_detail("unique_guid", guid(&raw[16..32]))

@@ -405,7 +405,12 @@ impl Walker<'_> {
             if length < *size {
                 out.warn(format!("{path}: {} bytes lie past the end", size - length));
             }
-            return EntryData::Range { offset, length };
+            // An extent past the end of a cut image keeps no bytes; its empty range must
+            // still lie inside the container.
+            return EntryData::Range {
+                offset: offset.min(len),
+                length,
+            };
         }
         let total: u64 = parts.iter().map(|p| p.1).fold(0, u64::saturating_add);
         let total = total.min(ctx.stream_limit());

@@ -149,11 +149,18 @@ impl Format for Mbr {
                 ));
             }
             out.entries.push(
-                Entry::stream(format!("partition{n}"), EntryData::Range { offset, length })
-                    .with_detail("type", format!("{:#04x}", e.ptype))
-                    .with_detail("start_lba", start)
-                    .with_detail("sectors", e.sectors)
-                    .with_detail("bootable", e.boot == 0x80),
+                // A partition past the end keeps no bytes, at the end of the image.
+                Entry::stream(
+                    format!("partition{n}"),
+                    EntryData::Range {
+                        offset: offset.min(len),
+                        length,
+                    },
+                )
+                .with_detail("type", format!("{:#04x}", e.ptype))
+                .with_detail("start_lba", start)
+                .with_detail("sectors", e.sectors)
+                .with_detail("bootable", e.boot == 0x80),
             );
         };
         for (i, e) in entries.iter().enumerate() {

@@ -84,7 +84,7 @@ impl Format for Seama {
         out.entries.push(Entry::stream(
             "payload",
             EntryData::Range {
-                offset: start,
+                offset: start.min(data.len() as u64),
                 length: avail,
             },
         ));

@@ -181,7 +181,7 @@ impl Format for Squashfs {
         // mksquashfs pads the image to 4 KiB unless told not to; claim the padding when it
         // is there and zero.
         let mut length = sb.bytes_used;
-        let padded = sb.bytes_used.div_ceil(4096) * 4096;
+        let padded = sb.bytes_used.div_ceil(4096).saturating_mul(4096);
         if let Some(pad) = data.get(sb.bytes_used as usize..padded as usize) {
             if pad.iter().all(|&b| b == 0) {
                 length = padded;
