@@ -385,10 +385,9 @@ fn absolute(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::archive_tests::{
-        check_against_manifest, hostile, unpack_with_max_entries, Check,
-    };
-    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{check, Check, ARCHIVES};
+    use crate::formats::testutil::{entry_bytes, unpack, unpack_with_max_entries};
 
     const NEWC: &[u8] = include_bytes!("../../tests/fixtures/archives/newc.cpio");
     const CRC: &[u8] = include_bytes!("../../tests/fixtures/archives/crc.cpio");
@@ -401,16 +400,7 @@ mod tests {
         assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
         let u = unpack(&Cpio, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_against_manifest(
-            data,
-            &u,
-            &Check {
-                missing: &[],
-                dirs: true,
-                symlinks: true,
-                modes: true,
-            },
-        );
+        check("cpio", data, &u.entries, ARCHIVES, &Check::ARCHIVE);
     }
 
     #[test]

@@ -191,15 +191,15 @@ impl Format for IHex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.hex");
 
     #[test]
     fn decodes_with_gap_fill() {
-        check_fixture(&IHex, "image.hex", IMG, MANIFEST);
+        check_streams(&IHex, "image.hex", IMG);
         let mut d = IMG.to_vec();
         d.extend_from_slice(b"trailing text");
         let u = unpack(&IHex, &d);
@@ -217,6 +217,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&IHex, IMG, 300);
+        hostile_with(&IHex, IMG, &Hostile::flips(300));
     }
 }

@@ -136,14 +136,14 @@ impl Format for SRec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.srec");
 
     #[test]
     fn decodes_with_gap_fill() {
-        check_fixture(&SRec, "image.srec", IMG, MANIFEST);
+        check_streams(&SRec, "image.srec", IMG);
     }
 
     #[test]
@@ -156,6 +156,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&SRec, IMG, 300);
+        hostile_with(&SRec, IMG, &Hostile::flips(300));
     }
 }

@@ -418,10 +418,9 @@ impl Pax {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::archive_tests::{
-        check_against_manifest, hostile, unpack_with_max_entries, Check,
-    };
-    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{check, Check, ARCHIVES};
+    use crate::formats::testutil::{entry_bytes, unpack, unpack_with_max_entries};
 
     const USTAR: &[u8] = include_bytes!("../../tests/fixtures/archives/ustar.tar");
     const GNU: &[u8] = include_bytes!("../../tests/fixtures/archives/gnu.tar");
@@ -434,14 +433,14 @@ mod tests {
         assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
         let u = unpack(&Tar, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_against_manifest(
+        check(
+            "tar",
             data,
-            &u,
+            &u.entries,
+            ARCHIVES,
             &Check {
                 missing,
-                dirs: true,
-                symlinks: true,
-                modes: true,
+                ..Check::ARCHIVE
             },
         );
     }

@@ -495,10 +495,9 @@ fn absolute(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::archive_tests::{
-        check_against_manifest, hostile, unpack_with_max_entries, Check,
-    };
-    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{check, Check, ARCHIVES};
+    use crate::formats::testutil::{entry_bytes, unpack, unpack_with_max_entries};
     use crate::limits::{Budget, Limits};
 
     const DEFLATE: &[u8] = include_bytes!("../../tests/fixtures/archives/deflate.zip");
@@ -512,16 +511,7 @@ mod tests {
         assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
         let u = unpack(&Zip, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_against_manifest(
-            data,
-            &u,
-            &Check {
-                missing: &[],
-                dirs: true,
-                symlinks: true,
-                modes: true,
-            },
-        );
+        check("zip", data, &u.entries, ARCHIVES, &Check::ARCHIVE);
     }
 
     #[test]
