@@ -6,6 +6,7 @@
 //! Written here: cpio is a flat sequence of small headers, and the available crates either
 //! copy every member or do not measure a carved archive.
 
+use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 use std::collections::HashMap;
@@ -322,7 +323,7 @@ impl Format for Cpio {
 
 /// Turn a header into an entry (`None` for the archive's root `.`).
 fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked) -> Option<Entry> {
-    let path = absolute(&h.name);
+    let path = absolute(&h.name, &['/'], true);
     let range = EntryData::Range {
         offset: h.data_start as u64,
         length,
@@ -366,20 +367,6 @@ fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked
         e = e.with_data(range);
     }
     Some(e)
-}
-
-/// Make a member name absolute without resolving `..` (the driver checks and reports it).
-fn absolute(name: &str) -> String {
-    let trimmed = name.trim_end_matches('/');
-    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-    if trimmed == "." || trimmed.is_empty() {
-        return "/".into();
-    }
-    if trimmed.starts_with('/') {
-        trimmed.to_string()
-    } else {
-        format!("/{trimmed}")
-    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod lz4;
 pub mod lzma;
 pub mod lzop;
 pub mod mbr;
+pub(crate) mod member_name;
 pub mod romfs;
 pub mod seama;
 pub mod sevenz;

@@ -9,6 +9,7 @@
 //! directly. Methods other than stored and deflate, and encrypted members, are kept as entries
 //! without data and a warning.
 
+use super::member_name::absolute;
 use crate::cursor::{le16, le32, le64};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::limits::read_bounded;
@@ -359,7 +360,7 @@ fn member(
         .filter(|&m| m != 0);
     let kind_bits = unix_mode.map(|m| m & 0o170000);
     let is_dir = name.ends_with('/') || kind_bits == Some(0o040000) || rec.external & 0x10 != 0;
-    let path = absolute(name);
+    let path = absolute(name, &['/', '\\'], true);
     if is_dir {
         if path == "/" {
             return None;
@@ -475,20 +476,6 @@ fn method_name(m: u16) -> &'static str {
         98 => "ppmd",
         99 => "aes",
         _ => "other",
-    }
-}
-
-/// Make a member name absolute without resolving `..` (the driver checks and reports it).
-fn absolute(name: &str) -> String {
-    let trimmed = name.trim_end_matches(['/', '\\']);
-    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-    if trimmed == "." {
-        return "/".into();
-    }
-    if trimmed.starts_with('/') {
-        trimmed.to_string()
-    } else {
-        format!("/{trimmed}")
     }
 }
 
