@@ -217,7 +217,8 @@ impl Format for AndroidBoot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{hostile, sha_hex};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::sha_hex;
     use crate::formats::testutil::{entry_bytes, unpack};
 
     const V2: &[u8] = include_bytes!("../../tests/fixtures/disks/boot_v2.img");
@@ -273,7 +274,7 @@ mod tests {
 
     #[test]
     fn hostile_input() {
-        hostile(&AndroidBoot, V2);
-        hostile(&AndroidBoot, V4);
+        hostile_with(&AndroidBoot, V2, &Hostile::disk());
+        hostile_with(&AndroidBoot, V4, &Hostile::disk());
     }
 }

@@ -208,7 +208,7 @@ impl Format for AndroidSparse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::hostile;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::{entry_bytes, unpack};
 
     const SIMG: &[u8] = include_bytes!("../../tests/fixtures/disks/ext4.simg");
@@ -224,6 +224,6 @@ mod tests {
 
     #[test]
     fn hostile_input() {
-        hostile(&AndroidSparse, SIMG);
+        hostile_with(&AndroidSparse, SIMG, &Hostile::disk());
     }
 }

@@ -197,10 +197,9 @@ impl Format for Ar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::sha256;
-    use crate::formats::archive_tests::{expected, hostile};
-    use crate::formats::testutil::{entry_bytes, unpack};
-    use assay_model::hex;
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{parse, ARCHIVES};
+    use crate::formats::testutil::{entry_bytes, sha_hex, unpack};
 
     const MEMBERS: &[u8] = include_bytes!("../../tests/fixtures/archives/members.a");
 
@@ -210,7 +209,7 @@ mod tests {
         assert_eq!(p.length, Some(MEMBERS.len() as u64));
         let u = unpack(&Ar, MEMBERS);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        let want = expected();
+        let want = parse(ARCHIVES);
         let names: Vec<&str> = u.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             names,
@@ -223,13 +222,13 @@ mod tests {
         );
         for e in &u.entries {
             let base = &e.path[1..];
-            let (_, _, sha) = want
+            let sha = &want
                 .iter()
-                .find(|(p, _)| p.rsplit('/').next() == Some(base))
-                .map(|(_, v)| v)
-                .unwrap();
+                .find(|l| l.path.rsplit('/').next() == Some(base))
+                .unwrap()
+                .value;
             let bytes = entry_bytes(MEMBERS, e).unwrap();
-            assert_eq!(&hex(&sha256(&bytes)), sha, "{}", e.path);
+            assert_eq!(&sha_hex(&bytes), sha, "{}", e.path);
         }
     }
 

@@ -92,7 +92,7 @@ impl Format for Arcadyan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::hostile;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::unpack;
     use std::io::Read;
 
@@ -133,6 +133,6 @@ mod tests {
         let mut got = Vec::new();
         r.read_to_end(&mut got).unwrap();
         assert!(got.starts_with(b"Linux version 5.10.0-assay"));
-        hostile(&Arcadyan, &obf, 200);
+        hostile_with(&Arcadyan, &obf, &Hostile::flips(200));
     }
 }

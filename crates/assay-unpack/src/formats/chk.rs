@@ -101,20 +101,20 @@ impl Format for Chk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.chk");
 
     #[test]
     fn kernel_and_rootfs_are_carved() {
-        check_fixture(&Chk, "image.chk", IMG, MANIFEST);
+        check_streams(&Chk, "image.chk", IMG);
         assert_eq!(unpack(&Chk, IMG).details["board_id"], "U12H139T00_NETGEAR");
     }
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&Chk, IMG, 300);
+        hostile_with(&Chk, IMG, &Hostile::flips(300));
     }
 }

@@ -6,6 +6,7 @@
 //! Written here: cpio is a flat sequence of small headers, and the available crates either
 //! copy every member or do not measure a carved archive.
 
+use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 use std::collections::HashMap;
@@ -322,7 +323,7 @@ impl Format for Cpio {
 
 /// Turn a header into an entry (`None` for the archive's root `.`).
 fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked) -> Option<Entry> {
-    let path = absolute(&h.name);
+    let path = absolute(&h.name, &['/'], true);
     // A last record whose name padding runs past the end has its (empty) data at the end.
     let range = EntryData::Range {
         offset: h.data_start.min(d.len()) as u64,
@@ -369,27 +370,12 @@ fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked
     Some(e)
 }
 
-/// Make a member name absolute without resolving `..` (the driver checks and reports it).
-fn absolute(name: &str) -> String {
-    let trimmed = name.trim_end_matches('/');
-    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-    if trimmed == "." || trimmed.is_empty() {
-        return "/".into();
-    }
-    if trimmed.starts_with('/') {
-        trimmed.to_string()
-    } else {
-        format!("/{trimmed}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::archive_tests::{
-        check_against_manifest, hostile, unpack_with_max_entries, Check,
-    };
-    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{check, Check, ARCHIVES};
+    use crate::formats::testutil::{entry_bytes, unpack, unpack_with_max_entries};
 
     const NEWC: &[u8] = include_bytes!("../../tests/fixtures/archives/newc.cpio");
     const CRC: &[u8] = include_bytes!("../../tests/fixtures/archives/crc.cpio");
@@ -402,16 +388,7 @@ mod tests {
         assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
         let u = unpack(&Cpio, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_against_manifest(
-            data,
-            &u,
-            &Check {
-                missing: &[],
-                dirs: true,
-                symlinks: true,
-                modes: true,
-            },
-        );
+        check("cpio", data, &u.entries, ARCHIVES, &Check::ARCHIVE);
     }
 
     #[test]

@@ -332,7 +332,8 @@ fn file_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::squashfs::tests::{check_fixture, hostile, Check};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::{check, Check};
     use crate::formats::testutil::unpack;
 
     const EXPECTED: &str = include_str!("../../tests/fixtures/squashfs/expected.txt");
@@ -346,14 +347,7 @@ mod tests {
             assert_eq!(p.length, Some(img.len() as u64));
             let u = unpack(&Cramfs, img);
             assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-            check_fixture(
-                &u.entries,
-                EXPECTED,
-                Check {
-                    mode: true,
-                    devices: true,
-                },
-            );
+            check("cramfs", img, &u.entries, EXPECTED, &Check::EXACT);
         }
     }
 
@@ -368,19 +362,12 @@ mod tests {
         assert!(Cramfs.probe(padded).unwrap().description.contains("pad"));
         let u = unpack(&Cramfs, padded);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_fixture(
-            &u.entries,
-            EXPECTED,
-            Check {
-                mode: true,
-                devices: true,
-            },
-        );
+        check("cramfs-pad", padded, &u.entries, EXPECTED, &Check::EXACT);
     }
 
     #[test]
     fn hostile_cramfs() {
-        hostile(&Cramfs, LE);
-        hostile(&Cramfs, BE);
+        hostile_with(&Cramfs, LE, &Hostile::unprobed());
+        hostile_with(&Cramfs, BE, &Hostile::unprobed());
     }
 }

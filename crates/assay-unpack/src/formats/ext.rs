@@ -384,7 +384,9 @@ fn read_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{check_tree, gunzip, hostile, Check};
+    use crate::formats::testutil::gunzip;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::{check, Check, Devices, DISKS};
     use crate::formats::testutil::unpack;
 
     const EXT2: &[u8] = include_bytes!("../../tests/fixtures/disks/ext2.img");
@@ -397,13 +399,14 @@ mod tests {
         assert!(p.description.starts_with("ext2"), "{}", p.description);
         let u = unpack(&Ext, EXT2);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_tree(
+        check(
+            "ext",
             EXT2,
             &u.entries,
-            Check {
-                modes: true,
-                symlinks: true,
-                devices: Some(false),
+            DISKS,
+            &Check {
+                devices: Devices::KindOnly,
+                ..Check::DISK
             },
         );
         assert!(u.entries.iter().any(|e| e.path == "/lost+found"));
@@ -415,13 +418,14 @@ mod tests {
         assert!(p.description.starts_with("ext4"), "{}", p.description);
         let u = unpack(&Ext, EXT4);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_tree(
+        check(
+            "ext",
             EXT4,
             &u.entries,
-            Check {
-                modes: true,
-                symlinks: true,
-                devices: Some(false),
+            DISKS,
+            &Check {
+                devices: Devices::KindOnly,
+                ..Check::DISK
             },
         );
         assert!(u.entries.iter().all(|e| e.uid == Some(0)));
@@ -434,13 +438,14 @@ mod tests {
         assert!(p.description.starts_with("ext3"), "{}", p.description);
         let u = unpack(&Ext, &img);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_tree(
+        check(
+            "ext",
             &img,
             &u.entries,
-            Check {
-                modes: true,
-                symlinks: true,
-                devices: Some(false),
+            DISKS,
+            &Check {
+                devices: Devices::KindOnly,
+                ..Check::DISK
             },
         );
     }
@@ -457,7 +462,7 @@ mod tests {
 
     #[test]
     fn hostile_input() {
-        hostile(&Ext, EXT2);
-        hostile(&Ext, EXT4);
+        hostile_with(&Ext, EXT2, &Hostile::disk());
+        hostile_with(&Ext, EXT4, &Hostile::disk());
     }
 }

@@ -483,7 +483,9 @@ fn long_name(parts: &[(u8, u8, [u16; 13])], short: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{check_tree, gunzip, hostile, Check};
+    use crate::formats::testutil::gunzip;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::{self, Check, Devices, DISKS};
     use crate::formats::testutil::unpack;
 
     const FAT12: &[u8] = include_bytes!("../../tests/fixtures/disks/fat12.img");
@@ -495,13 +497,16 @@ mod tests {
         assert!(p.description.starts_with(variant), "{}", p.description);
         let u = unpack(&Fat, img);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_tree(
+        manifest::check(
+            "fat",
             img,
             &u.entries,
-            Check {
+            DISKS,
+            &Check {
                 modes: false,
                 symlinks: false,
-                devices: None,
+                devices: Devices::Absent,
+                ..Check::DISK
             },
         );
     }
@@ -521,10 +526,11 @@ mod tests {
 
     #[test]
     fn hostile_input() {
-        hostile(&Fat, FAT12);
-        hostile(
+        hostile_with(&Fat, FAT12, &Hostile::disk());
+        hostile_with(
             &Fat,
             &gunzip(include_bytes!("../../tests/fixtures/disks/fat16.img.gz")),
+            &Hostile::disk(),
         );
     }
 }

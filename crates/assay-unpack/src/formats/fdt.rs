@@ -417,10 +417,10 @@ impl Format for Fdt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const FIT: &[u8] = include_bytes!("../../tests/fixtures/firmware/fit.itb");
     const FIT_EXT: &[u8] = include_bytes!("../../tests/fixtures/firmware/fit-ext.itb");
     const FIT_POS: &[u8] = include_bytes!("../../tests/fixtures/firmware/fit-pos.itb");
@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn fit_images_yield_each_payload() {
-        check_fixture(&Fit, "fit.itb", FIT, MANIFEST);
+        check_streams(&Fit, "fit.itb", FIT);
         let u = unpack(&Fit, FIT);
         assert_eq!(u.details["description"], "Assay test FIT");
         assert_eq!(u.entries[0].details["compression"], "gzip");
@@ -438,8 +438,8 @@ mod tests {
 
     #[test]
     fn fit_external_data_is_found_and_measured() {
-        check_fixture(&Fit, "fit-ext.itb", FIT_EXT, MANIFEST);
-        check_fixture(&Fit, "fit-pos.itb", FIT_POS, MANIFEST);
+        check_streams(&Fit, "fit-ext.itb", FIT_EXT);
+        check_streams(&Fit, "fit-pos.itb", FIT_POS);
         assert_eq!(
             Fit.probe(FIT_EXT).unwrap().length,
             Some(FIT_EXT.len() as u64)
@@ -461,8 +461,8 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&Fit, FIT, 300);
-        hostile(&Fit, FIT_EXT, 300);
-        hostile(&Fdt, DTB, 300);
+        hostile_with(&Fit, FIT, &Hostile::flips(300));
+        hostile_with(&Fit, FIT_EXT, &Hostile::flips(300));
+        hostile_with(&Fdt, DTB, &Hostile::flips(300));
     }
 }

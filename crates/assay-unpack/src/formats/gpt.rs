@@ -203,7 +203,8 @@ impl Format for Gpt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{gunzip, hostile};
+    use crate::formats::testutil::gunzip;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::{entry_bytes, unpack};
 
     fn disk() -> Vec<u8> {
@@ -235,13 +236,14 @@ mod tests {
 
     #[test]
     fn hostile_input() {
-        hostile(&Gpt, &disk());
+        hostile_with(&Gpt, &disk(), &Hostile::disk());
     }
 }
 
 #[cfg(test)]
 mod engine_tests {
-    use crate::formats::disks_testutil::{expected, gunzip};
+    use crate::formats::testutil::gunzip;
+    use crate::formats::testutil::manifest::{parse, DISKS};
     use crate::{Blob, UnpackOptions, Unpacker};
     use assay_model::NodeKind;
 
@@ -260,7 +262,7 @@ mod engine_tests {
                     "{fs} not found"
                 );
             }
-            let passwd = expected()
+            let passwd = parse(DISKS)
                 .into_iter()
                 .find(|e| e.path == "/etc/passwd")
                 .unwrap()

@@ -134,72 +134,109 @@ impl Format for IHex {
     }
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
-        let mut out = Unpacked::default();
-        let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut base = 0u64;
-        let mut pos = 0usize;
-        let mut consumed = 0usize;
-        let mut ended = false;
-        let mut records = 0usize;
-        while pos < data.len() {
-            let (line, next) = next_line(data, pos);
-            if line.is_empty() {
-                pos = next;
-                continue;
-            }
-            let Some(r) = parse_record(line) else {
-                out.warn(format!("invalid record at {pos:#x}; decoding stops there"));
-                break;
-            };
-            records += 1;
-            match r.kind {
-                0 => chunks.push((base + r.address as u64, r.data)),
-                1 => ended = true,
-                2 if r.data.len() == 2 => {
-                    base = (u16::from_be_bytes([r.data[0], r.data[1]]) as u64) << 4
+        decode_records(
+            data,
+            ctx,
+            Unpacked::default(),
+            "no end-of-file record",
+            parse_record,
+            |r, _| {
+                match r.kind {
+                    0 => return Step::Data(base + r.address as u64, r.data),
+                    1 => return Step::End,
+                    2 if r.data.len() == 2 => {
+                        base = (u16::from_be_bytes([r.data[0], r.data[1]]) as u64) << 4
+                    }
+                    4 if r.data.len() == 2 => {
+                        base = (u16::from_be_bytes([r.data[0], r.data[1]]) as u64) << 16
+                    }
+                    _ => {}
                 }
-                4 if r.data.len() == 2 => {
-                    base = (u16::from_be_bytes([r.data[0], r.data[1]]) as u64) << 16
-                }
-                _ => {}
-            }
-            pos = next;
-            consumed = next;
-            if ended {
-                break;
-            }
-        }
-        if !ended {
-            out.warn("no end-of-file record");
-        }
-        if chunks.is_empty() {
-            return Err(FormatError::Corrupt("no data records".into()));
-        }
-        let (lo, image) = assemble(&chunks, ctx.stream_limit())?;
-        ctx.charge(image.len() as u64)?;
-        out.detail("records", records);
-        out.detail("base_address", format!("{lo:#x}"));
-        out.consumed = Some(consumed as u64);
-        out.entries.push(
-            Entry::stream("image", EntryData::Owned(Blob::from(image)))
-                .with_detail("base_address", format!("{lo:#x}")),
-        );
-        Ok(out)
+                Step::Other
+            },
+        )
     }
+}
+
+/// What one decoded text record means for the image.
+pub(crate) enum Step {
+    /// Bytes at an absolute address.
+    Data(u64, Vec<u8>),
+    /// The end (or termination) record: decoding stops after it.
+    End,
+    /// A record that only changes state or carries a detail.
+    Other,
+}
+
+/// Decode the records of a text format (Intel HEX, S-records) line by line, stopping at the
+/// first invalid record or the end record, and lay the data out as one `image` stream.
+/// `parse` reads one line; `apply` says what a record means (and may add details).
+pub(crate) fn decode_records<R>(
+    data: &[u8],
+    ctx: &UnpackContext,
+    mut out: Unpacked,
+    no_end: &str,
+    parse: impl Fn(&[u8]) -> Option<R>,
+    mut apply: impl FnMut(R, &mut Unpacked) -> Step,
+) -> Result<Unpacked, FormatError> {
+    let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut pos = 0usize;
+    let mut consumed = 0usize;
+    let mut records = 0usize;
+    let mut ended = false;
+    while pos < data.len() {
+        let (line, next) = next_line(data, pos);
+        if line.is_empty() {
+            pos = next;
+            continue;
+        }
+        let Some(r) = parse(line) else {
+            out.warn(format!("invalid record at {pos:#x}; decoding stops there"));
+            break;
+        };
+        records += 1;
+        match apply(r, &mut out) {
+            Step::Data(addr, bytes) => chunks.push((addr, bytes)),
+            Step::End => ended = true,
+            Step::Other => {}
+        }
+        pos = next;
+        consumed = next;
+        if ended {
+            break;
+        }
+    }
+    if !ended {
+        out.warn(no_end);
+    }
+    if chunks.is_empty() {
+        return Err(FormatError::Corrupt("no data records".into()));
+    }
+    let (lo, image) = assemble(&chunks, ctx.stream_limit())?;
+    ctx.charge(image.len() as u64)?;
+    out.detail("records", records);
+    out.detail("base_address", format!("{lo:#x}"));
+    out.consumed = Some(consumed as u64);
+    out.entries.push(
+        Entry::stream("image", EntryData::Owned(Blob::from(image)))
+            .with_detail("base_address", format!("{lo:#x}")),
+    );
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.hex");
 
     #[test]
     fn decodes_with_gap_fill() {
-        check_fixture(&IHex, "image.hex", IMG, MANIFEST);
+        check_streams(&IHex, "image.hex", IMG);
         let mut d = IMG.to_vec();
         d.extend_from_slice(b"trailing text");
         let u = unpack(&IHex, &d);
@@ -217,6 +254,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&IHex, IMG, 300);
+        hostile_with(&IHex, IMG, &Hostile::flips(300));
     }
 }

@@ -509,7 +509,8 @@ impl Format for Iso9660 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{check_tree, hostile, Check};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::{check, Check, Devices, DISKS};
     use crate::formats::testutil::unpack;
 
     const RR: &[u8] = include_bytes!("../../tests/fixtures/disks/rrjoliet.iso");
@@ -522,13 +523,14 @@ mod tests {
         let u = unpack(&Iso9660, RR);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
         assert_eq!(u.details["names"], "rock ridge");
-        check_tree(
+        check(
+            "iso9660",
             RR,
             &u.entries,
-            Check {
-                modes: true,
-                symlinks: true,
-                devices: Some(true),
+            DISKS,
+            &Check {
+                devices: Devices::Numbers,
+                ..Check::DISK
             },
         );
     }
@@ -538,20 +540,23 @@ mod tests {
         let u = unpack(&Iso9660, JOLIET);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
         assert_eq!(u.details["names"], "joliet");
-        check_tree(
+        check(
+            "iso9660",
             JOLIET,
             &u.entries,
-            Check {
+            DISKS,
+            &Check {
                 modes: false,
                 symlinks: false,
-                devices: None,
+                devices: Devices::Absent,
+                ..Check::DISK
             },
         );
     }
 
     #[test]
     fn hostile_input() {
-        hostile(&Iso9660, RR);
-        hostile(&Iso9660, JOLIET);
+        hostile_with(&Iso9660, RR, &Hostile::disk());
+        hostile_with(&Iso9660, JOLIET, &Hostile::disk());
     }
 }

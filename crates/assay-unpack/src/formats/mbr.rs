@@ -228,7 +228,8 @@ fn logical(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::disks_testutil::{gunzip, hostile};
+    use crate::formats::testutil::gunzip;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::unpack;
 
     fn disk() -> Vec<u8> {
@@ -269,6 +270,6 @@ mod tests {
 
     #[test]
     fn hostile_input() {
-        hostile(&Mbr, &disk());
+        hostile_with(&Mbr, &disk(), &Hostile::disk());
     }
 }

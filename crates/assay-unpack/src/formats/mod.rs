@@ -26,6 +26,7 @@ pub mod lz4;
 pub mod lzma;
 pub mod lzop;
 pub mod mbr;
+pub(crate) mod member_name;
 pub mod romfs;
 pub mod seama;
 pub mod sevenz;
@@ -48,11 +49,7 @@ pub mod zlib;
 pub mod zstd;
 
 #[cfg(test)]
-mod archive_tests;
-#[cfg(test)]
-pub(crate) mod disks_testutil;
-#[cfg(test)]
-pub(crate) mod fw_hostile;
+pub(crate) mod testutil;
 
 /// The registered formats, in probe priority order.
 pub fn registry() -> Vec<&'static dyn Format> {
@@ -104,37 +101,4 @@ pub fn registry() -> Vec<&'static dyn Format> {
         // Last: lzma has no real magic.
         &lzma::Lzma,
     ]
-}
-
-#[cfg(test)]
-pub(crate) mod testutil {
-    //! Helpers shared by format tests.
-    use crate::format::{Entry, EntryData, UnpackContext, Unpacked};
-    use crate::limits::{Budget, Limits};
-    use crate::{Blob, Format};
-
-    /// Run a format's probe and unpack on `data` at offset 0 with default limits.
-    pub fn unpack(format: &dyn Format, data: &[u8]) -> Unpacked {
-        let probe = format.probe(data).expect("probe accepts the fixture");
-        let blob = Blob::from(data.to_vec());
-        let view = match probe.length {
-            Some(l) => blob.slice(0..(l as usize).min(data.len())).unwrap(),
-            None => blob.clone(),
-        };
-        let budget = Budget::new(Limits::for_image(data.len() as u64));
-        format
-            .unpack(&view, &UnpackContext { budget: &budget })
-            .expect("unpack succeeds")
-    }
-
-    /// The bytes of an entry, resolving ranges against the container's bytes.
-    pub fn entry_bytes(container: &[u8], e: &Entry) -> Option<Vec<u8>> {
-        match &e.data {
-            EntryData::None => None,
-            EntryData::Owned(b) => Some(b.to_vec()),
-            EntryData::Range { offset, length } => container
-                .get(*offset as usize..(*offset + *length) as usize)
-                .map(|s| s.to_vec()),
-        }
-    }
 }

@@ -201,8 +201,9 @@ fn display(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::squashfs::tests::{check_fixture, hostile, Check};
-    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::{check, Check};
+    use crate::formats::testutil::unpack;
 
     const EXPECTED: &str = include_str!("../../tests/fixtures/squashfs/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/squashfs/romfs.img");
@@ -213,24 +214,14 @@ mod tests {
         assert!(p.length.unwrap() <= IMG.len() as u64);
         let u = unpack(&Romfs, IMG);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        // Ranges resolve against the image; check_fixture wants owned bytes.
-        let entries: Vec<Entry> = u
-            .entries
-            .iter()
-            .map(|e| {
-                let mut e = e.clone();
-                if let Some(b) = entry_bytes(IMG, &e) {
-                    e.data = EntryData::Owned(Blob::from(b));
-                }
-                e
-            })
-            .collect();
-        check_fixture(
-            &entries,
+        check(
+            "romfs",
+            IMG,
+            &u.entries,
             EXPECTED,
-            Check {
-                mode: false,
-                devices: true,
+            &Check {
+                modes: false,
+                ..Check::EXACT
             },
         );
         let tool = u.entries.iter().find(|e| e.path == "/bin/tool").unwrap();
@@ -246,6 +237,6 @@ mod tests {
 
     #[test]
     fn hostile_romfs() {
-        hostile(&Romfs, IMG);
+        hostile_with(&Romfs, IMG, &Hostile::unprobed());
     }
 }

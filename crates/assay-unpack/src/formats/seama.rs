@@ -95,18 +95,18 @@ impl Format for Seama {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.seama");
 
     #[test]
     fn payload_is_carved() {
-        check_fixture(&Seama, "image.seama", IMG, MANIFEST);
+        check_streams(&Seama, "image.seama", IMG);
     }
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&Seama, IMG, 300);
+        hostile_with(&Seama, IMG, &Hostile::flips(300));
     }
 }

@@ -2,6 +2,7 @@
 //! signature header gives the archive's length, members are decoded under the scan's budget
 //! and a memory limit for decoder dictionaries. Encrypted archives are reported, not opened.
 
+use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::limits::read_bounded;
 use crate::{Blob, FormatError};
@@ -77,7 +78,7 @@ impl Format for SevenZ {
         // Every member becomes an entry first; decoding then fills in the data.
         let mut waiting: HashMap<String, VecDeque<usize>> = HashMap::new();
         for f in files.iter().take(max) {
-            let path = absolute(&f.name);
+            let path = absolute(&f.name, &['/', '\\'], false);
             let mode = (f.has_windows_attributes && f.windows_attributes & 0x8000 != 0)
                 .then_some(f.windows_attributes >> 16)
                 .filter(|&m| m != 0);
@@ -167,20 +168,11 @@ fn classify(e: &sevenz_rust2::Error) -> Option<String> {
     }
 }
 
-/// Make a member name absolute without resolving `..` (the driver checks and reports it).
-fn absolute(name: &str) -> String {
-    let trimmed = name.trim_end_matches(['/', '\\']);
-    if trimmed.starts_with('/') {
-        trimmed.to_string()
-    } else {
-        format!("/{trimmed}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::archive_tests::{check_against_manifest, hostile, Check};
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{check, Check, ARCHIVES};
     use crate::formats::testutil::unpack;
     use crate::limits::{Budget, Limits};
 
@@ -196,16 +188,7 @@ mod tests {
         let u = unpack(&SevenZ, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
         // 7-Zip stores a hard link's bytes as a second file.
-        check_against_manifest(
-            data,
-            &u,
-            &Check {
-                missing: &[],
-                dirs: true,
-                symlinks: true,
-                modes: true,
-            },
-        );
+        check("7z", data, &u.entries, ARCHIVES, &Check::ARCHIVE);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! Written here for the same reasons as [`super::ihex`], whose helpers it shares.
 
-use super::ihex::{assemble, hex_bytes, next_line};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use super::ihex::{decode_records, hex_bytes, next_line, Step};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 
 /// A Motorola S-record file.
@@ -79,71 +79,44 @@ impl Format for SRec {
     }
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
-        let mut out = Unpacked::default();
-        let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut pos = 0usize;
-        let mut consumed = 0usize;
-        let mut records = 0usize;
-        let mut ended = false;
-        while pos < data.len() {
-            let (line, next) = next_line(data, pos);
-            if line.is_empty() {
-                pos = next;
-                continue;
-            }
-            let Some((kind, addr, bytes)) = parse_record(line) else {
-                out.warn(format!("invalid record at {pos:#x}; decoding stops there"));
-                break;
-            };
-            records += 1;
-            match kind {
-                0 => out.detail(
-                    "header",
-                    String::from_utf8_lossy(&bytes).trim_end_matches('\0'),
-                ),
-                1..=3 => chunks.push((addr, bytes)),
-                7..=9 => {
-                    out.detail("start_address", format!("{addr:#x}"));
-                    ended = true;
+        let out = Unpacked::default();
+        decode_records(
+            data,
+            ctx,
+            out,
+            "no termination record",
+            parse_record,
+            |r, out| {
+                let (kind, addr, bytes) = r;
+                match kind {
+                    0 => out.detail(
+                        "header",
+                        String::from_utf8_lossy(&bytes).trim_end_matches('\0'),
+                    ),
+                    1..=3 => return Step::Data(addr, bytes),
+                    7..=9 => {
+                        out.detail("start_address", format!("{addr:#x}"));
+                        return Step::End;
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            pos = next;
-            consumed = next;
-            if ended {
-                break;
-            }
-        }
-        if !ended {
-            out.warn("no termination record");
-        }
-        if chunks.is_empty() {
-            return Err(FormatError::Corrupt("no data records".into()));
-        }
-        let (lo, image) = assemble(&chunks, ctx.stream_limit())?;
-        ctx.charge(image.len() as u64)?;
-        out.detail("records", records);
-        out.detail("base_address", format!("{lo:#x}"));
-        out.consumed = Some(consumed as u64);
-        out.entries.push(
-            Entry::stream("image", EntryData::Owned(Blob::from(image)))
-                .with_detail("base_address", format!("{lo:#x}")),
-        );
-        Ok(out)
+                Step::Other
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.srec");
 
     #[test]
     fn decodes_with_gap_fill() {
-        check_fixture(&SRec, "image.srec", IMG, MANIFEST);
+        check_streams(&SRec, "image.srec", IMG);
     }
 
     #[test]
@@ -156,6 +129,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&SRec, IMG, 300);
+        hostile_with(&SRec, IMG, &Hostile::flips(300));
     }
 }

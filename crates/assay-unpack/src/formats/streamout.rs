@@ -111,32 +111,19 @@ pub(crate) fn io_error(e: std::io::Error, offset: u64) -> FormatError {
 pub(crate) mod tests {
     //! Checks every stream format runs: decode the fixture and compare with the manifest,
     //! stop at a small budget, survive truncation and bit flips.
-    use crate::format::{EntryData, Format, UnpackContext, Unpacked};
-    use crate::formats::testutil::{entry_bytes, unpack};
-    use crate::limits::{Budget, Limits};
+    use crate::format::{EntryData, Format};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::stream_sha;
+    use crate::formats::testutil::{entry_bytes, probe_and_unpack, sha_hex, unpack};
+    use crate::limits::Limits;
     use crate::Blob;
-    use sha2::{Digest, Sha256};
     use std::time::{Duration, Instant};
 
     const EXPECTED: &str = include_str!("../../tests/fixtures/compress/expected.txt");
 
     /// The manifest's sha256 for fixture `name`.
     pub fn expected_sha(name: &str) -> String {
-        let path = format!("/{name}");
-        EXPECTED
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f.len() == 4 && f[0] == "stream" && f[2] == path).then(|| f[3].to_string())
-            })
-            .unwrap_or_else(|| panic!("{name} not in expected.txt"))
-    }
-
-    fn sha(b: &[u8]) -> String {
-        Sha256::digest(b)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect()
+        stream_sha(EXPECTED, &format!("/{name}"))
     }
 
     /// Decode fixture `name` with trailing junk after it: one stream entry with the
@@ -150,23 +137,8 @@ pub(crate) mod tests {
         let e = &u.entries[0];
         assert!(matches!(e.data, EntryData::Owned(_)));
         let got = entry_bytes(&data, e).unwrap();
-        assert_eq!(sha(&got), expected_sha(name), "{name}: decoded bytes");
+        assert_eq!(sha_hex(&got), expected_sha(name), "{name}: decoded bytes");
         assert_eq!(u.consumed, Some(bytes.len() as u64), "{name}: consumed");
-    }
-
-    fn run(format: &dyn Format, data: &[u8], limits: Limits) -> Option<Result<Unpacked, String>> {
-        let probe = format.probe(data)?;
-        let blob = Blob::from(data.to_vec());
-        let view = match probe.length {
-            Some(l) => blob.slice(0..(l as usize).min(data.len())).unwrap(),
-            None => blob,
-        };
-        let budget = Budget::new(limits);
-        Some(
-            format
-                .unpack(&view, &UnpackContext { budget: &budget })
-                .map_err(|e| e.to_string()),
-        )
     }
 
     /// A bomb (8 MiB of zeros compressed) under a 1 MiB stream limit, then under a
@@ -177,7 +149,7 @@ pub(crate) mod tests {
             limits.max_stream_bytes = stream;
             limits.max_total_bytes = total;
             let started = Instant::now();
-            let u = run(format, bytes, limits)
+            let u = probe_and_unpack(format, bytes, limits)
                 .expect("probe accepts the bomb")
                 .expect("unpack keeps partial output");
             let want = stream.min(total) as usize;
@@ -193,38 +165,13 @@ pub(crate) mod tests {
         }
     }
 
-    /// Every truncation at 64 spread cut points and 300 single-byte flips run through
-    /// probe and unpack without panicking, each quickly.
+    /// The hostile sweep with at most 16 MiB of output a run.
     pub fn check_hostile(format: &dyn Format, bytes: &[u8]) {
-        let limits = || {
-            let mut l = Limits::for_image(bytes.len() as u64);
-            l.max_stream_bytes = 16 << 20;
-            l
+        let how = Hostile {
+            limits: |l| l.max_stream_bytes = 16 << 20,
+            ..Hostile::default()
         };
-        let started = Instant::now();
-        for i in 0..64 {
-            let cut = bytes.len() * i / 64;
-            let _ = run(format, &bytes[..cut], limits());
-        }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..300 {
-            let mut d = bytes.to_vec();
-            let pos = (next() % d.len() as u64) as usize;
-            let flip = (next() % 255 + 1) as u8;
-            d[pos] ^= flip;
-            let _ = run(format, &d, limits());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "hostile inputs took {:?}",
-            started.elapsed()
-        );
+        hostile_with(format, bytes, &how);
     }
 
     /// All stream formats back to back in one image, with junk between some: the driver

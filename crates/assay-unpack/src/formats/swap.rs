@@ -82,24 +82,24 @@ impl Format for Swap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const S16: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage.swap16");
     const S32: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage.swap32");
     const PLAIN: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage-lzma.bin");
 
     #[test]
     fn both_widths_are_undone() {
-        check_fixture(&Swap, "uimage.swap16", S16, MANIFEST);
-        check_fixture(&Swap, "uimage.swap32", S32, MANIFEST);
+        check_streams(&Swap, "uimage.swap16", S16);
+        check_streams(&Swap, "uimage.swap32", S32);
         assert_eq!(unpack(&Swap, S32).details["word_bits"], "32");
         assert!(Swap.probe(PLAIN).is_none());
     }
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&Swap, S16, 100);
+        hostile_with(&Swap, S16, &Hostile::flips(100));
     }
 }

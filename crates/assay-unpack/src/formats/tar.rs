@@ -7,6 +7,7 @@
 //! with a small bounded reader over the slice. Old v7 tar (no `ustar` magic) is not
 //! recognised; GNU sparse members are kept without data and a warning.
 
+use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 
@@ -287,7 +288,7 @@ impl Tar {
         size: u64,
         out: &mut Unpacked,
     ) -> Option<Entry> {
-        let path = absolute(name);
+        let path = absolute(name, &['/'], true);
         let range = EntryData::Range {
             offset: data_start as u64,
             length: size,
@@ -300,7 +301,7 @@ impl Tar {
         Some(match typeflag {
             b'0' | 0 | b'7' | b'S' if name.ends_with('/') => Entry::fs(path, EntryKind::Directory),
             b'0' | 0 | b'7' | b'S' => Entry::fs(path, EntryKind::File).with_data(range),
-            b'1' => Entry::fs(path, EntryKind::Hardlink(absolute(&link))),
+            b'1' => Entry::fs(path, EntryKind::Hardlink(absolute(&link, &['/'], true))),
             b'2' => Entry::fs(path, EntryKind::Symlink(link)),
             b'3' => Entry::fs(path, device(false)),
             b'4' => Entry::fs(path, device(true)),
@@ -337,20 +338,6 @@ fn header_name(h: &[u8], gnu: bool) -> String {
 /// A NUL-terminated (or field-filling) string, lossily decoded.
 fn field_string(field: &[u8]) -> String {
     crate::cursor::cstr(field)
-}
-
-/// Make a member name absolute without resolving `..` (the driver checks and reports it).
-fn absolute(name: &str) -> String {
-    let trimmed = name.trim_end_matches('/');
-    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-    if trimmed == "." {
-        return "/".into();
-    }
-    if trimmed.starts_with('/') {
-        trimmed.to_string()
-    } else {
-        format!("/{trimmed}")
-    }
 }
 
 /// The `S_IFMT` bits tar leaves out of its mode field, from the member type.
@@ -418,10 +405,9 @@ impl Pax {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::archive_tests::{
-        check_against_manifest, hostile, unpack_with_max_entries, Check,
-    };
-    use crate::formats::testutil::{entry_bytes, unpack};
+    use crate::formats::testutil::hostile::hostile;
+    use crate::formats::testutil::manifest::{check, Check, ARCHIVES};
+    use crate::formats::testutil::{entry_bytes, unpack, unpack_with_max_entries};
 
     const USTAR: &[u8] = include_bytes!("../../tests/fixtures/archives/ustar.tar");
     const GNU: &[u8] = include_bytes!("../../tests/fixtures/archives/gnu.tar");
@@ -434,14 +420,14 @@ mod tests {
         assert_eq!(p.length, Some(data.len() as u64), "{}", p.description);
         let u = unpack(&Tar, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        check_against_manifest(
+        check(
+            "tar",
             data,
-            &u,
+            &u.entries,
+            ARCHIVES,
             &Check {
                 missing,
-                dirs: true,
-                symlinks: true,
-                modes: true,
+                ..Check::ARCHIVE
             },
         );
     }

@@ -136,15 +136,15 @@ impl Format for TpLink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.tplink");
 
     #[test]
     fn kernel_and_rootfs_are_carved() {
-        check_fixture(&TpLink, "image.tplink", IMG, MANIFEST);
+        check_streams(&TpLink, "image.tplink", IMG);
         let u = unpack(&TpLink, IMG);
         assert_eq!(u.details["vendor"], "TP-LINK Technologies");
         assert_eq!(u.details["kernel_load"], "0x80060000");
@@ -152,6 +152,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&TpLink, IMG, 300);
+        hostile_with(&TpLink, IMG, &Hostile::flips(300));
     }
 }

@@ -131,15 +131,15 @@ impl Format for Trx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const TRX: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.trx");
 
     #[test]
     fn partitions_are_carved_and_crc_checked() {
-        check_fixture(&Trx, "image.trx", TRX, MANIFEST);
+        check_streams(&Trx, "image.trx", TRX);
         assert_eq!(unpack(&Trx, TRX).details["crc"], "ok");
         let mut d = TRX.to_vec();
         d[100] ^= 1;
@@ -160,6 +160,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&Trx, TRX, 400);
+        hostile_with(&Trx, TRX, &Hostile::flips(400));
     }
 }

@@ -585,19 +585,12 @@ fn assemble_volume(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::testutil::{entry_bytes, unpack};
-    use sha2::{Digest, Sha256};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile, Rng};
+    use crate::formats::testutil::{entry_bytes, sha_hex, unpack};
 
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/ubi/three-volumes.ubi");
     const VOLUMES: &str = include_str!("../../tests/fixtures/ubi/volumes.txt");
     const PEB: usize = 16384;
-
-    fn sha(d: &[u8]) -> String {
-        Sha256::digest(d)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
 
     fn want(label: &str) -> &'static str {
         VOLUMES
@@ -639,13 +632,16 @@ mod tests {
         let blob = volume(&u, "firmware-blob");
         assert_eq!(blob.details["type"], "static");
         assert_eq!(blob.details["vol_id"], "1");
-        assert_eq!(sha(&entry_bytes(IMG, blob).unwrap()), want("firmware-blob"));
+        assert_eq!(
+            sha_hex(&entry_bytes(IMG, blob).unwrap()),
+            want("firmware-blob")
+        );
 
         let raw = volume(&u, "raw");
         assert_eq!(raw.details["type"], "dynamic");
         let bytes = entry_bytes(IMG, raw).unwrap();
         assert_eq!(bytes.len(), 2 * 15872);
-        assert_eq!(sha(&bytes[..16000]), want("raw-prefix"));
+        assert_eq!(sha_hex(&bytes[..16000]), want("raw-prefix"));
 
         let fs = volume(&u, "data");
         let bytes = entry_bytes(IMG, fs).unwrap();
@@ -665,7 +661,7 @@ mod tests {
         assert!(raw[..15872].iter().all(|&b| b == 0xFF));
         assert_eq!(raw[15872..16000], IMG[17 * PEB + 512..17 * PEB + 512 + 128]);
         assert_eq!(
-            sha(&entry_bytes(&img, volume(&u, "firmware-blob")).unwrap()),
+            sha_hex(&entry_bytes(&img, volume(&u, "firmware-blob")).unwrap()),
             want("firmware-blob")
         );
     }
@@ -677,7 +673,7 @@ mod tests {
         assert!(u.warnings.iter().any(|w| w.contains("truncated")));
         assert_eq!(u.entries.len(), 3);
         assert_eq!(
-            sha(&entry_bytes(cut, volume(&u, "firmware-blob")).unwrap()),
+            sha_hex(&entry_bytes(cut, volume(&u, "firmware-blob")).unwrap()),
             want("firmware-blob")
         );
     }
@@ -722,39 +718,24 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        let run = |d: &[u8]| {
-            if let Some(p) = Ubi.probe(d) {
-                let blob = Blob::from(d.to_vec());
-                let len = p.length.map_or(d.len(), |l| (l as usize).min(d.len()));
-                let view = blob.slice(0..len).unwrap();
-                let budget = crate::Budget::new(crate::Limits::for_image(d.len() as u64));
-                let _ = Ubi.unpack(&view, &UnpackContext { budget: &budget });
-            }
-        };
-        for i in 0..64 {
-            run(&IMG[..IMG.len() * i / 64]);
-        }
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..300 {
-            let mut img = IMG.to_vec();
-            // Aim most flips at headers, where they matter.
-            let peb = (next() % 18) as usize;
-            let off = if next() % 4 == 0 {
-                (next() as usize) % img.len()
+        // Aim most flips at headers, where they matter, and often fix the VID header CRC.
+        let damage = |img: &mut Vec<u8>, rng: &mut Rng| {
+            let peb = rng.below(18);
+            let off = if rng.below(4) == 0 {
+                rng.below(img.len())
             } else {
-                peb * PEB + (next() % 1024) as usize
+                peb * PEB + rng.below(1024)
             };
-            img[off] ^= 1 << (next() % 8);
-            if next() % 2 == 0 {
-                fix_vid_crc(&mut img, peb);
+            img[off] ^= 1 << rng.below(8);
+            if rng.below(2) == 0 {
+                fix_vid_crc(img, peb);
             }
-            run(&img);
-        }
+            true
+        };
+        let how = Hostile {
+            damage: Some(&damage),
+            ..Hostile::default()
+        };
+        hostile_with(&Ubi, IMG, &how);
     }
 }

@@ -878,8 +878,9 @@ fn build_tree(fs: &Fs, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Fo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile, Rng};
+    use crate::formats::testutil::manifest::{check, Check};
     use crate::formats::testutil::{entry_bytes, unpack};
-    use sha2::{Digest, Sha256};
 
     const EXPECTED: &str = include_str!("../../tests/fixtures/ubi/expected.txt");
     const NONE: &[u8] = include_bytes!("../../tests/fixtures/ubi/bare-none.ubifs");
@@ -888,38 +889,9 @@ mod tests {
     const ZSTD: &[u8] = include_bytes!("../../tests/fixtures/ubi/bare-zstd.ubifs");
     const UBI: &[u8] = include_bytes!("../../tests/fixtures/ubi/three-volumes.ubi");
 
-    fn sha(d: &[u8]) -> String {
-        Sha256::digest(d)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
     /// Compare every entry with the manifest: kind, mode, bytes or link target or device.
     fn check_against_manifest(img: &[u8], u: &Unpacked) {
-        let mut got: BTreeMap<String, String> = BTreeMap::new();
-        for e in &u.entries {
-            let mode = e.mode.unwrap();
-            let (kind, what) = match &e.kind {
-                EntryKind::Directory => ("dir", "-".to_string()),
-                EntryKind::File => ("file", sha(&entry_bytes(img, e).unwrap())),
-                EntryKind::Symlink(t) => ("symlink", t.clone()),
-                EntryKind::Device {
-                    block,
-                    major,
-                    minor,
-                } => (
-                    if *block { "blockdev" } else { "chardev" },
-                    format!("{major}:{minor}"),
-                ),
-                EntryKind::Fifo => ("fifo", "-".to_string()),
-                other => panic!("unexpected kind {other:?}"),
-            };
-            got.insert(e.path.clone(), format!("{kind} {mode:o} {} {what}", e.path));
-        }
-        let want: Vec<&str> = EXPECTED.lines().collect();
-        let got: Vec<&str> = got.values().map(|s| s.as_str()).collect();
-        assert_eq!(got, want);
+        check("ubifs", img, &u.entries, EXPECTED, &Check::EXACT);
     }
 
     #[test]
@@ -1144,46 +1116,32 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        let run = |d: &[u8]| {
-            if let Some(p) = Ubifs.probe(d) {
-                let blob = Blob::from(d.to_vec());
-                let len = p.length.map_or(d.len(), |l| (l as usize).min(d.len()));
-                let view = blob.slice(0..len).unwrap();
-                let budget = crate::Budget::new(crate::Limits::for_image(d.len() as u64));
-                let _ = Ubifs.unpack(&view, &UnpackContext { budget: &budget });
-            }
-        };
-        for img in [LZO, ZLIB, ZSTD] {
-            for i in 0..64 {
-                run(&img[..img.len() * i / 64]);
-            }
-        }
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for round in 0..300 {
-            let src = [NONE, LZO, ZLIB, ZSTD][round % 4];
-            let mut img = src.to_vec();
-            // Flip inside a node and then repair its CRC so the damage gets past the check.
-            let mut pos = (next() as usize % img.len()) & !7;
-            while pos + 24 < img.len() && le32(&img, pos) != Some(NODE_MAGIC) {
+        // Flip inside a node and then (mostly) repair its CRC so the damage gets past the
+        // check.
+        let damage = |img: &mut Vec<u8>, rng: &mut Rng| {
+            let mut pos = rng.below(img.len()) & !7;
+            while pos + 24 < img.len() && le32(img, pos) != Some(NODE_MAGIC) {
                 pos += 8;
             }
             if pos + 24 >= img.len() {
-                continue;
+                return false;
             }
-            let len = (le32(&img, pos + 16).unwrap() as usize).min(img.len() - pos);
-            let at = pos + 8 + (next() as usize % len.saturating_sub(8).max(1));
-            img[at] ^= 1 << (next() % 8);
-            if next() % 4 != 0 && len >= 8 {
+            let len = (le32(img, pos + 16).unwrap() as usize).min(img.len() - pos);
+            let at = pos + 8 + rng.below(len.saturating_sub(8).max(1));
+            img[at] ^= 1 << rng.below(8);
+            if rng.below(4) != 0 && len >= 8 {
                 let crc = mtd_crc32(&img[pos + 8..pos + len]);
                 img[pos + 4..pos + 8].copy_from_slice(&crc.to_le_bytes());
             }
-            run(&img);
+            true
+        };
+        let how = Hostile {
+            flips: 75,
+            damage: Some(&damage),
+            ..Hostile::default()
+        };
+        for img in [NONE, LZO, ZLIB, ZSTD] {
+            hostile_with(&Ubifs, img, &how);
         }
     }
 }

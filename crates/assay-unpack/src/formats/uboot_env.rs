@@ -121,17 +121,17 @@ impl Format for UBootEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const ENV: &[u8] = include_bytes!("../../tests/fixtures/firmware/uboot-env.bin");
     const ENV2: &[u8] = include_bytes!("../../tests/fixtures/firmware/uboot-env-redundant.bin");
 
     #[test]
     fn single_and_redundant_environments_decode() {
-        check_fixture(&UBootEnv, "uboot-env.bin", ENV, MANIFEST);
-        check_fixture(&UBootEnv, "uboot-env-redundant.bin", ENV2, MANIFEST);
+        check_streams(&UBootEnv, "uboot-env.bin", ENV);
+        check_streams(&UBootEnv, "uboot-env-redundant.bin", ENV2);
         let u = unpack(&UBootEnv, ENV);
         assert_eq!(u.details["bootcmd"], "bootm 0x9f020000");
         assert_eq!(u.details["variables"], "6");
@@ -147,6 +147,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&UBootEnv, ENV, 200);
+        hostile_with(&UBootEnv, ENV, &Hostile::flips(200));
     }
 }

@@ -315,18 +315,18 @@ fn multi_entries(payload: &[u8], available: usize, out: &mut Unpacked) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const LZMA: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage-lzma.bin");
     const GZIP: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage-gzip.bin");
     const MULTI: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage-multi.bin");
 
     #[test]
     fn single_images_yield_their_payload() {
-        check_fixture(&UImage, "uimage-lzma.bin", LZMA, MANIFEST);
-        check_fixture(&UImage, "uimage-gzip.bin", GZIP, MANIFEST);
+        check_streams(&UImage, "uimage-lzma.bin", LZMA);
+        check_streams(&UImage, "uimage-gzip.bin", GZIP);
         let u = unpack(&UImage, LZMA);
         assert_eq!(u.details["arch"], "mips");
         assert_eq!(u.details["compression"], "lzma");
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn multi_images_split_by_size_table() {
-        check_fixture(&UImage, "uimage-multi.bin", MULTI, MANIFEST);
+        check_streams(&UImage, "uimage-multi.bin", MULTI);
     }
 
     #[test]
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&UImage, LZMA, 300);
-        hostile(&UImage, MULTI, 300);
+        hostile_with(&UImage, LZMA, &Hostile::flips(300));
+        hostile_with(&UImage, MULTI, &Hostile::flips(300));
     }
 }

@@ -236,16 +236,16 @@ impl Format for Xor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::fw_hostile::{check_fixture, hostile};
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::check_streams;
     use crate::formats::testutil::unpack;
 
-    const MANIFEST: &str = include_str!("../../tests/fixtures/firmware/expected.txt");
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage.xor");
     const TRX: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.trx");
 
     #[test]
     fn finds_key_by_known_plaintext() {
-        check_fixture(&Xor, "uimage.xor", IMG, MANIFEST);
+        check_streams(&Xor, "uimage.xor", IMG);
         assert_eq!(unpack(&Xor, IMG).details["key"], "3ca55a0f96");
     }
 
@@ -284,6 +284,6 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        hostile(&Xor, IMG, 100);
+        hostile_with(&Xor, IMG, &Hostile::flips(100));
     }
 }

@@ -569,8 +569,9 @@ fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile, Rng};
+    use crate::formats::testutil::manifest::{manifest, parse};
     use crate::formats::testutil::{entry_bytes, unpack};
-    use sha2::{Digest, Sha256};
 
     const LE_2048: &[u8] = include_bytes!("../../tests/fixtures/yaffs2/le-2048-64.yaffs2");
     const LE_512: &[u8] = include_bytes!("../../tests/fixtures/yaffs2/le-512-16.yaffs2");
@@ -579,45 +580,9 @@ mod tests {
     const BINWALK: &[u8] = include_bytes!("../../tests/fixtures/yaffs2/binwalk-yaffs2.bin");
     const EXPECTED: &str = include_str!("../../tests/fixtures/yaffs2/expected.txt");
 
-    fn hex(b: &[u8]) -> String {
-        Sha256::digest(b)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect()
-    }
-
-    fn manifest(image: &[u8], u: &Unpacked) -> Vec<String> {
-        let mut lines: Vec<String> = u
-            .entries
-            .iter()
-            .map(|e| {
-                let mode = format!("{:o}", e.mode.unwrap_or(0));
-                let (t, v) = match &e.kind {
-                    EntryKind::File => ("file", hex(&entry_bytes(image, e).unwrap_or_default())),
-                    EntryKind::Directory => ("dir", "-".into()),
-                    EntryKind::Symlink(t) => ("symlink", t.clone()),
-                    EntryKind::Hardlink(t) => ("hardlink", t.clone()),
-                    EntryKind::Device {
-                        block,
-                        major,
-                        minor,
-                    } => (
-                        if *block { "blockdev" } else { "chardev" },
-                        format!("{major},{minor}"),
-                    ),
-                    EntryKind::Fifo => ("fifo", "-".into()),
-                    other => panic!("unexpected {other:?}"),
-                };
-                format!("{t} {mode} {} {v}", e.path)
-            })
-            .collect();
-        lines.sort_by(|a, b| a.split(' ').nth(2).cmp(&b.split(' ').nth(2)));
-        lines
-    }
-
     #[test]
     fn every_geometry_round_trips() {
-        let want: Vec<String> = EXPECTED.lines().map(str::to_string).collect();
+        let want = parse(EXPECTED);
         for (name, img) in [
             ("le-2048-64", LE_2048),
             ("le-512-16", LE_512),
@@ -626,7 +591,7 @@ mod tests {
         ] {
             let u = unpack(&Yaffs2, img);
             assert!(u.warnings.is_empty(), "{name}: {:?}", u.warnings);
-            assert_eq!(manifest(img, &u), want, "{name}");
+            assert_eq!(manifest(img, &u.entries), want, "{name}");
             assert_eq!(u.consumed, Some(img.len() as u64), "{name}");
         }
     }
@@ -687,37 +652,22 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        let mut x = 0x9e37_79b9u32;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
+        // A flip anywhere, and one in the tags and header fields of the first 64 chunks.
+        let damage = |m: &mut Vec<u8>, rng: &mut Rng| {
+            let at = rng.below(m.len());
+            m[at] ^= (rng.below(255) + 1) as u8;
+            let at2 = rng.below(64) * 528 + 512 + rng.below(16);
+            if let Some(b) = m.get_mut(at2) {
+                *b = rng.next() as u8;
+            }
+            true
+        };
+        let how = Hostile {
+            damage: Some(&damage),
+            ..Hostile::default()
         };
         for img in [LE_512, BINWALK] {
-            for i in 0..64 {
-                run_hostile(&img[..img.len() * i / 64]);
-            }
-            for _ in 0..300 {
-                let mut m = img.to_vec();
-                let at = next() as usize % m.len();
-                m[at] ^= (next() % 255 + 1) as u8;
-                // Also hit the tags and header fields often.
-                let at2 = (next() as usize % 64) * 528 + 512 + next() as usize % 16;
-                if let Some(b) = m.get_mut(at2) {
-                    *b = next() as u8;
-                }
-                run_hostile(&m);
-            }
+            hostile_with(&Yaffs2, img, &how);
         }
-    }
-
-    fn run_hostile(data: &[u8]) {
-        if Yaffs2.probe(data).is_none() {
-            return;
-        }
-        let blob = Blob::from(data.to_vec());
-        let budget = crate::Budget::new(crate::Limits::for_image(data.len() as u64));
-        let _ = Yaffs2.unpack(&blob, &UnpackContext { budget: &budget });
     }
 }

@@ -1,112 +1,9 @@
 use super::*;
-use crate::format::{Entry, EntryData, EntryKind};
+use crate::format::{EntryData, EntryKind};
+use crate::formats::testutil::hostile::{hostile_with, Hostile};
+use crate::formats::testutil::manifest::{check, Check};
 use crate::formats::testutil::unpack;
 use crate::limits::{Budget, Limits};
-use sha2::{Digest, Sha256};
-
-/// What `expected.txt` of the fixtures allows a reader to leave out or approximate.
-#[derive(Clone, Copy)]
-pub(crate) struct Check {
-    /// Compare the full mode (type and permission bits).
-    pub mode: bool,
-    /// Hard links may show as a second file (all readers) — always accepted.
-    /// Expect the device entries.
-    pub devices: bool,
-}
-
-/// Compare every entry of an unpacked fixture with `expected.txt`: type, mode, sha256 of
-/// files, link targets and device numbers; and that nothing unexpected appears.
-pub(crate) fn check_fixture(entries: &[Entry], expected: &str, check: Check) {
-    let mut seen = 0;
-    for line in expected.lines() {
-        let f: Vec<&str> = line.splitn(4, ' ').collect();
-        let (ty, mode, path, what) = (f[0], f[1], f[2], f[3]);
-        if (ty == "chr" || path == "/dev") && !check.devices {
-            continue;
-        }
-        let e = entries
-            .iter()
-            .find(|e| e.path == path)
-            .unwrap_or_else(|| panic!("{path} missing"));
-        seen += 1;
-        if check.mode {
-            assert_eq!(
-                format!("{:o}", e.mode.expect("mode")),
-                mode,
-                "mode of {path}"
-            );
-        }
-        match ty {
-            "dir" => assert_eq!(e.kind, EntryKind::Directory, "{path}"),
-            "symlink" => assert_eq!(e.kind, EntryKind::Symlink(what.into()), "{path}"),
-            "chr" => {
-                let (ma, mi) = what.split_once(',').unwrap();
-                assert_eq!(
-                    e.kind,
-                    EntryKind::Device {
-                        block: false,
-                        major: ma.parse().unwrap(),
-                        minor: mi.parse().unwrap()
-                    },
-                    "{path}"
-                );
-            }
-            "file" => {
-                assert_eq!(e.kind, EntryKind::File, "{path}");
-                let EntryData::Owned(b) = &e.data else {
-                    panic!("{path} has no bytes")
-                };
-                let h = Sha256::digest(&b[..]);
-                let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-                assert_eq!(hex, what, "content of {path}");
-            }
-            t => panic!("unknown type {t}"),
-        }
-    }
-    assert_eq!(seen, entries.len(), "unexpected extra entries");
-}
-
-/// Probe and unpack `data` from hostile variants of a fixture: every truncation at 64
-/// points and a few hundred single-byte flips must neither panic nor hang.
-pub(crate) fn hostile(format: &dyn crate::Format, data: &[u8]) {
-    let run = |d: &[u8]| {
-        // Unpack runs even when the probe refuses: it must fail cleanly on its own.
-        let blob = Blob::from(d.to_vec());
-        let view = match format.probe(d).and_then(|p| p.length) {
-            Some(l) => blob.slice(0..(l as usize).min(d.len())).unwrap(),
-            None => blob,
-        };
-        let budget = Budget::new(Limits::for_image(d.len() as u64));
-        let _ = format.unpack(&view, &UnpackContext { budget: &budget });
-    };
-    let start = std::time::Instant::now();
-    for i in 0..64 {
-        run(&data[..data.len() * i / 64]);
-    }
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    for _ in 0..300 {
-        let mut d = data.to_vec();
-        let at = (next() % d.len() as u64) as usize;
-        // Flips near the start hit the headers and tables more often than the data.
-        let at = if next() % 2 == 0 {
-            at % 512.min(d.len())
-        } else {
-            at
-        };
-        d[at] ^= 1 << (next() % 8);
-        run(&d);
-    }
-    assert!(
-        start.elapsed().as_secs() < 60,
-        "hostile inputs took too long"
-    );
-}
 
 const EXPECTED: &str = include_str!("../../../tests/fixtures/squashfs/expected.txt");
 
@@ -120,14 +17,7 @@ macro_rules! fixture {
             let u = unpack(&Squashfs, data);
             assert!(u.warnings.is_empty(), "{:?}", u.warnings);
             assert_eq!(u.details["compression"], $comp);
-            check_fixture(
-                &u.entries,
-                EXPECTED,
-                Check {
-                    mode: true,
-                    devices: true,
-                },
-            );
+            check($file, data, &u.entries, EXPECTED, &Check::EXACT);
             for e in &u.entries {
                 assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
             }
@@ -145,17 +35,20 @@ fixture!(v4_stored, "sq-stored.sqfs", "gzip");
 
 #[test]
 fn hostile_squashfs() {
-    hostile(
+    hostile_with(
         &Squashfs,
         include_bytes!("../../../tests/fixtures/squashfs/sq-gzip.sqfs"),
+        &Hostile::unprobed(),
     );
-    hostile(
+    hostile_with(
         &Squashfs,
         include_bytes!("../../../tests/fixtures/squashfs/sq-xz.sqfs"),
+        &Hostile::unprobed(),
     );
-    hostile(
+    hostile_with(
         &Squashfs,
         include_bytes!("../../../tests/fixtures/squashfs/sq-stored.sqfs"),
+        &Hostile::unprobed(),
     );
 }
 

@@ -1,0 +1,71 @@
+//! Helpers shared by every format's tests: unpacking a fixture as the driver would, the bytes
+//! of an entry, fixture manifests ([`manifest`]) and the hostile-input sweep ([`hostile`]).
+
+pub mod hostile;
+pub mod manifest;
+
+use crate::format::{Entry, EntryData, UnpackContext, Unpacked};
+use crate::limits::{Budget, Limits};
+use crate::{Blob, Format, FormatError};
+use std::io::Read;
+
+/// Probe `data` at offset 0 and unpack the probed length under `limits`, as the driver
+/// would; `None` when the probe refuses.
+pub fn probe_and_unpack(
+    format: &dyn Format,
+    data: &[u8],
+    limits: Limits,
+) -> Option<Result<Unpacked, FormatError>> {
+    let probe = format.probe(data)?;
+    let blob = Blob::from(data.to_vec());
+    let view = match probe.length {
+        Some(l) => blob.slice(0..(l.min(data.len() as u64)) as usize).unwrap(),
+        None => blob,
+    };
+    let budget = Budget::new(limits);
+    Some(format.unpack(&view, &UnpackContext { budget: &budget }))
+}
+
+/// Run a format's probe and unpack on `data` at offset 0 with default limits.
+pub fn unpack(format: &dyn Format, data: &[u8]) -> Unpacked {
+    unpack_with_limits(format, data, Limits::for_image(data.len() as u64))
+}
+
+/// Like [`unpack`] under the given limits, for the bomb tests.
+pub fn unpack_with_limits(format: &dyn Format, data: &[u8], limits: Limits) -> Unpacked {
+    probe_and_unpack(format, data, limits)
+        .expect("probe accepts the fixture")
+        .expect("unpack succeeds")
+}
+
+/// The bytes of an entry, resolving ranges against the container's bytes.
+pub fn entry_bytes(container: &[u8], e: &Entry) -> Option<Vec<u8>> {
+    match &e.data {
+        EntryData::None => None,
+        EntryData::Owned(b) => Some(b.to_vec()),
+        EntryData::Range { offset, length } => container
+            .get(*offset as usize..(*offset + *length) as usize)
+            .map(|s| s.to_vec()),
+    }
+}
+
+/// SHA-256 in lower-case hex, as the fixture manifests write it.
+pub fn sha_hex(data: &[u8]) -> String {
+    assay_model::hex(&crate::sha256(data))
+}
+
+/// Decompress a gzip fixture (large disk images are committed compressed).
+pub fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// Unpack under a small entry limit, for the entry-count bombs.
+pub fn unpack_with_max_entries(format: &dyn Format, data: &[u8], max: usize) -> Unpacked {
+    let mut limits = Limits::for_image(data.len() as u64);
+    limits.max_entries = max;
+    unpack_with_limits(format, data, limits)
+}
