@@ -186,6 +186,9 @@ def main():
             samples = []
             for _ in range(args.runs):
                 work = tempfile.mkdtemp(prefix="bench-", dir=OUT if os.path.isdir(OUT) else None)
+                # Start every run with no dirty pages left by the previous tool's writes, so
+                # that nobody pays for another tool's write-back.
+                os.sync()
                 try:
                     if tool == "assay":
                         res = run_assay(binary, img, work)

@@ -126,6 +126,21 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
     Ok(writer.summary)
 }
 
+/// Create a new file with the given permission bits, failing if the name exists (as a
+/// file, a directory or a symlink: `O_EXCL` does not follow links).
+fn create_new(path: &Path, perm: u32) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(perm);
+    }
+    #[cfg(not(unix))]
+    let _ = perm;
+    options.open(path)
+}
+
 fn extracted_dir(p: &Path) -> PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(".extracted");
@@ -222,29 +237,32 @@ impl Writer {
             }
         }
         let full = self.root.join(rel);
-        if let Ok(m) = fs::symlink_metadata(&full) {
-            if !m.file_type().is_file() {
-                self.skip(format!(
-                    "{}: exists as a link or directory; not written through",
-                    rel.display()
-                ));
-                return;
+        // Permission bits only: never setuid, setgid or sticky on the analyst's disk.
+        let perm = mode.map_or(0o644, |m| (m & 0o777) | 0o600);
+        // O_CREAT|O_EXCL never follows a symlink, dangling or not, so a new name is written
+        // in one call; only an existing name (a second entry with the same path) needs a look.
+        let written = match create_new(&full, perm) {
+            Ok(mut f) => f.write_all(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                match fs::symlink_metadata(&full) {
+                    Ok(m) if m.file_type().is_file() => {
+                        fs::File::create(&full).and_then(|mut f| f.write_all(bytes))
+                    }
+                    _ => {
+                        self.skip(format!(
+                            "{}: exists as a link or directory; not written through",
+                            rel.display()
+                        ));
+                        return;
+                    }
+                }
             }
-        }
-        let written = fs::File::create(&full).and_then(|mut f| f.write_all(bytes));
+            Err(e) => Err(e),
+        };
         if let Err(e) = written {
             self.skip(format!("{}: {e}", rel.display()));
             return;
         }
-        #[cfg(unix)]
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            // Permission bits only: never setuid, setgid or sticky on the analyst's disk.
-            let perm = (mode & 0o777) | 0o600;
-            let _ = fs::set_permissions(&full, fs::Permissions::from_mode(perm));
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
         self.summary.files += 1;
     }
 
