@@ -157,6 +157,7 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--tools", default="assay-unpack,assay,binwalk,binwalk-shim,unblob,unblob-shim")
     ap.add_argument("--no-random", action="store_true")
+    ap.add_argument("--only", help="run only the images whose name contains this text")
     ap.add_argument("--json", help="also write all figures to this file")
     args = ap.parse_args()
     tools = args.tools.split(",")
@@ -178,6 +179,8 @@ def main():
         make_random_image(img, img + ".truth.json")
         images.append((img, img + ".truth.json"))
 
+    if args.only:
+        images = [(i, t) for i, t in images if args.only in os.path.basename(i)]
     rows = []
     leftovers = []
     totals = {t: [0.0, 0.0, 0, 0] for t in tools}  # cpu, wall, found, want (corpus only)

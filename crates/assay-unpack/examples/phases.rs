@@ -20,6 +20,14 @@ fn main() {
         t.elapsed().as_secs_f64(),
         c.len()
     );
+    let formats = assay_unpack::formats::registry();
+    let mut per: std::collections::BTreeMap<&str, usize> = Default::default();
+    for cand in &c {
+        *per.entry(formats[cand.format].name()).or_default() += 1;
+    }
+    let mut per: Vec<_> = per.into_iter().collect();
+    per.sort_by_key(|p| std::cmp::Reverse(p.1));
+    println!("         by format: {per:?}");
     let t = Instant::now();
     let e = assay_unpack::scan::entropy(&data);
     println!("entropy  {:.3} s ({e:.3})", t.elapsed().as_secs_f64());

@@ -4,9 +4,10 @@
 //! Identical content (by SHA-256) is unpacked once; independent children unpack in parallel;
 //! ids are assigned afterwards in pre-order, so the result does not depend on thread timing.
 
+use crate::format::Probe;
 use crate::format::{Entry, EntryData, EntryKind, Format, UnpackContext, Unpacked};
 use crate::limits::{Budget, Limits};
-use crate::scan::MagicScanner;
+use crate::scan::{Candidate, MagicScanner};
 use crate::Blob;
 use assay_model::{hex, ImageInfo, Node, NodeId, NodeKind, Stats, Warning};
 use rayon::prelude::*;
@@ -168,9 +169,9 @@ impl Unpacker {
             scanned: AtomicU64::new(0),
             progress: opts.progress.clone(),
         };
-        let hash = sha256_releasing(&data);
+        let (hash, prescanned) = run.scan_image(&data);
         let top = Lineage { hash, up: None };
-        let analysis = run.analyse_blob(&data, 0, Role::Image, Some(&top));
+        let analysis = run.analyse_blob(&data, 0, Role::Image, Some(&top), Some(prescanned));
         let mut root = Node::new(0, None, NodeKind::Image, name.to_string());
         root.size = data.len() as u64;
         root.sha256 = Some(hex(&hash));
@@ -270,11 +271,32 @@ impl Run<'_> {
             return hit;
         }
         let here = Lineage { hash, up };
-        let analysis = Arc::new(self.analyse_blob(data, depth, role, Some(&here)));
+        let analysis = Arc::new(self.analyse_blob(data, depth, role, Some(&here), None));
         if let Ok(mut c) = self.cache.lock() {
             c.entry(key).or_insert_with(|| Arc::clone(&analysis));
         }
         analysis
+    }
+
+    /// Search the image in one pass, window by window: magic scan, the probes of every
+    /// candidate and the image's hash all read a window while it is hot, and then the
+    /// window is handed back (a large memory-mapped image never becomes resident).
+    fn scan_image(&self, data: &Blob) -> ([u8; 32], Vec<(Candidate, Probe)>) {
+        let mut hasher = Sha256::new();
+        let mut probed = Vec::new();
+        self.engine
+            .scanner
+            .scan_windows(data, &mut |window, candidates| {
+                for c in candidates {
+                    if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
+                        probed.push((c, p));
+                    }
+                }
+                hasher.update(&data[window.clone()]);
+                data.release(window);
+            });
+        probed.sort_by_key(|(c, _)| *c);
+        (hasher.finalize().into(), probed)
     }
 
     fn analyse_blob(
@@ -283,6 +305,7 @@ impl Run<'_> {
         depth: usize,
         role: Role,
         lineage: Option<&Lineage<'_>>,
+        prescanned: Option<Vec<(Candidate, Probe)>>,
     ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
         if depth > self.budget.limits().max_depth {
@@ -303,30 +326,31 @@ impl Run<'_> {
             return out;
         }
         self.scanned.fetch_add(data.len() as u64, Ordering::Relaxed);
-        let candidates = if role == Role::Image {
-            self.engine
+        // Candidates with their probe when the image scan already ran it, else probed here.
+        let work: Vec<(Candidate, Option<Probe>)> = match prescanned {
+            Some(p) => p.into_iter().map(|(c, p)| (c, Some(p))).collect(),
+            None => self
+                .engine
                 .scanner
-                .candidates_releasing(data, &|r| data.release(r))
-        } else {
-            self.engine.scanner.candidates(data)
+                .candidates(data)
+                .into_iter()
+                .map(|c| (c, None))
+                .collect(),
         };
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
-        let mut released_to = 0usize;
-        let step = crate::scan::RELEASE_STEP;
-        for cand in candidates {
+        for (cand, pre) in work {
             if cand.start < claimed_end {
                 continue;
             }
-            // Probes touch the pages around each candidate; hand back what lies well behind.
-            if role == Role::Image && cand.start >= released_to + 2 * step {
-                data.release(released_to..cand.start - step);
-                released_to = cand.start - step;
-            }
             let format = self.engine.formats[cand.format];
             let tail = &data[cand.start..];
-            let Some(probe) = format.probe(tail) else {
-                continue;
+            let probe = match pre {
+                Some(p) => p,
+                None => match format.probe(tail) {
+                    Some(p) => p,
+                    None => continue,
+                },
             };
             let available = tail.len() as u64;
             let span = probe.length.map(|l| l.min(available));
@@ -736,20 +760,6 @@ fn warning_kind(message: &str) -> &'static str {
 fn padding_byte(bytes: &[u8]) -> Option<u8> {
     let first = *bytes.first()?;
     (matches!(first, 0x00 | 0xff) && bytes.iter().all(|&b| b == first)).then_some(first)
-}
-
-/// SHA-256 of a blob, handing each hashed chunk back with `release` (large images).
-fn sha256_releasing(data: &Blob) -> [u8; 32] {
-    let mut h = Sha256::new();
-    let step = crate::scan::RELEASE_STEP;
-    let mut pos = 0;
-    while pos < data.len() {
-        let end = (pos + step).min(data.len());
-        h.update(&data[pos..end]);
-        data.release(pos..end);
-        pos = end;
-    }
-    h.finalize().into()
 }
 
 /// Regions larger than this get their entropy estimated from evenly spread samples.

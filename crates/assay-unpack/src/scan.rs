@@ -10,7 +10,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use std::ops::Range;
 
 /// How far behind the search position bytes are handed back with `release`.
-pub const RELEASE_STEP: usize = 8 << 20;
+pub const RELEASE_STEP: usize = 1 << 20;
 
 /// Most patterns one automaton holds before its prefilter switches off.
 const SHARD_SIZE: usize = 64;
@@ -91,48 +91,51 @@ impl MagicScanner {
 
     /// Every candidate in `data`, sorted by start offset, without duplicates.
     pub fn candidates(&self, data: &[u8]) -> Vec<Candidate> {
-        self.candidates_releasing(data, &|_| {})
-    }
-
-    /// Like [`candidates`](Self::candidates), calling `release` on ranges the search has
-    /// passed (every [`RELEASE_STEP`] bytes), so a memory-mapped image need not stay resident.
-    pub fn candidates_releasing(
-        &self,
-        data: &[u8],
-        release: &dyn Fn(Range<usize>),
-    ) -> Vec<Candidate> {
         let mut out = Vec::new();
-        for shard in &self.shards {
-            // Search window by window, so that released ranges are really behind us; a
-            // window overlaps the next by the longest pattern, so no straddling hit is lost.
-            let overlap = shard.longest.max(1);
-            let mut pos = 0;
-            let mut released = 0;
-            while pos < data.len() {
-                let window_end = pos.saturating_add(RELEASE_STEP).min(data.len());
-                match shard.automaton.find(Input::new(data).span(pos..window_end)) {
-                    Some(m) => {
-                        let pattern = shard.patterns[m.pattern().as_usize()];
-                        for &(format, magic_offset) in &self.owners[pattern] {
-                            if let Some(start) = m.start().checked_sub(magic_offset) {
-                                out.push(Candidate { start, format });
-                            }
-                        }
-                        pos = m.start() + 1;
-                    }
-                    None if window_end == data.len() => break,
-                    None => pos = (window_end + 1).saturating_sub(overlap).max(pos + 1),
-                }
-                if pos >= released + 2 * RELEASE_STEP {
-                    release(released..pos - RELEASE_STEP);
-                    released = pos - RELEASE_STEP;
-                }
-            }
-            release(released..data.len());
-        }
+        self.scan_windows(data, &mut |_, found| out.extend(found));
         out.sort_unstable();
         out.dedup();
         out
+    }
+}
+
+impl MagicScanner {
+    /// Visit the candidates window by window ([`RELEASE_STEP`] bytes each, in order): every
+    /// shard searches a window before the next one is touched, and `visit` gets the window's
+    /// range and the candidates whose magic starts in it while its bytes are still hot. A large
+    /// memory-mapped image is then read once for the search, the probes and its hash.
+    pub fn scan_windows(&self, data: &[u8], visit: &mut dyn FnMut(Range<usize>, Vec<Candidate>)) {
+        let longest = self.shards.iter().map(|s| s.longest).max().unwrap_or(1);
+        let mut start = 0;
+        while start < data.len() {
+            let end = start.saturating_add(RELEASE_STEP).min(data.len());
+            // A magic that starts in the window may end after it.
+            let search_end = end.saturating_add(longest - 1).min(data.len());
+            let mut found = Vec::new();
+            for shard in &self.shards {
+                let mut pos = start;
+                while pos < end {
+                    let Some(m) = shard.automaton.find(Input::new(data).span(pos..search_end))
+                    else {
+                        break;
+                    };
+                    if m.start() >= end {
+                        break;
+                    }
+                    let pattern = shard.patterns[m.pattern().as_usize()];
+                    for &(format, magic_offset) in &self.owners[pattern] {
+                        if let Some(s) = m.start().checked_sub(magic_offset) {
+                            found.push(Candidate { start: s, format });
+                        }
+                    }
+                    pos = m.start() + 1;
+                }
+            }
+            found.sort_unstable();
+            found.dedup();
+            visit(start..end, found);
+            start = end;
+        }
     }
 }
 
@@ -238,6 +241,27 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn windowed_scan_finds_hits_that_straddle_windows() {
+        let s = MagicScanner::new(&[&A]);
+        let mut data = vec![0u8; 2 * RELEASE_STEP + 100];
+        let at = [
+            5,
+            RELEASE_STEP - 2,
+            2 * RELEASE_STEP - 3,
+            2 * RELEASE_STEP + 50,
+        ];
+        for &p in &at {
+            data[p..p + 4].copy_from_slice(b"ABAB");
+        }
+        let starts: Vec<usize> = s.candidates(&data).iter().map(|c| c.start).collect();
+        assert_eq!(starts, at);
+        let mut windows = Vec::new();
+        s.scan_windows(&data, &mut |w, _| windows.push(w));
+        assert_eq!(windows.len(), 3);
+        assert_eq!(windows[1], RELEASE_STEP..2 * RELEASE_STEP);
     }
 
     #[test]
