@@ -388,6 +388,18 @@ pub mod testutil {
         Symlink(&'a str, &'a str),
     }
 
+    /// Run one detector on a test filesystem made of `entries` and return its findings.
+    pub fn run_detector(
+        detector: &dyn crate::Detector,
+        entries: &[TestEntry],
+    ) -> Vec<assay_model::Finding> {
+        let t = tree(entries);
+        let a = crate::Analysis::new(&t);
+        let mut out = Vec::new();
+        detector.run(&a, &mut out);
+        out
+    }
+
     /// An unpacked tree holding one filesystem (`rootfs`, format `test`) with these entries.
     pub fn tree(entries: &[TestEntry]) -> UnpackResult {
         let mut nodes = Vec::new();

@@ -587,11 +587,7 @@ mod tests {
     use crate::testutil::{tree, TestEntry::*};
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
-        let t = tree(entries);
-        let a = Analysis::new(&t);
-        let mut out = Vec::new();
-        Endpoints.run(&a, &mut out);
-        out
+        crate::testutil::run_detector(&Endpoints, entries)
     }
 
     #[test]

@@ -321,11 +321,7 @@ mod tests {
     use crate::testutil::{tree, TestEntry::*};
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
-        let t = tree(entries);
-        let a = Analysis::new(&t);
-        let mut out = Vec::new();
-        Secrets.run(&a, &mut out);
-        out
+        crate::testutil::run_detector(&Secrets, entries)
     }
 
     #[test]
