@@ -584,7 +584,7 @@ fn binary_endpoints(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{tree, TestEntry::*};
+    use crate::testutil::TestEntry::*;
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
         crate::testutil::run_detector(&Endpoints, entries)

@@ -412,7 +412,7 @@ fn inetd_entry(a: &Analysis, cmd: &StartedCommand) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{tree, TestEntry::*};
+    use crate::testutil::TestEntry::*;
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
         crate::testutil::run_detector(&RemoteAccess, entries)

@@ -318,7 +318,7 @@ fn scan_text(analysis: &Analysis, node: NodeId, path: &str, bytes: &[u8], out: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{tree, TestEntry::*};
+    use crate::testutil::TestEntry::*;
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
         crate::testutil::run_detector(&Secrets, entries)
