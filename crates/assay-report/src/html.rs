@@ -347,13 +347,26 @@ fn build_page(report: &Report, rules: &[RuleDoc], entropy: &EntropyProfile) -> P
             file_total
         ));
     }
-    if !report.warnings.is_empty() {
+    // The missing vulnerability database is about the run, not about the image's contents.
+    let unpack_warnings = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind != "vulndb")
+        .count();
+    if unpack_warnings > 0 {
         notes.push(format!(
             "Assay reported {} {} about parts it could not fully unpack or analyse; anything \
              inside them was not examined (see Warnings).",
-            report.warnings.len(),
-            plural(report.warnings.len(), "warning", "warnings")
+            unpack_warnings,
+            plural(unpack_warnings, "warning", "warnings")
         ));
+    }
+    if report.warnings.iter().any(|w| w.kind == "vulndb") {
+        notes.push(
+            "No vulnerability database was given, so components were not matched against \
+             known vulnerabilities (see Warnings)."
+                .to_string(),
+        );
     }
     let counts = SEVERITIES_WORST_FIRST
         .iter()
@@ -806,6 +819,20 @@ mod tests {
             headline(&report),
             "Assay found nothing to report in this image."
         );
+    }
+
+    #[test]
+    fn a_missing_vulnerability_database_is_not_called_an_unpacking_gap() {
+        let mut report = sample_report();
+        report.warnings = vec![assay_model::Warning {
+            node: None,
+            location: String::new(),
+            kind: "vulndb".into(),
+            message: "no vulnerability database".into(),
+        }];
+        let text = unescape(&render(&report));
+        assert!(text.contains("No vulnerability database was given"));
+        assert!(!text.contains("could not fully unpack"));
     }
 
     #[test]
