@@ -147,6 +147,12 @@ struct VerifyArgs {
     /// else is checked.
     #[arg(long, value_name = "PUB")]
     key: Option<PathBuf>,
+    /// The same `--rules` directories the scan used (their findings are re-derived too).
+    #[arg(long = "rules", value_name = "DIR")]
+    rules: Vec<PathBuf>,
+    /// The same `--wordlist` the scan used (cracked passwords are re-derived too).
+    #[arg(long, value_name = "FILE")]
+    wordlist: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -633,6 +639,10 @@ fn load_report(path: &Path) -> Result<Option<LoadedReport>> {
 }
 
 fn verify_command(args: VerifyArgs) -> Result<i32> {
+    configure_wordlist(args.wordlist.as_deref())?;
+    if let Err(code) = configure_rule_pack(&args.rules) {
+        return Ok(code);
+    }
     let loaded = load_report(&args.report)?
         .ok_or_else(|| usage(format!("{} is not a JSON report", args.report.display())))?;
     let mut out = String::new();
