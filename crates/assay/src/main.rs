@@ -173,6 +173,12 @@ struct DiffArgs {
     /// Reference time for images that are scanned (see `scan --as-of`) [default: now].
     #[arg(long, value_name = "DATE")]
     as_of: Option<String>,
+    /// YARA rule directories for images that are scanned (see `scan --rules`).
+    #[arg(long = "rules", value_name = "DIR")]
+    rules: Vec<PathBuf>,
+    /// Extra password candidates for images that are scanned (see `scan --wordlist`).
+    #[arg(long, value_name = "FILE")]
+    wordlist: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -730,6 +736,10 @@ fn report_for_diff(path: &Path, as_of: Option<&str>, quiet: bool) -> Result<Repo
 }
 
 fn diff_command(args: DiffArgs) -> Result<i32> {
+    configure_wordlist(args.wordlist.as_deref())?;
+    if let Err(code) = configure_rule_pack(&args.rules) {
+        return Ok(code);
+    }
     let as_of = match args.as_of.as_deref() {
         Some(t) => Some(t.to_string()),
         // Both images judged as of the same moment.
