@@ -155,14 +155,20 @@ pub fn entropy_of_counts(counts: &[u64; 256]) -> f64 {
         return 0.0;
     }
     let n = total as f64;
-    counts
+    let h: f64 = counts
         .iter()
         .filter(|&&c| c > 0)
         .map(|&c| {
             let p = c as f64 / n;
             -p * p.log2()
         })
-        .sum()
+        .sum();
+    // A single byte value gives -0.0; report it as the 0 it is.
+    if h > 0.0 {
+        h
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +279,7 @@ mod tests {
     #[test]
     fn entropy_bounds() {
         assert_eq!(entropy(&[0u8; 100]), 0.0);
+        assert!(entropy(&[0xffu8; 100]).is_sign_positive());
         let all: Vec<u8> = (0..=255).collect();
         assert!((entropy(&all) - 8.0).abs() < 1e-9);
     }
