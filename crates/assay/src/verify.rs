@@ -131,32 +131,23 @@ fn check_nodes(
             continue;
         };
         let f = &unpacked.nodes[fresh_id as usize];
-        let mut differ = Vec::new();
-        if n.kind != f.kind {
-            differ.push("kind");
-        }
-        if n.path != f.path {
-            differ.push("path");
-        }
-        if n.offset != f.offset {
-            differ.push("offset");
-        }
-        if n.size != f.size {
-            differ.push("size");
-        }
-        if n.sha256 != f.sha256 {
-            differ.push("sha256");
-        }
-        if n.link_target != f.link_target {
-            differ.push("link target");
-        }
         let parent_location = |r: &[Node], p: Option<NodeId>| {
             p.and_then(|p| r.get(p as usize))
                 .map(|p| p.location.clone())
         };
-        if parent_location(&report.nodes, n.parent) != parent_location(&unpacked.nodes, f.parent) {
-            differ.push("parent");
-        }
+        let differ = differing(&[
+            ("kind", n.kind != f.kind),
+            ("path", n.path != f.path),
+            ("offset", n.offset != f.offset),
+            ("size", n.size != f.size),
+            ("sha256", n.sha256 != f.sha256),
+            ("link target", n.link_target != f.link_target),
+            (
+                "parent",
+                parent_location(&report.nodes, n.parent)
+                    != parent_location(&unpacked.nodes, f.parent),
+            ),
+        ]);
         if differ.is_empty() {
             ok += 1;
         } else {
@@ -173,32 +164,25 @@ fn check_nodes(
 
 /// Which fields of a claimed finding differ from the re-derived one.
 fn edited_fields(claimed: &Finding, derived: &Finding) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if claimed.category != derived.category {
-        out.push("category");
-    }
-    if claimed.severity != derived.severity {
-        out.push("severity");
-    }
-    if claimed.confidence != derived.confidence {
-        out.push("confidence");
-    }
-    if claimed.title != derived.title {
-        out.push("title");
-    }
-    if claimed.path != derived.path {
-        out.push("path");
-    }
-    if claimed.evidence != derived.evidence {
-        out.push("evidence");
-    }
-    if claimed.sha256 != derived.sha256 {
-        out.push("sha256");
-    }
-    if claimed.context != derived.context {
-        out.push("context");
-    }
-    out
+    differing(&[
+        ("category", claimed.category != derived.category),
+        ("severity", claimed.severity != derived.severity),
+        ("confidence", claimed.confidence != derived.confidence),
+        ("title", claimed.title != derived.title),
+        ("path", claimed.path != derived.path),
+        ("evidence", claimed.evidence != derived.evidence),
+        ("sha256", claimed.sha256 != derived.sha256),
+        ("context", claimed.context != derived.context),
+    ])
+}
+
+/// The names of the fields whose comparison says they differ.
+fn differing(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
+    fields
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 fn check_findings(
