@@ -50,6 +50,24 @@ pub(crate) fn hex_bytes(s: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The next line of `data` from `pos`: (line without CR/LF, position after it).
+/// The probe shared by the record formats: the first [`MIN_RECORDS`] lines must parse as
+/// records (`parse` says whether a record ends the file; a short file that ends properly after
+/// at least one data record is fine). `None` rejects the candidate.
+pub(crate) fn records_look_valid(data: &[u8], parse: impl Fn(&[u8]) -> Option<bool>) -> Option<()> {
+    let mut pos = 0;
+    for i in 0..MIN_RECORDS {
+        let (line, next) = next_line(data, pos);
+        if line.len() > 600 {
+            return None;
+        }
+        if parse(line)? {
+            return (i > 0).then_some(());
+        }
+        pos = next;
+    }
+    Some(())
+}
+
 pub(crate) fn next_line(data: &[u8], pos: usize) -> (&[u8], usize) {
     let rest = data.get(pos..).unwrap_or_default();
     let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
@@ -111,22 +129,7 @@ impl Format for IHex {
     }
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
-        let mut pos = 0;
-        for i in 0..MIN_RECORDS {
-            let (line, next) = next_line(data, pos);
-            if line.len() > 600 {
-                return None;
-            }
-            let r = parse_record(line)?;
-            if r.kind == 1 {
-                // A short file that ends properly is fine.
-                if i == 0 {
-                    return None;
-                }
-                break;
-            }
-            pos = next;
-        }
+        records_look_valid(data, |line| parse_record(line).map(|r| r.kind == 1))?;
         Some(Probe {
             length: None,
             description: "Intel HEX".into(),

@@ -5,7 +5,7 @@
 //!
 //! Written here for the same reasons as [`super::ihex`], whose helpers it shares.
 
-use super::ihex::{decode_records, hex_bytes, next_line, Step};
+use super::ihex::{decode_records, hex_bytes, records_look_valid, Step};
 use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 
@@ -18,8 +18,6 @@ static MAGICS: &[Magic] = &[
     Magic::at_start(b"S2"),
     Magic::at_start(b"S3"),
 ];
-
-const MIN_RECORDS: usize = 3;
 
 /// (type, address, data) of one valid record.
 fn parse_record(line: &[u8]) -> Option<(u8, u64, Vec<u8>)> {
@@ -57,21 +55,9 @@ impl Format for SRec {
     }
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
-        let mut pos = 0;
-        for i in 0..MIN_RECORDS {
-            let (line, next) = next_line(data, pos);
-            if line.len() > 600 {
-                return None;
-            }
-            let (kind, _, _) = parse_record(line)?;
-            if kind >= 7 {
-                if i == 0 {
-                    return None;
-                }
-                break;
-            }
-            pos = next;
-        }
+        records_look_valid(data, |line| {
+            parse_record(line).map(|(kind, _, _)| kind >= 7)
+        })?;
         Some(Probe {
             length: None,
             description: "Motorola S-records".into(),
