@@ -153,6 +153,7 @@ pub fn sample_report() -> Report {
             }],
         }],
         findings: vec![acct, telnet, html, info],
+        listeners: Vec::new(),
         warnings: vec![Warning {
             node: Some(5),
             location: "fw.bin ▸ unknown@0xcb8".into(),

@@ -468,6 +468,7 @@ fn scan_image(
         components,
         findings,
         vulnerabilities,
+        listeners: Vec::new(),
         warnings,
         as_of: Some(assay_model::time::format_utc(as_of)),
         stats: (!reproducible).then_some(stats),

@@ -24,6 +24,9 @@ pub fn abi32(big_endian: bool) -> Abi {
         zero: None,
         word: 4,
         big_endian,
+        ret: 0,
+        syscall_nr: 7,
+        stack_args: false,
     }
 }
 
@@ -44,6 +47,9 @@ pub fn abi64() -> Abi {
         zero: Some(A64_ZR),
         word: 8,
         big_endian: false,
+        ret: 0,
+        syscall_nr: 8,
+        stack_args: false,
     }
 }
 
@@ -299,6 +305,13 @@ impl Lower for Arm32 {
                     d.ends_flow = inst.condition == armv7::ConditionCode::AL;
                 }
             }
+            O7::CMP => match (dst, &o[1]) {
+                (Some(r), A7::Imm32(i)) => ops.push(Op::CmpImm(r, u64::from(*i), 4)),
+                (Some(r), A7::Imm12(i)) => ops.push(Op::CmpImm(r, u64::from(*i), 4)),
+                (Some(r), A7::Reg(s)) => ops.push(Op::CmpReg(r, s.number())),
+                _ => {}
+            },
+            O7::SVC => ops.push(Op::Syscall),
             O7::MVN
             | O7::AND
             | O7::EOR
@@ -580,6 +593,7 @@ impl Lower for Arm64 {
                 d.ends_flow = true;
             }
             O8::RET | O8::B => d.ends_flow = true,
+            O8::SVC => ops.push(Op::Syscall),
             // Compares, branches, barriers, hints and stores of other kinds write no register
             // we track.
             O8::SUBS
@@ -591,7 +605,27 @@ impl Lower for Arm64 {
             | O8::TBZ
             | O8::TBNZ
             | O8::HINT => {
-                if matches!(inst.opcode, O8::SUBS | O8::ADDS | O8::ANDS) {
+                if inst.opcode == O8::SUBS && dst.is_some_and(|d| d.0 == A64_ZR) {
+                    match (reg8(&o[1]), &o[2]) {
+                        (Some((a, w)), A8::Immediate(i)) => {
+                            ops.push(Op::CmpImm(a, u64::from(*i), if w { 4 } else { 8 }))
+                        }
+                        (Some((a, w)), A8::ImmShift(i, sh)) => ops.push(Op::CmpImm(
+                            a,
+                            u64::from(*i) << sh,
+                            if w { 4 } else { 8 },
+                        )),
+                        (Some((a, _)), A8::RegShift(_, 0, _, m)) => {
+                            ops.push(Op::CmpReg(a, if *m == 31 { A64_ZR } else { *m as Reg }))
+                        }
+                        (Some((a, _)), other) => {
+                            if let Some((b, _)) = reg8(other) {
+                                ops.push(Op::CmpReg(a, b));
+                            }
+                        }
+                        _ => {}
+                    }
+                } else if matches!(inst.opcode, O8::SUBS | O8::ADDS | O8::ANDS) {
                     if let Some((r, _)) = dst {
                         ops.push(Op::Clobber(r));
                     }

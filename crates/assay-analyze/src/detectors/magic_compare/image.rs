@@ -19,6 +19,8 @@ pub enum Arch {
     Aarch64,
     /// x86-64.
     X86_64,
+    /// x86-32 (i386 and later).
+    X86,
 }
 
 impl Arch {
@@ -32,6 +34,7 @@ impl Arch {
             (Arch::Arm, ..) => "arm",
             (Arch::Aarch64, ..) => "aarch64",
             (Arch::X86_64, ..) => "x86_64",
+            (Arch::X86, ..) => "x86",
         }
     }
 }
@@ -93,6 +96,8 @@ pub struct Image<'a> {
     pub has_symtab: bool,
     /// A program (`ET_EXEC`, or `ET_DYN` with an interpreter), not a library.
     pub is_executable: bool,
+    /// Address of `.got.plt` (the GOT that i386 PLT stubs index from `ebx`).
+    pub got_plt: Option<u64>,
     mappings: Vec<Mapping>,
 }
 
@@ -111,6 +116,7 @@ impl<'a> Image<'a> {
             object::Architecture::Arm => Arch::Arm,
             object::Architecture::Aarch64 => Arch::Aarch64,
             object::Architecture::X86_64 => Arch::X86_64,
+            object::Architecture::I386 => Arch::X86,
             _ => return None,
         };
         let is_64 = file.is_64();
@@ -135,8 +141,12 @@ impl<'a> Image<'a> {
         let mut stubs = Vec::new();
         let mut mips_stub_sections = Vec::new();
         let mut dynamic = None;
+        let mut got_plt = None;
         for sec in file.sections() {
             let name = sec.name().unwrap_or("");
+            if name == ".got.plt" {
+                got_plt = Some(sec.address());
+            }
             let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags }
                 if sh_flags & u64::from(elf::SHF_EXECINSTR) != 0);
             if name == ".dynamic" {
@@ -265,6 +275,7 @@ impl<'a> Image<'a> {
             is_static,
             has_symtab,
             is_executable,
+            got_plt,
             mappings,
         })
     }
@@ -355,6 +366,7 @@ fn is_relative(arch: Arch, r_type: u32) -> bool {
         Arch::Aarch64 => r_type == elf::R_AARCH64_RELATIVE,
         Arch::X86_64 => r_type == elf::R_X86_64_RELATIVE,
         Arch::Arm => r_type == elf::R_ARM_RELATIVE,
+        Arch::X86 => r_type == elf::R_386_RELATIVE,
         Arch::Mips => false,
     }
 }

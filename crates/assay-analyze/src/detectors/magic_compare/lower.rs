@@ -2,7 +2,7 @@
 //! split the code into functions and run the abstract machine over each, yielding every call
 //! with its argument values.
 
-use super::flow::{Abi, Call, Callee, Machine, Op, Target, Val};
+use super::flow::{Abi, Call, Callee, InlineCompare, Machine, Op, Reg, Syscall, Target, Val};
 use super::image::{Arch, CodeRange, Image};
 use super::{arm, mips, x86};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -39,8 +39,24 @@ pub struct Function {
     pub name: Option<String>,
     /// Its calls, in address order.
     pub calls: Vec<Call>,
+    /// Its system calls, in address order.
+    pub syscalls: Vec<Syscall>,
+    /// Inline comparisons of received values with constants (only in passes that track
+    /// input).
+    pub compares: Vec<InlineCompare>,
     /// Instructions decoded.
     pub instructions: usize,
+}
+
+/// How one pass over code runs the machine.
+#[derive(Clone, Copy)]
+pub struct Pass<'n> {
+    /// Names of local call targets (import stubs, recognised library functions).
+    pub names: &'n HashMap<u64, String>,
+    /// Track bytes received from the network.
+    pub track_input: bool,
+    /// Register values at the start of each function.
+    pub seeds: &'n [(Reg, Val)],
 }
 
 /// Most instructions decoded for one binary (both passes together).
@@ -48,8 +64,13 @@ pub const MAX_INSTRUCTIONS: usize = 5_000_000;
 
 /// Every function of the image with its calls; callees that are import stubs are named.
 pub fn functions(image: &Image) -> Vec<Function> {
+    functions_and_stubs(image).0
+}
+
+/// [`functions`], with the names of the import stubs by address.
+pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String>) {
     let (mut lower, abi) = lowering(image);
-    let stubs = stub_names(image, lower.as_mut(), &abi);
+    let stubs = stub_names(image, lower.as_mut(), &stub_abi(image, &abi));
     let mut budget = MAX_INSTRUCTIONS;
     let mut starts: BTreeSet<u64> = image
         .functions
@@ -60,8 +81,13 @@ pub fn functions(image: &Image) -> Vec<Function> {
     if image.in_code(image.entry) {
         starts.insert(image.entry);
     }
+    let pass = Pass {
+        names: &stubs,
+        track_input: false,
+        seeds: &[],
+    };
     // Pass 1: find call targets, the function starts of a stripped binary.
-    for f in run(image, lower.as_mut(), &abi, &starts, &mut budget) {
+    for f in run(image, lower.as_mut(), &abi, &starts, &mut budget, pass) {
         for c in f.calls {
             if let Callee::Local(a) = c.callee {
                 if image.in_code(a) {
@@ -70,7 +96,7 @@ pub fn functions(image: &Image) -> Vec<Function> {
             }
         }
     }
-    let mut out = run(image, lower.as_mut(), &abi, &starts, &mut budget);
+    let mut out = run(image, lower.as_mut(), &abi, &starts, &mut budget, pass);
     for f in &mut out {
         for c in &mut f.calls {
             if let Callee::Local(a) = c.callee {
@@ -84,7 +110,44 @@ pub fn functions(image: &Image) -> Vec<Function> {
             }
         }
     }
-    out
+    (out, stubs)
+}
+
+/// Run the machine once more over one function (`start..end`) with `pass`'s names, input
+/// tracking and seeded registers.
+pub fn rerun(image: &Image, start: u64, end: u64, pass: Pass) -> Option<Function> {
+    let (mut lower, abi) = lowering(image);
+    let mut budget = MAX_INSTRUCTIONS;
+    let starts: BTreeSet<u64> = [start].into_iter().collect();
+    let range = CodeRange { start, end };
+    let thumb = thumb_map(image, &starts);
+    let mut ops = Vec::new();
+    let mut out = Vec::new();
+    run_range(
+        image,
+        lower.as_mut(),
+        &abi,
+        &starts,
+        &thumb,
+        range,
+        &mut budget,
+        &mut ops,
+        &mut out,
+        pass,
+    );
+    out.into_iter().next()
+}
+
+/// The register conventions the import stubs run with: i386 stubs of position-independent
+/// code index the GOT from `ebx`.
+fn stub_abi(image: &Image, abi: &Abi) -> Abi {
+    let mut a = abi.clone();
+    if image.arch == Arch::X86 {
+        if let Some(got) = image.got_plt {
+            a.pinned = Some((x86::EBX, got));
+        }
+    }
+    a
 }
 
 fn lowering(image: &Image) -> (Box<dyn Lower>, Abi) {
@@ -101,7 +164,28 @@ fn lowering(image: &Image) -> (Box<dyn Lower>, Abi) {
             arm::abi32(image.big_endian),
         ),
         Arch::Aarch64 => (Box::new(arm::Arm64::new()), arm::abi64()),
-        Arch::X86_64 => (Box::new(x86::X86_64), x86::abi()),
+        Arch::X86_64 => (
+            Box::new(x86::X86 {
+                long_mode: true,
+                pc_thunks: Default::default(),
+            }),
+            x86::abi(),
+        ),
+        Arch::X86 => {
+            let mut thunks = HashMap::new();
+            for r in &image.code {
+                if let Some(b) = image.bytes_at(r.start, (r.end - r.start) as usize) {
+                    thunks.extend(x86::pc_thunks(b, r.start));
+                }
+            }
+            (
+                Box::new(x86::X86 {
+                    long_mode: false,
+                    pc_thunks: thunks,
+                }),
+                x86::abi32(),
+            )
+        }
     }
 }
 
@@ -110,6 +194,7 @@ fn lowering(image: &Image) -> (Box<dyn Lower>, Abi) {
 fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, String> {
     let mut out = HashMap::new();
     let mut ops = Vec::new();
+    let no_names = HashMap::new();
     for range in &image.stubs {
         let mips_stubs = image
             .mips_stub_sections
@@ -122,7 +207,7 @@ fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, S
         let mut pos = 0usize;
         while pos < bytes.len() && pos < 1 << 20 {
             let start = range.start + pos as u64;
-            let mut m = Machine::new(image, abi);
+            let mut m = Machine::new(image, abi).with_names(&no_names);
             let mut p = pos;
             let mut first_len = lower.min_len();
             for i in 0..6 {
@@ -183,6 +268,24 @@ fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, S
     out
 }
 
+/// Whether each function start is in Thumb state (ARM only).
+fn thumb_map(image: &Image, starts: &BTreeSet<u64>) -> BTreeMap<u64, bool> {
+    if image.arch != Arch::Arm {
+        return BTreeMap::new();
+    }
+    starts
+        .iter()
+        .map(|&s| {
+            let t = if image.functions.contains_key(&s) {
+                image.thumb_functions.contains(&s)
+            } else {
+                image.thumb_entry
+            };
+            (s, t)
+        })
+        .collect()
+}
+
 /// Run the machine over every code range, resetting at each function start.
 fn run(
     image: &Image,
@@ -190,27 +293,14 @@ fn run(
     abi: &Abi,
     starts: &BTreeSet<u64>,
     budget: &mut usize,
+    pass: Pass,
 ) -> Vec<Function> {
-    let thumb: BTreeMap<u64, bool> = if image.arch == Arch::Arm {
-        starts
-            .iter()
-            .map(|&s| {
-                let t = if image.functions.contains_key(&s) {
-                    image.thumb_functions.contains(&s)
-                } else {
-                    image.thumb_entry
-                };
-                (s, t)
-            })
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
+    let thumb = thumb_map(image, starts);
     let mut out = Vec::new();
     let mut ops = Vec::new();
     for range in &image.code {
         run_range(
-            image, lower, abi, starts, &thumb, *range, budget, &mut ops, &mut out,
+            image, lower, abi, starts, &thumb, *range, budget, &mut ops, &mut out, pass,
         );
     }
     out
@@ -227,16 +317,25 @@ fn run_range(
     budget: &mut usize,
     ops: &mut Vec<Op>,
     out: &mut Vec<Function>,
+    pass: Pass,
 ) {
     let Some(bytes) = image.bytes_at(range.start, (range.end - range.start) as usize) else {
         return;
     };
-    let mut m = Machine::new(image, abi);
+    let mut m = Machine::new(image, abi).with_names(pass.names);
+    if pass.track_input {
+        m = m.tracking_input();
+    }
+    for &(r, v) in pass.seeds {
+        m.seed(r, v);
+    }
     let mut current = Function {
         start: range.start,
         end: range.end,
         name: image.function_name(range.start).map(str::to_string),
         calls: Vec::new(),
+        syscalls: Vec::new(),
+        compares: Vec::new(),
         instructions: 0,
     };
     if let Some(&t) = thumb.get(&range.start) {
@@ -251,6 +350,8 @@ fn run_range(
         if at != current.start && starts.contains(&at) {
             current.end = at;
             current.calls = std::mem::take(&mut m.calls);
+            current.syscalls = std::mem::take(&mut m.syscalls);
+            current.compares = std::mem::take(&mut m.compares);
             out.push(std::mem::replace(
                 &mut current,
                 Function {
@@ -258,10 +359,15 @@ fn run_range(
                     end: range.end,
                     name: image.function_name(at).map(str::to_string),
                     calls: Vec::new(),
+                    syscalls: Vec::new(),
+                    compares: Vec::new(),
                     instructions: 0,
                 },
             ));
             m.reset();
+            for &(r, v) in pass.seeds {
+                m.seed(r, v);
+            }
             if let Some(&t) = thumb.get(&at) {
                 lower.set_thumb(t);
             }
@@ -289,5 +395,7 @@ fn run_range(
         pos += len;
     }
     current.calls = std::mem::take(&mut m.calls);
+    current.syscalls = std::mem::take(&mut m.syscalls);
+    current.compares = std::mem::take(&mut m.compares);
     out.push(current);
 }

@@ -216,7 +216,7 @@ const INPUT: &[&str] = &[
 ];
 
 /// A glibc internal variant (`__strcmp_sse2`, `__memcmp_evex_movbe`) of a function.
-fn base_name(name: &str) -> &str {
+pub(crate) fn base_name(name: &str) -> &str {
     let n = name.split('@').next().unwrap_or(name);
     if let Some(rest) = n.strip_prefix("__") {
         for &c in COMPARE.iter().chain(SHELL) {
