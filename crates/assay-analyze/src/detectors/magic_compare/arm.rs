@@ -26,6 +26,7 @@ pub fn abi32(big_endian: bool) -> Abi {
         big_endian,
         ret: 0,
         syscall_nr: 7,
+        syscall_arg0: 0,
         stack_args: false,
     }
 }
@@ -49,6 +50,7 @@ pub fn abi64() -> Abi {
         big_endian: false,
         ret: 0,
         syscall_nr: 8,
+        syscall_arg0: 0,
         stack_args: false,
     }
 }

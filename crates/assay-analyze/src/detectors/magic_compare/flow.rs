@@ -110,6 +110,9 @@ pub enum Op {
     CmpReg(Reg, Reg),
     /// Compare `size` bytes at `base + off` with an immediate.
     CmpMem(Reg, i64, u8, u64),
+    /// Store register `value`'s low `unit` bytes `count` times from the address in `dst`
+    /// (x86 `rep stos`).
+    Fill(Reg, Reg, Reg, u8),
 }
 
 /// What a register file looks like for one architecture.
@@ -133,6 +136,8 @@ pub struct Abi {
     pub ret: Reg,
     /// The register holding a system call's number.
     pub syscall_nr: Reg,
+    /// The register holding a system call's first argument.
+    pub syscall_arg0: Reg,
     /// Arguments are passed on the stack (x86-32 cdecl), not in [`Abi::args`].
     pub stack_args: bool,
 }
@@ -164,10 +169,10 @@ pub const SOCKADDR_TAKERS: &[&str] = &["bind", "__bind"];
 /// A system call the pass saw.
 #[derive(Debug, Clone, Copy)]
 pub struct Syscall {
-    /// Address of the instruction.
-    pub at: u64,
     /// The call number, when the register held a constant.
     pub nr: Option<u64>,
+    /// The first argument, when constant (the i386 `socketcall` sub-call).
+    pub arg0: Option<u64>,
 }
 
 /// A value read from received bytes compared inline with a constant (`cmp eax, 0x…`).
@@ -216,6 +221,9 @@ pub struct Machine<'i, 'a> {
     stack_bytes: HashMap<i64, StackByte>,
     stack_vals: HashMap<i64, Val>,
     names: Option<&'i HashMap<u64, String>>,
+    watch: Option<&'i std::collections::HashSet<u64>>,
+    /// Watched addresses that a register or store received.
+    pub watched: Vec<u64>,
     track_input: bool,
     received: Vec<(i64, i64)>,
     received_abs: Vec<(u64, u64)>,
@@ -257,6 +265,8 @@ impl<'i, 'a> Machine<'i, 'a> {
             stack_bytes: HashMap::new(),
             stack_vals: HashMap::new(),
             names: None,
+            watch: None,
+            watched: Vec::new(),
             track_input: false,
             received: Vec::new(),
             received_abs: Vec::new(),
@@ -274,6 +284,19 @@ impl<'i, 'a> Machine<'i, 'a> {
     pub fn with_names(mut self, names: &'i HashMap<u64, String>) -> Self {
         self.names = Some(names);
         self
+    }
+
+    /// Note every time a register or a store receives one of the `addresses` (the strings
+    /// that identify library functions of a static program).
+    pub fn watching(mut self, addresses: &'i std::collections::HashSet<u64>) -> Self {
+        self.watch = Some(addresses);
+        self
+    }
+
+    /// Seed stack slot `off` (relative to the entry stack pointer) with `v`: an argument
+    /// passed on the stack.
+    pub fn seed_stack(&mut self, off: i64, v: Val) {
+        self.stack_vals.insert(off, v);
     }
 
     /// Track which bytes were received from the network and which values were read from
@@ -329,6 +352,11 @@ impl<'i, 'a> Machine<'i, 'a> {
             Val::Const(c) if self.abi.word == 4 => Val::Const(c & 0xffff_ffff),
             other => other,
         };
+        if let (Some(w), Val::Const(c)) = (self.watch, v) {
+            if w.contains(&c) {
+                self.watched.push(c);
+            }
+        }
         if v == Val::Unknown {
             self.regs.remove(&r);
         } else {
@@ -430,7 +458,8 @@ impl<'i, 'a> Machine<'i, 'a> {
             Op::Clobber(d) => self.set(d, Val::Unknown),
             Op::Syscall => {
                 let nr = self.get(self.abi.syscall_nr).value();
-                self.syscalls.push(Syscall { at, nr });
+                let arg0 = self.get(self.abi.syscall_arg0).value();
+                self.syscalls.push(Syscall { nr, arg0 });
                 self.set(self.abi.ret, Val::Unknown);
             }
             Op::CmpImm(r, imm, size) => {
@@ -446,6 +475,19 @@ impl<'i, 'a> Machine<'i, 'a> {
                 }
                 _ => {}
             },
+            Op::Fill(dst, count, value, unit) => {
+                if let (Val::Stack(o), Some(n), Some(v)) =
+                    (self.get(dst), self.get(count).value(), self.get(value).value())
+                {
+                    let total = n.saturating_mul(u64::from(unit));
+                    if total <= 512 {
+                        for i in 0..n as i64 {
+                            let off = o.wrapping_add(i * i64::from(unit));
+                            self.store_stack(off, unit, Val::Const(v), at);
+                        }
+                    }
+                }
+            }
             Op::CmpMem(base, off, size, imm) => {
                 if self.track_input && self.points_to_received(self.add(self.get(base), off)) {
                     self.note_compare(at, imm, size);
@@ -721,14 +763,6 @@ impl<'i, 'a> Machine<'i, 'a> {
         let text = std::str::from_utf8(s).ok()?;
         let ip: std::net::Ipv4Addr = text.parse().ok()?;
         Some(ip.octets())
-    }
-
-    /// The `len` bytes a stack address holds, when every one is known.
-    pub fn stack_bytes_at(&self, v: Val, len: usize) -> Option<Vec<u8>> {
-        let Val::Stack(o) = v else { return None };
-        (0..len as i64)
-            .map(|i| self.stack_bytes.get(&o.wrapping_add(i)).map(|b| b.value))
-            .collect()
     }
 
     fn slot_callee(&self, slot: u64) -> Callee {

@@ -24,6 +24,11 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// x86-32 or x86-64.
+    pub fn is_x86(self) -> bool {
+        matches!(self, Arch::X86 | Arch::X86_64)
+    }
+
     /// Name written into findings.
     pub fn name(self, is_64: bool, big_endian: bool) -> &'static str {
         match (self, is_64, big_endian) {
@@ -249,6 +254,13 @@ impl<'a> Image<'a> {
                     .find(|s| s.name() == Ok("_gp"))
                     .map(|s| s.address());
             }
+            if gp.is_none() {
+                // A stripped static program keeps its section headers: `_gp` is `.got`
+                // plus 0x7ff0 by the MIPS ABI's convention.
+                gp = file
+                    .section_by_name(".got")
+                    .map(|s| s.address().wrapping_add(0x7ff0));
+            }
         }
         let entry = file.entry();
         let thumb_entry = arch == Arch::Arm && entry & 1 == 1;
@@ -285,6 +297,15 @@ impl<'a> Image<'a> {
         self.mappings.iter().find_map(|m| {
             let delta = va.checked_sub(m.va)?;
             (delta < m.size).then(|| (m.offset + delta) as usize)
+        })
+    }
+
+    /// Virtual address of file offset `off`, when a segment maps it.
+    pub fn va_of(&self, off: usize) -> Option<u64> {
+        let off = off as u64;
+        self.mappings.iter().find_map(|m| {
+            let delta = off.checked_sub(m.offset)?;
+            (delta < m.size).then(|| m.va + delta)
         })
     }
 

@@ -5,7 +5,7 @@
 use super::flow::{Abi, Call, Callee, InlineCompare, Machine, Op, Reg, Syscall, Target, Val};
 use super::image::{Arch, CodeRange, Image};
 use super::{arm, mips, x86};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What decoding one instruction tells the driver.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +44,10 @@ pub struct Function {
     /// Inline comparisons of received values with constants (only in passes that track
     /// input).
     pub compares: Vec<InlineCompare>,
+    /// Watched addresses (see [`Pass::watch`]) the function loads.
+    pub watched: Vec<u64>,
+    /// Decoded in Thumb state.
+    pub thumb: bool,
     /// Instructions decoded.
     pub instructions: usize,
 }
@@ -57,6 +61,11 @@ pub struct Pass<'n> {
     pub track_input: bool,
     /// Register values at the start of each function.
     pub seeds: &'n [(Reg, Val)],
+    /// Stack slots (offsets from the entry stack pointer) seeded at the start of each
+    /// function: arguments passed on the stack.
+    pub stack_seeds: &'n [(i64, Val)],
+    /// Addresses whose loads are noted (see [`Machine::watching`]).
+    pub watch: Option<&'n HashSet<u64>>,
 }
 
 /// Most instructions decoded for one binary (both passes together).
@@ -81,22 +90,53 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
     if image.in_code(image.entry) {
         starts.insert(image.entry);
     }
+    let watch = shell_path_addresses(image);
     let pass = Pass {
         names: &stubs,
         track_input: false,
         seeds: &[],
+        stack_seeds: &[],
+        watch: (!watch.is_empty()).then_some(&watch),
     };
-    // Pass 1: find call targets, the function starts of a stripped binary.
-    for f in run(image, lower.as_mut(), &abi, &starts, &mut budget, pass) {
-        for c in f.calls {
-            if let Callee::Local(a) = c.callee {
-                if image.in_code(a) {
-                    starts.insert(a);
+    // Pass 1: find call targets and code addresses passed as arguments, the function starts
+    // of a stripped binary. ARM code is decoded in the state of its function start, so the
+    // pass repeats while it finds starts (a Thumb `main` reached only through the pointer
+    // `_start` hands to the C library, then the functions `main` calls).
+    let mut thumb_starts: BTreeMap<u64, bool> = BTreeMap::new();
+    let rounds = if image.arch == Arch::Arm { 3 } else { 1 };
+    for _ in 0..rounds {
+        let before = starts.len();
+        let thumb = thumb_map(image, &starts, &thumb_starts);
+        for f in run(image, lower.as_mut(), &abi, &starts, &thumb, &mut budget, pass) {
+            let caller_thumb = thumb.get(&f.start).copied().unwrap_or(false);
+            for c in f.calls {
+                if let Callee::Local(a) = c.callee {
+                    if image.in_code(a) && starts.insert(a) && image.arch == Arch::Arm {
+                        thumb_starts.insert(a, call_target_thumb(image, caller_thumb, c.at));
+                    }
+                }
+                for v in &c.args {
+                    let Some(x) = v.value() else { continue };
+                    let code = x & !1;
+                    if !image.in_code(code) || image.functions.contains_key(&code) {
+                        continue;
+                    }
+                    if image.arch == Arch::Arm {
+                        if (x & 1 == 1 || x & 3 == 0) && starts.insert(code) {
+                            thumb_starts.insert(code, x & 1 == 1);
+                        }
+                    } else if x & 1 == 0 || image.arch.is_x86() {
+                        starts.insert(x);
+                    }
                 }
             }
         }
+        if starts.len() == before {
+            break;
+        }
     }
-    let mut out = run(image, lower.as_mut(), &abi, &starts, &mut budget, pass);
+    let thumb = thumb_map(image, &starts, &thumb_starts);
+    let mut out = run(image, lower.as_mut(), &abi, &starts, &thumb, &mut budget, pass);
     for f in &mut out {
         for c in &mut f.calls {
             if let Callee::Local(a) = c.callee {
@@ -115,12 +155,13 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
 
 /// Run the machine once more over one function (`start..end`) with `pass`'s names, input
 /// tracking and seeded registers.
-pub fn rerun(image: &Image, start: u64, end: u64, pass: Pass) -> Option<Function> {
+pub fn rerun(image: &Image, f: &Function, pass: Pass) -> Option<Function> {
+    let (start, end) = (f.start, f.end);
     let (mut lower, abi) = lowering(image);
     let mut budget = MAX_INSTRUCTIONS;
     let starts: BTreeSet<u64> = [start].into_iter().collect();
     let range = CodeRange { start, end };
-    let thumb = thumb_map(image, &starts);
+    let thumb: BTreeMap<u64, bool> = [(start, f.thumb)].into_iter().collect();
     let mut ops = Vec::new();
     let mut out = Vec::new();
     run_range(
@@ -148,6 +189,11 @@ fn stub_abi(image: &Image, abi: &Abi) -> Abi {
         }
     }
     a
+}
+
+/// The register conventions of the image's architecture.
+pub fn abi_of(image: &Image) -> Abi {
+    lowering(image).1
 }
 
 fn lowering(image: &Image) -> (Box<dyn Lower>, Abi) {
@@ -268,8 +314,13 @@ fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, S
     out
 }
 
-/// Whether each function start is in Thumb state (ARM only).
-fn thumb_map(image: &Image, starts: &BTreeSet<u64>) -> BTreeMap<u64, bool> {
+/// Whether each function start is in Thumb state (ARM only): as its symbol says, else as the
+/// call or pointer that found it says, else as the entry point.
+fn thumb_map(
+    image: &Image,
+    starts: &BTreeSet<u64>,
+    found: &BTreeMap<u64, bool>,
+) -> BTreeMap<u64, bool> {
     if image.arch != Arch::Arm {
         return BTreeMap::new();
     }
@@ -278,12 +329,33 @@ fn thumb_map(image: &Image, starts: &BTreeSet<u64>) -> BTreeMap<u64, bool> {
         .map(|&s| {
             let t = if image.functions.contains_key(&s) {
                 image.thumb_functions.contains(&s)
-            } else {
+            } else if s == image.entry {
                 image.thumb_entry
+            } else {
+                found.get(&s).copied().unwrap_or(image.thumb_entry)
             };
             (s, t)
         })
         .collect()
+}
+
+/// Whether the call at `at` (in Thumb state when `caller_thumb`) lands in Thumb state: `bl`
+/// keeps the state, `blx <imm>` switches it.
+fn call_target_thumb(image: &Image, caller_thumb: bool, at: u64) -> bool {
+    let Some(b) = image.bytes_at(at, 4).filter(|b| b.len() == 4) else {
+        return caller_thumb;
+    };
+    if caller_thumb {
+        let hw1 = u16::from_le_bytes([b[0], b[1]]);
+        let hw2 = u16::from_le_bytes([b[2], b[3]]);
+        if hw1 & 0xf800 == 0xf000 {
+            return hw2 & 0x1000 != 0;
+        }
+        true
+    } else {
+        let w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        w >> 25 == 0b111_1101
+    }
 }
 
 /// Run the machine over every code range, resetting at each function start.
@@ -292,15 +364,15 @@ fn run(
     lower: &mut dyn Lower,
     abi: &Abi,
     starts: &BTreeSet<u64>,
+    thumb: &BTreeMap<u64, bool>,
     budget: &mut usize,
     pass: Pass,
 ) -> Vec<Function> {
-    let thumb = thumb_map(image, starts);
     let mut out = Vec::new();
     let mut ops = Vec::new();
     for range in &image.code {
         run_range(
-            image, lower, abi, starts, &thumb, *range, budget, &mut ops, &mut out, pass,
+            image, lower, abi, starts, thumb, *range, budget, &mut ops, &mut out, pass,
         );
     }
     out
@@ -326,8 +398,14 @@ fn run_range(
     if pass.track_input {
         m = m.tracking_input();
     }
+    if let Some(w) = pass.watch {
+        m = m.watching(w);
+    }
     for &(r, v) in pass.seeds {
         m.seed(r, v);
+    }
+    for &(o, v) in pass.stack_seeds {
+        m.seed_stack(o, v);
     }
     let mut current = Function {
         start: range.start,
@@ -336,6 +414,8 @@ fn run_range(
         calls: Vec::new(),
         syscalls: Vec::new(),
         compares: Vec::new(),
+        watched: Vec::new(),
+        thumb: thumb.get(&range.start).copied().unwrap_or(false),
         instructions: 0,
     };
     if let Some(&t) = thumb.get(&range.start) {
@@ -361,12 +441,18 @@ fn run_range(
                     calls: Vec::new(),
                     syscalls: Vec::new(),
                     compares: Vec::new(),
+                    watched: Vec::new(),
+                    thumb: thumb.get(&at).copied().unwrap_or(false),
                     instructions: 0,
                 },
             ));
             m.reset();
+            current_watched(&mut m, out);
             for &(r, v) in pass.seeds {
                 m.seed(r, v);
+            }
+            for &(o, v) in pass.stack_seeds {
+                m.seed_stack(o, v);
             }
             if let Some(&t) = thumb.get(&at) {
                 lower.set_thumb(t);
@@ -397,5 +483,31 @@ fn run_range(
     current.calls = std::mem::take(&mut m.calls);
     current.syscalls = std::mem::take(&mut m.syscalls);
     current.compares = std::mem::take(&mut m.compares);
+    current.watched = std::mem::take(&mut m.watched);
     out.push(current);
+}
+
+/// Hand the watched addresses seen so far to the function just closed.
+fn current_watched(m: &mut Machine, out: &mut [Function]) {
+    if let Some(last) = out.last_mut() {
+        last.watched = std::mem::take(&mut m.watched);
+    }
+}
+
+/// Addresses of the string `/bin/sh` in a static program without symbols: the function
+/// that loads one runs a shell (glibc's `do_system`, uClibc's and musl's `system`, `popen`).
+fn shell_path_addresses(image: &Image) -> HashSet<u64> {
+    let mut out = HashSet::new();
+    if !image.is_static || image.has_symtab {
+        return out;
+    }
+    for pos in memchr::memmem::find_iter(image.data, b"/bin/sh\0").take(64) {
+        if pos > 0 && image.data[pos - 1] != 0 {
+            continue;
+        }
+        if let Some(va) = image.va_of(pos) {
+            out.insert(va);
+        }
+    }
+    out
 }

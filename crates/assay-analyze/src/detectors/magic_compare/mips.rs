@@ -32,6 +32,7 @@ pub fn abi(gp: Option<u64>, is_64: bool, big_endian: bool) -> Abi {
         big_endian,
         ret: V0,
         syscall_nr: V0,
+        syscall_arg0: 4,
         stack_args: false,
     }
 }

@@ -17,8 +17,10 @@
 mod arm;
 mod flow;
 mod image;
+mod libc;
 mod lower;
 mod mips;
+mod net;
 mod secret;
 mod x86;
 
@@ -30,6 +32,9 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
+pub use net::{
+    looks_magic, network_program, BindCall, NetProgram, NetworkTrigger, ServiceName, SocketCall,
+};
 pub use secret::secret_score;
 
 /// The magic-comparison detector.

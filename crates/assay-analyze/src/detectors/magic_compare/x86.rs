@@ -28,6 +28,7 @@ pub fn abi() -> Abi {
         big_endian: false,
         ret: 0,
         syscall_nr: 0,
+        syscall_arg0: 7,
         stack_args: false,
     }
 }
@@ -44,6 +45,7 @@ pub fn abi32() -> Abi {
         big_endian: false,
         ret: 0,
         syscall_nr: 0,
+        syscall_arg0: EBX,
         stack_args: true,
     }
 }
@@ -127,6 +129,7 @@ enum Kind {
     Quiet,
     Syscall,
     Int,
+    Stos,
     Other,
 }
 
@@ -154,6 +157,7 @@ macro_rules! kind_of {
             $m::Opcode::TEST | $m::Opcode::NOP => Kind::Quiet,
             $m::Opcode::SYSCALL | $m::Opcode::SYSENTER => Kind::Syscall,
             $m::Opcode::INT => Kind::Int,
+            $m::Opcode::STOS => Kind::Stos,
             _ => Kind::Other,
         }
     };
@@ -283,6 +287,8 @@ struct Insn {
     size: u8,
     /// Uses the `gs` segment (i386 `call *%gs:0x10`, the vsyscall entry).
     gs: bool,
+    /// Has a `rep` prefix.
+    rep: bool,
 }
 
 impl X86 {
@@ -307,6 +313,7 @@ impl X86 {
                 ops: [op(0), op(1)],
                 size: mem_size(inst.mem_size().and_then(|m| m.bytes_size())),
                 gs: false,
+                rep: inst.prefixes.rep(),
             })
         } else {
             let inst =
@@ -326,6 +333,7 @@ impl X86 {
                 ops: [op(0), op(1)],
                 size: mem_size(inst.mem_size().and_then(|m| m.bytes_size())),
                 gs: inst.prefixes.gs(),
+                rep: inst.prefixes.rep(),
             })
         }
     }
@@ -517,6 +525,14 @@ impl Lower for X86 {
             },
             Kind::Quiet => {}
             Kind::Syscall => ops.push(Op::Syscall),
+            Kind::Stos => {
+                // rep stos: fill rcx units of the accumulator's low bytes at rdi.
+                if insn.rep {
+                    ops.push(Op::Fill(7, 1, 0, size.clamp(1, 8)));
+                }
+                ops.push(Op::Clobber(7));
+                ops.push(Op::Clobber(1));
+            }
             Kind::Int => {
                 if matches!(o0, Opd::Imm(0x80)) {
                     ops.push(Op::Syscall);
