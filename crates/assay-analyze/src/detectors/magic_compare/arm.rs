@@ -163,6 +163,16 @@ impl Lower for Arm32 {
                             ops.push(Op::AddReg(r, a.number(), b.number()));
                         }
                     }
+                    (Some(r), A7::Imm32(i), A7::Nothing) => {
+                        // Thumb two-operand form: `sub sp, #n`, `adds r3, #1`.
+                        ops.push(Op::AddImm(r, r, sign * i64::from(*i)));
+                    }
+                    (Some(r), A7::Imm12(i), A7::Nothing) => {
+                        ops.push(Op::AddImm(r, r, sign * i64::from(*i)));
+                    }
+                    (Some(r), A7::Reg(s), A7::Imm12(i)) => {
+                        ops.push(Op::AddImm(r, s.number(), sign * i64::from(*i)));
+                    }
                     (Some(r), A7::Reg(s), A7::Nothing) if sign == 1 => {
                         // Thumb `add rd, rm`: rd += rm
                         if s.number() == ARM_PC {
@@ -314,6 +324,12 @@ impl Lower for Arm32 {
                 _ => {}
             },
             O7::SVC => ops.push(Op::Syscall),
+            // Thumb-1 `movs rd, rm` is `lsls rd, rm, #0`.
+            O7::LSL if matches!((&o[1], &o[2]), (A7::Reg(_), A7::Imm32(0)) | (A7::Reg(_), A7::Imm12(0))) => {
+                if let (Some(r), A7::Reg(s)) = (dst, &o[1]) {
+                    ops.push(Op::Mov(r, s.number()));
+                }
+            }
             O7::MVN
             | O7::AND
             | O7::EOR

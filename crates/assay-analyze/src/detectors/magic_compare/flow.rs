@@ -613,10 +613,7 @@ impl<'i, 'a> Machine<'i, 'a> {
 
     fn record_call(&mut self, target: Target, at: u64, len: u8) {
         let callee = match target {
-            Target::Addr(a) => match self.names.and_then(|n| n.get(&a)) {
-                Some(name) => Callee::Named(name.clone()),
-                None => Callee::Local(a),
-            },
+            Target::Addr(a) => Callee::Local(a),
             Target::Mem(slot) => self.slot_callee(slot),
             Target::Reg(r) => match self.get(r) {
                 Val::Loaded { from, value } => match self.image.slot_names.get(&from) {
@@ -626,6 +623,13 @@ impl<'i, 'a> Machine<'i, 'a> {
                 Val::Const(c) => Callee::Local(c),
                 _ => Callee::Unknown,
             },
+        };
+        let callee = match callee {
+            Callee::Local(a) => match self.names.and_then(|n| n.get(&a)) {
+                Some(name) => Callee::Named(name.clone()),
+                None => Callee::Local(a),
+            },
+            other => other,
         };
         let args: Vec<Val> = self.call_args();
         let stack_strings = args

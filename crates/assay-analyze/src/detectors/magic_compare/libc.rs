@@ -8,7 +8,7 @@
 
 use super::image::{Arch, Image};
 use super::lower::Function;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// `(number, name)` of the system calls worth naming, per architecture.
 fn syscall_table(arch: Arch, is_64: bool) -> &'static [(u64, &'static str)] {
@@ -115,28 +115,33 @@ pub fn static_names(image: &Image, functions: &[Function]) -> HashMap<u64, Strin
         if f.name.is_some() {
             continue;
         }
-        let mut names: BTreeSet<&str> = BTreeSet::new();
-        for s in &f.syscalls {
-            let Some(nr) = s.nr else { continue };
-            if image.arch == Arch::X86 && nr == SOCKETCALL {
-                if let Some(&(_, n)) = s
-                    .arg0
-                    .and_then(|sub| SOCKETCALL_SUBS.iter().find(|(k, _)| *k == sub))
-                {
-                    names.insert(n);
-                }
+        // The first system call the function makes names it: a wrapper's body comes first,
+        // and a stripped program's function may run on into the next wrapper when nothing
+        // calls that one directly.
+        let mut name = None;
+        for sc in &f.syscalls {
+            let Some(nr) = sc.nr else { continue };
+            if !table.iter().any(|(k, _)| *k == nr) && !(image.arch == Arch::X86 && nr == SOCKETCALL) {
                 continue;
             }
-            if let Some(&(_, n)) = table.iter().find(|(k, _)| *k == nr) {
-                names.insert(n);
+            if image.arch == Arch::X86 && nr == SOCKETCALL {
+                name = sc
+                    .arg0
+                    .and_then(|sub| SOCKETCALL_SUBS.iter().find(|(k, _)| *k == sub))
+                    .map(|(_, n)| *n);
+            } else {
+                name = table.iter().find(|(k, _)| *k == nr).map(|(_, n)| *n);
             }
+            break;
         }
-        if names.len() == 1 {
-            if let Some(n) = names.first() {
-                out.insert(f.start, (*n).to_string());
+        match name {
+            Some(n) => {
+                out.insert(f.start, n.to_string());
             }
-        } else if names.is_empty() && !f.watched.is_empty() {
-            out.insert(f.start, "system".to_string());
+            None if !f.watched.is_empty() => {
+                out.insert(f.start, "system".to_string());
+            }
+            None => {}
         }
     }
     out

@@ -79,7 +79,17 @@ pub fn functions(image: &Image) -> Vec<Function> {
 /// [`functions`], with the names of the import stubs by address.
 pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String>) {
     let (mut lower, abi) = lowering(image);
-    let stubs = stub_names(image, lower.as_mut(), &stub_abi(image, &abi));
+    let mut stubs = stub_names(image, lower.as_mut(), &stub_abi(image, &abi));
+    if image.arch == Arch::Arm {
+        // Thumb callers enter an ARM PLT entry through the `bx pc; nop` in front of it.
+        let aliases: Vec<(u64, String)> = stubs
+            .iter()
+            .map(|(&a, n)| (a.wrapping_sub(4), n.clone()))
+            .collect();
+        for (a, n) in aliases {
+            stubs.entry(a).or_insert(n);
+        }
+    }
     let mut budget = MAX_INSTRUCTIONS;
     let mut starts: BTreeSet<u64> = image
         .functions
@@ -90,6 +100,7 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
     if image.in_code(image.entry) {
         starts.insert(image.entry);
     }
+    starts.extend(image.code.iter().map(|r| r.start));
     let watch = shell_path_addresses(image);
     let pass = Pass {
         names: &stubs,
@@ -332,11 +343,31 @@ fn thumb_map(
             } else if s == image.entry {
                 image.thumb_entry
             } else {
-                found.get(&s).copied().unwrap_or(image.thumb_entry)
+                found
+                    .get(&s)
+                    .copied()
+                    .unwrap_or_else(|| looks_like_thumb(image, s))
             };
             (s, t)
         })
         .collect()
+}
+
+/// Whether code at `at` whose state nothing tells reads as Thumb: ARM instructions nearly all
+/// carry the "always" condition (top nibble 0xe), Thumb pairs of half-words rarely do.
+fn looks_like_thumb(image: &Image, at: u64) -> bool {
+    let Some(b) = image.bytes_at(at, 32) else {
+        return image.thumb_entry;
+    };
+    let words: Vec<u32> = b
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect();
+    if words.is_empty() {
+        return image.thumb_entry;
+    }
+    let arm_like = words.iter().filter(|&&w| w >> 28 == 0xe).count();
+    arm_like * 2 < words.len()
 }
 
 /// Whether the call at `at` (in Thumb state when `caller_thumb`) lands in Thumb state: `bl`
