@@ -80,6 +80,9 @@ pub struct Analysis<'a> {
     pub filesystems: Vec<FsView>,
     fs_of: Vec<Option<usize>>,
     as_of: i64,
+    /// Network facts of every program, computed once (see `detectors::exposure`).
+    pub(crate) network_programs:
+        std::sync::OnceLock<Vec<(NodeId, detectors::magic_compare::NetProgram)>>,
 }
 
 impl<'a> Analysis<'a> {
@@ -120,6 +123,7 @@ impl<'a> Analysis<'a> {
             filesystems,
             fs_of,
             as_of: clock_now(),
+            network_programs: std::sync::OnceLock::new(),
         }
     }
 
