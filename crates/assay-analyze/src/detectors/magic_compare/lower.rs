@@ -71,12 +71,8 @@ pub struct Pass<'n> {
 /// Most instructions decoded for one binary (both passes together).
 pub const MAX_INSTRUCTIONS: usize = 5_000_000;
 
-/// Every function of the image with its calls; callees that are import stubs are named.
-pub fn functions(image: &Image) -> Vec<Function> {
-    functions_and_stubs(image).0
-}
-
-/// [`functions`], with the names of the import stubs by address.
+/// Every function of the image with its calls (callees that are import stubs are named),
+/// and the names of the import stubs by address.
 pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String>) {
     let (mut lower, abi) = lowering(image);
     let mut stubs = stub_names(image, lower.as_mut(), &stub_abi(image, &abi));
