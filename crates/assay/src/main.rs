@@ -376,11 +376,17 @@ fn configure_wordlist(path: Option<&Path>) -> Result<()> {
 fn analyse(
     unpacked: &assay_unpack::UnpackResult,
     as_of: i64,
-) -> (Vec<Finding>, Vec<Component>, Vec<(&'static str, f64)>) {
+) -> (
+    Vec<Finding>,
+    Vec<Component>,
+    Vec<(&'static str, f64)>,
+    Vec<assay_model::Listener>,
+) {
     let analysis = assay_analyze::Analysis::new(unpacked).with_as_of(as_of);
     let (findings, detector_secs) = assay_analyze::run_detectors_timed(&analysis);
     let components = assay_analyze::components::identify_components(&analysis);
-    (findings, components, detector_secs)
+    let listeners = assay_analyze::detectors::exposure::listeners(&analysis);
+    (findings, components, detector_secs, listeners)
 }
 
 /// The reference time of a scan: `--as-of` when given; with `--reproducible` alone, the
@@ -441,7 +447,7 @@ fn scan_image(
     let unpacked = unpack(image, quiet)?;
     let as_of = reference_time(as_of, reproducible, &unpacked)?;
     let started = Instant::now();
-    let (mut findings, components, detector_secs) = analyse(&unpacked, as_of);
+    let (mut findings, components, detector_secs, listeners) = analyse(&unpacked, as_of);
     let mut stats = unpacked.stats.clone();
     stats
         .seconds
@@ -468,7 +474,7 @@ fn scan_image(
         components,
         findings,
         vulnerabilities,
-        listeners: Vec::new(),
+        listeners,
         warnings,
         as_of: Some(assay_model::time::format_utc(as_of)),
         stats: (!reproducible).then_some(stats),
@@ -692,7 +698,7 @@ fn verify_command(args: VerifyArgs) -> Result<i32> {
         None => assay_analyze::clock_now(),
     };
     let unpacked = unpack(&args.image, args.quiet)?;
-    let (mut findings, components, _) = analyse(&unpacked, as_of);
+    let (mut findings, components, _, listeners) = analyse(&unpacked, as_of);
     // Vulnerability findings come from a database verify does not have: derive them from the
     // report's own vulnerability records over the re-derived components, so their node, range
     // and evidence are still checked against the image.
@@ -700,7 +706,7 @@ fn verify_command(args: VerifyArgs) -> Result<i32> {
         findings.extend(assay_vulndb::findings(&components, &report.vulnerabilities));
         assay_analyze::sort_findings(&mut findings);
     }
-    let outcome = verify::check(&report, &unpacked, &findings, &components);
+    let outcome = verify::check(&report, &unpacked, &findings, &components, &listeners);
     for f in &outcome.failures {
         out.push_str(&format!("FAIL {f}\n"));
     }

@@ -539,10 +539,10 @@ fn trigger_finding(
 /// claimed record must be derived unchanged and its evidence must be the bytes at its ranges;
 /// nothing derived may be missing. Returns (records that hold, records missing from the
 /// report) and pushes one line per failure.
-pub fn verify_listeners(
+pub fn verify_listeners<'b>(
     claimed: &[Listener],
     derived: &[Listener],
-    bytes_at: &dyn Fn(&str) -> Option<Vec<u8>>,
+    bytes_at: impl Fn(&str) -> Option<&'b [u8]>,
     failures: &mut Vec<String>,
 ) -> (usize, usize) {
     let mut used = vec![false; derived.len()];

@@ -206,11 +206,11 @@ fn verification_holds_and_catches_edits() {
         t.nodes
             .iter()
             .find(|n| n.location == loc)
-            .map(|n| a.bytes(n.id).to_vec())
+            .map(|n| a.bytes(n.id))
     };
     let mut failures = Vec::new();
     assert_eq!(
-        verify_listeners(&derived, &derived, &bytes_at, &mut failures),
+        verify_listeners(&derived, &derived, bytes_at, &mut failures),
         (2, 0)
     );
     assert!(failures.is_empty(), "{failures:?}");
@@ -218,7 +218,7 @@ fn verification_holds_and_catches_edits() {
     edited[0].ports[0].port = 1;
     edited[1].evidence[0].excerpt = "forged".into();
     edited.pop();
-    let (held, missing) = verify_listeners(&edited, &derived, &bytes_at, &mut failures);
+    let (held, missing) = verify_listeners(&edited, &derived, bytes_at, &mut failures);
     assert_eq!((held, missing), (0, 1), "{failures:?}");
     assert_eq!(failures.len(), 2, "{failures:?}");
 }
