@@ -35,7 +35,13 @@ fn main() {
         for t in &p.triggers {
             println!(
                 "  TRIGGER magic={:02x?} via {} at {:#x} -> {} ({}) in {:?} from {}",
-                t.magic, t.compare, t.compare_at, t.sink, t.sink_kind, t.function_name, t.received_by
+                t.magic,
+                t.compare,
+                t.compare_at,
+                t.sink,
+                t.sink_kind,
+                t.function_name,
+                t.received_by
             );
         }
         println!("  network compares: {}", p.compared_from_network.len());

@@ -361,27 +361,28 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
             if text.trim().is_empty() {
                 continue;
             }
-            let push = |cmd: String, trig: Trigger, model: &mut BootModel, forced: Option<String>| {
-                let words = shell_words(&cmd);
-                if words.is_empty() {
-                    return Vec::new();
-                }
-                let called = called_scripts(&words);
-                let user = forced
-                    .or_else(|| command_user(&words, trig))
-                    .or_else(|| file_user.clone());
-                model.commands.push(StartedCommand {
-                    node: id,
-                    range: line.range.clone(),
-                    line_no: line.number,
-                    command: cmd,
-                    words,
-                    trigger: trig,
-                    started_by: path.clone(),
-                    user,
-                });
-                called
-            };
+            let push =
+                |cmd: String, trig: Trigger, model: &mut BootModel, forced: Option<String>| {
+                    let words = shell_words(&cmd);
+                    if words.is_empty() {
+                        return Vec::new();
+                    }
+                    let called = called_scripts(&words);
+                    let user = forced
+                        .or_else(|| command_user(&words, trig))
+                        .or_else(|| file_user.clone());
+                    model.commands.push(StartedCommand {
+                        node: id,
+                        range: line.range.clone(),
+                        line_no: line.number,
+                        command: cmd,
+                        words,
+                        trigger: trig,
+                        started_by: path.clone(),
+                        user,
+                    });
+                    called
+                };
             let mut called = Vec::new();
             if p == "/etc/inittab" {
                 // id:runlevels:action:process
@@ -494,11 +495,9 @@ pub fn read_script<'a>(
 fn file_user(path: &str, bytes: &[u8], trigger: Trigger) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
     if path.ends_with(".service") {
-        let user = text.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("User=")
-                .map(|u| u.trim().to_string())
-        });
+        let user = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("User=").map(|u| u.trim().to_string()));
         return Some(user.unwrap_or_else(|| "root".into()));
     }
     match trigger {
@@ -520,12 +519,19 @@ fn file_user(path: &str, bytes: &[u8], trigger: Trigger) -> Option<String> {
 /// `su USER -c`, a system crontab's user column (moved to the end of the command).
 fn command_user(words: &[String], trigger: Trigger) -> Option<String> {
     let clean = |u: &str| u.split([':', '.']).next().unwrap_or(u).to_string();
-    if trigger == Trigger::Inetd && words.len() >= 6 && matches!(words[1].as_str(), "stream" | "dgram") {
+    if trigger == Trigger::Inetd
+        && words.len() >= 6
+        && matches!(words[1].as_str(), "stream" | "dgram")
+    {
         return Some(clean(&words[4]));
     }
     for (i, w) in words.iter().enumerate() {
         match w.as_str() {
-            "-c" | "--chuid" if words.first().is_some_and(|p| p.ends_with("start-stop-daemon")) => {
+            "-c" | "--chuid"
+                if words
+                    .first()
+                    .is_some_and(|p| p.ends_with("start-stop-daemon")) =>
+            {
                 return words.get(i + 1).map(|u| clean(u));
             }
             "su" if i == 0 => {

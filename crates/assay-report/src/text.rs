@@ -152,7 +152,11 @@ pub fn listener_ports(l: &Listener) -> String {
         .iter()
         .map(|p| {
             let proto = p.protocol.as_deref().unwrap_or("port").to_uppercase();
-            let addr = p.address.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
+            let addr = p
+                .address
+                .as_deref()
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default();
             format!("{proto} {}{addr} ({})", p.port, p.source)
         })
         .collect::<Vec<_>>()
@@ -167,7 +171,11 @@ pub fn listener_status(l: &Listener) -> String {
             .starts
             .iter()
             .map(|s| {
-                let user = s.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
+                let user = s
+                    .user
+                    .as_deref()
+                    .map(|u| format!(" as {u}"))
+                    .unwrap_or_default();
                 format!("{} line {} ({}{user})", s.started_by, s.line, s.trigger)
             })
             .collect();
@@ -201,7 +209,9 @@ mod tests {
     fn listeners_are_listed_before_the_findings() {
         let report = crate::testdata::sample_report();
         let text = summary(&report);
-        let listening = text.find("Listening (1 programs):").expect("listening section");
+        let listening = text
+            .find("Listening (1 programs):")
+            .expect("listening section");
         let findings = text.find("Findings:").expect("findings");
         assert!(listening < findings);
         assert!(text.contains("/usr/sbin/telnetd  TCP 2323 any (command-line)"));
@@ -211,7 +221,10 @@ mod tests {
         l.starts.clear();
         l.setuid = true;
         l.ports.clear();
-        assert_eq!(listener_status(&l), "NOT started by any boot script, setuid");
+        assert_eq!(
+            listener_status(&l),
+            "NOT started by any boot script, setuid"
+        );
         assert_eq!(listener_ports(&l), "tcp, port not recovered");
     }
 }

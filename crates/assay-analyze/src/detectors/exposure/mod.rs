@@ -16,8 +16,8 @@ use crate::boot::{boot_model, program_of, StartedCommand, Trigger};
 use crate::detectors::magic_compare::{network_program, NetProgram};
 use crate::{evidence_excerpt, Analysis, Detector, Rule};
 use assay_model::{
-    ByteRange, Category, Confidence, Finding, Listener, ListenerEvidence, ListenerStart,
-    ListenPort, NodeId, NodeKind, Severity,
+    ByteRange, Category, Confidence, Finding, ListenPort, Listener, ListenerEvidence,
+    ListenerStart, NodeId, NodeKind, Severity,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,8 +63,7 @@ impl Detector for Exposure {
 
     fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
         let listeners = listeners(a);
-        let by_node: BTreeMap<NodeId, &Listener> =
-            listeners.iter().map(|l| (l.node, l)).collect();
+        let by_node: BTreeMap<NodeId, &Listener> = listeners.iter().map(|l| (l.node, l)).collect();
         for (node, p) in programs(a) {
             for t in &p.triggers {
                 out.push(trigger_finding(a, *node, p, t, by_node.get(node).copied()));
@@ -159,7 +158,9 @@ pub fn listeners(a: &Analysis) -> Vec<Listener> {
             .map(|v| {
                 v.iter()
                     .filter(|(c, invoked)| {
-                        !multi_call || c.trigger == Trigger::Inetd || invoked.ends_with('d')
+                        !multi_call
+                            || c.trigger == Trigger::Inetd
+                            || invoked.ends_with('d')
                             || command_port(c).is_some()
                     })
                     .collect()
@@ -204,7 +205,10 @@ fn listener_record(
             evidence.push(ev(
                 node,
                 s.range.clone(),
-                format!("socket() call ({})", s.protocol.unwrap_or("protocol not constant")),
+                format!(
+                    "socket() call ({})",
+                    s.protocol.unwrap_or("protocol not constant")
+                ),
             ));
         }
         let ip_protocols: Vec<&String> = protocols
@@ -252,7 +256,11 @@ fn listener_record(
                     source: "service-name".into(),
                 });
             }
-            evidence.push(ev(node, s.range.clone(), format!("service name {:?}", s.name)));
+            evidence.push(ev(
+                node,
+                s.range.clone(),
+                format!("service name {:?}", s.name),
+            ));
         }
     }
     let mut starts = Vec::new();
@@ -308,7 +316,11 @@ fn listener_record(
         node,
         sha256: n.sha256.clone().unwrap_or_default(),
         architecture: program.map_or_else(
-            || crate::elf::elf_facts(a.bytes(node)).map_or("", |f| f.machine).to_string(),
+            || {
+                crate::elf::elf_facts(a.bytes(node))
+                    .map_or("", |f| f.machine)
+                    .to_string()
+            },
             |p| p.arch.to_string(),
         ),
         statically_linked: program.is_some_and(|p| p.is_static),
@@ -349,7 +361,9 @@ fn command_port(c: &StartedCommand) -> Option<(u16, Option<String>)> {
             Some((a, p)) => (Some(a.trim_matches(['[', ']'])), p),
             None => (None, v),
         };
-        let Ok(port) = port.parse::<u16>() else { continue };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
         let address = addr.map(|a| match a {
             "" | "0.0.0.0" | "::" | "*" => "any".to_string(),
             a if a.starts_with("127.") || a == "::1" || a == "localhost" => "loopback".into(),
@@ -396,7 +410,11 @@ fn started_program(a: &Analysis, fs: usize, c: &StartedCommand) -> Option<(NodeI
             .words
             .iter()
             .position(|w| w == "--exec" || w == "-x")
-            .filter(|_| c.words.iter().any(|w| w.ends_with("start-stop-daemon") || w == "ssd"));
+            .filter(|_| {
+                c.words
+                    .iter()
+                    .any(|w| w.ends_with("start-stop-daemon") || w == "ssd")
+            });
         match ssd {
             Some(i) => c.words.get(i + 1)?.clone(),
             None => c.words.get(rest.checked_sub(1)?)?.clone(),
@@ -524,13 +542,16 @@ fn trigger_finding(
     f.context.insert("sink_kind".into(), t.sink_kind.into());
     f.context.insert("function".into(), function);
     f.context.insert("architecture".into(), p.arch.into());
-    f.context.insert("input".into(), format!("network ({})", t.received_by));
+    f.context
+        .insert("input".into(), format!("network ({})", t.received_by));
     if !ports.is_empty() {
         f.context.insert("ports".into(), ports);
     }
     if let Some(l) = listener {
-        f.context
-            .insert("started".into(), if l.started { "yes" } else { "no" }.into());
+        f.context.insert(
+            "started".into(),
+            if l.started { "yes" } else { "no" }.into(),
+        );
     }
     f
 }

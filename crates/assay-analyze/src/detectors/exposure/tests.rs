@@ -60,7 +60,11 @@ fn a_listener_on_every_architecture_with_port_protocol_address_and_start() {
         assert_eq!(code.port, 7547, "{arch}");
         assert_eq!(code.protocol.as_deref(), Some("tcp"), "{arch}");
         assert_eq!(code.address.as_deref(), Some("any"), "{arch}");
-        let cli = tcp.ports.iter().find(|p| p.source == "command-line").unwrap();
+        let cli = tcp
+            .ports
+            .iter()
+            .find(|p| p.source == "command-line")
+            .unwrap();
         assert_eq!(cli.port, 2323, "{arch}");
         assert!(tcp.started, "{arch}");
         assert_eq!(tcp.starts.len(), 2, "{arch}: {:?}", tcp.starts);
@@ -87,7 +91,10 @@ fn a_listener_on_every_architecture_with_port_protocol_address_and_start() {
         // The unstarted listener is called out, the started one is not.
         let mut out = Vec::new();
         Exposure.run(&a, &mut out);
-        let unstarted: Vec<&Finding> = out.iter().filter(|f| f.rule == UNSTARTED_LISTENER.id).collect();
+        let unstarted: Vec<&Finding> = out
+            .iter()
+            .filter(|f| f.rule == UNSTARTED_LISTENER.id)
+            .collect();
         assert_eq!(unstarted.len(), 1, "{arch}: {out:#?}");
         assert_eq!(unstarted[0].path, "/usr/bin/statusd");
         assert!(out.iter().all(|f| f.rule != NETWORK_TRIGGER.id), "{arch}");
@@ -120,8 +127,14 @@ fn planted_magic_packets_are_found_in_dynamic_and_static_builds() {
         let a = Analysis::new(&t);
         let mut out = Vec::new();
         Exposure.run(&a, &mut out);
-        let hits: Vec<&Finding> = out.iter().filter(|f| f.rule == NETWORK_TRIGGER.id).collect();
-        let magics: BTreeSet<&str> = hits.iter().map(|f| f.context["magic_hex"].as_str()).collect();
+        let hits: Vec<&Finding> = out
+            .iter()
+            .filter(|f| f.rule == NETWORK_TRIGGER.id)
+            .collect();
+        let magics: BTreeSet<&str> = hits
+            .iter()
+            .map(|f| f.context["magic_hex"].as_str())
+            .collect();
         assert!(magics.contains("d34db33f7a11c0de"), "{build}: {magics:?}");
         let word = if build.starts_with("mips-") || build == "mips" {
             "5a17c3e9"
@@ -139,9 +152,16 @@ fn planted_magic_packets_are_found_in_dynamic_and_static_builds() {
         }
         assert_eq!(hits.len(), 2, "{build}: {hits:#?}");
         // The memcmp constant is the data the finding points at.
-        let mem = hits.iter().find(|f| f.context["magic_hex"] == "d34db33f7a11c0de").unwrap();
+        let mem = hits
+            .iter()
+            .find(|f| f.context["magic_hex"] == "d34db33f7a11c0de")
+            .unwrap();
         let r = mem.range.start as usize..mem.range.end as usize;
-        assert_eq!(&daemon[r], &[0xd3, 0x4d, 0xb3, 0x3f, 0x7a, 0x11, 0xc0, 0xde], "{build}");
+        assert_eq!(
+            &daemon[r],
+            &[0xd3, 0x4d, 0xb3, 0x3f, 0x7a, 0x11, 0xc0, 0xde],
+            "{build}"
+        );
     }
 }
 
@@ -153,7 +173,10 @@ fn clean_twins_raise_no_backdoor() {
         let a = Analysis::new(&t);
         let mut out = Vec::new();
         Exposure.run(&a, &mut out);
-        assert!(out.iter().all(|f| f.category != Category::Backdoor), "{build}: {out:#?}");
+        assert!(
+            out.iter().all(|f| f.category != Category::Backdoor),
+            "{build}: {out:#?}"
+        );
         let mut magic = Vec::new();
         crate::detectors::magic_compare::MagicCompare.run(&a, &mut magic);
         assert!(magic.is_empty(), "{build}: {magic:#?}");

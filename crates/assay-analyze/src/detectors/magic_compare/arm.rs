@@ -325,7 +325,12 @@ impl Lower for Arm32 {
             },
             O7::SVC => ops.push(Op::Syscall),
             // Thumb-1 `movs rd, rm` is `lsls rd, rm, #0`.
-            O7::LSL if matches!((&o[1], &o[2]), (A7::Reg(_), A7::Imm32(0)) | (A7::Reg(_), A7::Imm12(0))) => {
+            O7::LSL
+                if matches!(
+                    (&o[1], &o[2]),
+                    (A7::Reg(_), A7::Imm32(0)) | (A7::Reg(_), A7::Imm12(0))
+                ) =>
+            {
                 if let (Some(r), A7::Reg(s)) = (dst, &o[1]) {
                     ops.push(Op::Mov(r, s.number()));
                 }
@@ -628,11 +633,9 @@ impl Lower for Arm64 {
                         (Some((a, w)), A8::Immediate(i)) => {
                             ops.push(Op::CmpImm(a, u64::from(*i), if w { 4 } else { 8 }))
                         }
-                        (Some((a, w)), A8::ImmShift(i, sh)) => ops.push(Op::CmpImm(
-                            a,
-                            u64::from(*i) << sh,
-                            if w { 4 } else { 8 },
-                        )),
+                        (Some((a, w)), A8::ImmShift(i, sh)) => {
+                            ops.push(Op::CmpImm(a, u64::from(*i) << sh, if w { 4 } else { 8 }))
+                        }
                         (Some((a, _)), A8::RegShift(_, 0, _, m)) => {
                             ops.push(Op::CmpReg(a, if *m == 31 { A64_ZR } else { *m as Reg }))
                         }

@@ -476,9 +476,11 @@ impl<'i, 'a> Machine<'i, 'a> {
                 _ => {}
             },
             Op::Fill(dst, count, value, unit) => {
-                if let (Val::Stack(o), Some(n), Some(v)) =
-                    (self.get(dst), self.get(count).value(), self.get(value).value())
-                {
+                if let (Val::Stack(o), Some(n), Some(v)) = (
+                    self.get(dst),
+                    self.get(count).value(),
+                    self.get(value).value(),
+                ) {
                     let total = n.saturating_mul(u64::from(unit));
                     if total <= 512 {
                         for i in 0..n as i64 {
@@ -644,10 +646,16 @@ impl<'i, 'a> Machine<'i, 'a> {
             .map(|&v| self.track_input && self.points_to_received(v))
             .collect();
         let sockaddr = match (&callee, args.get(1)) {
-            (Callee::Named(n), Some(&Val::Stack(o))) if SOCKADDR_TAKERS.contains(&super::base_name(n)) => {
+            (Callee::Named(n), Some(&Val::Stack(o)))
+                if SOCKADDR_TAKERS.contains(&super::base_name(n)) =>
+            {
                 Some(
                     (0..16i64)
-                        .map(|i| self.stack_bytes.get(&o.wrapping_add(i)).map(|b| (b.value, b.at)))
+                        .map(|i| {
+                            self.stack_bytes
+                                .get(&o.wrapping_add(i))
+                                .map(|b| (b.value, b.at))
+                        })
                         .collect(),
                 )
             }
@@ -700,10 +708,8 @@ impl<'i, 'a> Machine<'i, 'a> {
                     if n <= 512 {
                         for i in 0..n as i64 {
                             self.stack_vals.remove(&o.wrapping_add(i));
-                            self.stack_bytes.insert(
-                                o.wrapping_add(i),
-                                StackByte { value: c as u8, at },
-                            );
+                            self.stack_bytes
+                                .insert(o.wrapping_add(i), StackByte { value: c as u8, at });
                         }
                     }
                 }
@@ -715,7 +721,11 @@ impl<'i, 'a> Machine<'i, 'a> {
                         ("htons" | "ntohs", false) => u64::from((v as u16).swap_bytes()),
                         _ => u64::from((v as u32).swap_bytes()),
                     };
-                    let mask = if name.ends_with('s') { 0xffff } else { 0xffff_ffff };
+                    let mask = if name.ends_with('s') {
+                        0xffff
+                    } else {
+                        0xffff_ffff
+                    };
                     self.set(self.abi.ret, Val::Const(swapped & mask));
                 }
             }

@@ -114,7 +114,15 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
     for _ in 0..rounds {
         let before = starts.len();
         let thumb = thumb_map(image, &starts, &thumb_starts);
-        for f in run(image, lower.as_mut(), &abi, &starts, &thumb, &mut budget, pass) {
+        for f in run(
+            image,
+            lower.as_mut(),
+            &abi,
+            &starts,
+            &thumb,
+            &mut budget,
+            pass,
+        ) {
             let caller_thumb = thumb.get(&f.start).copied().unwrap_or(false);
             for c in f.calls {
                 if let Callee::Local(a) = c.callee {
@@ -143,7 +151,15 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
         }
     }
     let thumb = thumb_map(image, &starts, &thumb_starts);
-    let mut out = run(image, lower.as_mut(), &abi, &starts, &thumb, &mut budget, pass);
+    let mut out = run(
+        image,
+        lower.as_mut(),
+        &abi,
+        &starts,
+        &thumb,
+        &mut budget,
+        pass,
+    );
     for f in &mut out {
         for c in &mut f.calls {
             if let Callee::Local(a) = c.callee {

@@ -264,7 +264,11 @@ fn protocol_of(image: &Image, domain: Option<u64>, kind: Option<u64>) -> Option<
         _ => return None,
     }
     // MIPS numbers SOCK_DGRAM 1 and SOCK_STREAM 2; everyone else the other way round.
-    let (stream, dgram) = if image.arch == Arch::Mips { (2, 1) } else { (1, 2) };
+    let (stream, dgram) = if image.arch == Arch::Mips {
+        (2, 1)
+    } else {
+        (1, 2)
+    };
     match kind? & 0xf {
         k if k == stream => Some("tcp"),
         k if k == dgram => Some("udp"),
@@ -473,9 +477,17 @@ fn compare_kind(image: &Image, c: &Call) -> Option<String> {
 }
 
 /// The constant the other argument of a comparison points to, and where it is.
-fn compared_constant(image: &Image, c: &Call, tainted: &[usize]) -> Option<(Vec<u8>, Range<usize>)> {
+fn compared_constant(
+    image: &Image,
+    c: &Call,
+    tainted: &[usize],
+) -> Option<(Vec<u8>, Range<usize>)> {
     let other = (0..2).find(|i| !tainted.contains(i))?;
-    let n = c.args.get(2).and_then(|v| v.value()).filter(|&n| (1..=MAX_MAGIC).contains(&n));
+    let n = c
+        .args
+        .get(2)
+        .and_then(|v| v.value())
+        .filter(|&n| (1..=MAX_MAGIC).contains(&n));
     if let Some(Some(s)) = c.stack_strings.get(other) {
         let a = image.offset_of(s.written.0)?;
         let b = image.offset_of(s.written.1)?;
@@ -500,7 +512,12 @@ fn compared_constant(image: &Image, c: &Call, tainted: &[usize]) -> Option<(Vec<
         }
         // strncmp with a length past the string compares the string.
         let bytes = match bytes.iter().position(|&b| b == 0) {
-            Some(z) if z > 0 && !matches!(&c.callee, Callee::Named(x) if base_name(x).contains("mem") || base_name(x).contains("bcmp")) => &bytes[..z],
+            Some(z)
+                if z > 0
+                    && !matches!(&c.callee, Callee::Named(x) if base_name(x).contains("mem") || base_name(x).contains("bcmp")) =>
+            {
+                &bytes[..z]
+            }
             _ => bytes,
         };
         let off = image.offset_of(addr)?;
@@ -594,7 +611,13 @@ mod tests {
 
     #[test]
     fn inline_constants_are_laid_out_in_memory_order() {
-        assert_eq!(magic_word(0x5a17c3e9, 4, false), vec![0xe9, 0xc3, 0x17, 0x5a]);
-        assert_eq!(magic_word(0x5a17c3e9, 4, true), vec![0x5a, 0x17, 0xc3, 0xe9]);
+        assert_eq!(
+            magic_word(0x5a17c3e9, 4, false),
+            vec![0xe9, 0xc3, 0x17, 0x5a]
+        );
+        assert_eq!(
+            magic_word(0x5a17c3e9, 4, true),
+            vec![0x5a, 0x17, 0xc3, 0xe9]
+        );
     }
 }

@@ -201,7 +201,9 @@ fn opd_lm(op: &lm::Operand, next: u64) -> Opd {
     }
     let rip = |b: &lm::RegSpec| b.class() == lm::register_class::RIP;
     match op {
-        lm::Operand::Register { reg } => reg_lm(*reg).map_or(Opd::None, |(r, w, n)| Opd::Reg(r, w, n)),
+        lm::Operand::Register { reg } => {
+            reg_lm(*reg).map_or(Opd::None, |(r, w, n)| Opd::Reg(r, w, n))
+        }
         lm::Operand::Disp { base, disp } => {
             if rip(base) {
                 Opd::Mem(Mem::Abs(next.wrapping_add(*disp as i64 as u64)))
@@ -261,7 +263,9 @@ fn opd_pm(op: &pm::Operand) -> Opd {
         return Opd::Imm(v);
     }
     match op {
-        pm::Operand::Register { reg } => reg_pm(*reg).map_or(Opd::None, |(r, w, n)| Opd::Reg(r, w, n)),
+        pm::Operand::Register { reg } => {
+            reg_pm(*reg).map_or(Opd::None, |(r, w, n)| Opd::Reg(r, w, n))
+        }
         pm::Operand::Disp { base, disp } => reg_pm(*base).map_or(Opd::OtherMem, |(r, ..)| {
             Opd::Mem(Mem::Base(r, i64::from(*disp)))
         }),
@@ -374,7 +378,9 @@ impl Lower for X86 {
         };
         match insn.kind {
             Kind::Lea => match (dst, o1) {
-                (Some((r, w)), Opd::Mem(Mem::Abs(a))) => write(ops, r, w, Op::Set(r, Val::Const(a))),
+                (Some((r, w)), Opd::Mem(Mem::Abs(a))) => {
+                    write(ops, r, w, Op::Set(r, Val::Const(a)))
+                }
                 (Some((r, w)), Opd::Mem(Mem::Base(b, off))) => {
                     write(ops, r, w, Op::AddImm(r, b, off))
                 }
@@ -429,7 +435,9 @@ impl Lower for X86 {
                 }
             }
             Kind::Add => match (dst, o1) {
-                (Some((r, w)), Opd::Imm(v)) => write(ops, r, w, Op::AddImm(r, r, imm_signed(v, self.long_mode))),
+                (Some((r, w)), Opd::Imm(v)) => {
+                    write(ops, r, w, Op::AddImm(r, r, imm_signed(v, self.long_mode)))
+                }
                 (Some((r, w)), Opd::Reg(s, ..)) => write(ops, r, w, Op::AddReg(r, r, s)),
                 (Some((r, _)), _) => ops.push(Op::Clobber(r)),
                 _ => {}
