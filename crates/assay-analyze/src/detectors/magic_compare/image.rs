@@ -174,6 +174,13 @@ impl<'a> Image<'a> {
                 _ => code.push(range),
             }
         }
+        // Without section headers (sstrip), read the program headers instead.
+        let segs = super::segments::read(data).unwrap_or_default();
+        let sectionless = file.sections().count() <= 1;
+        if code.is_empty() {
+            code.extend(segs.exec.iter().map(|&(start, end)| CodeRange { start, end }));
+        }
+        let dynamic: Option<&[u8]> = dynamic.or(segs.dynamic.as_deref());
         let dynsym_names: Vec<String> = file
             .dynamic_symbols()
             .take(MAX_SYMBOLS)
@@ -189,6 +196,16 @@ impl<'a> Image<'a> {
             .filter_map(|s| s.name().ok().map(str::to_string))
             .filter(|n| !n.is_empty())
             .collect();
+        let use_segment_symbols = dynsym_names.is_empty() && !segs.symbols.is_empty();
+        if use_segment_symbols {
+            dynsym_by_index = segs.symbols.iter().map(|x| x.name.clone()).collect();
+            imports.extend(
+                segs.symbols
+                    .iter()
+                    .filter(|x| x.shndx == 0 && !x.name.is_empty())
+                    .map(|x| x.name.clone()),
+            );
+        }
         imports.sort();
         imports.dedup();
         let mut functions = BTreeMap::new();
@@ -200,6 +217,19 @@ impl<'a> Image<'a> {
         }
         for sym in file.dynamic_symbols().take(MAX_SYMBOLS) {
             note_function(&sym, arch, &mut functions, &mut thumb_functions);
+        }
+        if use_segment_symbols {
+            for x in &segs.symbols {
+                // STT_FUNC, defined.
+                if x.kind == 2 && x.shndx != 0 && x.value != 0 && !x.name.is_empty() {
+                    let mut addr = x.value;
+                    if arch == Arch::Arm && addr & 1 == 1 {
+                        addr &= !1;
+                        thumb_functions.push(addr);
+                    }
+                    functions.entry(addr).or_insert_with(|| x.name.clone());
+                }
+            }
         }
         let mut slot_names = HashMap::new();
         let mut relative = HashMap::new();
@@ -224,6 +254,21 @@ impl<'a> Image<'a> {
                         relative.insert(offset, reloc.addend() as u64);
                     }
                     _ => {}
+                }
+            }
+        }
+        if slot_names.is_empty() && relative.is_empty() && sectionless {
+            for r in segs.relocs.iter().take(MAX_SYMBOLS) {
+                if r.sym != 0 {
+                    if let Some(name) = dynsym_by_index.get(r.sym as usize) {
+                        if !name.is_empty() {
+                            slot_names.insert(r.offset, name.clone());
+                        }
+                    }
+                } else if is_relative(arch, r.kind) {
+                    if let Some(a) = r.addend {
+                        relative.insert(r.offset, a as u64);
+                    }
                 }
             }
         }
@@ -264,7 +309,8 @@ impl<'a> Image<'a> {
         }
         let entry = file.entry();
         let thumb_entry = arch == Arch::Arm && entry & 1 == 1;
-        let is_static = !file.sections().any(|s| s.name() == Ok(".interp"));
+        let is_static =
+            !segs.has_interp && !file.sections().any(|s| s.name() == Ok(".interp"));
         let is_executable =
             file.kind() == object::ObjectKind::Executable || (!is_static && file.entry() != 0);
         Some(Image {

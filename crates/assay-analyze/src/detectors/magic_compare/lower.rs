@@ -98,12 +98,14 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
     }
     starts.extend(image.code.iter().map(|r| r.start));
     let watch = shell_path_addresses(image);
-    let pass = Pass {
-        names: &stubs,
+    let watch_ref = (!watch.is_empty()).then_some(&watch);
+    let first_names = stubs.clone();
+    let pass1 = Pass {
+        names: &first_names,
         track_input: false,
         seeds: &[],
         stack_seeds: &[],
-        watch: (!watch.is_empty()).then_some(&watch),
+        watch: watch_ref,
     };
     // Pass 1: find call targets and code addresses passed as arguments, the function starts
     // of a stripped binary. ARM code is decoded in the state of its function start, so the
@@ -121,7 +123,7 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
             &starts,
             &thumb,
             &mut budget,
-            pass,
+            pass1,
         ) {
             let caller_thumb = thumb.get(&f.start).copied().unwrap_or(false);
             for c in f.calls {
@@ -150,6 +152,30 @@ pub fn functions_and_stubs(image: &Image) -> (Vec<Function>, HashMap<u64, String
             break;
         }
     }
+    if image.stubs.is_empty() && !image.imports.is_empty() {
+        // No section marks the stubs (sstrip): try every call target.
+        let sabi = stub_abi(image, &abi);
+        let mips = image.arch == Arch::Mips;
+        for &a in &starts {
+            if stubs.contains_key(&a) || image.functions.contains_key(&a) {
+                continue;
+            }
+            let Some(bytes) = image.bytes_at(a, 64) else {
+                continue;
+            };
+            lower.set_thumb(thumb_starts.get(&a).copied().unwrap_or(false));
+            if let (Some(name), _) = stub_at(image, lower.as_mut(), &sabi, bytes, a, mips, true) {
+                stubs.insert(a, name);
+            }
+        }
+    }
+    let pass = Pass {
+        names: &stubs,
+        track_input: false,
+        seeds: &[],
+        stack_seeds: &[],
+        watch: watch_ref,
+    };
     let thumb = thumb_map(image, &starts, &thumb_starts);
     let mut out = run(
         image,
@@ -262,8 +288,6 @@ fn lowering(image: &Image) -> (Box<dyn Lower>, Abi) {
 /// instruction of the stub sections until an indirect jump through a named GOT slot.
 fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, String> {
     let mut out = HashMap::new();
-    let mut ops = Vec::new();
-    let no_names = HashMap::new();
     for range in &image.stubs {
         let mips_stubs = image
             .mips_stub_sections
@@ -276,65 +300,83 @@ fn stub_names(image: &Image, lower: &mut dyn Lower, abi: &Abi) -> HashMap<u64, S
         let mut pos = 0usize;
         while pos < bytes.len() && pos < 1 << 20 {
             let start = range.start + pos as u64;
-            let mut m = Machine::new(image, abi).with_names(&no_names);
-            let mut p = pos;
-            let mut first_len = lower.min_len();
-            for i in 0..6 {
-                ops.clear();
-                let Some(d) = lower.decode(
-                    &bytes[p.min(bytes.len())..],
-                    range.start + p as u64,
-                    &mut ops,
-                ) else {
-                    break;
-                };
-                if i == 0 {
-                    first_len = usize::from(d.len.max(1));
-                }
-                let jump = ops.iter().find_map(|o| match o {
-                    Op::Jump(t) | Op::Call(t) => Some(*t),
-                    _ => None,
-                });
-                let non_jump: Vec<Op> = ops
-                    .iter()
-                    .copied()
-                    .filter(|o| !matches!(o, Op::Jump(_) | Op::Call(_)))
-                    .collect();
-                m.apply(&non_jump, range.start + p as u64, d.len);
-                p += usize::from(d.len.max(1));
-                if d.delay_slot {
-                    ops.clear();
-                    if let Some(d2) = lower.decode(
-                        &bytes[p.min(bytes.len())..],
-                        range.start + p as u64,
-                        &mut ops,
-                    ) {
-                        m.apply(&ops, range.start + p as u64, d2.len);
-                        p += usize::from(d2.len.max(1));
-                    }
-                }
-                if let Some(t) = jump {
-                    if let Some(name) = m.jump_name(t) {
-                        out.entry(start).or_insert(name);
-                    } else if mips_stubs {
-                        if let Val::Const(idx) = m.get(mips::T8) {
-                            if let Some(n) = image.dynsym_names.get(idx as usize) {
-                                if !n.is_empty() {
-                                    out.entry(start).or_insert_with(|| n.clone());
-                                }
-                            }
-                        }
-                    }
-                    break;
-                }
-                if matches!(jump, Some(Target::Addr(_))) {
-                    break;
-                }
+            let (name, first_len) =
+                stub_at(image, lower, abi, &bytes[pos..], start, mips_stubs, false);
+            if let Some(name) = name {
+                out.entry(start).or_insert(name);
             }
             pos += first_len;
         }
     }
     out
+}
+
+/// The import a stub at `start` (whose bytes begin `bytes`) jumps to, found by emulating up to
+/// six instructions until an indirect jump through a named GOT slot (or, for MIPS lazy
+/// stubs, a call to the resolver with the import's dynsym index in `$t8`); with the first
+/// instruction's length. `strict` accepts only jumps and the MIPS stub convention, not calls
+/// through named slots (for code whose stubs no section marks).
+fn stub_at(
+    image: &Image,
+    lower: &mut dyn Lower,
+    abi: &Abi,
+    bytes: &[u8],
+    start: u64,
+    mips_stubs: bool,
+    strict: bool,
+) -> (Option<String>, usize) {
+    let no_names = HashMap::new();
+    let mut ops = Vec::new();
+    let mut m = Machine::new(image, abi).with_names(&no_names);
+    let mut p = 0usize;
+    let mut first_len = lower.min_len();
+    for i in 0..6 {
+        ops.clear();
+        let Some(d) = lower.decode(&bytes[p.min(bytes.len())..], start + p as u64, &mut ops)
+        else {
+            break;
+        };
+        if i == 0 {
+            first_len = usize::from(d.len.max(1));
+        }
+        let jump = ops.iter().find_map(|o| match o {
+            Op::Jump(t) => Some((*t, false)),
+            Op::Call(t) => Some((*t, true)),
+            _ => None,
+        });
+        let non_jump: Vec<Op> = ops
+            .iter()
+            .copied()
+            .filter(|o| !matches!(o, Op::Jump(_) | Op::Call(_)))
+            .collect();
+        m.apply(&non_jump, start + p as u64, d.len);
+        p += usize::from(d.len.max(1));
+        if d.delay_slot {
+            ops.clear();
+            if let Some(d2) = lower.decode(&bytes[p.min(bytes.len())..], start + p as u64, &mut ops)
+            {
+                m.apply(&ops, start + p as u64, d2.len);
+                p += usize::from(d2.len.max(1));
+            }
+        }
+        if let Some((t, is_call)) = jump {
+            let named = m.jump_name(t);
+            if let Some(name) = named.clone().filter(|_| !(strict && is_call)) {
+                return (Some(name), first_len);
+            }
+            if mips_stubs && named.is_none() {
+                if let Val::Const(idx) = m.get(mips::T8) {
+                    if let Some(n) = image.dynsym_names.get(idx as usize) {
+                        if !n.is_empty() {
+                            return (Some(n.clone()), first_len);
+                        }
+                    }
+                }
+            }
+            break;
+        }
+    }
+    (None, first_len)
 }
 
 /// Whether each function start is in Thumb state (ARM only): as its symbol says, else as the

@@ -22,6 +22,7 @@ mod lower;
 mod mips;
 mod net;
 mod secret;
+mod segments;
 mod x86;
 
 use crate::{Analysis, Detector, Rule};
