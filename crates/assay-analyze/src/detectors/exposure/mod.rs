@@ -42,7 +42,7 @@ const NETWORK_TRIGGER: Rule = Rule {
 const UNSTARTED_LISTENER: Rule = Rule {
     id: "ASSAY-EXPOSURE-001",
     category: Category::RemoteAccess,
-    severity: Severity::Low,
+    severity: Severity::Info,
     title: "Program listens on the network but no boot script starts it",
     description: "A program binds or accepts on a network socket, yet no init script, inittab, \
         inetd, systemd unit or crontab of its filesystem names it. It may be started by a \
@@ -115,6 +115,7 @@ fn programs<'a>(a: &'a Analysis) -> &'a [(NodeId, NetProgram)] {
             .collect();
         let mut found: Vec<(NodeId, NetProgram)> = files
             .par_iter()
+            .filter(|f| crate::elf::elf_facts(f.bytes).is_some_and(|e| e.is_executable))
             .filter_map(|f| network_program(f.bytes).map(|p| (f.node.id, p)))
             .collect();
         found.sort_by_key(|(id, _)| *id);
@@ -137,7 +138,7 @@ pub fn listeners(a: &Analysis) -> Vec<Listener> {
     let mut out = Vec::new();
     let listening: BTreeMap<NodeId, &NetProgram> = progs
         .iter()
-        .filter(|(_, p)| p.listens && p.is_executable)
+        .filter(|(_, p)| p.listens && p.is_executable && reachable_over_ip(p))
         .map(|(id, p)| (*id, p))
         .collect();
     let inetd_served: BTreeSet<NodeId> = starts
@@ -331,6 +332,15 @@ fn listener_record(
         setuid: n.mode.is_some_and(|m| m & 0o4000 != 0),
         evidence,
     }
+}
+
+/// Whether a program's sockets can be reached over IP: not only Unix or netlink sockets.
+fn reachable_over_ip(p: &NetProgram) -> bool {
+    p.sockets
+        .iter()
+        .any(|s| !matches!(s.protocol, Some("unix") | Some("netlink")))
+        || p.binds.iter().any(|b| matches!(b.family, Some(2) | Some(10)))
+        || !p.services.is_empty()
 }
 
 /// `any`, `loopback` or the dotted address of a bound IPv4 address.
