@@ -153,15 +153,19 @@ pub fn listeners(a: &Analysis) -> Vec<Listener> {
             continue;
         }
         let program = listening.get(&node).copied();
-        let multi_call = names_linking_to(a, node) >= 3;
+        // A program reached under another name (a multi-call binary's applet, a client
+        // mode linked to the daemon) counts as started only when that name is a daemon's
+        // (ends in `d`) or the command gives it a port.
+        let own_name = n.path.rsplit('/').next().unwrap_or(&n.path);
         let cmds: Vec<&(StartedCommand, String)> = starts
             .get(&node)
             .map(|v| {
                 v.iter()
                     .filter(|(c, invoked)| {
-                        !multi_call
+                        invoked == own_name
                             || c.trigger == Trigger::Inetd
-                            || invoked.ends_with('d')
+                            || (invoked.ends_with('d')
+                                && !TOOLS_ENDING_IN_D.contains(&invoked.as_str()))
                             || command_port(c).is_some()
                     })
                     .collect()
@@ -264,6 +268,23 @@ fn listener_record(
             ));
         }
     }
+    if let (Some(fs), Some(_)) = (fs, program) {
+        let ip: Vec<String> = protocols
+            .iter()
+            .filter(|p| matches!(p.as_str(), "tcp" | "udp"))
+            .cloned()
+            .collect();
+        for (port, address, id, range) in config_ports(a, fs, node) {
+            let path = a.node(id).path.clone();
+            ports.insert(ListenPort {
+                port,
+                protocol: (ip.len() == 1).then(|| ip[0].clone()),
+                address,
+                source: "config".into(),
+            });
+            evidence.push(ev(id, range, format!("port {port} set in {path}")));
+        }
+    }
     let mut starts = Vec::new();
     for (c, _) in cmds {
         starts.push(ListenerStart {
@@ -334,12 +355,122 @@ fn listener_record(
     }
 }
 
+/// Utilities whose names end in `d` like a daemon's, which a multi-call binary also provides.
+const TOOLS_ENDING_IN_D: &[&str] = &[
+    "cd", "chmod", "dd", "find", "head", "mknod", "read", "rmdir", "sed", "uid", "passwd",
+];
+
+/// Keys of configuration files that set a listening port (last component, lower case).
+const PORT_KEYS: &[&str] = &[
+    "port",
+    "listen",
+    "listen_port",
+    "listenport",
+    "listen_http",
+    "listen_https",
+    "http_port",
+    "https_port",
+    "listenaddress",
+];
+
+/// A port set in a configuration file: port, address, the file and the line.
+type ConfigPort = (u16, Option<String>, NodeId, Range<usize>);
+
+/// Listening ports set in the configuration files of a program: its UCI file
+/// (`/etc/config/NAME`), `/etc/NAME.conf`, `/etc/NAME/NAME.conf`, and the `/etc/…` files whose
+/// paths the program's code names. Each with the line that sets it.
+fn config_ports(a: &Analysis, fs: usize, node: NodeId) -> Vec<ConfigPort> {
+    let n = a.node(node);
+    let base = n.path.rsplit('/').next().unwrap_or("");
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    if !base.is_empty() {
+        paths.insert(format!("/etc/config/{base}"));
+        paths.insert(format!("/etc/{base}.conf"));
+        paths.insert(format!("/etc/{base}/{base}.conf"));
+    }
+    let bytes = a.bytes(node);
+    for pos in memchr::memmem::find_iter(bytes, b"/etc/").take(256) {
+        if pos > 0 && bytes[pos - 1] != 0 {
+            continue;
+        }
+        let end = bytes[pos..]
+            .iter()
+            .take(128)
+            .position(|&c| c == 0)
+            .map_or(pos, |e| pos + e);
+        if let Ok(p) = std::str::from_utf8(&bytes[pos..end]) {
+            if [".conf", ".cfg", ".ini", ".config"]
+                .iter()
+                .any(|x| p.ends_with(x))
+            {
+                paths.insert(p.to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths.iter().take(32) {
+        let Some((id, text)) = a.read(fs, p) else {
+            continue;
+        };
+        if !crate::boot::is_text(text) {
+            continue;
+        }
+        for line in crate::boot::lines(text) {
+            if let Some((port, addr)) = port_setting(line.text) {
+                out.push((port, addr, id, line.range.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The port a configuration line sets (`option Port '22'`, `port=53`, `Listen 8080`,
+/// `list listen_http 0.0.0.0:80`, `server.port = 80`), with its address when given.
+fn port_setting(line: &str) -> Option<(u16, Option<String>)> {
+    let t = line.trim();
+    if t.starts_with('#') || t.starts_with(';') {
+        return None;
+    }
+    let t = t
+        .strip_prefix("option ")
+        .or_else(|| t.strip_prefix("list "))
+        .unwrap_or(t)
+        .trim();
+    let split = t.find(|c: char| c == '=' || c.is_whitespace())?;
+    let key = t[..split]
+        .trim()
+        .trim_matches(['\'', '"'])
+        .to_ascii_lowercase();
+    let key = key.rsplit('.').next().unwrap_or(&key);
+    if !PORT_KEYS.contains(&key) {
+        return None;
+    }
+    let value = t[split..]
+        .trim_start_matches(|c: char| c == '=' || c.is_whitespace())
+        .split_whitespace()
+        .next()?
+        .trim_matches(['\'', '"']);
+    let (addr, port) = match value.rsplit_once(':') {
+        Some((a, p)) => (Some(a.trim_matches(['[', ']'])), p),
+        None => (None, value),
+    };
+    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+    let address = addr.map(|a| match a {
+        "" | "0.0.0.0" | "::" | "*" => "any".to_string(),
+        a if a.starts_with("127.") || a == "::1" => "loopback".into(),
+        a => a.to_string(),
+    });
+    Some((port, address))
+}
+
 /// Whether a program's sockets can be reached over IP: not only Unix or netlink sockets.
 fn reachable_over_ip(p: &NetProgram) -> bool {
     p.sockets
         .iter()
         .any(|s| !matches!(s.protocol, Some("unix") | Some("netlink")))
-        || p.binds.iter().any(|b| matches!(b.family, Some(2) | Some(10)))
+        || p.binds
+            .iter()
+            .any(|b| matches!(b.family, Some(2) | Some(10)))
         || !p.services.is_empty()
 }
 
@@ -457,29 +588,6 @@ fn started_program(a: &Analysis, fs: usize, c: &StartedCommand) -> Option<(NodeI
         }
     }
     None
-}
-
-/// How many entries of the node's filesystem resolve to it (a multi-call binary such as
-/// busybox is reached through many names).
-fn names_linking_to(a: &Analysis, node: NodeId) -> usize {
-    let Some(fs) = a.fs_of(node) else { return 0 };
-    let Some(view) = a.filesystems.get(fs) else {
-        return 0;
-    };
-    let mut names: BTreeSet<&str> = BTreeSet::new();
-    for (path, &id) in &view.entries {
-        let n = a.node(id);
-        if n.kind != NodeKind::Symlink && id != node {
-            continue;
-        }
-        if id == node || a.resolve(fs, path) == Some(node) {
-            names.insert(path.rsplit('/').next().unwrap_or(path));
-        }
-        if names.len() >= 3 {
-            break;
-        }
-    }
-    names.len()
 }
 
 /// Whether filesystem `fs` has any boot configuration the boot model reads.

@@ -255,3 +255,62 @@ fn hostile_files_do_not_panic() {
         let _ = listeners(&a);
     }
 }
+
+#[test]
+fn configuration_lines_that_set_ports() {
+    assert_eq!(port_setting("\toption Port         '22'"), Some((22, None)));
+    assert_eq!(
+        port_setting("\tlist listen_http\t0.0.0.0:80"),
+        Some((80, Some("any".into())))
+    );
+    assert_eq!(port_setting("port=5353"), Some((5353, None)));
+    assert_eq!(port_setting("server.port = 8080"), Some((8080, None)));
+    assert_eq!(
+        port_setting("Listen 127.0.0.1:8000"),
+        Some((8000, Some("loopback".into())))
+    );
+    assert_eq!(port_setting("#\toption Port '22'"), None);
+    assert_eq!(port_setting("option remote_port '22'"), None);
+    assert_eq!(port_setting("port=0"), None);
+}
+
+#[test]
+fn the_uci_file_named_after_a_program_gives_its_port() {
+    let daemon = fixture("netcmd_clean-mips");
+    let t = tree(&[
+        File(
+            "/etc/config/dropbear",
+            b"config dropbear\n\toption Port '2222'\n",
+            0o644,
+        ),
+        File("/usr/sbin/dropbear", &daemon, 0o755),
+    ]);
+    let a = Analysis::new(&t);
+    let ls = listeners(&a);
+    let cfg = ls[0].ports.iter().find(|p| p.source == "config").unwrap();
+    assert_eq!(cfg.port, 2222);
+    assert!(ls[0]
+        .evidence
+        .iter()
+        .any(|e| e.fact == "port 2222 set in /etc/config/dropbear"));
+}
+
+#[test]
+fn applets_of_a_multi_call_binary_count_only_as_daemons() {
+    let daemon = fixture("netcmd_clean-mipsel");
+    let t = tree(&[
+        File(
+            "/etc/init.d/rcS",
+            b"chmod 700 /tmp\nmkdir -p /var/run\nudhcpd /etc/udhcpd.conf\n",
+            0o755,
+        ),
+        File("/bin/busybox", &daemon, 0o755),
+        Symlink("/bin/chmod", "busybox"),
+        Symlink("/bin/mkdir", "busybox"),
+        Symlink("/usr/sbin/udhcpd", "../../bin/busybox"),
+    ]);
+    let a = Analysis::new(&t);
+    let ls = listeners(&a);
+    let cmds: Vec<&str> = ls[0].starts.iter().map(|s| s.command.as_str()).collect();
+    assert_eq!(cmds, vec!["udhcpd /etc/udhcpd.conf"]);
+}

@@ -178,7 +178,11 @@ impl<'a> Image<'a> {
         let segs = super::segments::read(data).unwrap_or_default();
         let sectionless = file.sections().count() <= 1;
         if code.is_empty() {
-            code.extend(segs.exec.iter().map(|&(start, end)| CodeRange { start, end }));
+            code.extend(
+                segs.exec
+                    .iter()
+                    .map(|&(start, end)| CodeRange { start, end }),
+            );
         }
         let dynamic: Option<&[u8]> = dynamic.or(segs.dynamic.as_deref());
         let dynsym_names: Vec<String> = file
@@ -309,8 +313,7 @@ impl<'a> Image<'a> {
         }
         let entry = file.entry();
         let thumb_entry = arch == Arch::Arm && entry & 1 == 1;
-        let is_static =
-            !segs.has_interp && !file.sections().any(|s| s.name() == Ok(".interp"));
+        let is_static = !segs.has_interp && !file.sections().any(|s| s.name() == Ok(".interp"));
         let is_executable =
             file.kind() == object::ObjectKind::Executable || (!is_static && file.entry() != 0);
         Some(Image {

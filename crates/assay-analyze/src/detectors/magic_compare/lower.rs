@@ -332,8 +332,7 @@ fn stub_at(
     let mut first_len = lower.min_len();
     for i in 0..6 {
         ops.clear();
-        let Some(d) = lower.decode(&bytes[p.min(bytes.len())..], start + p as u64, &mut ops)
-        else {
+        let Some(d) = lower.decode(&bytes[p.min(bytes.len())..], start + p as u64, &mut ops) else {
             break;
         };
         if i == 0 {

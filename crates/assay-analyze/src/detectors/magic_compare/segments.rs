@@ -60,7 +60,11 @@ impl Reader<'_> {
         let b = self.data.get(start..start.checked_add(size)?)?;
         let mut v = 0u64;
         for i in 0..size {
-            let byte = if self.big_endian { b[i] } else { b[size - 1 - i] };
+            let byte = if self.big_endian {
+                b[i]
+            } else {
+                b[size - 1 - i]
+            };
             v = (v << 8) | u64::from(byte);
         }
         Some(v)
@@ -109,7 +113,8 @@ pub fn read(data: &[u8]) -> Option<Segments> {
             1 => {
                 loads.push((vaddr, offset, filesz));
                 if flags & 1 != 0 && filesz > 0 {
-                    out.exec.push((vaddr, vaddr.saturating_add(filesz.min(memsz))));
+                    out.exec
+                        .push((vaddr, vaddr.saturating_add(filesz.min(memsz))));
                 }
             }
             2 => dynamic_at = Some((offset, filesz)),
@@ -127,7 +132,9 @@ pub fn read(data: &[u8]) -> Option<Segments> {
         return Some(out);
     };
     let start = usize::try_from(doff).ok()?;
-    let end = start.checked_add(usize::try_from(dsize).ok()?)?.min(data.len());
+    let end = start
+        .checked_add(usize::try_from(dsize).ok()?)?
+        .min(data.len());
     let dynamic = data.get(start..end)?.to_vec();
     let mut tags: Vec<(u64, u64)> = Vec::new();
     for e in dynamic.chunks_exact(word * 2).take(4096) {
