@@ -463,15 +463,21 @@ fn port_setting(line: &str) -> Option<(u16, Option<String>)> {
     Some((port, address))
 }
 
-/// Whether a program's sockets can be reached over IP: not only Unix or netlink sockets.
+/// Whether a program's sockets can be reached over IP: it binds an IPv4/IPv6 address, names
+/// a service, or opens an IP socket and binds something of unknown family (or accepts
+/// without a bind of its own). Programs whose every bind is a Unix or netlink address and
+/// whose IP sockets only serve interface ioctls are not in the map.
 fn reachable_over_ip(p: &NetProgram) -> bool {
-    p.sockets
+    let ip_bind = p
+        .binds
         .iter()
-        .any(|s| !matches!(s.protocol, Some("unix") | Some("netlink")))
-        || p.binds
-            .iter()
-            .any(|b| matches!(b.family, Some(2) | Some(10)))
-        || !p.services.is_empty()
+        .any(|b| matches!(b.family, Some(2) | Some(10)));
+    let unknown_bind = p.binds.iter().any(|b| b.family.is_none());
+    let ip_socket = p
+        .sockets
+        .iter()
+        .any(|s| !matches!(s.protocol, Some("unix") | Some("netlink")));
+    ip_bind || !p.services.is_empty() || (ip_socket && (unknown_bind || p.binds.is_empty()))
 }
 
 /// `any`, `loopback` or the dotted address of a bound IPv4 address.

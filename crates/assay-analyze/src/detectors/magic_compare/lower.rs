@@ -2,7 +2,7 @@
 //! split the code into functions and run the abstract machine over each, yielding every call
 //! with its argument values.
 
-use super::flow::{Abi, Call, Callee, InlineCompare, Machine, Op, Reg, Syscall, Target, Val};
+use super::flow::{Abi, Call, Callee, InlineCompare, Machine, Op, Reg, Syscall, Val};
 use super::image::{Arch, CodeRange, Image};
 use super::{arm, mips, x86};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
