@@ -371,17 +371,17 @@ fn configure_wordlist(path: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Run every detector (and, once merged, component identification) as of `as_of`: the one
-/// place that derives facts from an unpacked tree, shared by `scan`, `verify` and `diff`.
-fn analyse(
-    unpacked: &assay_unpack::UnpackResult,
-    as_of: i64,
-) -> (
+/// What [`analyse`] derives: findings, components, seconds per detector, the exposure map.
+type Analysed = (
     Vec<Finding>,
     Vec<Component>,
     Vec<(&'static str, f64)>,
     Vec<assay_model::Listener>,
-) {
+);
+
+/// Run every detector (and, once merged, component identification) as of `as_of`: the one
+/// place that derives facts from an unpacked tree, shared by `scan`, `verify` and `diff`.
+fn analyse(unpacked: &assay_unpack::UnpackResult, as_of: i64) -> Analysed {
     let analysis = assay_analyze::Analysis::new(unpacked).with_as_of(as_of);
     let (findings, detector_secs) = assay_analyze::run_detectors_timed(&analysis);
     let components = assay_analyze::components::identify_components(&analysis);

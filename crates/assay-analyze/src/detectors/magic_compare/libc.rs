@@ -121,9 +121,9 @@ pub fn static_names(image: &Image, functions: &[Function]) -> HashMap<u64, Strin
         let mut name = None;
         for sc in &f.syscalls {
             let Some(nr) = sc.nr else { continue };
-            if !table.iter().any(|(k, _)| *k == nr)
-                && !(image.arch == Arch::X86 && nr == SOCKETCALL)
-            {
+            let known = table.iter().any(|(k, _)| *k == nr)
+                || (image.arch == Arch::X86 && nr == SOCKETCALL);
+            if !known {
                 continue;
             }
             if image.arch == Arch::X86 && nr == SOCKETCALL {

@@ -446,7 +446,7 @@ fn follow_received_bytes(
             });
         }
     }
-    out.triggers.sort_by(|a, b| a.compare_at.cmp(&b.compare_at));
+    out.triggers.sort_by_key(|t| t.compare_at);
     out.triggers.dedup_by(|a, b| a.compare_at == b.compare_at);
 }
 

@@ -273,15 +273,10 @@ fn gnu_hash_count(r: &Reader, at: u64, is_64: bool) -> Option<u64> {
     if max < symoffset {
         return Some(symoffset);
     }
-    let mut idx = max;
-    for _ in 0..MAX_ENTRIES {
+    (max..max + MAX_ENTRIES as u64).find_map(|idx| {
         let h = r.uint(chains + (idx - symoffset) * 4, 4)?;
-        if h & 1 == 1 {
-            return Some(idx + 1);
-        }
-        idx += 1;
-    }
-    None
+        (h & 1 == 1).then_some(idx + 1)
+    })
 }
 
 fn read_cstr(data: &[u8], off: u64) -> String {
