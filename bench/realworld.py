@@ -13,8 +13,9 @@ database (HOME points at an empty folder and ASSAY_VULNDB is unset, so no feed i
 bench/realworld/out/<binary name>/ (`--reuse` reads them instead of scanning again).
 
 Prints, in this order:
-  1. per image: the file systems and archives reached (format@offset and entries), the
-     warnings by kind, the number of high/critical findings, components, CPU seconds;
+  1. per image: the file systems and archives reached (format@offset in its parent, and
+     entries), the warnings by kind, the number of high/critical findings, components, and the
+     scan's CPU seconds (with --reuse: the unpack+analyze wall seconds the report records);
   2. every high/critical finding for review: verdict (or UNLABELLED), rule, image, path,
      evidence excerpt, context and the reviewer's reason;
   3. precision per rule and overall over the labelled findings, and the unlabelled ones.
@@ -180,7 +181,7 @@ def main():
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
-    print_images(rows, failures, args.markdown)
+    print_images(rows, failures, args.markdown, "wall s" if args.reuse else "CPU s")
     print_findings(findings, args.quiet_findings)
     print_precision(findings, labels, args.markdown)
     print_expected(findings, expected, {e["sha256"] for e in images})
@@ -211,12 +212,12 @@ def describe_root(r):
     return "no root fs"
 
 
-def print_images(rows, failures, markdown):
+def print_images(rows, failures, markdown, time_label):
     reached_n = sum(1 for r in rows if r["root"])
     title = "Images: %d scanned, root file system reached in %d" % (len(rows), reached_n)
     if markdown:
         print("### " + title + "\n")
-        print("| image | root file system reached | other fs/archives | warnings (kind: count) | H/C | components | CPU s |")
+        print("| image | root file system reached | other fs/archives | warnings (kind: count) | H/C | components | %s |" % time_label)
         print("|---|---|---|---|---|---|---|")
     else:
         print(title)
@@ -229,8 +230,8 @@ def print_images(rows, failures, markdown):
             print("| %s | %s | %s | %s | %d | %d | %.2f |" % (
                 r["id"], describe_root(r), others or "-", warns, r["hc"], r["components"], r["cpu"]))
         else:
-            print("  %-38s %-34s H/C %-3d comp %-3d cpu %5.2fs  %s%s" % (
-                r["id"], describe_root(r), r["hc"], r["components"], r["cpu"],
+            print("  %-38s %-34s H/C %-3d comp %-3d %s %5.2f  %s%s" % (
+                r["id"], describe_root(r), r["hc"], r["components"], time_label, r["cpu"],
                 "warn " + warns, ("; also " + others) if others else ""))
     for fid, why in failures:
         print(("| %s | FAILED: %s |||||" if markdown else "  %-38s FAILED: %s") % (fid, why))
