@@ -21,7 +21,7 @@ pub mod limits;
 pub mod scan;
 
 pub use blob::Blob;
-pub use driver::{normalize_path, sha256, UnpackOptions, UnpackResult, Unpacker};
+pub use driver::{normalize_path, sha256, CancelToken, UnpackOptions, UnpackResult, Unpacker};
 pub use format::{
     Entry, EntryData, EntryKind, Format, FormatError, Magic, Probe, UnpackContext, Unpacked,
 };

@@ -4,18 +4,15 @@
 //! 2 usage error; 3 the input could not be read or the output not written; 4 `verify` found
 //! something in the report that the image does not back.
 
-mod verify;
-
 use anyhow::{Context, Result};
-use assay_model::{Component, Finding, Report, Severity, Warning, REPORT_SCHEMA};
+use assay_engine::{AnalysisConfig, ReferenceTime, Scan, SignatureCheck, VulnerabilitySource};
+use assay_model::Severity;
 use assay_report::dsse;
-use assay_unpack::{UnpackOptions, Unpacker};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 /// Firmware evidence: what is inside an image, what in it lets someone in, and exactly where
 /// each fact comes from.
@@ -267,7 +264,9 @@ fn run(cli: Cli) -> Result<i32> {
             output,
             quiet,
         } => {
-            let result = unpack(&image, quiet)?;
+            let result = scanner(AnalysisConfig::new(), quiet)
+                .unpack(&image)
+                .map_err(engine_error)?;
             let summary = assay_unpack::extract::extract(&result, &output)
                 .with_context(|| format!("extracting into {}", output.display()))?;
             println!(
@@ -291,188 +290,17 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Diff(args) => diff_command(args),
         Command::Keygen { output, force } => keygen(&output, force),
         Command::Rules { markdown, rules } => {
-            if let Err(code) = configure_rule_pack(&rules) {
-                return Ok(code);
-            }
-            print!("{}", rules_text(markdown));
+            let config = match AnalysisConfig::new().with_rule_dirs(&rules) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("assay: {e}");
+                    return Ok(2);
+                }
+            };
+            print!("{}", rules_text(&config, markdown));
             Ok(0)
         }
     }
-}
-
-fn unpack(image: &Path, quiet: bool) -> Result<assay_unpack::UnpackResult> {
-    let size = std::fs::metadata(image)
-        .with_context(|| format!("reading {}", image.display()))?
-        .len();
-    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(size);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} unpacking [{bar:40}] {bytes}/{total_bytes}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let opts = UnpackOptions {
-        limits: None,
-        progress: bar.clone().map(|b| {
-            Arc::new(move |done: u64, _total: u64| b.set_position(done))
-                as Arc<assay_unpack::driver::ProgressFn>
-        }),
-    };
-    let mut result = Unpacker::new()
-        .unpack_file(image, &opts)
-        .with_context(|| format!("reading {}", image.display()))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    // Branches that unpack in parallel share the byte and node budgets, so which branch a
-    // spent budget stops depends on thread timing. When a limit was reached, unpack again on
-    // one thread, where the order is fixed: the report stays reproducible and verifiable.
-    if result.warnings.iter().any(|w| w.kind == "limit") {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .context("starting a one-thread pool")?;
-        let quiet_opts = UnpackOptions {
-            limits: None,
-            progress: None,
-        };
-        result = pool
-            .install(|| Unpacker::new().unpack_file(image, &quiet_opts))
-            .with_context(|| format!("reading {}", image.display()))?;
-    }
-    Ok(result)
-}
-
-/// Compile the rule pack with the user's rule directories before anything else runs, so a
-/// broken rule file stops the command with the compiler's message (exit code 2).
-fn configure_rule_pack(dirs: &[PathBuf]) -> Result<(), i32> {
-    if dirs.is_empty() {
-        return Ok(());
-    }
-    assay_analyze::detectors::rulepack::configure(dirs).map_err(|e| {
-        eprintln!("assay: {e}");
-        2
-    })
-}
-
-/// Load `--wordlist FILE` into the hash cracker's extra candidates.
-fn configure_wordlist(path: Option<&Path>) -> Result<()> {
-    let Some(path) = path else { return Ok(()) };
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let extra_words = String::from_utf8_lossy(&text)
-        .lines()
-        .map(|l| l.trim_end_matches('\r').to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let _ = assay_analyze::detectors::credentials::configure(
-        assay_analyze::detectors::credentials::CredentialOptions { extra_words },
-    );
-    Ok(())
-}
-
-/// Run every detector (and, once merged, component identification) as of `as_of`: the one
-/// place that derives facts from an unpacked tree, shared by `scan`, `verify` and `diff`.
-fn analyse(
-    unpacked: &assay_unpack::UnpackResult,
-    as_of: i64,
-) -> (Vec<Finding>, Vec<Component>, Vec<(&'static str, f64)>) {
-    let analysis = assay_analyze::Analysis::new(unpacked).with_as_of(as_of);
-    let (findings, detector_secs) = assay_analyze::run_detectors_timed(&analysis);
-    let components = assay_analyze::components::identify_components(&analysis);
-    (findings, components, detector_secs)
-}
-
-/// The reference time of a scan: `--as-of` when given; with `--reproducible` alone, the
-/// image's newest embedded time stamp; otherwise the clock.
-fn reference_time(
-    as_of: Option<&str>,
-    reproducible: bool,
-    unpacked: &assay_unpack::UnpackResult,
-) -> Result<i64> {
-    if let Some(text) = as_of {
-        return assay_model::time::parse_utc(text).ok_or_else(|| {
-            usage(format!(
-                "--as-of {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS"
-            ))
-        });
-    }
-    if !reproducible {
-        return Ok(assay_analyze::clock_now());
-    }
-    newest_embedded_time(unpacked).ok_or_else(|| {
-        usage(
-            "--reproducible needs a fixed reference time for certificate expiry, and this image \
-             carries no time stamp to take it from: give one with --as-of DATE",
-        )
-    })
-}
-
-/// The newest time stamp the image itself records (uImage/FIT headers, archive and flash
-/// filesystem entry times), in Unix seconds.
-fn newest_embedded_time(unpacked: &assay_unpack::UnpackResult) -> Option<i64> {
-    unpacked
-        .nodes
-        .iter()
-        .flat_map(|n| ["timestamp", "mtime"].map(|k| n.details.get(k)))
-        .flatten()
-        .filter_map(|v| v.parse::<i64>().ok())
-        .filter(|&t| t > 0)
-        .max()
-}
-
-/// Whether a scan matches its components against a vulnerability database.
-#[derive(Clone, Copy)]
-enum VulnSource<'a> {
-    /// No matching (verify and diff re-derive the image's own facts only).
-    Skip,
-    /// Match against this database, or the default one when it exists.
-    Match(Option<&'a Path>),
-}
-
-/// Unpack and analyse an image into a report.
-fn scan_image(
-    image: &Path,
-    as_of: Option<&str>,
-    reproducible: bool,
-    quiet: bool,
-    vulndb: VulnSource<'_>,
-) -> Result<(Report, assay_unpack::UnpackResult)> {
-    let unpacked = unpack(image, quiet)?;
-    let as_of = reference_time(as_of, reproducible, &unpacked)?;
-    let started = Instant::now();
-    let (mut findings, components, detector_secs) = analyse(&unpacked, as_of);
-    let mut stats = unpacked.stats.clone();
-    stats
-        .seconds
-        .insert("analyze".into(), started.elapsed().as_secs_f64());
-    for (name, secs) in detector_secs {
-        stats.seconds.insert(format!("detector:{name}"), secs);
-    }
-    let mut warnings = unpacked.warnings.clone();
-    let mut vulnerabilities = Vec::new();
-    if let VulnSource::Match(path) = vulndb {
-        let started = Instant::now();
-        vulnerabilities = match_vulnerabilities(path, &components, &mut warnings)?;
-        findings.extend(assay_vulndb::findings(&components, &vulnerabilities));
-        assay_analyze::sort_findings(&mut findings);
-        stats
-            .seconds
-            .insert("vulndb".into(), started.elapsed().as_secs_f64());
-    }
-    let report = Report {
-        schema: REPORT_SCHEMA.to_string(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        image: unpacked.image.clone(),
-        nodes: unpacked.nodes.clone(),
-        components,
-        findings,
-        vulnerabilities,
-        warnings,
-        as_of: Some(assay_model::time::format_utc(as_of)),
-        stats: (!reproducible).then_some(stats),
-    };
-    Ok((report, unpacked))
 }
 
 fn scan(args: ScanArgs) -> Result<i32> {
@@ -485,21 +313,31 @@ fn scan(args: ScanArgs) -> Result<i32> {
         }
         (f, _) => f.unwrap_or(OutputFormat::Text),
     };
-    configure_wordlist(args.wordlist.as_deref())?;
-    if let Err(code) = configure_rule_pack(&args.rules) {
-        return Ok(code);
-    }
+    let config = match settings(args.wordlist.as_deref(), &args.rules)? {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let reference = reference_time(args.as_of.as_deref(), args.reproducible)?;
+    let vulnerabilities = match args.vulndb.clone() {
+        Some(p) => VulnerabilitySource::Path(p),
+        None => match default_vulndb_path().filter(|p| p.is_file()) {
+            Some(p) => VulnerabilitySource::Path(p),
+            None => VulnerabilitySource::Unavailable,
+        },
+    };
+    let config = config
+        .with_reference_time(reference)
+        .with_vulnerabilities(vulnerabilities)
+        .with_run_figures(!args.reproducible);
     let signing_key = match &args.sign {
         Some(path) => Some(read_signing_key(path)?),
         None => None,
     };
-    let (report, unpacked) = scan_image(
-        &args.image,
-        args.as_of.as_deref(),
-        args.reproducible,
-        args.quiet,
-        VulnSource::Match(args.vulndb.as_deref()),
-    )?;
+    let output = scanner(config.clone(), args.quiet)
+        .run(&args.image)
+        .map_err(engine_error)?;
+    let profile = output.entropy_profile();
+    let (report, unpacked) = (output.report, output.unpacked);
     if let Some(dir) = &args.extract {
         assay_unpack::extract::extract(&unpacked, dir)
             .with_context(|| format!("extracting into {}", dir.display()))?;
@@ -524,16 +362,12 @@ fn scan(args: ScanArgs) -> Result<i32> {
             },
         ),
         (OutputFormat::Sarif, _) => {
-            let rules = assay_analyze::all_rules();
-            assay_report::sarif::to_sarif(&report, &rule_docs(&rules), information_uri())
+            let rules = config.detectors().rules();
+            assay_report::sarif::to_sarif(&report, &rules, information_uri())
         }
         (OutputFormat::Html, _) => {
-            let rules = assay_analyze::all_rules();
-            let profile = unpacked
-                .content(0)
-                .map(|image| entropy_profile(image))
-                .unwrap_or_default();
-            assay_report::html::to_html(&report, &rule_docs(&rules), &profile)?
+            let rules = config.detectors().rules();
+            assay_report::html::to_html(&report, &rules, &profile)?
         }
     };
     write_output(args.output.as_deref(), &text)?;
@@ -605,51 +439,12 @@ fn write_secret(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// A report read from a file: plain JSON or the payload of a DSSE envelope.
-struct LoadedReport {
-    report: Report,
-    envelope: Option<dsse::Envelope>,
-}
-
-/// Read a report or envelope; `None` when the file is not JSON at all (then it is an image).
-fn load_report(path: &Path) -> Result<Option<LoadedReport>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Ok(None);
-    }
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return Ok(None);
-    };
-    let value: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(_) => return Ok(None),
-    };
-    if value.get("payloadType").is_some() {
-        let envelope = dsse::Envelope::from_json(text)
-            .with_context(|| format!("reading envelope {}", path.display()))?;
-        let payload = envelope.payload_bytes()?;
-        let report = serde_json::from_slice(&payload)
-            .with_context(|| format!("the payload of {} is not a report", path.display()))?;
-        return Ok(Some(LoadedReport {
-            report,
-            envelope: Some(envelope),
-        }));
-    }
-    let report = serde_json::from_value(value)
-        .with_context(|| format!("{} is JSON but not an Assay report", path.display()))?;
-    Ok(Some(LoadedReport {
-        report,
-        envelope: None,
-    }))
-}
-
 fn verify_command(args: VerifyArgs) -> Result<i32> {
-    configure_wordlist(args.wordlist.as_deref())?;
-    if let Err(code) = configure_rule_pack(&args.rules) {
-        return Ok(code);
-    }
-    let loaded = load_report(&args.report)?
+    let config = match settings(args.wordlist.as_deref(), &args.rules)? {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let loaded = assay_engine::load_report(&args.report)?
         .ok_or_else(|| usage(format!("{} is not a JSON report", args.report.display())))?;
     let mut out = String::new();
     let _ = std::fmt::Write::write_fmt(
@@ -661,45 +456,41 @@ fn verify_command(args: VerifyArgs) -> Result<i32> {
         ),
     );
     // The signature comes first: nothing in an envelope is worth checking if it is forged.
-    let signature = match (&args.key, &loaded.envelope) {
-        (Some(key_path), Some(envelope)) => {
+    let key = match &args.key {
+        Some(key_path) if loaded.envelope.is_some() => {
             let text = std::fs::read_to_string(key_path)
                 .with_context(|| format!("reading key {}", key_path.display()))?;
-            let key = dsse::verifying_key_from_text(&text)
-                .with_context(|| format!("key {}", key_path.display()))?;
-            match envelope.verify(&key) {
-                Ok(_) => format!("signature: ok (keyid {})", dsse::key_id(&key)),
-                Err(e) => {
-                    out.push_str(&format!("FAIL signature: {e}\nNOT verified: the signature does not hold; nothing else was checked\n"));
-                    print!("{out}");
-                    return Ok(4);
-                }
-            }
+            Some(
+                dsse::verifying_key_from_text(&text)
+                    .with_context(|| format!("key {}", key_path.display()))?,
+            )
         }
-        (Some(_), None) => {
+        _ => None,
+    };
+    let check = match (&args.key, &key) {
+        (Some(_), None) => SignatureCheck::NotAnEnvelope,
+        _ => loaded.check_signature(key.as_ref()),
+    };
+    let signature = match check {
+        SignatureCheck::Verified { key_id } => format!("signature: ok (keyid {key_id})"),
+        SignatureCheck::Failed(e) => {
+            out.push_str(&format!("FAIL signature: {e}\nNOT verified: the signature does not hold; nothing else was checked\n"));
+            print!("{out}");
+            return Ok(4);
+        }
+        SignatureCheck::NotAnEnvelope => {
             out.push_str("FAIL signature: --key given but the report is not a signed envelope\nNOT verified: the signature does not hold; nothing else was checked\n");
             print!("{out}");
             return Ok(4);
         }
-        (None, Some(_)) => "signature: not checked (no --key given)".to_string(),
-        (None, None) => "signature: none (plain report)".to_string(),
+        SignatureCheck::NotChecked => "signature: not checked (no --key given)".to_string(),
+        _ => "signature: none (plain report)".to_string(),
     };
     let report = loaded.report;
-    let as_of = match report.as_of.as_deref() {
-        Some(t) => assay_model::time::parse_utc(t)
-            .ok_or_else(|| anyhow::anyhow!("the report's as_of {t:?} is not a date"))?,
-        None => assay_analyze::clock_now(),
-    };
-    let unpacked = unpack(&args.image, args.quiet)?;
-    let (mut findings, components, _) = analyse(&unpacked, as_of);
-    // Vulnerability findings come from a database verify does not have: derive them from the
-    // report's own vulnerability records over the re-derived components, so their node, range
-    // and evidence are still checked against the image.
-    if !report.vulnerabilities.is_empty() {
-        findings.extend(assay_vulndb::findings(&components, &report.vulnerabilities));
-        assay_analyze::sort_findings(&mut findings);
-    }
-    let outcome = verify::check(&report, &unpacked, &findings, &components);
+    let config = config.with_reference_time(ReferenceTime::At(clock_now()));
+    let outcome = scanner(config, args.quiet)
+        .verify(&report, &args.image)
+        .map_err(engine_error)?;
     for f in &outcome.failures {
         out.push_str(&format!("FAIL {f}\n"));
     }
@@ -726,28 +517,16 @@ fn verify_command(args: VerifyArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// A report for one side of a diff: read it, or scan the image.
-fn report_for_diff(path: &Path, as_of: Option<&str>, quiet: bool) -> Result<Report> {
-    if let Some(loaded) = load_report(path)? {
-        return Ok(loaded.report);
-    }
-    let (report, _) = scan_image(path, as_of, false, quiet, VulnSource::Skip)?;
-    Ok(report)
-}
-
 fn diff_command(args: DiffArgs) -> Result<i32> {
-    configure_wordlist(args.wordlist.as_deref())?;
-    if let Err(code) = configure_rule_pack(&args.rules) {
-        return Ok(code);
-    }
-    let as_of = match args.as_of.as_deref() {
-        Some(t) => Some(t.to_string()),
-        // Both images judged as of the same moment.
-        None => Some(format!("@{}", assay_analyze::clock_now())),
+    let config = match settings(args.wordlist.as_deref(), &args.rules)? {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
     };
-    let old = report_for_diff(&args.old, as_of.as_deref(), args.quiet)?;
-    let new = report_for_diff(&args.new, as_of.as_deref(), args.quiet)?;
-    let d = assay_report::diff::diff(&old, &new);
+    // Both images judged as of the same moment.
+    let config = config.with_reference_time(reference_time(args.as_of.as_deref(), false)?);
+    let d = scanner(config, args.quiet)
+        .diff(&args.old, &args.new)
+        .map_err(engine_error)?;
     let text = match args.format {
         DiffFormat::Text => assay_report::diff::to_text(&d),
         DiffFormat::Json => assay_report::diff::to_json(&d),
@@ -756,40 +535,9 @@ fn diff_command(args: DiffArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The rules' documentation as the report outputs take it.
-fn rule_docs(rules: &[assay_analyze::Rule]) -> Vec<assay_report::RuleDoc<'_>> {
-    rules
-        .iter()
-        .map(|r| assay_report::RuleDoc {
-            id: r.id,
-            category: r.category,
-            severity: r.severity,
-            title: r.title,
-            description: r.description,
-        })
-        .collect()
-}
-
 /// The project's home page for SARIF's `informationUri`, when the package declares one.
 fn information_uri() -> Option<&'static str> {
     Some(env!("CARGO_PKG_REPOSITORY")).filter(|s| !s.is_empty())
-}
-
-/// How many blocks the HTML image map divides the image into, at most.
-const ENTROPY_BLOCKS: usize = 512;
-/// The smallest block measured: below this, entropy says little about the data.
-const MIN_ENTROPY_BLOCK: usize = 256;
-
-/// Entropy of the image block by block, for the HTML report's image map.
-fn entropy_profile(image: &[u8]) -> assay_report::html::EntropyProfile {
-    let block_size = image.len().div_ceil(ENTROPY_BLOCKS).max(MIN_ENTROPY_BLOCK);
-    assay_report::html::EntropyProfile {
-        block_size: block_size as u64,
-        values: image
-            .chunks(block_size)
-            .map(assay_unpack::scan::entropy)
-            .collect(),
-    }
 }
 
 /// The SBOM creation time: now, or `$SOURCE_DATE_EPOCH` (or none) for a reproducible run.
@@ -807,41 +555,8 @@ fn sbom_timestamp(reproducible: bool) -> Option<String> {
     Some(assay_report::sbom::rfc3339_utc(epoch.unwrap_or(now)))
 }
 
-/// Match the components against the vulnerability database given or found at the default
-/// path; without one, say so once in the warnings.
-fn match_vulnerabilities(
-    given: Option<&Path>,
-    components: &[assay_model::Component],
-    warnings: &mut Vec<Warning>,
-) -> Result<Vec<assay_model::Vulnerability>> {
-    let path = match given {
-        Some(p) => Some(p.to_path_buf()),
-        None => assay_vulndb::default_path().filter(|p| p.is_file()),
-    };
-    let Some(path) = path else {
-        warnings.push(Warning {
-            node: None,
-            location: String::new(),
-            kind: "vulndb".into(),
-            message: assay_vulndb::NO_DATABASE.into(),
-        });
-        return Ok(Vec::new());
-    };
-    let db = assay_vulndb::VulnDb::open(&path)
-        .with_context(|| format!("opening vulnerability database {}", path.display()))?;
-    if db.feeds()?.is_empty() {
-        warnings.push(Warning {
-            node: None,
-            location: path.display().to_string(),
-            kind: "vulndb".into(),
-            message: "the vulnerability database holds no feed; run assay vulndb import".into(),
-        });
-    }
-    Ok(db.match_components(components)?)
-}
-
 fn vulndb_path(db: Option<PathBuf>) -> Result<PathBuf> {
-    db.or_else(assay_vulndb::default_path)
+    db.or_else(default_vulndb_path)
         .context("no database path: give --db, or set ASSAY_VULNDB or HOME")
 }
 
@@ -863,7 +578,8 @@ fn vulndb(cmd: VulndbCommand) -> Result<i32> {
                     return Ok(2);
                 }
             }
-            let date = date.unwrap_or_else(assay_vulndb::today);
+            let date = date
+                .unwrap_or_else(|| assay_model::time::format_utc(clock_now())[..10].to_string());
             let mut store = assay_vulndb::VulnDb::create(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             for f in &files {
@@ -919,15 +635,8 @@ fn vulndb(cmd: VulndbCommand) -> Result<i32> {
     }
 }
 
-fn rules_text(markdown: bool) -> String {
-    let mut rules = assay_analyze::all_rules();
-    rules.push(assay_analyze::Rule {
-        id: assay_vulndb::RULE_ID,
-        category: assay_vulndb::RULE_CATEGORY,
-        severity: assay_vulndb::RULE_SEVERITY,
-        title: assay_vulndb::RULE_TITLE,
-        description: assay_vulndb::RULE_DESCRIPTION,
-    });
+fn rules_text(config: &AnalysisConfig, markdown: bool) -> String {
+    let rules = config.rules();
     let mut out = String::new();
     if markdown {
         out.push_str("# Assay detection rules\n\nGenerated by `assay rules --markdown`.\n\n");
@@ -957,21 +666,100 @@ fn rules_text(markdown: bool) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The wall clock in Unix seconds: "now" for the engine, which reads no clock.
+fn clock_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
 
-    #[test]
-    fn entropy_profile_covers_the_image_in_bounded_blocks() {
-        let image: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-        let p = entropy_profile(&image);
-        assert!(p.values.len() <= ENTROPY_BLOCKS);
-        assert_eq!(
-            p.values.len() as u64,
-            (image.len() as u64).div_ceil(p.block_size)
-        );
-        assert!(p.values.iter().all(|&e| (0.0..=8.0).contains(&e)));
-        assert!(entropy_profile(&[]).values.is_empty());
-        assert_eq!(entropy_profile(&[0; 100]).values, vec![0.0]);
+/// The default database path: `$ASSAY_VULNDB`, else `$XDG_DATA_HOME/assay/vulndb.sqlite`, else
+/// `~/.local/share/assay/vulndb.sqlite`.
+fn default_vulndb_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ASSAY_VULNDB").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
     }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("assay").join("vulndb.sqlite"))
+}
+
+/// The detectors' settings from `--wordlist` and `--rules`: the word list is read first (exit
+/// 3 when it cannot be), then the rules compile (exit 2 with the compiler's message).
+fn settings(wordlist: Option<&Path>, rules: &[PathBuf]) -> Result<Result<AnalysisConfig, i32>> {
+    let mut config = AnalysisConfig::new();
+    if let Some(path) = wordlist {
+        config = config.with_word_list(path)?;
+    }
+    match config.with_rule_dirs(rules) {
+        Ok(c) => Ok(Ok(c)),
+        Err(e) => {
+            eprintln!("assay: {e}");
+            Ok(Err(2))
+        }
+    }
+}
+
+/// The reference time from `--as-of`, else the image's (with `--reproducible`), else now.
+fn reference_time(as_of: Option<&str>, reproducible: bool) -> Result<ReferenceTime> {
+    if let Some(text) = as_of {
+        return assay_model::time::parse_utc(text)
+            .map(ReferenceTime::At)
+            .ok_or_else(|| {
+                usage(format!(
+                    "--as-of {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS"
+                ))
+            });
+    }
+    Ok(if reproducible {
+        ReferenceTime::NewestEmbedded
+    } else {
+        ReferenceTime::At(clock_now())
+    })
+}
+
+/// An engine error as the CLI reports it: a missing reference time is a usage error.
+fn engine_error(e: assay_engine::Error) -> anyhow::Error {
+    match e {
+        assay_engine::Error::NoReferenceTime => usage(
+            "--reproducible needs a fixed reference time for certificate expiry, and this image \
+             carries no time stamp to take it from: give one with --as-of DATE",
+        ),
+        e => e.into(),
+    }
+}
+
+/// A scanner with a progress bar on a terminal (unless quiet).
+fn scanner(config: AnalysisConfig, quiet: bool) -> Scan {
+    let scan = Scan::new(config);
+    if quiet || !std::io::stderr().is_terminal() {
+        return scan;
+    }
+    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    scan.on_progress(Arc::new(move |event| {
+        let Ok(mut bar) = bar.lock() else { return };
+        match event {
+            assay_engine::Progress::Unpacking { done, total } => {
+                let b = bar.get_or_insert_with(|| {
+                    let b = ProgressBar::new(total);
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} unpacking [{bar:40}] {bytes}/{total_bytes}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    b
+                });
+                b.set_position(done);
+            }
+            _ => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+            }
+        }
+    }))
 }
