@@ -362,11 +362,11 @@ fn scan(args: ScanArgs) -> Result<i32> {
             },
         ),
         (OutputFormat::Sarif, _) => {
-            let rules = config.detectors().rules();
+            let rules = config.rules();
             assay_report::sarif::to_sarif(&report, &rules, information_uri())
         }
         (OutputFormat::Html, _) => {
-            let rules = config.detectors().rules();
+            let rules = config.rules();
             assay_report::html::to_html(&report, &rules, &profile)?
         }
     };
