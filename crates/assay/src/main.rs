@@ -565,14 +565,10 @@ fn vulndb(cmd: VulndbCommand) -> Result<i32> {
         VulndbCommand::Import { files, db, date } => {
             let path = vulndb_path(db)?;
             if let Some(d) = &date {
+                // A real calendar date: 2023-02-30 and month 13 are refused.
                 let ok = d.len() == 10
-                    && d.bytes().enumerate().all(|(i, b)| {
-                        if i == 4 || i == 7 {
-                            b == b'-'
-                        } else {
-                            b.is_ascii_digit()
-                        }
-                    });
+                    && d.as_bytes()[0].is_ascii_digit()
+                    && assay_model::time::parse_utc(d).is_some();
                 if !ok {
                     eprintln!("assay: --date must be YYYY-MM-DD");
                     return Ok(2);
