@@ -439,6 +439,23 @@ fn every_output_matches_its_golden_file() {
         "txt",
         &["rules", "--rules", &rules_diag, "--rules", &rules_beacon],
     ));
+    // The command line itself: every command's help.
+    for (name, command) in [
+        ("help", vec![]),
+        ("help-scan", vec!["scan"]),
+        ("help-unpack", vec!["unpack"]),
+        ("help-verify", vec!["verify"]),
+        ("help-diff", vec!["diff"]),
+        ("help-keygen", vec!["keygen"]),
+        ("help-vulndb-import", vec!["vulndb", "import"]),
+        ("help-vulndb-info", vec!["vulndb", "info"]),
+        ("help-rules", vec!["rules"]),
+    ] {
+        let mut a = command;
+        a.push("--help");
+        run.check(case(name, "txt", &a));
+    }
+
     // A rule file that does not compile stops the command before anything runs.
     let broken = run.tmp("broken-rules");
     std::fs::create_dir_all(&broken).unwrap();
