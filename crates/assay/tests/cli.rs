@@ -1,12 +1,10 @@
 //! Command-line behaviour of the real `assay` binary: documented outputs, exit codes and the
 //! generated rule documentation.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn assay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_assay"))
-}
+use common::assay;
+use std::path::Path;
 
 #[test]
 fn rules_doc_in_the_repository_is_current() {
