@@ -6,8 +6,6 @@
 //! [`assay_model::Rule`] values from the caller: this crate sits below the analysers and must
 //! not know them.
 
-#![deny(unsafe_code)]
-
 use assay_model::Severity;
 
 pub mod cyclonedx;

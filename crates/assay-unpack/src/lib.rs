@@ -8,8 +8,6 @@
 //! [`Limits`] that keep hostile input bounded. Nothing here writes to disk except
 //! [`extract`], and that only under a directory it is given.
 
-#![deny(unsafe_code)]
-
 pub mod blob;
 pub mod cursor;
 pub mod driver;

@@ -43,7 +43,7 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct RuleDirsFlag {
     /// Add the YARA rules (*.yar, *.yara) of this directory to the built-in rule pack
-    /// (repeatable). A rule without `meta: assay_id` reports as ASSAY-USER-<rule name>. Give
+    /// (repeatable). A rule without `meta: assay_id` reports as `ASSAY-USER-<rule name>`. Give
     /// `verify` and `diff` the directories the scan used.
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,

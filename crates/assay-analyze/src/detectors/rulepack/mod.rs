@@ -37,7 +37,7 @@ const BUILTIN_RULES: &[(&str, &str)] = &[
 const BUILTIN_NAMESPACE: &str = "assay";
 
 /// Most user rule files read from one `--rules` directory.
-const MAX_USER_RULE_FILES: usize = 1000;
+pub const MAX_USER_RULE_FILES: usize = 1000;
 
 /// Longest time one file's scan may take before the scan is abandoned with what it found.
 const SCAN_TIMEOUT: Duration = Duration::from_secs(30);
