@@ -3,10 +3,10 @@
 //!
 //! Settings are one value, [`AnalysisConfig`] (rule pack with the user's rules, extra password
 //! candidates, reference time, limits, vulnerability source); a [`Scan`] applies it, with an
-//! optional progress callback and a [`CancelToken`]. Nothing here prints, reads the clock, the
-//! environment or `$HOME`: the front end decides "now", where the database lives and what to
-//! show. Two scans with different configs run side by side in one process, each with its own
-//! answers.
+//! optional progress callback and a [`CancelToken`]. Nothing here prints, reads the wall clock,
+//! the environment or `$HOME`: the front end decides "now", where the database lives and what
+//! to show (the phases are timed for the report's `stats` with a monotonic timer only). Two
+//! scans with different configs run side by side in one process, each with its own answers.
 //!
 //! ```
 //! use assay_engine::{AnalysisConfig, ReferenceTime, Scan};

@@ -259,3 +259,13 @@ fn reports_and_images_are_told_apart() {
     let d = assay_engine::diff(&path, &demo(), &config).unwrap();
     assert!(assay_report::diff::is_empty(&d));
 }
+
+#[test]
+fn scanners_and_their_outputs_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Scan>();
+    send_sync::<AnalysisConfig>();
+    send_sync::<assay_engine::ScanOutput>();
+    send_sync::<assay_engine::Verification>();
+    send_sync::<Error>();
+}
