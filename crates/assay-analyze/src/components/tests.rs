@@ -233,10 +233,20 @@ fn upstream_versions_of_packages() {
     assert_eq!(up("2013.59-1"), "2013.59");
     assert_eq!(up("svn-r9945-1"), "svn-r9945");
     assert_eq!(up("2013-10-23"), "2013-10-23");
+    // OpenWrt snapshot versions keep their source hash: it is the exact upstream version.
     assert_eq!(
         up("2013-11-07-8ea96670367e5dd23988b51ee4f0f790393effaf"),
-        "2013-11-07"
+        "2013-11-07-8ea96670367e5dd23988b51ee4f0f790393effaf"
     );
+    assert_eq!(
+        up("2013-11-13-f9d31edb8938341b9217ee4c14eb58111414eb97-1"),
+        "2013-11-13-f9d31edb8938341b9217ee4c14eb58111414eb97"
+    );
+    assert_eq!(
+        up("9c97d5ecd795709c8584e972bfdf3aee3a5b846d-6"),
+        "9c97d5ecd795709c8584e972bfdf3aee3a5b846d"
+    );
+    assert_eq!(up("20130807-1"), "20130807");
 }
 
 #[test]
