@@ -119,7 +119,7 @@ def read(tree, rel):
         return f.read()
 
 
-def locate(ev, tree, files):
+def locate(ev, tree, files, image):
     """Fill in where one piece of evidence sits: tree path, offset, string, sha256."""
     def suffix(p):
         p = "/" + p.lstrip("/")
@@ -134,6 +134,11 @@ def locate(ev, tree, files):
                     return dict(ev, tree=rel, string=m.group().decode(), offset=m.start(),
                                 sha256=hashlib.sha256(data).hexdigest())
         return None
+    if "in_image" in ev:
+        with open(image, "rb") as f:
+            data = f.read()
+        at = data.find(ev["string"].encode())
+        return dict(ev, offset=at, sha256=hashlib.sha256(data).hexdigest()) if at >= 0 else None
     if "file_name" in ev:
         for rel in suffix(ev["file_name"]):
             return dict(ev, tree=rel, sha256=hashlib.sha256(read(tree, rel)).hexdigest())
@@ -152,8 +157,12 @@ def locate(ev, tree, files):
     return None
 
 
-def check(ev, tree, by_sha):
+def check(ev, tree, by_sha, image):
     """Whether recorded evidence still holds in this tree (found by the file's sha256)."""
+    if "in_image" in ev:
+        with open(image, "rb") as f:
+            f.seek(ev["offset"])
+            return f.read(len(ev["string"].encode())) == ev["string"].encode()
     rel = by_sha.get(ev.get("sha256"))
     if rel is None:
         return False
@@ -249,7 +258,7 @@ def main():
             truth["image_sha256"] = sha256_file(img)
             for c in truth["components"]:
                 for i, ev in enumerate(c["evidence"]):
-                    got = locate(ev, tree, files)
+                    got = locate(ev, tree, files, img)
                     if got is None:
                         print("  %s %s: evidence not found: %s" % (c["name"], c["version"], ev))
                         bad_truth += 1
@@ -264,7 +273,7 @@ def main():
                 by_sha.setdefault(sha256_file(os.path.join(tree, rel)), rel)
             for c in truth["components"]:
                 for ev in c["evidence"]:
-                    if not check(ev, tree, by_sha):
+                    if not check(ev, tree, by_sha, img):
                         print("  truth evidence no longer holds: %s %s %s" % (c["name"], c["version"], ev))
                         bad_truth += 1
         mine = [(c.get("name"), c.get("version")) for c in rep.get("components", [])]

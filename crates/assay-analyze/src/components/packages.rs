@@ -339,8 +339,16 @@ pub fn release_file(path: &str, bytes: &[u8]) -> Option<PackageHit> {
     // `Bleeding Edge`, `SNAPSHOT`: not a version; a trunk build is known by its revision
     // (`r38816`).
     let is_release = |v: &str| v.starts_with(|c: char| c.is_ascii_digit());
-    let is_revision =
-        |v: &str| v.len() > 1 && v.starts_with('r') && v[1..].chars().all(|c| c.is_ascii_digit());
+    // `r38816`, or `r7558-a5c3bbaf56` with the source hash.
+    let is_revision = |v: &str| {
+        let Some(rest) = v.strip_prefix('r') else {
+            return false;
+        };
+        let (number, hash) = rest.split_once('-').unwrap_or((rest, ""));
+        !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit())
+            && hash.chars().all(|c| c.is_ascii_hexdigit())
+    };
     let (version, at) = match (version, revision) {
         (Some((v, at)), _) if is_release(&v) => (v, at),
         (_, Some((r, at))) if is_revision(&r) => (r, at),
