@@ -29,7 +29,7 @@ const MAX_HITS_PER_ANCHOR: usize = 256;
 const MIN_BARE: usize = 3;
 
 /// Farthest a `marker` signature's version string may lie from its marker, in bytes.
-const MARKER_SPAN: usize = 64 * 1024;
+const MARKER_SPAN: usize = 256 * 1024;
 
 /// How a signature reads a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
