@@ -305,7 +305,11 @@ fn old_busybox_and_four_part_kernels_keep_their_exact_versions() {
 #[test]
 fn module_directories_name_the_kernel_when_modules_carry_no_vermagic() {
     let t = tree(&[
-        File("/lib/modules/4.14.241/ath9k.ko", b"\x7fELF no modinfo", 0o644),
+        File(
+            "/lib/modules/4.14.241/ath9k.ko",
+            b"\x7fELF no modinfo",
+            0o644,
+        ),
         File("/lib/modules/2.6.36.4brcmarm/wl.ko", b"\x7fELF", 0o644),
         // Not a kernel release.
         File("/lib/modules/extra/x.ko", b"\x7fELF", 0o644),
@@ -353,7 +357,8 @@ fn versions_beside_their_format_strings() {
 #[test]
 fn markers_in_scripts_and_names_in_comments_are_no_components() {
     // Negatives: text that mentions a component (and a version-like string) is not it.
-    let init = b"#!/bin/sh\n# start radvd\nradvd -p /var/run/radvd.pid -C /etc/radvd.conf\nVERSION=1.8\n";
+    let init =
+        b"#!/bin/sh\n# start radvd\nradvd -p /var/run/radvd.pid -C /etc/radvd.conf\nVERSION=1.8\n";
     let l7 = b"# Tor - The Onion Router\n# works, but this matches every stream I have made using Tor 0.1.0.16 as\ntor\n^.*\n";
     let radvd_named_other = b"\x00/var/run/radvd.pid\x00\x001.8\x00";
     let bb_udhcp = b"\x00BusyBox v1.01 (2016.06.17)\x00udhcpcd, version %s\x00\x000.9.9-pre\x00";
@@ -396,13 +401,18 @@ fn components_inside_other_programs_are_marked_embedded() {
 fn package_records_that_disagree_with_the_binary_are_kept_as_other_versions() {
     let status = b"Package: wpad-mini\nVersion: 20130807-1\nStatus: install user installed\n\nPackage: libuci-lua\nVersion: 2013-10-15.1-1\nStatus: install user installed\n\nPackage: uci\nVersion: 2013-10-15.1-1\nStatus: install user installed\n\nPackage: libgcc\nVersion: 4.6-linaro-1\nStatus: install user installed\n\nPackage: base-files\nVersion: 149-r38816\nStatus: install user installed\n";
     let wpad = b"\x00hostapd v2.1-devel\x00wpa_supplicant v2.1-devel\x00";
-    let release = b"DISTRIB_ID=\"OpenWrt\"\nDISTRIB_RELEASE=\"Bleeding Edge\"\nDISTRIB_REVISION=\"r38816\"\n";
+    let release =
+        b"DISTRIB_ID=\"OpenWrt\"\nDISTRIB_RELEASE=\"Bleeding Edge\"\nDISTRIB_REVISION=\"r38816\"\n";
     let t = tree(&[
         File("/usr/lib/opkg/status", status, 0o644),
         File("/usr/sbin/wpad", wpad, 0o755),
         File("/etc/openwrt_release", release, 0o644),
         // The SONAME's 0.9.7 is a less precise reading of the banner's 0.9.7f.
-        File("/lib/libcrypto.so.0.9.7", b"\x00MD5 part of OpenSSL 0.9.7f 22 Mar 2005\x00", 0o644),
+        File(
+            "/lib/libcrypto.so.0.9.7",
+            b"\x00MD5 part of OpenSSL 0.9.7f 22 Mar 2005\x00",
+            0o644,
+        ),
     ]);
     let cs = identify_components(&Analysis::new(&t));
     assert_eq!(versions(&cs, "hostapd"), ["2.1-devel"]);
