@@ -321,6 +321,22 @@ pub struct ComponentEvidence {
     /// Where `matched` sits in the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<ByteRange>,
+    /// The file is another program that carries the component linked in statically (a
+    /// vendor web server with zlib inside), not one of the component's own files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub embedded: bool,
+}
+
+/// A version that another source gives for a component and that the report does not trust,
+/// kept so that a reader sees the disagreement and can judge it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OtherVersion {
+    /// The version that source gives.
+    pub version: String,
+    /// Why the component's `version` is trusted over this one.
+    pub reason: String,
+    /// Where this version was read.
+    pub evidence: Vec<ComponentEvidence>,
 }
 
 /// A third-party component found in the image, for the inventory and vulnerability matching.
@@ -339,6 +355,11 @@ pub struct Component {
     pub confidence: Confidence,
     /// Every place the component was seen.
     pub evidence: Vec<ComponentEvidence>,
+    /// Versions other sources give for the same component that disagree with `version`
+    /// (a package record's snapshot label against the binary's own banner), with the reason
+    /// `version` is trusted over each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_versions: Vec<OtherVersion>,
 }
 
 /// A CVSS rating as a feed gives it (or as computed from its vector).
