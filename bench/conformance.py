@@ -129,13 +129,23 @@ def run_peer(peer, sample, workdir, timeout):
 
 # ----------------------------------------------------------------------------- what a tool recognised
 
-def assay_recognised(workdir):
-    """(top, anywhere): formats directly in the image with offset and size; every format in the tree."""
+def assay_report(workdir):
     try:
         with open(os.path.join(workdir, "report.json")) as fh:
-            rep = json.load(fh)
+            return json.load(fh)
     except (OSError, ValueError):
-        return [], []
+        return {}
+
+
+def assay_warnings(workdir):
+    """What Assay said about the image (the vulnerability-database notice left out)."""
+    return [f"{w.get('kind')}: {w.get('location', '')}: {w.get('message')}"
+            for w in assay_report(workdir).get("warnings", []) if w.get("kind") != "vulndb"][:8]
+
+
+def assay_recognised(workdir):
+    """(top, anywhere): formats directly in the image with offset and size; every format in the tree."""
+    rep = assay_report(workdir)
     nodes = rep.get("nodes", [])
     root = nodes[0]["id"] if nodes else None
     top = [(n["format"], n.get("offset"), n.get("size")) for n in nodes
@@ -419,6 +429,8 @@ def main():
             tree = Tree(os.path.join(wd, "extract"), path)
             ok, reasons, facts = judge(rec["expect"], top, anywhere, tree, rec["sha256"], run)
             row["tools"][tool] = {"pass": ok, "reasons": reasons, "run": run, **facts}
+            if tool == "assay":
+                row["tools"][tool]["warnings"] = assay_warnings(wd)
         results.append(row)
         cells = "  ".join(f"{t}:{'ok' if row['tools'][t]['pass'] else 'FAIL'}" for t in tools)
         print(f"[{i}/{len(samples)}] {rec['id']}  {cells}", file=sys.stderr, flush=True)

@@ -56,6 +56,15 @@ NETWORK_GEAR = {
 }
 
 STD_SET = ["testfile1", "testfile2", "test file 3_.txt"]  # fact_extractor's standard unpack set
+# FACT's tests assert the names of the standard set; the images were made from the folder
+# fact_extractor/test/data/get_files_test (its name is the prefix the tests expect), so each
+# file must also hold that folder's content: a tool that writes empty placeholders (for
+# encrypted members, say) has not extracted them.
+STD_CONTENT = {
+    "testfile1": ("fact_extractor/test/data/get_files_test/testfile1"),
+    "testfile2": ("fact_extractor/test/data/get_files_test/testfile2"),
+    "test file 3_.txt": ("fact_extractor/test/data/get_files_test/generic folder/test file 3_.txt"),
+}
 
 
 def sha256(b):
@@ -190,8 +199,10 @@ def fact_samples(b):
         b.add(f"fact/{sid}", git_src(FACT, path), family, expect,
               f"fkie-cad/fact_extractor {test}", transform=transform, note=note, licence=FACT[2])
 
+    std_files = {n: dict(name=n, **lit(populate.git_blob(FACT[0], FACT[1], path))) for n, path in STD_CONTENT.items()}
+
     def std(names=STD_SET):
-        return {"files": [{"name": n} for n in names], "min_files": len(names)}
+        return {"files": [std_files[n] for n in names], "min_files": len(names)}
 
     t = P + "alphanetworks/test/"
     add("alphanetworks/test_sample", t + "data/test_sample", "alphanetworks",
@@ -235,8 +246,10 @@ def fact_samples(b):
         {"min_files": 1, "files": [{"contains": b"This is a decrypted test file!".hex()}]},
         P + "dlink/test/test_dlink_shrs.py")
     add("draytek/valid_draytekvigor167_image.bin", P + "draytek_vigor_167/test/data/valid_draytekvigor167_image.bin",
-        "draytek", {"min_files": 2, "files": [{"sha256": "73b648f484ab0a34ce00729ce8b7ef183885b4b5c540344a8451d18fe94cc2fa"}]},
-        P + "draytek_vigor_167/test/test_draytek_vigor_167.py::test_extraction_valid_image (the squashfs part)")
+        "draytek", {"formats": [{"format": "squashfs", "offset": 256, "size": 4096}], "min_files": 1},
+        P + "draytek_vigor_167/test/test_draytek_vigor_167.py::test_extraction_valid_image",
+        note="the test hashes the carved squashfs image (sha256 73b648f4...), which is bytes 256..4352 of the "
+             "sample: held here as a squashfs of 4096 bytes at 256, whose content must be extracted")
     # generic carver
     t = P + "generic_carver/test/"
     b.add("fact/generic_carver/generic_carver_test", git_src(FACT, "fact_extractor/test/data/generic_carver_test"),
@@ -267,7 +280,7 @@ def fact_samples(b):
         add(f"generic_fs/{fs}.img", t + f"data/{fs}.img.xz", fam, std(),
             t + f"test_plugin_generic_fs.py::test_extraction_{fs}", transform="xz")
     add("generic_fs/mbr.img", t + "data/mbr.img.xz", "mbr",
-        {"min_files": 3, "files": [{"name": "test_data_file.bin"}, {"name": "yara_test_file"}, {"name": "testfile1"}]},
+        {"min_files": 3, "files": [{"name": "test_data_file.bin"}, {"name": "yara_test_file"}, std_files["testfile1"]]},
         t + "test_plugin_generic_fs.py::test_extract_multiple_partitions", transform="xz")
     add("grain_media/test.gm8126", P + "grain_media/test/data/test.gm8126", "gm8126",
         {"min_files": 1, "files": [lit(b"foobar 123")]}, P + "grain_media/test/test_plugin_gm8126.py")
@@ -310,7 +323,7 @@ def fact_samples(b):
                    ("test.lz4", "lz4"), ("test.lzo", "lzop"), ("test.rz", "rzip"), ("test.zst", "zstd")]:
         add(f"patool/{f}", t + f"data/{f}", fam, {"min_files": 1, "files": [{"sha256_prefix": "deadc0de"}]},
             t + "test_plugin_patool.py::test_file_extraction")
-    add("patool/test.arc", t + "data/test.arc", "arc", {"min_files": 2, "files": [{"name": "testfile1"}, {"name": "testfile2"}]},
+    add("patool/test.arc", t + "data/test.arc", "arc", {"min_files": 2, "files": [std_files["testfile1"], std_files["testfile2"]]},
         t + "test_plugin_patool.py::test_extraction_arc")
     add("patool/test.deb", t + "data/test.deb", "ar", {"min_files": 3}, t + "test_plugin_patool.py::test_extract_deb")
     t = P + "raw/test/"
@@ -363,14 +376,15 @@ def fact_samples(b):
         P + "tenvis_pk2/test/test_tenvis_pk2.py::test_extraction_pk2")
     t = P + "tpl/test/"
     add("tpl/wr.fw", t + "data/wr.fw", "tplink",
-        {"files": [{"sha256": "9af7e4f50e0220f8b38246b3f7d790b5078f6f049c2d35272ce5edb9a06464e9"}]},
-        t + "test_tp_wr702n.py::test_header_and_binary (main.img: the decompressed OS)",
-        note="the test also hashes FACT's carved pieces (headers, the LZMA streams themselves, the raw OWFS "
-             "region); only the decompressed OS image is a tool-neutral product")
+        {"formats": [{"format": "lzma", "offset": 26820}, {"format": "lzma", "offset": 262420}], "min_files": 2},
+        t + "test_tp_wr702n.py::test_get_meta_dict (bootloader_offset 26820, os_offset 262420), test_extraction",
+        note="the test hashes FACT's carved pieces (headers, the LZMA streams themselves, the raw OWFS region); "
+             "what a tool-neutral expectation keeps is the boot loader and the OS found where the header says "
+             "and decoded (both streams carry LZMA properties byte 0x6e)")
     add("tpl/test.tpl", t + "data/test.tpl", "tplink", {"min_files": 4},
         t + "test_tpl.py (header, boot loader, kernel, rootfs)")
     t = P + "trx/test/"
-    add("trx/trx.img", t + "data/trx.img", "trx", {"files": [{"name": n} for n in STD_SET]},
+    add("trx/trx.img", t + "data/trx.img", "trx", {"files": [std_files[n] for n in STD_SET]},
         t + "test_plugin_untrx.py::test_extraction_trx (a zip holding the standard set)")
     add("trx/netgear.trx", t + "data/netgear.trx", "trx", {"min_files": 2},
         t + "test_plugin_untrx.py::test_extraction_trx2 (LZMA squashfs image and a segment)")
