@@ -25,7 +25,7 @@ bench/conformance/manifest.json asserts:
 A run that exceeds the timeout is a failure. Output: one row per sample (pass/fail per tool with
 a short reason), one per format family (passes per tool), a summary line, and the network-gear
 samples that a peer passes and Assay fails. --json writes every judgement with what each tool
-recognised and extracted. Work directories: bench/conformance/out/<tool>/<sample id>/.
+recognised and extracted. Work directories: bench/conformance/out/<tool>/<sample id>/ (--out).
 """
 import argparse
 import collections
@@ -386,12 +386,15 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="judge the outputs already under out/ (re-run only what is missing)")
     ap.add_argument("--no-assay", action="store_true", help="judge the peers only")
+    ap.add_argument("--peer", action="append", choices=PEERS, default=[],
+                    help="run only this peer (repeatable; implies --peers)")
+    ap.add_argument("--out", default=OUT, help="work directories (default bench/conformance/out)")
     ap.add_argument("--json", help="write every judgement here")
     a = ap.parse_args()
 
     man = load_manifest()
     samples = select(man["samples"], a)
-    tools = ([] if a.no_assay else ["assay"]) + (PEERS if a.peers else [])
+    tools = ([] if a.no_assay else ["assay"]) + (a.peer or (PEERS if a.peers else []))
     if not tools:
         sys.exit("nothing to run")
     if "assay" in tools and not os.access(a.assay, os.X_OK):
@@ -403,7 +406,7 @@ def main():
             sys.exit(f"{rec['id']}: not in {CACHE}; run bench/conformance/populate.py first")
         row = {"id": rec["id"], "family": rec["family"], "network_gear": rec["network_gear"], "tools": {}}
         for tool in tools:
-            wd = os.path.join(OUT, tool, *rec["id"].split("/"))
+            wd = os.path.join(a.out, tool, *rec["id"].split("/"))
             stamp = os.path.join(wd, "conformance-run.json")
             run = None
             if a.reuse and os.path.isfile(stamp):
@@ -453,6 +456,7 @@ def cell(t):
 
 def report(results, tools):
     short = {"assay": "assay", "binwalk-shim": "binwalk*", "unblob-shim": "unblob*"}
+    peers = [t for t in tools if t != "assay"]
     print("## Per sample\n")
     print("| sample | family | NG | " + " | ".join(short[t] for t in tools) + " |")
     print("|---|---|---|" + "---|" * len(tools))
@@ -482,7 +486,8 @@ def report(results, tools):
         for r in gap:
             who = ", ".join(short[t] for t in tools if t != "assay" and r["tools"][t]["pass"])
             print(f"- {r['id']} ({r['family']}; {who}): {'; '.join(r['tools']['assay']['reasons'])}")
-    print("\n(* binwalk v3 and unblob with Debian's unsquashfs in place of sasquatch)")
+    if peers:
+        print("\n(* binwalk v3 and unblob with Debian's unsquashfs in place of sasquatch)")
 
 
 if __name__ == "__main__":
