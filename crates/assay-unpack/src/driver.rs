@@ -98,6 +98,8 @@ pub struct Unpacker {
     formats: Vec<&'static dyn Format>,
     scanner: MagicScanner,
     fallbacks: Vec<usize>,
+    /// Per format: whether it describes whole blobs (see [`Format::describes_whole_blob`]).
+    whole_blob: Vec<bool>,
 }
 
 impl Default for Unpacker {
@@ -121,10 +123,12 @@ impl Unpacker {
             .filter(|(_, f)| f.magics().is_empty())
             .map(|(i, _)| i)
             .collect();
+        let whole_blob = formats.iter().map(|f| f.describes_whole_blob()).collect();
         Unpacker {
             formats,
             scanner,
             fallbacks,
+            whole_blob,
         }
     }
 
@@ -288,7 +292,10 @@ impl Run<'_> {
             .scanner
             .scan_windows(data, &mut |window, candidates| {
                 for c in candidates {
-                    if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
+                    if self.engine.whole_blob[c.format] {
+                        // A marker: the format is tried on the whole blob later.
+                        probed.push((c, Probe::default()));
+                    } else if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
                         probed.push((c, p));
                     }
                 }
@@ -337,6 +344,10 @@ impl Run<'_> {
                 .map(|c| (c, None))
                 .collect(),
         };
+        let (markers, work): (Vec<_>, Vec<_>) = work
+            .into_iter()
+            .partition(|(c, _)| self.engine.whole_blob[c.format]);
+        let overlays = self.describe_whole(data, &markers, depth, lineage);
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
@@ -422,10 +433,61 @@ impl Run<'_> {
         } else if gaps_from < data.len() && role != Role::File {
             self.push_unknown(&mut out, data, gaps_from, data.len());
         }
+        if !overlays.is_empty() {
+            // A stream with children is no longer read as a whole: its unexplained bytes
+            // must stay visible as an unknown range beside the description.
+            if out.children.is_empty() && role == Role::Stream {
+                self.push_unknown(&mut out, data, 0, data.len());
+            }
+            out.children.splice(0..0, overlays);
+        }
         if role == Role::Image {
             if let Some(p) = &self.progress {
                 p(data.len() as u64, data.len() as u64);
             }
+        }
+        out
+    }
+
+    /// Formats that describe whole blobs, tried once each on the whole blob when one of their
+    /// markers occurs in it: their nodes span the blob (offset 0) without claiming it.
+    fn describe_whole(
+        &self,
+        data: &Blob,
+        markers: &[(Candidate, Option<Probe>)],
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+    ) -> Vec<Pending> {
+        let mut formats: Vec<usize> = markers.iter().map(|(c, _)| c.format).collect();
+        formats.sort_unstable();
+        formats.dedup();
+        let mut out = Vec::new();
+        for idx in formats {
+            let format = self.engine.formats[idx];
+            let Some(probe) = format.probe(data) else {
+                continue;
+            };
+            let ctx = UnpackContext {
+                budget: &self.budget,
+            };
+            let (unpacked, error) = match format.unpack(data, &ctx) {
+                Ok(u) => (u, None),
+                Err(e) => (Unpacked::default(), Some(e)),
+            };
+            let mut container = self.container(
+                format,
+                &probe.description,
+                data,
+                0,
+                data.len() as u64,
+                unpacked,
+                depth,
+                lineage,
+            );
+            if let Some(e) = error {
+                container.warnings.push((e.kind().into(), e.to_string()));
+            }
+            out.push(container);
         }
         out
     }

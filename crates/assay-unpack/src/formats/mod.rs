@@ -16,6 +16,7 @@ pub mod cramfs;
 pub mod ext;
 pub mod fat;
 pub mod fdt;
+pub(crate) mod firmware_code;
 pub mod gpt;
 pub mod gzip;
 pub mod ihex;
@@ -41,6 +42,7 @@ pub mod ubi;
 pub mod ubifs;
 pub mod uboot_env;
 pub mod uimage;
+pub mod vxworks;
 pub mod xor;
 pub mod xz;
 pub mod yaffs2;
@@ -100,5 +102,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &zlib::Zlib,
         // Last: lzma has no real magic.
         &lzma::Lzma,
+        // Operating-system images: described as a whole, never claimed at an offset.
+        &vxworks::VxWorks,
     ]
 }
