@@ -13,6 +13,7 @@ pub mod bzip2;
 pub mod chk;
 pub mod cpio;
 pub mod cramfs;
+pub mod ecos;
 pub mod ext;
 pub mod fat;
 pub mod fdt;
@@ -36,6 +37,7 @@ pub mod srec;
 pub(crate) mod streamout;
 pub mod swap;
 pub mod tar;
+pub mod threadx;
 pub mod tplink;
 pub mod trx;
 pub mod ubi;
@@ -104,5 +106,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &lzma::Lzma,
         // Operating-system images: described as a whole, never claimed at an offset.
         &vxworks::VxWorks,
+        &ecos::Ecos,
+        &threadx::ThreadX,
     ]
 }
