@@ -347,7 +347,6 @@ impl Run<'_> {
         let (markers, work): (Vec<_>, Vec<_>) = work
             .into_iter()
             .partition(|(c, _)| self.engine.whole_blob[c.format]);
-        let overlays = self.describe_whole(data, &markers, depth, lineage);
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
@@ -423,6 +422,24 @@ impl Run<'_> {
                 }
             }
         }
+        // Markers inside a claimed container belong to what that container holds (an OS
+        // image inside a firmware package is described where it is unpacked), not to this
+        // blob.
+        let claimed: Vec<(u64, u64)> = out
+            .children
+            .iter()
+            .filter(|c| c.node.kind == NodeKind::Container)
+            .filter_map(|c| Some((c.node.offset?, c.node.offset? + c.node.size)))
+            .collect();
+        let free_markers: Vec<Candidate> = markers
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| {
+                let at = c.start as u64;
+                !claimed.iter().any(|&(s, e)| s <= at && at < e)
+            })
+            .collect();
+        let overlays = self.describe_whole(data, &free_markers, depth, lineage);
         if out.children.is_empty() {
             if role != Role::File || data.len() >= 4096 {
                 self.try_fallbacks(&mut out, data, depth, lineage);
@@ -454,11 +471,11 @@ impl Run<'_> {
     fn describe_whole(
         &self,
         data: &Blob,
-        markers: &[(Candidate, Option<Probe>)],
+        markers: &[Candidate],
         depth: usize,
         lineage: Option<&Lineage<'_>>,
     ) -> Vec<Pending> {
-        let mut formats: Vec<usize> = markers.iter().map(|(c, _)| c.format).collect();
+        let mut formats: Vec<usize> = markers.iter().map(|c| c.format).collect();
         formats.sort_unstable();
         formats.dedup();
         let mut out = Vec::new();

@@ -21,6 +21,7 @@ pub(crate) mod firmware_code;
 pub mod gpt;
 pub mod gzip;
 pub mod ihex;
+pub mod img0;
 pub mod iso9660;
 pub mod jffs2;
 pub mod jffs2_eof;
@@ -29,6 +30,7 @@ pub mod lzma;
 pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
+pub mod owfs;
 pub mod romfs;
 pub mod seama;
 pub mod sevenz;
@@ -70,6 +72,8 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &seama::Seama,
         &chk::Chk,
         &tplink::TpLink,
+        &img0::Img0,
+        &owfs::Owfs,
         &ihex::IHex,
         &srec::SRec,
         &arcadyan::Arcadyan,
