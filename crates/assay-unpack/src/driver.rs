@@ -22,6 +22,9 @@ use std::time::Instant;
 const MIN_UNKNOWN_REGION: usize = 16;
 /// Files shorter than this are not scanned for embedded formats.
 const MIN_SCAN_SIZE: usize = 32;
+/// Detail key marking the node of a format that describes its whole parent blob without
+/// claiming it (see [`Format::describes_whole_blob`]): the parent's bytes stay unexplained.
+pub const DESCRIBES: &str = "describes";
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -450,14 +453,7 @@ impl Run<'_> {
         } else if gaps_from < data.len() && role != Role::File {
             self.push_unknown(&mut out, data, gaps_from, data.len());
         }
-        if !overlays.is_empty() {
-            // A stream with children is no longer read as a whole: its unexplained bytes
-            // must stay visible as an unknown range beside the description.
-            if out.children.is_empty() && role == Role::Stream {
-                self.push_unknown(&mut out, data, 0, data.len());
-            }
-            out.children.splice(0..0, overlays);
-        }
+        out.children.splice(0..0, overlays);
         if role == Role::Image {
             if let Some(p) = &self.progress {
                 p(data.len() as u64, data.len() as u64);
@@ -504,6 +500,11 @@ impl Run<'_> {
             if let Some(e) = error {
                 container.warnings.push((e.kind().into(), e.to_string()));
             }
+            // Readers of the tree tell a description from a container that claims its bytes.
+            container
+                .node
+                .details
+                .insert(DESCRIBES.into(), "the whole blob".into());
             out.push(container);
         }
         out

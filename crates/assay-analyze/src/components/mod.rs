@@ -9,16 +9,20 @@
 //! - the FDO `.note.package` of ELF files, opkg/ipkg/dpkg package databases and release files
 //!   (see [`packages`]);
 //! - kernel banners in decompressed streams that no format claimed, and `vermagic=` of
-//!   kernel modules.
+//!   kernel modules;
+//! - operating-system images the unpacker described (VxWorks, eCos, ThreadX; see
+//!   [`os_images`]).
 //!
 //! Files with the same content are read once (the node's `duplicate_of`), and every copy is
 //! listed as evidence. One name in several versions gives several components.
 
+mod os_images;
 pub mod packages;
 pub mod signatures;
 
 use crate::Analysis;
 use assay_model::{ByteRange, Component, ComponentEvidence, Confidence, NodeId, NodeKind};
+use assay_unpack::driver::DESCRIBES;
 use packages::PackageHit;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -128,11 +132,13 @@ fn read_node(a: &Analysis, id: NodeId) -> Vec<Found> {
 }
 
 /// The nodes whose bytes are read: regular files, and streams, unclaimed regions and
-/// images that nothing was unpacked from (a decompressed kernel).
+/// images that nothing was unpacked from (a decompressed kernel, an OS image that is only
+/// described).
 fn targets(a: &Analysis) -> Vec<NodeId> {
     let nodes = &a.unpacked.nodes;
     let mut has_children = vec![false; nodes.len()];
-    for n in nodes {
+    // A description of the whole blob (an OS image) explains none of its bytes.
+    for n in nodes.iter().filter(|n| !n.details.contains_key(DESCRIBES)) {
         if let Some(p) = n.parent {
             if let Some(slot) = has_children.get_mut(p as usize) {
                 *slot = true;
@@ -182,12 +188,16 @@ pub fn identify_components(a: &Analysis) -> Vec<Component> {
         .collect();
     let sigs = signatures::signatures();
     let mut components: BTreeMap<(String, String), Component> = BTreeMap::new();
-    for &id in &ids {
+    let os = os_images::os_components(a);
+    let sources = ids
+        .iter()
+        .filter_map(|&id| {
+            let source = a.node(id).duplicate_of.unwrap_or(id);
+            Some((id, read.get(&source)?.as_slice()))
+        })
+        .chain(os.iter().map(|(id, f)| (*id, std::slice::from_ref(f))));
+    for (id, found) in sources {
         let node = a.node(id);
-        let source = node.duplicate_of.unwrap_or(id);
-        let Some(found) = read.get(&source) else {
-            continue;
-        };
         for f in found {
             let key = (f.name.clone(), f.version.clone());
             let c = components.entry(key).or_insert_with(|| {

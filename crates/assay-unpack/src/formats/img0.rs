@@ -144,18 +144,15 @@ impl Format for Img0 {
                 continue;
             }
             let len = len.min(have - off);
-            let bytes = &data[off as usize..(off + len) as usize];
-            let entry = match decode_lzma_alone(bytes, ctx.stream_limit()) {
-                Some(Ok((decoded, declared))) => {
-                    ctx.charge(decoded.len() as u64)?;
-                    if declared.is_some_and(|d| d != decoded.len() as u64) {
-                        out.warn(format!(
-                            "{label}: lzma data declares {} bytes, {} decoded",
-                            declared.unwrap_or(0),
-                            decoded.len()
-                        ));
+            let Some(bytes) = data.slice(off as usize..(off + len) as usize) else {
+                continue;
+            };
+            let entry = match decode_lzma_alone(&bytes, ctx) {
+                Some(Ok((decoded, warnings))) => {
+                    for w in warnings {
+                        out.warn(format!("{label}: {w}"));
                     }
-                    Entry::stream(&label, EntryData::Owned(Blob::from(decoded)))
+                    Entry::stream(&label, EntryData::Owned(decoded))
                         .with_detail("compression", "lzma")
                         .with_detail("stored_offset", format!("{off:#x}"))
                         .with_detail("stored_size", len)

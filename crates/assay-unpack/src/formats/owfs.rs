@@ -11,7 +11,7 @@
 //! All integers are big-endian. Files of the first layout are each an lzma-alone stream
 //! (13-byte header) and are decoded here; files that are not are carved as stored.
 
-use super::lzma::decode_raw_lzma;
+use super::lzma::Lzma;
 use crate::cursor::{be32, cstr, le32, le64};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
@@ -113,33 +113,30 @@ fn parse(data: &[u8]) -> Option<(Layout, Vec<u32>, Vec<OwfsEntry>, u64)> {
 }
 
 /// Decode an lzma-alone stream (13-byte header: properties, dictionary size, uncompressed
-/// size) into at most `limit` bytes: the bytes and the size the header declares. `None` when
-/// `data` does not start with a plausible header.
+/// size) with the [`Lzma`] reader, whatever its properties byte (TP-Link uses 0x5a and 0x6e,
+/// which the magic scan does not look for): the decoded bytes (charged to the budget) and
+/// the reader's warnings. `None` when `data` does not start with a plausible header.
 pub(crate) fn decode_lzma_alone(
-    data: &[u8],
-    limit: u64,
-) -> Option<Result<(Vec<u8>, Option<u64>), FormatError>> {
+    data: &Blob,
+    ctx: &UnpackContext,
+) -> Option<Result<(Blob, Vec<String>), FormatError>> {
     let props = *data.first()?;
-    if props >= 225 {
-        return None;
-    }
     let dict = le32(data, 1)?;
-    if !(4096..=1 << 30).contains(&dict) {
+    let size = le64(data, 5)?;
+    let plausible = props < 225
+        && (4096..=1 << 30).contains(&dict)
+        && (size == u64::MAX || (1..=4 << 30).contains(&size))
+        && *data.get(13)? == 0;
+    if !plausible {
         return None;
     }
-    let declared = match le64(data, 5)? {
-        u64::MAX => None,
-        s if s == 0 || s > 4 << 30 => return None,
-        s => Some(s),
-    };
-    if *data.get(13)? != 0 {
-        return None;
-    }
-    let p = u32::from(props);
-    let (lc, lp, pb) = (p % 9, (p / 9) % 5, p / 45);
-    let cap = declared.unwrap_or(limit).min(limit);
-    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
-    Some(decode_raw_lzma(&data[13..], lc, lp, pb, dict, cap).map(|out| (out, declared)))
+    Some(
+        Lzma.unpack(data, ctx)
+            .and_then(|u| match u.entries.into_iter().next().map(|e| e.data) {
+                Some(EntryData::Owned(b)) => Ok((b, u.warnings)),
+                _ => Err(FormatError::Decode("lzma stream decoded to nothing".into())),
+            }),
+    )
 }
 
 impl Format for Owfs {
@@ -185,22 +182,18 @@ impl Format for Owfs {
         let mut compressed = 0usize;
         for e in entries {
             let (start, len) = (e.offset as usize, e.size as usize);
-            let stored = &data[start..start + len];
+            let Some(stored) = data.slice(start..start + len) else {
+                continue;
+            };
             let entry = Entry::fs(format!("/{}", e.name), EntryKind::File);
-            let entry = match decode_lzma_alone(stored, ctx.stream_limit()) {
-                Some(Ok((bytes, declared))) => {
+            let entry = match decode_lzma_alone(&stored, ctx) {
+                Some(Ok((bytes, warnings))) => {
                     compressed += 1;
-                    ctx.charge(bytes.len() as u64)?;
-                    if declared.is_some_and(|d| d != bytes.len() as u64) {
-                        out.warn(format!(
-                            "{}: lzma data declares {} bytes, {} decoded",
-                            e.name,
-                            declared.unwrap_or(0),
-                            bytes.len()
-                        ));
+                    for w in warnings {
+                        out.warn(format!("{}: {w}", e.name));
                     }
                     entry
-                        .with_data(EntryData::Owned(Blob::from(bytes)))
+                        .with_data(EntryData::Owned(bytes))
                         .with_detail("compression", "lzma")
                         .with_detail("stored_size", e.size)
                 }
