@@ -109,6 +109,30 @@ fn date_after(data: &[u8], end: usize) -> Option<String> {
     None
 }
 
+/// The creation date among the few strings right before the C string that starts at
+/// `start`: compilers may lay out a file's strings in reverse order of definition.
+fn date_before(data: &[u8], start: usize) -> Option<String> {
+    let mut at = start;
+    for _ in 0..DATE_HOPS {
+        // Skip the NUL padding before `at`, then find where the previous string starts.
+        let head = data.get(..at)?;
+        let end = head.iter().rposition(|&b| b != 0)? + 1;
+        if at - end > DATE_GAP + 1 {
+            return None;
+        }
+        let begin = head[..end]
+            .iter()
+            .rposition(|&b| b == 0)
+            .map_or(0, |z| z + 1);
+        let s = c_string_at(data, begin, 32)?;
+        if is_build_date(s) {
+            return Some(String::from_utf8_lossy(s).into_owned());
+        }
+        at = begin;
+    }
+    None
+}
+
 /// The image's VxWorks version string: a whole C string `VxWorks` + optional space or dash
 /// + version. One followed by the creation date is preferred.
 pub fn version_string(data: &[u8]) -> Option<VersionString> {
@@ -129,7 +153,7 @@ pub fn version_string(data: &[u8]) -> Option<VersionString> {
             version: String::from_utf8_lossy(rest).into_owned(),
             text: String::from_utf8_lossy(s).into_owned(),
             offset: at,
-            build_date: date_after(data, at + s.len()),
+            build_date: date_after(data, at + s.len()).or_else(|| date_before(data, at)),
         };
         if found.build_date.is_some() {
             return Some(found);
