@@ -343,6 +343,28 @@ mod tests {
         assert!(identify(b"\0packages/kernel/2.0/src/a\0packages/infra/2.0/src/b\0").is_none());
     }
 
+    const IMAGE: &[u8] = include_bytes!("../../tests/fixtures/rtos/ecos-mips-be.bin");
+
+    #[test]
+    fn ecos_image_fixture() {
+        let u = crate::formats::testutil::unpack(&Ecos, IMAGE);
+        let d = |k: &str| u.details.get(k).map(String::as_str);
+        assert_eq!(d("version"), Some("3.0"));
+        assert_eq!(d("arch"), Some("mips"));
+        assert_eq!(d("endianness"), Some("big"));
+        assert!(d("packages").is_some_and(|p| p.contains("kernel v3_0")));
+        let at = usize::from_str_radix(&d("version_offset").unwrap()[2..], 16).unwrap();
+        let text = d("version_string").unwrap();
+        assert_eq!(&IMAGE[at..at + text.len()], text.as_bytes());
+        assert!(u.entries.is_empty());
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        use crate::formats::testutil::hostile::{hostile_with, Hostile};
+        hostile_with(&Ecos, IMAGE, &Hostile::flips(200));
+    }
+
     #[test]
     fn redboot_banner_and_version() {
         let d = b"\0RedBoot(tm) bootstrap and debug environment [ROM]\0Non-certified release, version v2_0 - built 22:17:05, Dec 22 2005\0";

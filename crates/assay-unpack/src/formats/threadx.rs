@@ -208,6 +208,25 @@ mod tests {
         assert_eq!(port_arch(&b.port), Some("arm-thumb"));
     }
 
+    const IMAGE: &[u8] = include_bytes!("../../tests/fixtures/rtos/threadx-arm.bin");
+
+    #[test]
+    fn threadx_image_fixture() {
+        let u = crate::formats::testutil::unpack(&ThreadX, IMAGE);
+        let d = |k: &str| u.details.get(k).map(String::as_str);
+        assert_eq!(d("version"), Some("5.4.5.0"));
+        assert_eq!(d("port"), Some("ARM9/GNU"));
+        assert_eq!(d("arch"), Some("arm"));
+        assert_eq!(d("endianness"), Some("little"));
+        assert_eq!(d("copyright"), Some("Express Logic"));
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        use crate::formats::testutil::hostile::{hostile_with, Hostile};
+        hostile_with(&ThreadX, IMAGE, &Hostile::flips(200));
+    }
+
     #[test]
     fn text_about_threadx_is_not_an_image() {
         // No NUL: a document, not a C string.
