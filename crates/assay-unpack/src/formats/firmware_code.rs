@@ -166,60 +166,75 @@ static SETS: &[InstructionSet] = &[
 /// and the epilogues `leave; ret`, `pop ebp; ret` are byte sequences.
 const X86: &[&[u8]] = &[b"\x55\x89\xe5", b"\x55\x8b\xec", b"\xc9\xc3", b"\x5d\xc3"];
 
-/// Bytes of code looked at: enough for a verdict, bounded for very large images.
-const MAX_SCAN: usize = 32 << 20;
+/// Bytes looked at: [`WINDOWS`] windows of [`WINDOW`] bytes spread evenly over the blob (or
+/// all of it when smaller). Code shows thousands of matches per MiB, so a sample gives the
+/// verdict at a cost that does not grow with the image.
+const WINDOW: usize = 128 << 10;
+const WINDOWS: usize = 8;
 /// Fewest matches a verdict needs.
 const MIN_MATCHES: usize = 16;
+
+/// The ranges of `data` sampled.
+fn sample(len: usize) -> Vec<std::ops::Range<usize>> {
+    if len <= WINDOW * WINDOWS {
+        return std::iter::once(0..len).collect();
+    }
+    let stride = (len - WINDOW) / (WINDOWS - 1);
+    (0..WINDOWS)
+        .map(|i| i * stride..(i * stride + WINDOW).min(len))
+        .collect()
+}
 
 /// The instruction set whose patterns stand out in `data`, if one clearly does: at least
 /// [`MIN_MATCHES`] matches, four times what random bytes would give, and four times the
 /// runner-up.
 pub fn guess_arch(data: &[u8]) -> Option<CodeArch> {
-    let data = &data[..data.len().min(MAX_SCAN)];
-    let positions = data.len() as f64;
-    let mut scores: Vec<(usize, f64, &'static str, &'static str)> = Vec::new();
-    for set in SETS {
-        let mut hits = 0usize;
-        let mut expected = 0f64;
-        for p in set.patterns {
-            expected += positions / 2f64.powi(p.mask.count_ones() as i32);
-        }
-        match set.patterns.first().map(|p| p.width) {
-            Some(2) => {
-                for w in data.windows(2).step_by(2) {
-                    let v = if set.big {
-                        u16::from_be_bytes([w[0], w[1]])
-                    } else {
-                        u16::from_le_bytes([w[0], w[1]])
-                    } as u32;
-                    if set.patterns.iter().any(|p| v & p.mask == p.value) {
-                        hits += 1;
-                    }
-                }
-            }
-            _ => {
-                for w in data.windows(4) {
-                    let b = [w[0], w[1], w[2], w[3]];
-                    let v = if set.big {
-                        u32::from_be_bytes(b)
-                    } else {
-                        u32::from_le_bytes(b)
-                    };
-                    if set.patterns.iter().any(|p| v & p.mask == p.value) {
-                        hits += 1;
-                    }
-                }
-            }
-        }
-        let order = if set.big { "big" } else { "little" };
-        scores.push((hits, expected, set.arch, order));
-    }
+    let ranges = sample(data.len());
+    let positions: f64 = ranges.iter().map(|r| r.len() as f64).sum();
+    // hits[set], counted in one pass: each offset read once in each byte order.
+    let mut hits = vec![0usize; SETS.len()];
     let mut x86_hits = 0usize;
-    let mut x86_expected = 0f64;
-    for pat in X86 {
-        x86_expected += positions / 2f64.powi(8 * pat.len() as i32);
-        x86_hits += memchr::memmem::find_iter(data, pat).count();
+    for r in &ranges {
+        let part = &data[r.clone()];
+        for w in part.windows(4) {
+            let b = [w[0], w[1], w[2], w[3]];
+            let (le, be) = (u32::from_le_bytes(b), u32::from_be_bytes(b));
+            for (i, set) in SETS.iter().enumerate() {
+                let v = if set.big { be } else { le };
+                let matched = set.patterns.iter().any(|p| match p.width {
+                    2 => (v & 0xffff) & p.mask == p.value,
+                    _ => v & p.mask == p.value,
+                });
+                if matched {
+                    hits[i] += 1;
+                }
+            }
+        }
+        for pat in X86 {
+            x86_hits += memchr::memmem::find_iter(part, pat).count();
+        }
     }
+    let mut scores: Vec<(usize, f64, &'static str, &'static str)> = SETS
+        .iter()
+        .zip(&hits)
+        .map(|(set, &h)| {
+            let expected: f64 = set
+                .patterns
+                .iter()
+                .map(|p| positions / 2f64.powi(p.mask.count_ones() as i32))
+                .sum();
+            (
+                h,
+                expected,
+                set.arch,
+                if set.big { "big" } else { "little" },
+            )
+        })
+        .collect();
+    let x86_expected: f64 = X86
+        .iter()
+        .map(|pat| positions / 2f64.powi(8 * pat.len() as i32))
+        .sum();
     scores.push((x86_hits, x86_expected, "x86", "little"));
     // Rank by hits above what chance gives.
     let excess = |s: &(usize, f64, &str, &str)| s.0 as f64 - s.1;
@@ -228,7 +243,7 @@ pub fn guess_arch(data: &[u8]) -> Option<CodeArch> {
     let runner = scores.get(1).map(excess).unwrap_or(0.0).max(0.0);
     let clear =
         best.0 >= MIN_MATCHES && best.0 as f64 >= 4.0 * best.1 && excess(best) >= 4.0 * runner;
-    clear.then(|| CodeArch {
+    clear.then_some(CodeArch {
         arch: best.2,
         endianness: best.3,
         matches: best.0,

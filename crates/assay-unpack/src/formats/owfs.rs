@@ -254,7 +254,7 @@ mod tests {
         }
         for (_, bytes) in files {
             d.extend_from_slice(bytes);
-            while d.len() % 4 != 0 {
+            while !d.len().is_multiple_of(4) {
                 d.push(0);
             }
         }

@@ -229,7 +229,7 @@ fn load_candidates(data: &[u8], sorted: &[u32]) -> Vec<u32> {
         let (p, q, r) = (sorted[j], sorted[j + 1], sorted[j + 2]);
         let gap = (q - p) as usize;
         let gap2 = (r - q) as usize;
-        if gap < 2 || gap > MAX_NAME || gap2 < 2 {
+        if !(2..=MAX_NAME).contains(&gap) || gap2 < 2 {
             continue;
         }
         let mut f = 0usize;
@@ -369,7 +369,7 @@ mod tests {
             data.extend_from_slice(n.as_bytes());
             data.push(0);
         }
-        while data.len() % 4 != 0 {
+        while !data.len().is_multiple_of(4) {
             data.push(0);
         }
         let put = |d: &mut Vec<u8>, v: u32| match endian {
