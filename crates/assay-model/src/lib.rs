@@ -226,6 +226,52 @@ pub struct ByteRange {
     pub end: u64,
 }
 
+/// A documented detection rule: what a finding's `rule` id means. The one rule type of Assay:
+/// detectors declare theirs, the YARA rule pack and the vulnerability matcher describe theirs,
+/// and the outputs that explain rules (SARIF, HTML, `assay rules`) read them.
+///
+/// The text type is a parameter so that built-in rules stay `const` values
+/// (`Rule<&'static str>`, the default), user rules compiled at run time own their text
+/// (`Rule<String>`), and a listing that mixes both borrows them (`Rule<&str>`, from
+/// [`view`](Self::view)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rule<S = &'static str> {
+    /// Stable id, `ASSAY-<AREA>-<NNN>` (`ASSAY-USER-<name>` for a user rule without one).
+    pub id: S,
+    /// Area of its findings.
+    pub category: Category,
+    /// Default severity (a detector may raise or lower it per finding, with reason).
+    pub severity: Severity,
+    /// Short name.
+    pub title: S,
+    /// What it looks for and why it matters.
+    pub description: S,
+}
+
+impl<S: AsRef<str>> Rule<S> {
+    /// The same rule with borrowed text, so that static and owned rules list together.
+    pub fn view(&self) -> Rule<&str> {
+        Rule {
+            id: self.id.as_ref(),
+            category: self.category,
+            severity: self.severity,
+            title: self.title.as_ref(),
+            description: self.description.as_ref(),
+        }
+    }
+
+    /// The same rule owning its text.
+    pub fn to_owned_rule(&self) -> Rule<String> {
+        Rule {
+            id: self.id.as_ref().to_string(),
+            category: self.category,
+            severity: self.severity,
+            title: self.title.as_ref().to_string(),
+            description: self.description.as_ref().to_string(),
+        }
+    }
+}
+
 /// One fact that lets someone into or out of the device, with the evidence to check it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {

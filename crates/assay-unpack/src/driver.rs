@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -38,6 +38,32 @@ pub struct UnpackOptions {
     pub limits: Option<Limits>,
     /// Progress callback for the top-level scan.
     pub progress: Option<Arc<ProgressFn>>,
+    /// Stops the run early when cancelled (the result is then partial and says so).
+    pub cancel: CancelToken,
+}
+
+/// A cheap, clonable flag that asks a running unpack (or analysis) to stop: a server drops a
+/// scan whose client went away, a front end stops on Ctrl-C. The driver checks it before each
+/// blob it searches and each candidate it unpacks, so a cancelled run ends within one
+/// format's unpack of the call.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask every run holding a clone of this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called on this token or a clone of it.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The unpacked tree of one image, with the bytes of every node that holds bytes.
@@ -175,6 +201,7 @@ impl Unpacker {
             nodes: AtomicUsize::new(1),
             scanned: AtomicU64::new(0),
             progress: opts.progress.clone(),
+            cancel: opts.cancel.clone(),
         };
         let (hash, prescanned) = run.scan_image(&data);
         let top = Lineage { hash, up: None };
@@ -192,6 +219,14 @@ impl Unpacker {
         };
         let mut flat = Flattener::default();
         flat.push(&pending, None, "");
+        if run.cancel.is_cancelled() {
+            flat.warnings.push(Warning {
+                node: Some(0),
+                location: name.to_string(),
+                kind: "cancelled".into(),
+                message: "the run was cancelled; the tree is incomplete".into(),
+            });
+        }
         let mut stats = Stats {
             bytes_scanned: run.scanned.load(Ordering::Relaxed),
             bytes_unpacked: run.budget.used(),
@@ -244,6 +279,7 @@ struct Run<'e> {
     nodes: AtomicUsize,
     scanned: AtomicU64,
     progress: Option<Arc<ProgressFn>>,
+    cancel: CancelToken,
 }
 
 impl Run<'_> {
@@ -318,6 +354,9 @@ impl Run<'_> {
         prescanned: Option<Vec<(Candidate, Probe)>>,
     ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
+        if self.cancel.is_cancelled() {
+            return out;
+        }
         if depth > self.budget.limits().max_depth {
             out.warnings.push((
                 "limit".into(),
@@ -353,6 +392,9 @@ impl Run<'_> {
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
+            if self.cancel.is_cancelled() {
+                break;
+            }
             if cand.start < claimed_end {
                 continue;
             }
@@ -995,5 +1037,49 @@ mod tests {
         assert_eq!(padding_byte(&[0xff; 8]), Some(0xff));
         assert_eq!(padding_byte(&[0, 0, 1]), None);
         assert_eq!(padding_byte(&[7; 4]), None);
+    }
+
+    /// A gzip stream holding a tar of one file, built in memory.
+    fn nested_image() -> Vec<u8> {
+        let mut tar = vec![0u8; 512];
+        tar[..8].copy_from_slice(b"hello.tx");
+        tar[100..107].copy_from_slice(b"0000644");
+        tar[124..135].copy_from_slice(b"00000000005");
+        tar[156] = b'0';
+        tar[257..263].copy_from_slice(b"ustar\0");
+        tar[263..265].copy_from_slice(b"00");
+        tar[148..156].copy_from_slice(b"        ");
+        let sum: u32 = tar.iter().map(|&b| u32::from(b)).sum();
+        tar[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let mut data = b"hello".to_vec();
+        data.resize(512, 0);
+        tar.extend(data);
+        tar.extend([0u8; 1024]);
+        tar
+    }
+
+    #[test]
+    fn a_cancelled_run_stops_and_says_so() {
+        let image = nested_image();
+        let engine = Unpacker::new();
+        let full = engine.unpack_bytes(
+            "t.tar",
+            Blob::from(image.clone()),
+            &UnpackOptions::default(),
+        );
+        assert!(
+            full.nodes.iter().any(|n| n.path == "/hello.tx"),
+            "{:?}",
+            full.nodes
+        );
+        assert!(full.warnings.iter().all(|w| w.kind != "cancelled"));
+
+        let opts = UnpackOptions::default();
+        let token = opts.cancel.clone();
+        token.cancel();
+        assert!(opts.cancel.is_cancelled(), "clones share the flag");
+        let cut = engine.unpack_bytes("t.tar", Blob::from(image), &opts);
+        assert_eq!(cut.nodes.len(), 1, "only the image itself: {:?}", cut.nodes);
+        assert!(cut.warnings.iter().any(|w| w.kind == "cancelled"));
     }
 }
