@@ -46,6 +46,19 @@ fn vxworks_component_symbols_and_verify() {
     assert_eq!(vx["cpe"], "cpe:2.3:o:windriver:vxworks:5.5.1:*:*:*:*:*:*:*");
     assert_eq!(vx["evidence"][0]["method"], "os-image");
     assert_eq!(vx["evidence"][0]["matched"], "VxWorks5.5.1");
+    // A library's version string in the image's unclaimed bytes: evidence in an unknown
+    // range, which verify must hold too.
+    let ssl = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "openssl")
+        .expect("openssl component");
+    assert_eq!(ssl["version"], "1.0.2k");
+    assert!(ssl["evidence"][0]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("unknown@0x0"));
     let nodes = r["nodes"].as_array().unwrap();
     let os = nodes
         .iter()
