@@ -11,7 +11,7 @@
 //! - kernel banners in decompressed streams that no format claimed, and `vermagic=` of
 //!   kernel modules;
 //! - operating-system images the unpacker described (VxWorks, eCos, ThreadX; see
-//!   [`os_images`]).
+//!   `os_images`).
 //!
 //! Files with the same content are read once (the node's `duplicate_of`), and every copy is
 //! listed as evidence. One name in several versions gives several components.
