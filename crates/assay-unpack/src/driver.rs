@@ -22,6 +22,9 @@ use std::time::Instant;
 const MIN_UNKNOWN_REGION: usize = 16;
 /// Files shorter than this are not scanned for embedded formats.
 const MIN_SCAN_SIZE: usize = 32;
+/// Detail key marking the node of a format that describes its whole parent blob without
+/// claiming it (see [`Format::describes_whole_blob`]): the parent's bytes stay unexplained.
+pub const DESCRIBES: &str = "describes";
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -124,6 +127,8 @@ pub struct Unpacker {
     formats: Vec<&'static dyn Format>,
     scanner: MagicScanner,
     fallbacks: Vec<usize>,
+    /// Per format: whether it describes whole blobs (see [`Format::describes_whole_blob`]).
+    whole_blob: Vec<bool>,
 }
 
 impl Default for Unpacker {
@@ -147,10 +152,12 @@ impl Unpacker {
             .filter(|(_, f)| f.magics().is_empty())
             .map(|(i, _)| i)
             .collect();
+        let whole_blob = formats.iter().map(|f| f.describes_whole_blob()).collect();
         Unpacker {
             formats,
             scanner,
             fallbacks,
+            whole_blob,
         }
     }
 
@@ -324,7 +331,10 @@ impl Run<'_> {
             .scanner
             .scan_windows(data, &mut |window, candidates| {
                 for c in candidates {
-                    if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
+                    if self.engine.whole_blob[c.format] {
+                        // A marker: the format is tried on the whole blob later.
+                        probed.push((c, Probe::default()));
+                    } else if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
                         probed.push((c, p));
                     }
                 }
@@ -376,6 +386,9 @@ impl Run<'_> {
                 .map(|c| (c, None))
                 .collect(),
         };
+        let (markers, work): (Vec<_>, Vec<_>) = work
+            .into_iter()
+            .partition(|(c, _)| self.engine.whole_blob[c.format]);
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
@@ -454,6 +467,24 @@ impl Run<'_> {
                 }
             }
         }
+        // Markers inside a claimed container belong to what that container holds (an OS
+        // image inside a firmware package is described where it is unpacked), not to this
+        // blob.
+        let claimed: Vec<(u64, u64)> = out
+            .children
+            .iter()
+            .filter(|c| c.node.kind == NodeKind::Container)
+            .filter_map(|c| Some((c.node.offset?, c.node.offset? + c.node.size)))
+            .collect();
+        let free_markers: Vec<Candidate> = markers
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| {
+                let at = c.start as u64;
+                !claimed.iter().any(|&(s, e)| s <= at && at < e)
+            })
+            .collect();
+        let overlays = self.describe_whole(data, &free_markers, depth, lineage);
         if out.children.is_empty() {
             if role != Role::File || data.len() >= 4096 {
                 self.try_fallbacks(&mut out, data, depth, lineage);
@@ -464,10 +495,59 @@ impl Run<'_> {
         } else if gaps_from < data.len() && role != Role::File {
             self.push_unknown(&mut out, data, gaps_from, data.len());
         }
+        out.children.splice(0..0, overlays);
         if role == Role::Image {
             if let Some(p) = &self.progress {
                 p(data.len() as u64, data.len() as u64);
             }
+        }
+        out
+    }
+
+    /// Formats that describe whole blobs, tried once each on the whole blob when one of their
+    /// markers occurs in it: their nodes span the blob (offset 0) without claiming it.
+    fn describe_whole(
+        &self,
+        data: &Blob,
+        markers: &[Candidate],
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+    ) -> Vec<Pending> {
+        let mut formats: Vec<usize> = markers.iter().map(|c| c.format).collect();
+        formats.sort_unstable();
+        formats.dedup();
+        let mut out = Vec::new();
+        for idx in formats {
+            let format = self.engine.formats[idx];
+            let Some(probe) = format.probe(data) else {
+                continue;
+            };
+            let ctx = UnpackContext {
+                budget: &self.budget,
+            };
+            let (unpacked, error) = match format.unpack(data, &ctx) {
+                Ok(u) => (u, None),
+                Err(e) => (Unpacked::default(), Some(e)),
+            };
+            let mut container = self.container(
+                format,
+                &probe.description,
+                data,
+                0,
+                data.len() as u64,
+                unpacked,
+                depth,
+                lineage,
+            );
+            if let Some(e) = error {
+                container.warnings.push((e.kind().into(), e.to_string()));
+            }
+            // Readers of the tree tell a description from a container that claims its bytes.
+            container
+                .node
+                .details
+                .insert(DESCRIBES.into(), "the whole blob".into());
+            out.push(container);
         }
         out
     }

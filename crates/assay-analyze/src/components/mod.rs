@@ -10,7 +10,9 @@
 //!   (see [`packages`]);
 //! - kernel banners in decompressed streams that no format claimed, `vermagic=` of kernel
 //!   modules, and the `/lib/modules/VERSION/` directory they lie in (OpenWrt strips
-//!   vermagic).
+//!   vermagic);
+//! - operating-system images the unpacker described (VxWorks, eCos, ThreadX; see
+//!   `os_images`).
 //!
 //! Files with the same content are read once (the node's `duplicate_of`), and every copy is
 //! listed as evidence. One name in several versions gives several components, except where
@@ -21,6 +23,7 @@
 //! evidence, and a version read inside a program that is not one of the component's own
 //! files is marked `embedded` (statically linked).
 
+mod os_images;
 pub mod packages;
 pub mod signatures;
 
@@ -28,6 +31,7 @@ use crate::Analysis;
 use assay_model::{
     ByteRange, Component, ComponentEvidence, Confidence, NodeId, NodeKind, OtherVersion,
 };
+use assay_unpack::driver::DESCRIBES;
 use packages::PackageHit;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -211,11 +215,13 @@ fn read_node(a: &Analysis, id: NodeId) -> Vec<Found> {
 }
 
 /// The nodes whose bytes are read: regular files, and streams, unclaimed regions and
-/// images that nothing was unpacked from (a decompressed kernel).
+/// images that nothing was unpacked from (a decompressed kernel, an OS image that is only
+/// described).
 fn targets(a: &Analysis) -> Vec<NodeId> {
     let nodes = &a.unpacked.nodes;
     let mut has_children = vec![false; nodes.len()];
-    for n in nodes {
+    // A description of the whole blob (an OS image) explains none of its bytes.
+    for n in nodes.iter().filter(|n| !n.details.contains_key(DESCRIBES)) {
         if let Some(p) = n.parent {
             if let Some(slot) = has_children.get_mut(p as usize) {
                 *slot = true;
@@ -375,7 +381,8 @@ pub fn identify_components(a: &Analysis) -> Vec<Component> {
                 .push(Reading { id, found });
         }
     }
-    for (id, found) in &modules {
+    let os = os_images::os_components(a);
+    for (id, found) in modules.iter().chain(os.iter()) {
         by_name
             .entry(&found.name)
             .or_default()
