@@ -58,10 +58,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
     ap.add_argument("--peers", default=os.path.join(ROOT, "..", "shared", "tools", "peers"))
+    ap.add_argument("--assay", help="assay binary to measure (default: build this checkout's release binary)")
+    ap.add_argument("--no-cvebin", action="store_true", help="leave cve-bin-tool out")
     args = ap.parse_args()
     score = load_scorer(os.path.join(args.corpus, "..", "tools", "score.py"))
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "assay"], cwd=ROOT, check=True)
-    assay = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "assay")
+    assay = args.assay
+    if not assay:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "assay"], cwd=ROOT, check=True)
+        assay = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "assay")
     totals = {"assay": [0, 0], "cve-bin-tool": [0, 0]}
     secs = {"assay": 0.0, "cve-bin-tool": 0.0}
     images = []
@@ -86,7 +90,8 @@ def main():
             subprocess.run([assay, "unpack", "-q", img, "-o", tree], check=False, capture_output=True)
             out = os.path.join(tmp, "cvebin")
             t0 = time.time()
-            subprocess.run(["bash", os.path.join(args.peers, "run.sh"), "cvebin", tree, out], capture_output=True)
+            if not args.no_cvebin:
+                subprocess.run(["bash", os.path.join(args.peers, "run.sh"), "cvebin", tree, out], capture_output=True)
             secs["cve-bin-tool"] += time.time() - t0
             theirs = {(score.norm_name(n), score.norm_version(v)) for n, v in cvebin_components(out)}
         a, b = len(want & mine), len(want & theirs)

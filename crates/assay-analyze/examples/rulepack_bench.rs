@@ -19,7 +19,7 @@ fn main() {
             if bytes.starts_with(b"\x7fELF") {
                 let t = Instant::now();
                 let hits = pack.scan_bytes(&bytes);
-                let ids: Vec<&str> = hits.iter().map(|(r, _)| r.id.as_str()).collect();
+                let ids: Vec<&str> = hits.iter().map(|(r, _)| r.rule.id.as_str()).collect();
                 println!(
                     "{image}: ELF {:.1} MiB, rule pack {:.1} ms, matches {ids:?}",
                     bytes.len() as f64 / 1048576.0,

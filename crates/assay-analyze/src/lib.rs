@@ -6,17 +6,22 @@
 //! `/etc/passwd`, the binary an init script starts). Each detector is one module behind the
 //! [`Detector`] trait with documented [`Rule`]s, registered in [`detectors::registry`]; all run
 //! in parallel and their findings are sorted into a deterministic order.
-
-#![deny(unsafe_code)]
+//!
+//! Settings are values: an [`Analysis`] carries its [`DetectorConfig`] (rule pack, extra
+//! password candidates), its reference time and a [`CancelToken`]; nothing here reads a
+//! global, the clock or the environment.
 
 pub mod boot;
 pub mod components;
+pub mod config;
 pub mod detectors;
 pub mod elf;
 
-use assay_model::{
-    escape_bytes, ByteRange, Category, Confidence, Finding, Node, NodeId, NodeKind, Severity,
-};
+pub use assay_model::Rule;
+pub use assay_unpack::CancelToken;
+pub use config::DetectorConfig;
+
+use assay_model::{escape_bytes, ByteRange, Confidence, Finding, Node, NodeId, NodeKind};
 use assay_unpack::UnpackResult;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -25,27 +30,17 @@ use std::ops::Range;
 /// Longest evidence excerpt written into a finding.
 pub const MAX_EVIDENCE: usize = 400;
 
-/// A documented rule a detector can raise.
-#[derive(Debug, Clone, Copy)]
-pub struct Rule {
-    /// Stable id, `ASSAY-<AREA>-<NNN>`.
-    pub id: &'static str,
-    /// Area of its findings.
-    pub category: Category,
-    /// Default severity (a detector may raise or lower it per finding, with reason).
-    pub severity: Severity,
-    /// Short name.
-    pub title: &'static str,
-    /// What it looks for and why it matters.
-    pub description: &'static str,
-}
-
 /// A detector: one concern, its rules, and how to find them in an [`Analysis`].
 pub trait Detector: Send + Sync {
     /// Short stable name (`accounts`).
     fn name(&self) -> &'static str;
-    /// The rules it may raise.
+    /// The rules it may raise with the built-in settings.
     fn rules(&self) -> &'static [Rule];
+    /// The rules it may raise under `config` (the rule pack's depend on the user's rules).
+    fn rules_in<'c>(&'c self, config: &'c DetectorConfig) -> Vec<Rule<&'c str>> {
+        let _ = config;
+        self.rules().iter().map(Rule::view).collect()
+    }
     /// Look at the tree and push findings.
     fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>);
 }
@@ -80,13 +75,17 @@ pub struct Analysis<'a> {
     pub filesystems: Vec<FsView>,
     fs_of: Vec<Option<usize>>,
     as_of: i64,
+    config: &'a DetectorConfig,
+    cancel: CancelToken,
     /// Network facts of every program, computed once (see `detectors::exposure`).
     pub(crate) network_programs:
         std::sync::OnceLock<Vec<(NodeId, detectors::magic_compare::NetProgram)>>,
 }
 
 impl<'a> Analysis<'a> {
-    /// Index an unpacked tree for the detectors.
+    /// Index an unpacked tree for the detectors, with the built-in [`DetectorConfig`] and the
+    /// Unix epoch as reference time (no certificate is judged expired) until
+    /// [`with_config`](Self::with_config) and [`with_as_of`](Self::with_as_of) say otherwise.
     pub fn new(unpacked: &'a UnpackResult) -> Self {
         let mut filesystems: Vec<FsView> = Vec::new();
         let mut by_container: BTreeMap<NodeId, usize> = BTreeMap::new();
@@ -122,13 +121,37 @@ impl<'a> Analysis<'a> {
             unpacked,
             filesystems,
             fs_of,
-            as_of: clock_now(),
+            as_of: 0,
+            config: DetectorConfig::builtin(),
+            cancel: CancelToken::default(),
             network_programs: std::sync::OnceLock::new(),
         }
     }
 
-    /// Judge time-dependent facts (certificate expiry) as of `secs` (Unix time) instead of
-    /// the clock, so that a scan can be repeated and verified with the same result.
+    /// Run the detectors with these settings (rule pack, extra password candidates).
+    pub fn with_config(mut self, config: &'a DetectorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Stop between detectors once `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The detectors' settings.
+    pub fn config(&self) -> &'a DetectorConfig {
+        self.config
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Judge time-dependent facts (certificate expiry) as of `secs` (Unix time), so that a
+    /// scan can be repeated and verified with the same result.
     pub fn with_as_of(mut self, secs: i64) -> Self {
         self.as_of = secs;
         self
@@ -254,9 +277,9 @@ impl<'a> Analysis<'a> {
 
     /// A finding for `rule` resting on `range` of node `node`, with evidence and hashes filled
     /// in from the node. Title, severity and context can be adjusted afterwards.
-    pub fn finding(
+    pub fn finding<S: AsRef<str>>(
         &self,
-        rule: &Rule,
+        rule: &Rule<S>,
         node: NodeId,
         range: Range<usize>,
         title: impl Into<String>,
@@ -267,7 +290,7 @@ impl<'a> Analysis<'a> {
         let end = range.end.clamp(start, bytes.len());
         let evidence = evidence_excerpt(&bytes[start..end]);
         Finding {
-            rule: rule.id.to_string(),
+            rule: rule.id.as_ref().to_string(),
             category: rule.category,
             severity: rule.severity,
             confidence: Confidence::High,
@@ -296,14 +319,6 @@ pub fn evidence_excerpt(bytes: &[u8]) -> String {
     evidence
 }
 
-/// The wall clock in Unix seconds: the default reference time of an [`Analysis`].
-pub fn clock_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Resolve a symlink target relative to the link's own path.
 fn join_link(link_path: &str, target: &str) -> String {
     if target.starts_with('/') {
@@ -314,12 +329,10 @@ fn join_link(link_path: &str, target: &str) -> String {
     }
 }
 
-/// Every rule of every registered detector, for `assay rules` and the docs.
-pub fn all_rules() -> Vec<Rule> {
-    detectors::registry()
-        .iter()
-        .flat_map(|d| d.rules().iter().copied())
-        .collect()
+/// Every rule of every registered detector with the built-in settings; see
+/// [`DetectorConfig::rules`] for a config with user rules.
+pub fn all_rules() -> Vec<Rule<&'static str>> {
+    DetectorConfig::builtin().rules()
 }
 
 /// Run every registered detector and return their findings, most severe first, in a
@@ -329,9 +342,11 @@ pub fn run_detectors(analysis: &Analysis) -> Vec<Finding> {
 }
 
 /// Like [`run_detectors`], also returning the seconds each detector took (for `stats`).
+/// A cancelled analysis starts no further detector (see [`Analysis::with_cancel`]).
 pub fn run_detectors_timed(analysis: &Analysis) -> (Vec<Finding>, Vec<(&'static str, f64)>) {
     let results: Vec<(Vec<Finding>, &'static str, f64)> = detectors::registry()
         .par_iter()
+        .filter(|_| !analysis.is_cancelled())
         .map(|d| {
             let started = std::time::Instant::now();
             let mut out = Vec::new();
@@ -454,6 +469,7 @@ pub mod testutil {
 mod analysis_tests {
     use super::testutil::{tree, TestEntry::*};
     use super::*;
+    use assay_model::{Category, Severity};
 
     #[test]
     fn resolves_paths_through_symlinked_directories() {

@@ -9,7 +9,22 @@ use std::path::Path;
 
 #[test]
 fn debian_binaries_give_their_package_versions() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/components");
+    let checked = check_fixtures("tests/fixtures/components");
+    assert!(checked >= 10, "only {checked} fixtures");
+}
+
+/// The network-equipment family: versions printed through format strings and SONAMEs
+/// (`fixtures/scripts/components-network.sh`).
+#[test]
+fn network_family_binaries_give_their_package_versions() {
+    let checked = check_fixtures("tests/fixtures/components-network");
+    assert!(checked >= 9, "only {checked} fixtures");
+}
+
+/// Every fixture listed in the folder's expected.tsv gives its component and version, and no
+/// other version of it; returns how many were checked.
+fn check_fixtures(folder: &str) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let expected = std::fs::read_to_string(dir.join("expected.tsv")).expect("expected.tsv");
     let mut checked = 0;
     for line in expected.lines().filter(|l| !l.starts_with('#')) {
@@ -36,5 +51,5 @@ fn debian_binaries_give_their_package_versions() {
         );
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} fixtures");
+    checked
 }

@@ -226,6 +226,52 @@ pub struct ByteRange {
     pub end: u64,
 }
 
+/// A documented detection rule: what a finding's `rule` id means. The one rule type of Assay:
+/// detectors declare theirs, the YARA rule pack and the vulnerability matcher describe theirs,
+/// and the outputs that explain rules (SARIF, HTML, `assay rules`) read them.
+///
+/// The text type is a parameter so that built-in rules stay `const` values
+/// (`Rule<&'static str>`, the default), user rules compiled at run time own their text
+/// (`Rule<String>`), and a listing that mixes both borrows them (`Rule<&str>`, from
+/// [`view`](Self::view)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rule<S = &'static str> {
+    /// Stable id, `ASSAY-<AREA>-<NNN>` (`ASSAY-USER-<name>` for a user rule without one).
+    pub id: S,
+    /// Area of its findings.
+    pub category: Category,
+    /// Default severity (a detector may raise or lower it per finding, with reason).
+    pub severity: Severity,
+    /// Short name.
+    pub title: S,
+    /// What it looks for and why it matters.
+    pub description: S,
+}
+
+impl<S: AsRef<str>> Rule<S> {
+    /// The same rule with borrowed text, so that static and owned rules list together.
+    pub fn view(&self) -> Rule<&str> {
+        Rule {
+            id: self.id.as_ref(),
+            category: self.category,
+            severity: self.severity,
+            title: self.title.as_ref(),
+            description: self.description.as_ref(),
+        }
+    }
+
+    /// The same rule owning its text.
+    pub fn to_owned_rule(&self) -> Rule<String> {
+        Rule {
+            id: self.id.as_ref().to_string(),
+            category: self.category,
+            severity: self.severity,
+            title: self.title.as_ref().to_string(),
+            description: self.description.as_ref().to_string(),
+        }
+    }
+}
+
 /// One fact that lets someone into or out of the device, with the evidence to check it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -275,6 +321,22 @@ pub struct ComponentEvidence {
     /// Where `matched` sits in the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<ByteRange>,
+    /// The file is another program that carries the component linked in statically (a
+    /// vendor web server with zlib inside), not one of the component's own files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub embedded: bool,
+}
+
+/// A version that another source gives for a component and that the report does not trust,
+/// kept so that a reader sees the disagreement and can judge it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OtherVersion {
+    /// The version that source gives.
+    pub version: String,
+    /// Why the component's `version` is trusted over this one.
+    pub reason: String,
+    /// Where this version was read.
+    pub evidence: Vec<ComponentEvidence>,
 }
 
 /// A third-party component found in the image, for the inventory and vulnerability matching.
@@ -293,6 +355,11 @@ pub struct Component {
     pub confidence: Confidence,
     /// Every place the component was seen.
     pub evidence: Vec<ComponentEvidence>,
+    /// Versions other sources give for the same component that disagree with `version`
+    /// (a package record's snapshot label against the binary's own banner), with the reason
+    /// `version` is trusted over each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_versions: Vec<OtherVersion>,
 }
 
 /// A program that opens a network socket to receive on: the exposure map's record. Derived

@@ -560,6 +560,7 @@ mod tests {
                     cpe: None,
                     confidence: Confidence::High,
                     evidence: Vec::new(),
+                    other_versions: Vec::new(),
                 })
                 .collect(),
             findings,

@@ -2,13 +2,11 @@
 //! summary, SARIF, HTML, and later CycloneDX and SPDX) is a projection of the same
 //! [`assay_model::Report`], so they never disagree.
 //!
-//! Outputs that explain rules (SARIF, HTML) take the rule documentation as plain
-//! [`RuleDoc`] values from the caller: this crate sits below the analysers and must not know
-//! them.
+//! Outputs that explain rules (SARIF, HTML) take the rule documentation as
+//! [`assay_model::Rule`] values from the caller: this crate sits below the analysers and must
+//! not know them.
 
-#![deny(unsafe_code)]
-
-use assay_model::{Category, Severity};
+use assay_model::Severity;
 
 pub mod cyclonedx;
 pub mod diff;
@@ -20,20 +18,9 @@ pub mod sbom;
 pub mod spdx;
 pub mod text;
 
-/// The documentation of one detection rule, as the outputs that explain rules need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuleDoc<'a> {
-    /// Stable id, `ASSAY-<AREA>-<NNN>`.
-    pub id: &'a str,
-    /// Area of its findings.
-    pub category: Category,
-    /// Default severity.
-    pub severity: Severity,
-    /// Short name.
-    pub title: &'a str,
-    /// What it looks for and why it matters.
-    pub description: &'a str,
-}
+/// The documentation of one detection rule as the outputs read it: the model's
+/// [`Rule`](assay_model::Rule) with borrowed text (kept under this name for its callers).
+pub type RuleDoc<'a> = assay_model::Rule<&'a str>;
 
 /// Every severity, most severe first: the order findings are grouped and counted in.
 pub const SEVERITIES_WORST_FIRST: [Severity; 5] = [

@@ -16,8 +16,7 @@
 //!   across runs and Assay versions that find the same thing in the same place.
 //! - Rule `properties.security-severity` follows the scale GitHub code scanning reads.
 
-use crate::RuleDoc;
-use assay_model::{hex, Finding, NodeId, Report, Severity};
+use assay_model::{hex, Finding, NodeId, Report, Rule, Severity};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +35,7 @@ pub const FINGERPRINT_NAME: &str = "assayFinding/v1";
 ///
 /// `rules` documents every rule that ran (findings of a rule missing from it still get a
 /// minimal rule entry); `information_uri` is the tool's home page, left out when `None`.
-pub fn to_sarif(report: &Report, rules: &[RuleDoc], information_uri: Option<&str>) -> String {
+pub fn to_sarif(report: &Report, rules: &[Rule<&str>], information_uri: Option<&str>) -> String {
     let log = build_log(report, rules, information_uri);
     let mut s = serde_json::to_string_pretty(&log).expect("SARIF logs always serialise");
     s.push('\n');
@@ -113,7 +112,7 @@ fn rule_name(title: &str) -> String {
 
 fn build_log<'a>(
     report: &'a Report,
-    rules: &[RuleDoc<'a>],
+    rules: &[Rule<&'a str>],
     information_uri: Option<&'a str>,
 ) -> SarifLog<'a> {
     let mut descriptors: Vec<ReportingDescriptor> = rules.iter().map(descriptor).collect();
@@ -197,7 +196,7 @@ fn build_log<'a>(
     }
 }
 
-fn descriptor<'a>(r: &RuleDoc<'a>) -> ReportingDescriptor<'a> {
+fn descriptor<'a>(r: &Rule<&'a str>) -> ReportingDescriptor<'a> {
     ReportingDescriptor {
         id: r.id,
         name: rule_name(r.title),
@@ -542,8 +541,8 @@ mod tests {
     use crate::testdata::sample_report;
     use serde_json::Value;
 
-    fn docs() -> Vec<RuleDoc<'static>> {
-        vec![RuleDoc {
+    fn docs() -> Vec<Rule> {
+        vec![Rule {
             id: "ASSAY-ACCT-001",
             category: assay_model::Category::Account,
             severity: Severity::Critical,

@@ -98,10 +98,25 @@ const LIBRARIES: &[&str] = &[
     "ubox",
 ];
 
-/// Classify a component by its name.
+/// Operating systems known by name (kernels and RTOS images).
+const OPERATING_SYSTEMS: &[&str] = &[
+    "linux",
+    "linux-kernel",
+    "linux_kernel",
+    "kernel",
+    "vxworks",
+    "ecos",
+    "threadx",
+];
+
+/// Classify a component by its name (and CPE part `o`, an operating system).
 pub fn component_kind(c: &Component) -> ComponentKind {
     let n = c.name.to_ascii_lowercase();
-    if n == "linux" || n == "linux-kernel" || n == "linux_kernel" || n == "kernel" {
+    let os_cpe = c
+        .cpe
+        .as_deref()
+        .is_some_and(|p| p.starts_with("cpe:2.3:o:"));
+    if OPERATING_SYSTEMS.contains(&n.as_str()) || os_cpe {
         ComponentKind::OperatingSystem
     } else if n.starts_with("lib") || LIBRARIES.contains(&n.as_str()) {
         ComponentKind::Library
@@ -150,6 +165,32 @@ mod tests {
         assert_eq!(
             uuid_v5("https://example.com"),
             "4fd35a71-71ef-5a55-a9d9-aa75c889a6d0"
+        );
+    }
+
+    #[test]
+    fn operating_systems_by_name_or_cpe_part() {
+        let c = |name: &str, cpe: Option<&str>| Component {
+            name: name.into(),
+            version: "1".into(),
+            purl: format!("pkg:generic/{name}@1"),
+            cpe: cpe.map(str::to_string),
+            confidence: assay_model::Confidence::High,
+            evidence: Vec::new(),
+            other_versions: Vec::new(),
+        };
+        assert_eq!(
+            component_kind(&c("threadx", None)),
+            ComponentKind::OperatingSystem
+        );
+        assert_eq!(
+            component_kind(&c("foo-rtos", Some("cpe:2.3:o:acme:foo:1:*:*:*:*:*:*:*"))),
+            ComponentKind::OperatingSystem
+        );
+        assert_eq!(component_kind(&c("openssl", None)), ComponentKind::Library);
+        assert_eq!(
+            component_kind(&c("dropbear", None)),
+            ComponentKind::Application
         );
     }
 

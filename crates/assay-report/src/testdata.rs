@@ -150,7 +150,9 @@ pub fn sample_report() -> Report {
                 method: "version-string".into(),
                 matched: Some("BusyBox v1.36.1".into()),
                 range: None,
+                embedded: false,
             }],
+            other_versions: Vec::new(),
         }],
         findings: vec![acct, telnet, html, info],
         listeners: vec![Listener {

@@ -2,8 +2,9 @@
 //! `tests/schema/`), for the report of a real scan of the evidence fixture and for a hand-made
 //! report with hostile names.
 
+use assay_model::Rule;
 use assay_model::{Category, Severity};
-use assay_report::{json, sarif, RuleDoc};
+use assay_report::{json, sarif};
 use serde_json::Value;
 
 #[path = "../src/testdata.rs"]
@@ -34,16 +35,16 @@ fn assert_valid(sarif_text: &str) {
 }
 
 /// A few rule docs as the CLI passes them (the real ones come from assay-analyze).
-fn docs() -> Vec<RuleDoc<'static>> {
+fn docs() -> Vec<Rule> {
     vec![
-        RuleDoc {
+        Rule {
             id: "ASSAY-ACCT-001",
             category: Category::Account,
             severity: Severity::Critical,
             title: "Additional UID-0 account",
             description: "An account other than root has user id 0 in a passwd file.",
         },
-        RuleDoc {
+        Rule {
             id: "ASSAY-REMOTE-001",
             category: Category::RemoteAccess,
             severity: Severity::High,

@@ -68,6 +68,7 @@ fn evidence(path: &str, node: u32, method: &str) -> ComponentEvidence {
             start: 4096,
             end: 4124,
         }),
+        embedded: false,
     }
 }
 
@@ -82,6 +83,7 @@ fn report() -> Report {
             cpe: Some("cpe:2.3:a:busybox:busybox:1.35.0:*:*:*:*:*:*:*".into()),
             confidence: Confidence::High,
             evidence: vec![evidence("/bin/busybox", 7, "version-string")],
+            other_versions: Vec::new(),
         },
         Component {
             name: "openssl".into(),
@@ -93,6 +95,7 @@ fn report() -> Report {
                 evidence("/lib/libcrypto.so.1.0.0", 9, "version-string"),
                 evidence("/usr/lib/opkg/status", 12, "opkg-status"),
             ],
+            other_versions: Vec::new(),
         },
         Component {
             name: "linux".into(),
@@ -101,6 +104,7 @@ fn report() -> Report {
             cpe: Some("cpe:2.3:o:linux:linux_kernel:4.14.180:*:*:*:*:*:*:*".into()),
             confidence: Confidence::Low,
             evidence: Vec::new(),
+            other_versions: Vec::new(),
         },
     ];
     let feed = FeedSnapshot {

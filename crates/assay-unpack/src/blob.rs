@@ -36,10 +36,12 @@ impl ByteSource for memmap2::Mmap {
         if range.start >= range.end || range.end > self.len() {
             return;
         }
-        // Page-align inward: only whole pages inside the range are dropped.
-        const PAGE: usize = 4096;
-        let start = range.start.div_ceil(PAGE) * PAGE;
-        let end = range.end / PAGE * PAGE;
+        // Page-align inward: only whole pages inside the range are dropped. The page size is
+        // the system's (4 KiB on x86, 16 or 64 KiB on some ARM and POWER kernels): an advice
+        // on a range that is not aligned to it is refused and would release nothing.
+        let page = rustix::param::page_size().max(1);
+        let start = range.start.div_ceil(page) * page;
+        let end = range.end / page * page;
         if start < end {
             // SAFETY: the map is a read-only, shared mapping of a file. MADV_DONTNEED on such
             // a mapping only drops resident pages; later reads fault them back in from the
@@ -156,5 +158,24 @@ mod tests {
         let reversed = w.slice(3..2);
         assert!(reversed.is_none());
         assert!(b.tail(99).is_empty());
+    }
+
+    #[test]
+    fn released_pages_of_a_map_read_back_unchanged() {
+        let page = rustix::param::page_size();
+        assert!(page.is_power_of_two() && page >= 4096, "{page}");
+        let data: Vec<u8> = (0..4 * page + 123).map(|i| (i % 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &data).unwrap();
+        // SAFETY: the test's own temporary file, mapped read-only and not written again.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file).unwrap() };
+        let blob = Blob::new(map);
+        // Unaligned ends, a whole-map range, an empty and an out-of-bounds one.
+        blob.release(1..3 * page + 7);
+        blob.release(0..blob.len());
+        blob.release(5..5);
+        blob.release(0..blob.len() + 1);
+        assert_eq!(&blob[..], &data[..]);
     }
 }

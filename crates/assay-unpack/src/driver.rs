@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -22,6 +22,9 @@ use std::time::Instant;
 const MIN_UNKNOWN_REGION: usize = 16;
 /// Files shorter than this are not scanned for embedded formats.
 const MIN_SCAN_SIZE: usize = 32;
+/// Detail key marking the node of a format that describes its whole parent blob without
+/// claiming it (see [`Format::describes_whole_blob`]): the parent's bytes stay unexplained.
+pub const DESCRIBES: &str = "describes";
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -35,6 +38,32 @@ pub struct UnpackOptions {
     pub limits: Option<Limits>,
     /// Progress callback for the top-level scan.
     pub progress: Option<Arc<ProgressFn>>,
+    /// Stops the run early when cancelled (the result is then partial and says so).
+    pub cancel: CancelToken,
+}
+
+/// A cheap, clonable flag that asks a running unpack (or analysis) to stop: a server drops a
+/// scan whose client went away, a front end stops on Ctrl-C. The driver checks it before each
+/// blob it searches and each candidate it unpacks, so a cancelled run ends within one
+/// format's unpack of the call.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask every run holding a clone of this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called on this token or a clone of it.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The unpacked tree of one image, with the bytes of every node that holds bytes.
@@ -98,6 +127,8 @@ pub struct Unpacker {
     formats: Vec<&'static dyn Format>,
     scanner: MagicScanner,
     fallbacks: Vec<usize>,
+    /// Per format: whether it describes whole blobs (see [`Format::describes_whole_blob`]).
+    whole_blob: Vec<bool>,
 }
 
 impl Default for Unpacker {
@@ -121,10 +152,12 @@ impl Unpacker {
             .filter(|(_, f)| f.magics().is_empty())
             .map(|(i, _)| i)
             .collect();
+        let whole_blob = formats.iter().map(|f| f.describes_whole_blob()).collect();
         Unpacker {
             formats,
             scanner,
             fallbacks,
+            whole_blob,
         }
     }
 
@@ -168,6 +201,7 @@ impl Unpacker {
             nodes: AtomicUsize::new(1),
             scanned: AtomicU64::new(0),
             progress: opts.progress.clone(),
+            cancel: opts.cancel.clone(),
         };
         let (hash, prescanned) = run.scan_image(&data);
         let top = Lineage { hash, up: None };
@@ -185,6 +219,14 @@ impl Unpacker {
         };
         let mut flat = Flattener::default();
         flat.push(&pending, None, "");
+        if run.cancel.is_cancelled() {
+            flat.warnings.push(Warning {
+                node: Some(0),
+                location: name.to_string(),
+                kind: "cancelled".into(),
+                message: "the run was cancelled; the tree is incomplete".into(),
+            });
+        }
         let mut stats = Stats {
             bytes_scanned: run.scanned.load(Ordering::Relaxed),
             bytes_unpacked: run.budget.used(),
@@ -237,6 +279,7 @@ struct Run<'e> {
     nodes: AtomicUsize,
     scanned: AtomicU64,
     progress: Option<Arc<ProgressFn>>,
+    cancel: CancelToken,
 }
 
 impl Run<'_> {
@@ -288,7 +331,10 @@ impl Run<'_> {
             .scanner
             .scan_windows(data, &mut |window, candidates| {
                 for c in candidates {
-                    if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
+                    if self.engine.whole_blob[c.format] {
+                        // A marker: the format is tried on the whole blob later.
+                        probed.push((c, Probe::default()));
+                    } else if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
                         probed.push((c, p));
                     }
                 }
@@ -308,6 +354,9 @@ impl Run<'_> {
         prescanned: Option<Vec<(Candidate, Probe)>>,
     ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
+        if self.cancel.is_cancelled() {
+            return out;
+        }
         if depth > self.budget.limits().max_depth {
             out.warnings.push((
                 "limit".into(),
@@ -337,9 +386,15 @@ impl Run<'_> {
                 .map(|c| (c, None))
                 .collect(),
         };
+        let (markers, work): (Vec<_>, Vec<_>) = work
+            .into_iter()
+            .partition(|(c, _)| self.engine.whole_blob[c.format]);
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
+            if self.cancel.is_cancelled() {
+                break;
+            }
             if cand.start < claimed_end {
                 continue;
             }
@@ -412,6 +467,24 @@ impl Run<'_> {
                 }
             }
         }
+        // Markers inside a claimed container belong to what that container holds (an OS
+        // image inside a firmware package is described where it is unpacked), not to this
+        // blob.
+        let claimed: Vec<(u64, u64)> = out
+            .children
+            .iter()
+            .filter(|c| c.node.kind == NodeKind::Container)
+            .filter_map(|c| Some((c.node.offset?, c.node.offset? + c.node.size)))
+            .collect();
+        let free_markers: Vec<Candidate> = markers
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| {
+                let at = c.start as u64;
+                !claimed.iter().any(|&(s, e)| s <= at && at < e)
+            })
+            .collect();
+        let overlays = self.describe_whole(data, &free_markers, depth, lineage);
         if out.children.is_empty() {
             if role != Role::File || data.len() >= 4096 {
                 self.try_fallbacks(&mut out, data, depth, lineage);
@@ -422,10 +495,59 @@ impl Run<'_> {
         } else if gaps_from < data.len() && role != Role::File {
             self.push_unknown(&mut out, data, gaps_from, data.len());
         }
+        out.children.splice(0..0, overlays);
         if role == Role::Image {
             if let Some(p) = &self.progress {
                 p(data.len() as u64, data.len() as u64);
             }
+        }
+        out
+    }
+
+    /// Formats that describe whole blobs, tried once each on the whole blob when one of their
+    /// markers occurs in it: their nodes span the blob (offset 0) without claiming it.
+    fn describe_whole(
+        &self,
+        data: &Blob,
+        markers: &[Candidate],
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+    ) -> Vec<Pending> {
+        let mut formats: Vec<usize> = markers.iter().map(|c| c.format).collect();
+        formats.sort_unstable();
+        formats.dedup();
+        let mut out = Vec::new();
+        for idx in formats {
+            let format = self.engine.formats[idx];
+            let Some(probe) = format.probe(data) else {
+                continue;
+            };
+            let ctx = UnpackContext {
+                budget: &self.budget,
+            };
+            let (unpacked, error) = match format.unpack(data, &ctx) {
+                Ok(u) => (u, None),
+                Err(e) => (Unpacked::default(), Some(e)),
+            };
+            let mut container = self.container(
+                format,
+                &probe.description,
+                data,
+                0,
+                data.len() as u64,
+                unpacked,
+                depth,
+                lineage,
+            );
+            if let Some(e) = error {
+                container.warnings.push((e.kind().into(), e.to_string()));
+            }
+            // Readers of the tree tell a description from a container that claims its bytes.
+            container
+                .node
+                .details
+                .insert(DESCRIBES.into(), "the whole blob".into());
+            out.push(container);
         }
         out
     }
@@ -915,5 +1037,49 @@ mod tests {
         assert_eq!(padding_byte(&[0xff; 8]), Some(0xff));
         assert_eq!(padding_byte(&[0, 0, 1]), None);
         assert_eq!(padding_byte(&[7; 4]), None);
+    }
+
+    /// A gzip stream holding a tar of one file, built in memory.
+    fn nested_image() -> Vec<u8> {
+        let mut tar = vec![0u8; 512];
+        tar[..8].copy_from_slice(b"hello.tx");
+        tar[100..107].copy_from_slice(b"0000644");
+        tar[124..135].copy_from_slice(b"00000000005");
+        tar[156] = b'0';
+        tar[257..263].copy_from_slice(b"ustar\0");
+        tar[263..265].copy_from_slice(b"00");
+        tar[148..156].copy_from_slice(b"        ");
+        let sum: u32 = tar.iter().map(|&b| u32::from(b)).sum();
+        tar[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let mut data = b"hello".to_vec();
+        data.resize(512, 0);
+        tar.extend(data);
+        tar.extend([0u8; 1024]);
+        tar
+    }
+
+    #[test]
+    fn a_cancelled_run_stops_and_says_so() {
+        let image = nested_image();
+        let engine = Unpacker::new();
+        let full = engine.unpack_bytes(
+            "t.tar",
+            Blob::from(image.clone()),
+            &UnpackOptions::default(),
+        );
+        assert!(
+            full.nodes.iter().any(|n| n.path == "/hello.tx"),
+            "{:?}",
+            full.nodes
+        );
+        assert!(full.warnings.iter().all(|w| w.kind != "cancelled"));
+
+        let opts = UnpackOptions::default();
+        let token = opts.cancel.clone();
+        token.cancel();
+        assert!(opts.cancel.is_cancelled(), "clones share the flag");
+        let cut = engine.unpack_bytes("t.tar", Blob::from(image), &opts);
+        assert_eq!(cut.nodes.len(), 1, "only the image itself: {:?}", cut.nodes);
+        assert!(cut.warnings.iter().any(|w| w.kind == "cancelled"));
     }
 }

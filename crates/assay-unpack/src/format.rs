@@ -260,4 +260,14 @@ pub trait Format: Send + Sync {
     /// Read the structure starting at `data[0]` (cut to the probed length when one was
     /// known) and yield its entries.
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError>;
+
+    /// Whether the format says what a whole blob is rather than where a structure starts:
+    /// an operating-system image (VxWorks, eCos, ThreadX) is code and data with no header of
+    /// its own, known only by markers anywhere inside it. Such a format's magics are those
+    /// markers; when one occurs, `probe` and `unpack` get the whole blob, and its node spans
+    /// the blob without claiming it, so the search for structures embedded in the image runs
+    /// as usual.
+    fn describes_whole_blob(&self) -> bool {
+        false
+    }
 }

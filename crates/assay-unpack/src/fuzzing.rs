@@ -112,6 +112,7 @@ pub fn fuzz_driver(data: &[u8]) {
         &UnpackOptions {
             limits: Some(limits),
             progress: None,
+            ..Default::default()
         },
     );
     assert!(

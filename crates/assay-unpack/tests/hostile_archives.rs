@@ -18,6 +18,7 @@ fn run(name: &str, limits: Option<Limits>) -> UnpackResult {
         &UnpackOptions {
             limits,
             progress: None,
+            ..Default::default()
         },
     );
     assert!(

@@ -10,9 +10,9 @@
 //!
 //! Matching is by CPE (vendor, product and NVD's version bounds, compared by [`version`]) and by
 //! package (purl type to OSV ecosystem, name, and the record's ranges or listed versions).
-//! It depends on the model only, so the CLI calls it after components are identified.
-
-#![deny(unsafe_code)]
+//! It depends on the model only, so the scan engine calls it after components are identified.
+//! It reads no clock and no environment: the caller chooses the database path and the import
+//! date.
 
 pub mod cpe;
 pub mod cvss;
@@ -24,10 +24,12 @@ pub mod record;
 pub mod store;
 pub mod version;
 
-use assay_model::{ByteRange, Category, Component, FeedSnapshot, Finding, Severity, Vulnerability};
+use assay_model::{
+    ByteRange, Category, Component, FeedSnapshot, Finding, Rule, Severity, Vulnerability,
+};
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Rule id of `vulnerable-component` findings.
 pub const RULE_ID: &str = "ASSAY-VULN-001";
@@ -43,6 +45,14 @@ medium >= 4, else low; medium when no rating is known).";
 pub const RULE_SEVERITY: Severity = Severity::Medium;
 /// Category of the rule.
 pub const RULE_CATEGORY: Category = Category::VulnerableComponent;
+/// The rule of `vulnerable-component` findings, documented like the detectors' rules.
+pub const RULE: Rule = Rule {
+    id: RULE_ID,
+    category: RULE_CATEGORY,
+    severity: RULE_SEVERITY,
+    title: RULE_TITLE,
+    description: RULE_DESCRIPTION,
+};
 
 /// What can go wrong opening, importing or querying the database.
 #[derive(Debug, thiserror::Error)]
@@ -95,42 +105,6 @@ pub struct ImportOutcome {
     pub skipped: Vec<String>,
 }
 
-/// The default database path: `$ASSAY_VULNDB`, else `$XDG_DATA_HOME/assay/vulndb.sqlite`, else
-/// `~/.local/share/assay/vulndb.sqlite`.
-pub fn default_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ASSAY_VULNDB").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("assay").join("vulndb.sqlite"))
-}
-
-/// Today's UTC date as `YYYY-MM-DD`, the import date of a feed.
-pub fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    civil_date((secs / 86_400) as i64)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// An open vulnerability database.
 pub struct VulnDb {
     conn: Connection,
@@ -161,12 +135,8 @@ impl VulnDb {
         Ok(VulnDb { conn })
     }
 
-    /// Import one file, zip or folder as a feed snapshot dated today.
-    pub fn import(&mut self, path: &Path) -> Result<ImportOutcome, Error> {
-        self.import_dated(path, &today())
-    }
-
-    /// Import with an explicit import date (`YYYY-MM-DD`), for reproducible databases.
+    /// Import one file, zip or folder as a feed snapshot recorded as imported on `date`
+    /// (`YYYY-MM-DD`; the caller decides: today, or a fixed date for reproducible databases).
     pub fn import_dated(&mut self, path: &Path, date: &str) -> Result<ImportOutcome, Error> {
         // A file imported before is recognised by its hash without parsing it again (a yearly
         // NVD feed is hundreds of MB).
@@ -306,16 +276,4 @@ pub fn findings(components: &[Component], vulns: &[Vulnerability]) -> Vec<Findin
         });
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(19_723), "2024-01-01");
-        assert_eq!(civil_date(11_016), "2000-02-29");
-    }
 }

@@ -28,7 +28,9 @@ fn component(name: &str, version: &str, purl: &str, cpe: Option<&str>) -> Compon
                 start: 100,
                 end: 120,
             }),
+            embedded: false,
         }],
+        other_versions: Vec::new(),
     }
 }
 

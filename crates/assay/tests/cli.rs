@@ -1,12 +1,10 @@
 //! Command-line behaviour of the real `assay` binary: documented outputs, exit codes and the
 //! generated rule documentation.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn assay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_assay"))
-}
+use common::assay;
+use std::path::Path;
 
 #[test]
 fn rules_doc_in_the_repository_is_current() {
@@ -69,4 +67,56 @@ fn fail_on_sets_exit_status_1_when_reached() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn wordlist_cracks_a_hash_only_its_word_matches() {
+    let settings = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/settings");
+    let scan = |extra: &[&std::ffi::OsStr]| {
+        let out = assay()
+            .args(["scan", "-q", "--format", "json", "--as-of", "2027-01-01"])
+            .arg(settings.join("gateway.sqfs"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["context"]["account"] == "netadmin")
+            .map(|f| (f["rule"].clone(), f["context"]["password"].clone()))
+            .unwrap()
+    };
+    let wordlist = settings.join("wordlist.txt");
+    let (rule, password) = scan(&["--wordlist".as_ref(), wordlist.as_os_str()]);
+    assert_eq!(rule, "ASSAY-CRED-001");
+    assert_eq!(password, "quartz-lantern-58");
+    let (rule, password) = scan(&[]);
+    assert_eq!(
+        rule, "ASSAY-CRED-002",
+        "the built-in list must not crack it"
+    );
+    assert!(password.is_null());
+    // A word list that cannot be read stops the scan (exit 3) and says which file.
+    let out = assay()
+        .args([
+            "scan",
+            "-q",
+            "--as-of",
+            "2027-01-01",
+            "--wordlist",
+            "/nonexistent/words.txt",
+        ])
+        .arg(settings.join("gateway.sqfs"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent/words.txt"));
 }

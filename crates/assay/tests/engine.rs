@@ -2,9 +2,10 @@
 //! by `fixtures/scripts/engine.sh`: a five-level nested image, decompression bombs, deep
 //! nesting, a container that contains itself, path traversal and symlink escapes.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn fixture(name: &str) -> PathBuf {
@@ -16,7 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 /// Scan a fixture to JSON; returns the report and how long it took.
 fn scan(name: &str) -> (Value, Duration) {
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+    let out = common::assay()
         .args(["scan", "-q", "--format", "json"])
         .arg(fixture(name))
         .output()
@@ -120,7 +121,7 @@ fn squashfs_entry_named_dot_dot_is_refused_with_a_warning() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let st = Command::new(env!("CARGO_BIN_EXE_assay"))
+    let st = common::assay()
         .args(["unpack", "-q"])
         .arg(fixture("traversal.sqfs"))
         .arg("-o")
@@ -149,7 +150,7 @@ fn unpack_never_writes_through_symlinks_or_outside_the_output() {
     // The archive's links point at ../../../../../../tmp; run from a nested output directory so
     // that an escape would land in our temp dir, where we can see it.
     let out = tmp.path().join("a/b/out");
-    let st = Command::new(env!("CARGO_BIN_EXE_assay"))
+    let st = common::assay()
         .args(["unpack", "-q"])
         .arg(fixture("escape.tar"))
         .arg("-o")

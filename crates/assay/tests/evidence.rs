@@ -1,9 +1,10 @@
 //! End-to-end tests of the evidence commands on the bundled example images: reproducible
 //! reports, `verify` and each tampering it must reject, signed envelopes, and `diff`.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const AS_OF: &str = "2024-06-01";
 
@@ -15,7 +16,7 @@ fn example(name: &str) -> PathBuf {
 
 /// Run `assay` with these arguments: (exit code, standard output, standard error).
 fn assay(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+    let out = common::assay()
         .args(args)
         .output()
         .expect("the assay binary runs");

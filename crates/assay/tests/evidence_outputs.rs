@@ -3,16 +3,17 @@
 //! a weak root password, a file whose name and content are HTML injections) and writes SARIF
 //! and HTML.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evidence-b/router.bin")
 }
 
 fn scan(format: &str, out: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_assay"))
+    let status = common::assay()
         .args([
             "scan",
             "--quiet",

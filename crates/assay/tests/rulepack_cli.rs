@@ -1,11 +1,9 @@
 //! The `--rules DIR` option of the real binary: user rules are listed, a broken rule file stops
 //! the command with the compiler's message and exit code 2 (not a panic).
 
-use std::process::Command;
+mod common;
 
-fn assay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_assay"))
-}
+use common::assay;
 
 #[test]
 fn builtin_yara_rules_are_listed() {

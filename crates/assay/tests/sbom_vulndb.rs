@@ -156,3 +156,106 @@ fn rules_list_the_vulnerable_component_rule() {
         "{out}"
     );
 }
+
+#[test]
+fn sarif_and_html_document_the_vulnerability_rule() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("vulndb.sqlite");
+    let nvd = root().join("crates/assay-vulndb/tests/fixtures/nvd/nvdcve-2.0-excerpt.json");
+    let (code, _, err) = assay(
+        &[
+            "vulndb",
+            "import",
+            "--db",
+            db.to_str().unwrap(),
+            nvd.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let demo = root().join("examples/acme-demo.bin");
+    let scan = |format: &str| {
+        let (code, out, err) = assay(
+            &[
+                "scan",
+                demo.to_str().unwrap(),
+                "-q",
+                "--as-of",
+                "2024-06-01",
+                "--vulndb",
+                db.to_str().unwrap(),
+                "--format",
+                format,
+            ],
+            home.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let sarif = json(&scan("sarif"));
+    let rule = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "ASSAY-VULN-001")
+        .cloned()
+        .expect("the vulnerability rule is listed");
+    assert_eq!(
+        rule["shortDescription"]["text"],
+        "Component with known vulnerabilities"
+    );
+    assert!(rule["fullDescription"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("A component whose identified version falls in the affected range"));
+    let html = scan("html");
+    assert!(html.contains("ASSAY-VULN-001</span> · Component with known vulnerabilities"));
+    assert!(!html.contains("no documentation given"));
+}
+
+#[test]
+fn vulndb_import_rejects_impossible_dates() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("vulndb.sqlite");
+    let nvd = root().join("crates/assay-vulndb/tests/fixtures/nvd/nvdcve-2.0-excerpt.json");
+    for date in [
+        "2023-02-30",
+        "2023-13-01",
+        "2023-00-10",
+        "2024-04-31",
+        "2023-1-01",
+        "@170000000",
+    ] {
+        let (code, _, err) = assay(
+            &[
+                "vulndb",
+                "import",
+                "--db",
+                db.to_str().unwrap(),
+                "--date",
+                date,
+                nvd.to_str().unwrap(),
+            ],
+            home.path(),
+        );
+        assert_eq!(code, 2, "{date}: {err}");
+        assert!(err.contains("--date must be YYYY-MM-DD"), "{err}");
+        assert!(
+            !db.exists(),
+            "{date}: nothing is written for a rejected date"
+        );
+    }
+    let (code, _, err) = assay(
+        &[
+            "vulndb",
+            "import",
+            "--db",
+            db.to_str().unwrap(),
+            "--date",
+            "2024-02-29",
+            nvd.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "a leap day is a date: {err}");
+}

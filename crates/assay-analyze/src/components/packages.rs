@@ -14,6 +14,8 @@ const TABLE: &str = include_str!("../../data/packages.tsv");
 pub struct PackageHit {
     /// Canonical component name.
     pub name: String,
+    /// The package's own name as the record gives it.
+    pub package: String,
     /// Upstream version.
     pub version: String,
     /// Package URL (with the package database's type).
@@ -78,6 +80,7 @@ pub fn upstream_version(version: &str) -> String {
         Some((up, rev))
             if !up.is_empty()
                 && rev.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && !is_hash(rev)
                 && !is_date(v) =>
         {
             up
@@ -85,6 +88,14 @@ pub fn upstream_version(version: &str) -> String {
         _ => v,
     };
     strip_repack(v).to_string()
+}
+
+/// A source revision hash (`8ea96670…`: OpenWrt's `date-hash` snapshot versions), which is
+/// part of the upstream version, not a packaging revision.
+fn is_hash(s: &str) -> bool {
+    s.len() >= 7
+        && s.chars().all(|c| c.is_ascii_hexdigit())
+        && !s.chars().all(|c| c.is_ascii_digit())
 }
 
 /// A bare `YYYY-MM-DD` date (OpenWrt snapshot versions), whose last dash is no revision.
@@ -211,6 +222,7 @@ pub fn package_records(bytes: &[u8], kind: &'static str, libc_name: &str) -> Vec
             .to_string();
         out.push(PackageHit {
             name,
+            package: package.clone(),
             version: upstream,
             purl,
             method: kind,
@@ -220,7 +232,29 @@ pub fn package_records(bytes: &[u8], kind: &'static str, libc_name: &str) -> Vec
             confidence: Confidence::High,
         });
     }
-    out
+    prefer_main_packages(out)
+}
+
+/// One source package gives several binary packages (OpenWrt's `libuci`, `libuci-lua` and
+/// `uci`); when they disagree on the version, the record of the package named like the
+/// component speaks for it, and the sub-packages' other versions are dropped.
+fn prefer_main_packages(hits: Vec<PackageHit>) -> Vec<PackageHit> {
+    let main_version = |name: &str| {
+        hits.iter()
+            .find(|h| h.package.eq_ignore_ascii_case(name))
+            .map(|h| h.version.clone())
+    };
+    let keep: Vec<bool> = hits
+        .iter()
+        .map(|h| match main_version(&h.name) {
+            Some(v) => v == h.version,
+            None => true,
+        })
+        .collect();
+    hits.into_iter()
+        .zip(keep)
+        .filter_map(|(h, k)| k.then_some(h))
+        .collect()
 }
 
 /// The FDO packaging note of an ELF file (`.note.package`), as a component.
@@ -265,6 +299,7 @@ pub fn package_note(bytes: &[u8]) -> Option<PackageHit> {
     let start = file_off as usize + open;
     Some(PackageHit {
         name,
+        package,
         version: upstream_version(&version),
         purl,
         method: "elf-package-note",
@@ -277,33 +312,48 @@ pub fn package_note(bytes: &[u8]) -> Option<PackageHit> {
 /// The distribution a release file names (`/etc/os-release`, `/etc/openwrt_release`).
 pub fn release_file(path: &str, bytes: &[u8]) -> Option<PackageHit> {
     let text = String::from_utf8_lossy(bytes);
-    let (id_key, version_key) = if path.ends_with("openwrt_release") {
-        ("DISTRIB_ID", "DISTRIB_RELEASE")
+    let (id_key, version_key, revision_key) = if path.ends_with("openwrt_release") {
+        ("DISTRIB_ID", "DISTRIB_RELEASE", "DISTRIB_REVISION")
     } else {
-        ("ID", "VERSION_ID")
+        ("ID", "VERSION_ID", "BUILD_ID")
     };
     let mut id = None;
     let mut version = None;
-    let mut at = (0, 0);
+    let mut revision = None;
     let mut pos = 0;
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
             let v = v.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+            let at = (pos, pos + line.len());
             if k.trim() == id_key {
                 id = Some(v.to_ascii_lowercase());
             } else if k.trim() == version_key {
-                version = Some(v);
-                at = (pos, pos + line.len());
+                version = Some((v, at));
+            } else if k.trim() == revision_key {
+                revision = Some((v, at));
             }
         }
         pos += line.len() + 1;
     }
     let id = id?;
-    let version = version?;
-    // `Bleeding Edge`, `SNAPSHOT`: not a version.
-    if !version.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
+    // `Bleeding Edge`, `SNAPSHOT`: not a version; a trunk build is known by its revision
+    // (`r38816`).
+    let is_release = |v: &str| v.starts_with(|c: char| c.is_ascii_digit());
+    // `r38816`, or `r7558-a5c3bbaf56` with the source hash.
+    let is_revision = |v: &str| {
+        let Some(rest) = v.strip_prefix('r') else {
+            return false;
+        };
+        let (number, hash) = rest.split_once('-').unwrap_or((rest, ""));
+        !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit())
+            && hash.chars().all(|c| c.is_ascii_hexdigit())
+    };
+    let (version, at) = match (version, revision) {
+        (Some((v, at)), _) if is_release(&v) => (v, at),
+        (_, Some((r, at))) if is_revision(&r) => (r, at),
+        _ => return None,
+    };
     let name = match id.as_str() {
         "openwrt" | "lede" => "openwrt".to_string(),
         other => other
@@ -315,6 +365,7 @@ pub fn release_file(path: &str, bytes: &[u8]) -> Option<PackageHit> {
         return None;
     }
     Some(PackageHit {
+        package: name.clone(),
         purl: format!(
             "pkg:generic/{}@{}",
             purl_encode(&name),

@@ -1,11 +1,14 @@
 //! The version-signature table (`data/components.tsv`) and the scan that applies it to one
 //! blob of bytes.
 //!
-//! Running some 180 regexes over every file would dominate a scan, so every `string`
-//! signature names a literal anchor that starts its match. All anchors go into a few
-//! `aho-corasick` automata of at most 64 patterns each (their SIMD prefilter stays fast), and a
-//! signature's regex runs only at its anchor's hits, over the printable run that follows.
-//! `bare` and `filename` signatures look only at files whose name matches theirs.
+//! Running some 200 regexes over every file would dominate a scan, so every `string` and
+//! `marker` signature names a literal anchor. All anchors go into a few `aho-corasick`
+//! automata of at most 64 patterns each (their SIMD prefilter stays fast). A `string`
+//! signature's regex runs only at its anchor's hits, over the printable run that follows; a
+//! `marker` signature's anchor only says that the file is the component, and its version is
+//! the nearest printable string that is nothing but a version (the argument of a
+//! `version %s` format string, stored apart from it). `bare` and `filename` signatures look
+//! only at files whose name matches theirs.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use assay_model::Confidence;
@@ -22,8 +25,11 @@ const WINDOW: usize = 256;
 /// Most hits of one anchor looked at in one blob (a table of strings repeats a banner).
 const MAX_HITS_PER_ANCHOR: usize = 256;
 
-/// Shortest printable string considered by `bare` signatures.
+/// Shortest printable string considered by `bare` and `marker` signatures.
 const MIN_BARE: usize = 3;
+
+/// Farthest a `marker` signature's version string may lie from its marker, in bytes.
+const MARKER_SPAN: usize = 256 * 1024;
 
 /// How a signature reads a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +40,9 @@ pub enum SigKind {
     Bare,
     /// The version is part of the file's name.
     Filename,
+    /// A literal marker identifies the component in the file; the version is the nearest
+    /// printable string that is only a version.
+    Marker,
 }
 
 impl SigKind {
@@ -43,6 +52,7 @@ impl SigKind {
             SigKind::String => "version-string",
             SigKind::Bare => "bare-version-string",
             SigKind::Filename => "file-name",
+            SigKind::Marker => "version-beside-marker",
         }
     }
 }
@@ -62,6 +72,29 @@ pub struct Signature {
     pub files: Option<regex::Regex>,
     /// Version regex, anchored as its kind requires; group 1 is the version.
     pub version: Regex,
+    /// How the reported version is written from the captured groups: `{}` is group 1, `{N}`
+    /// group N (`ss{}`: iproute2 prints its snapshot date after `ss`; `{1}-{2}-{3}`: a date
+    /// in a SONAME).
+    pub format: Option<String>,
+}
+
+impl Signature {
+    /// The reported version for a match of [`Signature::version`].
+    pub fn render(&self, caps: &regex::bytes::Captures) -> String {
+        let group = |i: usize| {
+            caps.get(i)
+                .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                .unwrap_or_default()
+        };
+        let Some(f) = &self.format else {
+            return group(1);
+        };
+        let mut out = f.replacen("{}", &group(1), 1);
+        for i in 1..caps.len() {
+            out = out.replace(&format!("{{{i}}}"), &group(i));
+        }
+        out
+    }
 }
 
 /// One anchor automaton and, per pattern, the signatures that use it.
@@ -108,24 +141,32 @@ impl SignatureSet {
                 continue;
             }
             let cols: Vec<&str> = line.split('\t').collect();
-            let [name, cpe, kind, anchor, files, re] = cols[..] else {
-                return Err(format!("components.tsv:{}: expected 6 columns", no + 1));
+            let (name, cpe, kind, anchor, files, re, format) = match cols[..] {
+                [a, b, c, d, e, f] => (a, b, c, d, e, f, None),
+                [a, b, c, d, e, f, g] => (a, b, c, d, e, f, Some(g)),
+                _ => {
+                    return Err(format!(
+                        "components.tsv:{}: expected 6 or 7 columns",
+                        no + 1
+                    ))
+                }
             };
             let opt = |s: &str| (s != "-").then(|| s.to_string());
             let kind = match kind {
                 "string" => SigKind::String,
                 "bare" => SigKind::Bare,
                 "filename" => SigKind::Filename,
+                "marker" => SigKind::Marker,
                 other => return Err(format!("components.tsv:{}: kind {other}", no + 1)),
             };
             let anchored = match kind {
                 SigKind::String => format!("^(?:{re})"),
-                SigKind::Bare | SigKind::Filename => format!("^(?:{re})$"),
+                SigKind::Bare | SigKind::Filename | SigKind::Marker => format!("^(?:{re})$"),
             };
             let version =
                 Regex::new(&anchored).map_err(|e| format!("components.tsv:{}: {e}", no + 1))?;
-            if version.captures_len() != 2 {
-                return Err(format!("components.tsv:{}: need one capture group", no + 1));
+            if version.captures_len() < 2 {
+                return Err(format!("components.tsv:{}: need a capture group", no + 1));
             }
             let files = match opt(files) {
                 Some(f) => Some(
@@ -144,8 +185,20 @@ impl SignatureSet {
                         no + 1
                     ));
                 }
+            } else if kind == SigKind::Marker && anchor.is_none() {
+                return Err(format!("components.tsv:{}: marker without anchor", no + 1));
             } else if files.is_none() && kind == SigKind::Bare {
                 return Err(format!("components.tsv:{}: bare without files", no + 1));
+            }
+            let format = format.and_then(opt);
+            if format.as_ref().is_some_and(|f| !f.contains('{')) {
+                return Err(format!("components.tsv:{}: format without {{}}", no + 1));
+            }
+            if format.is_none() && version.captures_len() != 2 {
+                return Err(format!(
+                    "components.tsv:{}: several groups need a format",
+                    no + 1
+                ));
             }
             sigs.push(Signature {
                 name: name.to_string(),
@@ -154,11 +207,12 @@ impl SignatureSet {
                 anchor,
                 files,
                 version,
+                format,
             });
         }
         let mut anchors: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, s) in sigs.iter().enumerate() {
-            if let (SigKind::String, Some(a)) = (s.kind, &s.anchor) {
+            if let (SigKind::String | SigKind::Marker, Some(a)) = (s.kind, &s.anchor) {
                 match anchors.iter_mut().find(|(x, _)| x == a) {
                     Some((_, v)) => v.push(i),
                     None => anchors.push((a.clone(), vec![i])),
@@ -168,7 +222,7 @@ impl SignatureSet {
         let mut shards = Vec::new();
         for chunk in anchors.chunks(64) {
             let automaton = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostFirst)
+                .match_kind(MatchKind::Standard)
                 .build(chunk.iter().map(|(a, _)| a.as_bytes()))
                 .map_err(|e| e.to_string())?;
             shards.push(Shard {
@@ -205,11 +259,14 @@ impl SignatureSet {
     /// stream's label).
     pub fn scan(&self, name: &str, bytes: &[u8]) -> Vec<SigHit> {
         let mut hits = Vec::new();
+        let mut markers: Vec<(usize, usize)> = Vec::new();
         let name_ok = |s: &Signature| s.files.as_ref().is_none_or(|f| f.is_match(name));
         // Anchored strings, found by the automata.
         for shard in &self.shards {
             let mut per_pattern = vec![0usize; shard.sigs.len()];
-            for m in shard.automaton.find_iter(bytes) {
+            // Overlapping: `iproute2-` (a banner) and `iproute2-ss%s` (a marker) both start
+            // at the same byte.
+            for m in shard.automaton.find_overlapping_iter(bytes) {
                 let p = m.pattern().as_usize();
                 per_pattern[p] += 1;
                 if per_pattern[p] > MAX_HITS_PER_ANCHOR {
@@ -221,17 +278,21 @@ impl SignatureSet {
                     if !name_ok(sig) {
                         continue;
                     }
+                    if sig.kind == SigKind::Marker {
+                        markers.push((si, m.start()));
+                        continue;
+                    }
                     let Some(c) = sig.version.captures(window) else {
                         continue;
                     };
-                    let (Some(all), Some(v)) = (c.get(0), c.get(1)) else {
+                    let (Some(all), Some(_)) = (c.get(0), c.get(1)) else {
                         continue;
                     };
                     push_unique(
                         &mut hits,
                         SigHit {
                             sig: si,
-                            version: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            version: sig.render(&c),
                             range: Some((m.start(), m.start() + all.end())),
                             matched: String::from_utf8_lossy(all.as_bytes()).into_owned(),
                             confidence: Confidence::High,
@@ -245,12 +306,16 @@ impl SignatureSet {
             if sig.kind != SigKind::Filename || !name_ok(sig) {
                 continue;
             }
-            if let Some(v) = sig.version.captures(name.as_bytes()).and_then(|c| c.get(1)) {
+            if let Some(c) = sig
+                .version
+                .captures(name.as_bytes())
+                .filter(|c| c.get(1).is_some())
+            {
                 push_unique(
                     &mut hits,
                     SigHit {
                         sig: si,
-                        version: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        version: sig.render(&c),
                         range: None,
                         matched: name.to_string(),
                         confidence: Confidence::Medium,
@@ -268,13 +333,38 @@ impl SignatureSet {
                 })
             })
             .collect();
+        let mut strings: Option<Vec<(usize, &[u8])>> = None;
+        // Versions beside markers: the nearest string that is only a version.
+        if !markers.is_empty() {
+            let strings = strings.get_or_insert_with(|| printable_strings(bytes, MIN_BARE));
+            let mut done: Vec<usize> = Vec::new();
+            for &(si, _) in &markers {
+                if done.contains(&si) {
+                    continue;
+                }
+                done.push(si);
+                if hits.iter().any(|h| {
+                    self.sigs[h.sig].name == self.sigs[si].name && h.confidence == Confidence::High
+                }) {
+                    continue;
+                }
+                let at: Vec<usize> = markers
+                    .iter()
+                    .filter(|(s, _)| *s == si)
+                    .map(|(_, a)| *a)
+                    .collect();
+                if let Some(hit) = nearest_version(&self.sigs[si], si, strings, &at) {
+                    push_unique(&mut hits, hit);
+                }
+            }
+        }
         if !bare.is_empty() {
-            let strings = printable_strings(bytes, MIN_BARE);
+            let strings = strings.get_or_insert_with(|| printable_strings(bytes, MIN_BARE));
             for si in bare {
                 let sig = &self.sigs[si];
                 // version -> (count, first hit)
                 let mut found: Vec<(String, usize, SigHit)> = Vec::new();
-                for &(off, s) in &strings {
+                for &(off, s) in strings.iter() {
                     let lead = s
                         .iter()
                         .take(3)
@@ -284,8 +374,10 @@ impl SignatureSet {
                     let Some(c) = sig.version.captures(s) else {
                         continue;
                     };
-                    let Some(v) = c.get(1) else { continue };
-                    let version = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                    if c.get(1).is_none() {
+                        continue;
+                    }
+                    let version = sig.render(&c);
                     match found.iter_mut().find(|(x, _, _)| *x == version) {
                         Some((_, n, _)) => *n += 1,
                         None => found.push((
@@ -317,6 +409,44 @@ impl SignatureSet {
         }
         hits
     }
+}
+
+/// The printable string nearest to one of a marker's hits (within [`MARKER_SPAN`]) that the
+/// signature's regex reads as a version.
+fn nearest_version(
+    sig: &Signature,
+    si: usize,
+    strings: &[(usize, &[u8])],
+    at: &[usize],
+) -> Option<SigHit> {
+    let mut best: Option<(usize, SigHit)> = None;
+    for &(off, s) in strings {
+        let distance = at.iter().map(|&a| a.abs_diff(off)).min()?;
+        if distance > MARKER_SPAN || best.as_ref().is_some_and(|(d, _)| *d <= distance) {
+            continue;
+        }
+        let lead = s
+            .iter()
+            .take(3)
+            .take_while(|b| !b.is_ascii_alphanumeric())
+            .count();
+        let s = s.get(lead..).unwrap_or_default();
+        let Some(c) = sig.version.captures(s).filter(|c| c.get(1).is_some()) else {
+            continue;
+        };
+        let start = off + lead;
+        best = Some((
+            distance,
+            SigHit {
+                sig: si,
+                version: sig.render(&c),
+                range: Some((start, start + s.len())),
+                matched: String::from_utf8_lossy(s).into_owned(),
+                confidence: Confidence::Medium,
+            },
+        ));
+    }
+    best.map(|(_, h)| h)
 }
 
 /// Whether a regex starts with the anchor's text, read as escaped literal characters.

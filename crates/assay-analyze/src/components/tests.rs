@@ -233,10 +233,20 @@ fn upstream_versions_of_packages() {
     assert_eq!(up("2013.59-1"), "2013.59");
     assert_eq!(up("svn-r9945-1"), "svn-r9945");
     assert_eq!(up("2013-10-23"), "2013-10-23");
+    // OpenWrt snapshot versions keep their source hash: it is the exact upstream version.
     assert_eq!(
         up("2013-11-07-8ea96670367e5dd23988b51ee4f0f790393effaf"),
-        "2013-11-07"
+        "2013-11-07-8ea96670367e5dd23988b51ee4f0f790393effaf"
     );
+    assert_eq!(
+        up("2013-11-13-f9d31edb8938341b9217ee4c14eb58111414eb97-1"),
+        "2013-11-13-f9d31edb8938341b9217ee4c14eb58111414eb97"
+    );
+    assert_eq!(
+        up("9c97d5ecd795709c8584e972bfdf3aee3a5b846d-6"),
+        "9c97d5ecd795709c8584e972bfdf3aee3a5b846d"
+    );
+    assert_eq!(up("20130807-1"), "20130807");
 }
 
 #[test]
@@ -267,4 +277,168 @@ fn hostile_bytes_do_not_panic() {
         File("/lib/libc.so.6", b"\x7fELF\x02\x01\x01", 0o644),
     ]);
     let _ = identify_components(&Analysis::new(&t));
+}
+
+#[test]
+fn old_busybox_and_four_part_kernels_keep_their_exact_versions() {
+    let bb100 = b"\x00BusyBox v1.00 (2009.02.12-09:06+0000) multi-call binary\x00";
+    let bb_pre = b"\x00BusyBox v1.00-pre10 (2004.05.01) multi-call binary\x00";
+    let ko = b"\x00vermagic=2.6.8.1 gcc-3.4\x00";
+    let t = tree(&[
+        File("/bin/busybox", bb100, 0o755),
+        File("/rescue/busybox", bb_pre, 0o755),
+        File("/lib/modules/2.6.8.1/kernel/ip_tables.ko", ko, 0o644),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert_eq!(versions(&cs, "busybox"), ["1.00", "1.00-pre10"]);
+    // The module directory says the same as vermagic: one component, two kinds of evidence.
+    assert_eq!(versions(&cs, "linux"), ["2.6.8.1"]);
+    let methods: Vec<&str> = find(&cs, "linux")[0]
+        .evidence
+        .iter()
+        .map(|e| e.method.as_str())
+        .collect();
+    assert!(methods.contains(&"module-directory") && methods.contains(&"version-string"));
+    assert!(find(&cs, "gcc").is_empty());
+}
+
+#[test]
+fn module_directories_name_the_kernel_when_modules_carry_no_vermagic() {
+    let t = tree(&[
+        File(
+            "/lib/modules/4.14.241/ath9k.ko",
+            b"\x7fELF no modinfo",
+            0o644,
+        ),
+        File("/lib/modules/2.6.36.4brcmarm/wl.ko", b"\x7fELF", 0o644),
+        // Not a kernel release.
+        File("/lib/modules/extra/x.ko", b"\x7fELF", 0o644),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert_eq!(versions(&cs, "linux"), ["2.6.36.4", "4.14.241"]);
+    let e = &find(&cs, "linux")[1].evidence[0];
+    assert_eq!(e.method, "module-directory");
+    assert_eq!(e.matched.as_deref(), Some("/lib/modules/4.14.241/"));
+}
+
+#[test]
+fn versions_beside_their_format_strings() {
+    // Layouts as real builds store them: the version is a string of its own near the format
+    // string (or the marker) that prints it.
+    let pppd = b"\x00pppd %s started by %s, uid %d\x00\x00\x002.4.2b3\x00Couldn't\x00";
+    let radvd = b"\x00Version: %s\x00\x001.8\x00\x00/etc/radvd.conf\x00/var/run/radvd.pid\x00";
+    let musl = b"\x00musl libc (mips-sf)\x00Version %s\x00Dynamic Program Loader\x00\x001.1.24\x00";
+    let snmp = b"\x00NET-SNMP version %s\x00\x005.0.8\x00UDP: unknown\x00";
+    let tc = b"\x00tc utility, iproute2-ss%s\x00\x00\x00091226\x00Usage: tc\x00";
+    let ip6 = b"\x00ip utility, iproute2-%s\x00\x006.1.0\x00";
+    let goahead = b"\x00Server: %s\r\n\x00GoAhead-Webs\x002.1.8\x00SERVER_SOFTWARE\x00";
+    let t = tree(&[
+        File("/usr/sbin/pppd", pppd, 0o755),
+        File("/usr/sbin/radvd", radvd, 0o755),
+        File("/lib/libc.so", musl, 0o755),
+        File("/bin/snmp", snmp, 0o755),
+        File("/sbin/tc", tc, 0o755),
+        File("/sbin/ip", ip6, 0o755),
+        File("/bin/webs", goahead, 0o755),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert_eq!(versions(&cs, "ppp"), ["2.4.2b3"]);
+    assert_eq!(versions(&cs, "radvd"), ["1.8"]);
+    assert_eq!(versions(&cs, "musl"), ["1.1.24"]);
+    assert_eq!(versions(&cs, "net-snmp"), ["5.0.8"]);
+    assert_eq!(versions(&cs, "iproute2"), ["6.1.0", "ss091226"]);
+    assert_eq!(versions(&cs, "goahead"), ["2.1.8"]);
+    let r = &find(&cs, "radvd")[0];
+    assert_eq!(r.evidence[0].method, "version-beside-marker");
+    assert_eq!(r.evidence[0].matched.as_deref(), Some("1.8"));
+    assert_eq!(r.confidence, Confidence::Medium);
+}
+
+#[test]
+fn markers_in_scripts_and_names_in_comments_are_no_components() {
+    // Negatives: text that mentions a component (and a version-like string) is not it.
+    let init =
+        b"#!/bin/sh\n# start radvd\nradvd -p /var/run/radvd.pid -C /etc/radvd.conf\nVERSION=1.8\n";
+    let l7 = b"# Tor - The Onion Router\n# works, but this matches every stream I have made using Tor 0.1.0.16 as\ntor\n^.*\n";
+    let radvd_named_other = b"\x00/var/run/radvd.pid\x00\x001.8\x00";
+    let bb_udhcp = b"\x00BusyBox v1.01 (2016.06.17)\x00udhcpcd, version %s\x00\x000.9.9-pre\x00";
+    let t = tree(&[
+        File("/etc/init.d/radvd", init, 0o755),
+        File("/etc/l7-protocols/protocols/tor.pat", l7, 0o644),
+        File("/usr/sbin/radvdctl", radvd_named_other, 0o755),
+        File("/bin/busybox", bb_udhcp, 0o755),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert!(find(&cs, "radvd").is_empty(), "{cs:?}");
+    assert!(find(&cs, "tor").is_empty());
+    // udhcp inside BusyBox is BusyBox's applet, not a component of its own.
+    assert!(find(&cs, "udhcp").is_empty());
+    assert_eq!(versions(&cs, "busybox"), ["1.01"]);
+}
+
+#[test]
+fn components_inside_other_programs_are_marked_embedded() {
+    let cfm = b"\x00Dropbear sshd v%s\x00\x000.46\x00SSH-2.0-dropbear_0.46\x00";
+    let httpd = b"\x7fELF\x00 inflate 1.1.4 Copyright 1995-2002 Mark Adler \x00";
+    let own = b"\x7fELF\x00 inflate 1.2.13 Copyright 1995-2022 Mark Adler \x00";
+    let mut cfm_elf = b"\x7fELF".to_vec();
+    cfm_elf.extend_from_slice(cfm);
+    let t = tree(&[
+        File("/bin/cfm", &cfm_elf, 0o755),
+        File("/usr/bin/httpd", httpd, 0o755),
+        File("/lib/libz.so.1", own, 0o644),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert_eq!(versions(&cs, "dropbear"), ["0.46"]);
+    assert!(find(&cs, "dropbear")[0].evidence.iter().all(|e| e.embedded));
+    let z = find(&cs, "zlib");
+    assert_eq!(versions(&cs, "zlib"), ["1.1.4", "1.2.13"]);
+    assert!(z[0].evidence[0].embedded, "zlib inside httpd");
+    assert!(!z[1].evidence[0].embedded, "libz is zlib's own file");
+}
+
+#[test]
+fn package_records_that_disagree_with_the_binary_are_kept_as_other_versions() {
+    let status = b"Package: wpad-mini\nVersion: 20130807-1\nStatus: install user installed\n\nPackage: libuci-lua\nVersion: 2013-10-15.1-1\nStatus: install user installed\n\nPackage: uci\nVersion: 2013-10-15.1-1\nStatus: install user installed\n\nPackage: libgcc\nVersion: 4.6-linaro-1\nStatus: install user installed\n\nPackage: base-files\nVersion: 149-r38816\nStatus: install user installed\n";
+    let wpad = b"\x00hostapd v2.1-devel\x00wpa_supplicant v2.1-devel\x00";
+    let release =
+        b"DISTRIB_ID=\"OpenWrt\"\nDISTRIB_RELEASE=\"Bleeding Edge\"\nDISTRIB_REVISION=\"r38816\"\n";
+    let t = tree(&[
+        File("/usr/lib/opkg/status", status, 0o644),
+        File("/usr/sbin/wpad", wpad, 0o755),
+        File("/etc/openwrt_release", release, 0o644),
+        // The SONAME's 0.9.7 is a less precise reading of the banner's 0.9.7f.
+        File(
+            "/lib/libcrypto.so.0.9.7",
+            b"\x00MD5 part of OpenSSL 0.9.7f 22 Mar 2005\x00",
+            0o644,
+        ),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert_eq!(versions(&cs, "hostapd"), ["2.1-devel"]);
+    let h = find(&cs, "hostapd")[0];
+    assert_eq!(h.other_versions.len(), 1);
+    assert_eq!(h.other_versions[0].version, "20130807");
+    assert!(h.other_versions[0].reason.contains("binary"));
+    assert_eq!(h.other_versions[0].evidence[0].method, "opkg-status");
+    assert_eq!(versions(&cs, "uci"), ["2013-10-15.1"]);
+    assert!(find(&cs, "libuci-lua").is_empty());
+    assert!(find(&cs, "gcc").is_empty() && find(&cs, "libgcc").is_empty());
+    assert!(find(&cs, "base-files").is_empty());
+    assert_eq!(versions(&cs, "openwrt"), ["r38816"]);
+    assert_eq!(versions(&cs, "openssl"), ["0.9.7f"]);
+}
+
+#[test]
+fn sonames_that_carry_release_versions() {
+    let t = tree(&[
+        File("/lib/libiw.so.29", b"\x7fELF", 0o644),
+        File("/lib/libubus.so.20210603", b"\x7fELF", 0o644),
+        // An ABI version is not the release: libjansson.so.4.2.1 is jansson 2.2.1.
+        File("/usr/lib/libjansson.so.4.2.1", b"\x7fELF", 0o644),
+    ]);
+    let cs = identify_components(&Analysis::new(&t));
+    assert_eq!(versions(&cs, "wireless-tools"), ["29"]);
+    assert_eq!(versions(&cs, "ubus"), ["2021-06-03"]);
+    assert!(find(&cs, "jansson").is_empty());
 }

@@ -13,12 +13,15 @@ pub mod bzip2;
 pub mod chk;
 pub mod cpio;
 pub mod cramfs;
+pub mod ecos;
 pub mod ext;
 pub mod fat;
 pub mod fdt;
+pub(crate) mod firmware_code;
 pub mod gpt;
 pub mod gzip;
 pub mod ihex;
+pub mod img0;
 pub mod iso9660;
 pub mod jffs2;
 pub mod jffs2_eof;
@@ -27,6 +30,7 @@ pub mod lzma;
 pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
+pub mod owfs;
 pub mod romfs;
 pub mod seama;
 pub mod sevenz;
@@ -35,12 +39,14 @@ pub mod srec;
 pub(crate) mod streamout;
 pub mod swap;
 pub mod tar;
+pub mod threadx;
 pub mod tplink;
 pub mod trx;
 pub mod ubi;
 pub mod ubifs;
 pub mod uboot_env;
 pub mod uimage;
+pub mod vxworks;
 pub mod xor;
 pub mod xz;
 pub mod yaffs2;
@@ -66,6 +72,8 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &seama::Seama,
         &chk::Chk,
         &tplink::TpLink,
+        &img0::Img0,
+        &owfs::Owfs,
         &ihex::IHex,
         &srec::SRec,
         &arcadyan::Arcadyan,
@@ -100,5 +108,9 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &zlib::Zlib,
         // Last: lzma has no real magic.
         &lzma::Lzma,
+        // Operating-system images: described as a whole, never claimed at an offset.
+        &vxworks::VxWorks,
+        &ecos::Ecos,
+        &threadx::ThreadX,
     ]
 }

@@ -4,7 +4,8 @@
 //! Cracking is count-bounded per hash (see [`hashes::Scheme::budget`]), so results do not depend
 //! on the machine's speed. Candidates, in order: the account's own variants (its name, name +
 //! digits, reversed), the device's host and model strings found in the same filesystem, the
-//! words of a user list ([`configure`], the CLI's `--wordlist FILE`), then the built-in list
+//! words of a user list ([`DetectorConfig::extra_words`](crate::DetectorConfig::extra_words),
+//! the CLI's `--wordlist FILE`), then the built-in list
 //! `data/passwords.txt` (vendor defaults, the Mirai list, the most common passwords).
 
 pub mod hashes;
@@ -57,26 +58,6 @@ pub const OBSOLETE_SCHEME: Rule = Rule {
     description: "A password is stored with DES crypt (only 8 characters count, 4096 salts) or \
         as an unsalted MD5/SHA-1 digest, which a GPU cracks in seconds whatever the password.",
 };
-
-/// Options of the credentials detector, set once by the front end.
-#[derive(Debug, Clone, Default)]
-pub struct CredentialOptions {
-    /// Extra candidate passwords (`--wordlist FILE`), tried after the account's own variants
-    /// and before the built-in list.
-    pub extra_words: Vec<String>,
-}
-
-static OPTIONS: OnceLock<CredentialOptions> = OnceLock::new();
-
-/// Set the detector's options for this process (first call wins; returns the options back
-/// when they were already set). Call before running the detectors.
-pub fn configure(options: CredentialOptions) -> Result<(), CredentialOptions> {
-    OPTIONS.set(options)
-}
-
-fn options() -> &'static CredentialOptions {
-    OPTIONS.get_or_init(CredentialOptions::default)
-}
 
 /// The built-in dictionary, most likely first.
 pub fn builtin_words() -> &'static [&'static str] {
@@ -311,7 +292,7 @@ fn account_candidates(account: &str, device: &[String]) -> Vec<String> {
 fn crack_target(analysis: &Analysis, t: &HashTarget) -> Vec<Finding> {
     let device = device_words(analysis, t.fs);
     let own = account_candidates(&t.account, &device);
-    let extra = &options().extra_words;
+    let extra = analysis.config().extra_words();
     let candidates = own
         .iter()
         .map(String::as_str)
@@ -453,6 +434,44 @@ daemon:*:19000:0:99999:7:::\n";
         let out = run(&t);
         let cracked: Vec<_> = out.iter().filter(|f| f.rule == "ASSAY-CRED-001").collect();
         assert_eq!(cracked.len(), 2, "{out:?}");
+    }
+
+    #[test]
+    fn extra_words_of_the_config_crack_what_the_built_in_list_cannot() {
+        // md5crypt of "quartz-lantern-58" (openssl passwd -1 -salt Gw4tQ9zR).
+        let shadow = "netadmin:$1$Gw4tQ9zR$QqLJvmefPREu..3.yXZXk/:19000:0:99999:7:::\n";
+        let t = tree(&[
+            File(
+                "/etc/passwd",
+                b"netadmin:x:1000:1000::/home/netadmin:/bin/sh\n",
+                0o644,
+            ),
+            File("/etc/shadow", shadow.as_bytes(), 0o600),
+        ]);
+        assert!(!builtin_words().contains(&"quartz-lantern-58"));
+        let with_words = crate::DetectorConfig::new()
+            .with_extra_words(vec!["hunter2".into(), "quartz-lantern-58".into()]);
+        let other_words = crate::DetectorConfig::new().with_extra_words(vec!["hunter2".into()]);
+        let cracked = |config: &crate::DetectorConfig| {
+            let a = Analysis::new(&t).with_config(config);
+            let mut out = Vec::new();
+            Credentials.run(&a, &mut out);
+            out.iter()
+                .find(|f| f.rule == "ASSAY-CRED-001")
+                .map(|f| f.context["password"].clone())
+        };
+        assert_eq!(cracked(&with_words).as_deref(), Some("quartz-lantern-58"));
+        assert_eq!(cracked(&other_words), None);
+        assert_eq!(cracked(&crate::DetectorConfig::new()), None);
+        assert_eq!(cracked(&with_words).as_deref(), Some("quartz-lantern-58"));
+    }
+
+    #[test]
+    fn word_lists_are_read_line_by_line() {
+        assert_eq!(
+            crate::DetectorConfig::words_of_list(b"one\r\n\ntwo words\n\xff\n"),
+            vec!["one", "two words", "\u{fffd}"]
+        );
     }
 
     #[test]

@@ -5,19 +5,20 @@
 //! Each YARA rule maps to an Assay rule through its metadata: `assay_id`
 //! (`ASSAY-BACKDOOR-0xx`), `severity`, `category`, `confidence`, `reference` (the advisory or
 //! CVE that documents the indicator) and `description`. Users add rules with `--rules DIR`
-//! ([`configure`]); a user rule without `assay_id` reports as `ASSAY-USER-<rule name>`.
+//! ([`DetectorConfig::with_rule_dirs`]: the compiled pack travels with the scan's config); a
+//! user rule without `assay_id` reports as `ASSAY-USER-<rule name>`.
 //!
 //! YARA rather than hand-written matchers: the indicators come from advisories that are
 //! published as strings and byte patterns, analysts already write YARA, and a rule file is
 //! something a reviewer can audit next to its source.
 
-use crate::{Analysis, Detector, Rule};
+use crate::{Analysis, Detector, DetectorConfig, Rule};
 use assay_model::{escape_bytes, Category, Confidence, Finding, NodeId, Severity};
 use boreal::{MetadataValue, Scanner};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The built-in rule files, embedded in the binary.
@@ -36,7 +37,7 @@ const BUILTIN_RULES: &[(&str, &str)] = &[
 const BUILTIN_NAMESPACE: &str = "assay";
 
 /// Most user rule files read from one `--rules` directory.
-const MAX_USER_RULE_FILES: usize = 1000;
+pub const MAX_USER_RULE_FILES: usize = 1000;
 
 /// Longest time one file's scan may take before the scan is abandoned with what it found.
 const SCAN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -67,30 +68,21 @@ pub enum RulePackError {
         /// The directory.
         path: PathBuf,
     },
-    /// [`configure`] was called after the pack was already built.
-    #[error("the rule pack is already configured")]
-    AlreadyConfigured,
 }
 
 /// One YARA rule of the pack with the Assay rule it reports as.
 #[derive(Debug, Clone)]
 pub struct PackRule {
+    /// The Assay rule: id (`assay_id`, or `ASSAY-USER-<name>`), category (`category`,
+    /// default backdoor), severity (`severity`, default high), title (`title`, else the rule
+    /// name) and description (`description`, with its public source).
+    pub rule: Rule<String>,
     /// The YARA rule's name.
     pub yara_name: String,
     /// The YARA namespace it was compiled in.
     pub namespace: String,
-    /// Assay rule id (`assay_id`, or `ASSAY-USER-<name>`).
-    pub id: String,
-    /// Category of its findings (`category`, default backdoor).
-    pub category: Category,
-    /// Severity of its findings (`severity`, default high).
-    pub severity: Severity,
     /// Confidence of its findings (`confidence`, default high).
     pub confidence: Confidence,
-    /// Short title, from the rule name.
-    pub title: String,
-    /// What it matches and why it matters, with its public source.
-    pub description: String,
     /// The advisory, CVE or write-up documenting the indicator.
     pub reference: String,
 }
@@ -243,17 +235,14 @@ impl RulePack {
         node: NodeId,
         range: std::ops::Range<usize>,
     ) -> Finding {
-        let mut f = analysis.finding(&TEMPLATE, node, range.clone(), rule.title.clone());
-        f.rule = rule.id.clone();
-        f.category = rule.category;
-        f.severity = rule.severity;
+        let mut f = analysis.finding(&rule.rule, node, range.clone(), rule.rule.title.clone());
         f.confidence = rule.confidence;
         let bytes = analysis.bytes(node);
         let shown = bytes.get(range).unwrap_or(&[]);
         if !shown.is_empty() {
             f.title = format!(
                 "{}: \"{}\"",
-                rule.title,
+                rule.rule.title,
                 escape_bytes(&shown[..shown.len().min(64)])
             );
         }
@@ -268,15 +257,6 @@ impl RulePack {
         f
     }
 }
-
-/// Placeholder rule for [`Analysis::finding`]; id, category and severity are overwritten.
-const TEMPLATE: Rule = Rule {
-    id: "ASSAY-BACKDOOR-000",
-    category: Category::Backdoor,
-    severity: Severity::High,
-    title: "YARA rule match",
-    description: "",
-};
 
 /// The `*.yar`/`*.yara` files of `dir`, sorted.
 fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RulePackError> {
@@ -349,16 +329,18 @@ fn pack_rule(name: &str, namespace: &str, meta: &BTreeMap<String, String>) -> Pa
     }
     description.push_str(&format!(" (YARA rule `{name}`.)"));
     PackRule {
+        rule: Rule {
+            id,
+            category,
+            severity,
+            title: get("title")
+                .map(str::to_string)
+                .unwrap_or_else(|| name.replace('_', " ")),
+            description,
+        },
         yara_name: name.to_string(),
         namespace: namespace.to_string(),
-        id,
-        category,
-        severity,
         confidence,
-        title: get("title")
-            .map(str::to_string)
-            .unwrap_or_else(|| name.replace('_', " ")),
-        description,
         reference,
     }
 }
@@ -390,43 +372,17 @@ fn parse_category(s: &str) -> Option<Category> {
     })
 }
 
-/// The pack the detector runs: set by [`configure`], or the built-in rules on first use.
-static PACK: OnceLock<RulePack> = OnceLock::new();
+/// The built-in pack's rules as static [`Rule`]s, for [`Detector::rules`].
+static BUILTIN_PACK_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    DetectorConfig::builtin()
+        .rule_pack()
+        .rules()
+        .iter()
+        .map(|r| r.rule.view())
+        .collect()
+});
 
-/// The pack's rules as [`Rule`]s for `assay rules`, borrowed from [`PACK`].
-static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
-
-/// Build the pack from the built-in rules plus the user's rule directories, before the first
-/// scan. Fails on a broken rule file (with the compiler's diagnostic) or when called twice.
-pub fn configure(extra_rule_dirs: &[PathBuf]) -> Result<(), RulePackError> {
-    let pack = RulePack::compile(extra_rule_dirs)?;
-    PACK.set(pack).map_err(|_| RulePackError::AlreadyConfigured)
-}
-
-fn pack() -> &'static RulePack {
-    PACK.get_or_init(|| {
-        // The built-in rules are part of the program; the tests compile them.
-        RulePack::builtin().expect("built-in YARA rules compile")
-    })
-}
-
-fn static_rules() -> &'static [Rule] {
-    RULES.get_or_init(|| {
-        pack()
-            .rules()
-            .iter()
-            .map(|r| Rule {
-                id: r.id.as_str(),
-                category: r.category,
-                severity: r.severity,
-                title: r.title.as_str(),
-                description: r.description.as_str(),
-            })
-            .collect()
-    })
-}
-
-/// The rule-pack detector.
+/// The rule-pack detector: runs the pack of the analysis's [`DetectorConfig`].
 pub struct RulePackDetector;
 
 impl Detector for RulePackDetector {
@@ -435,11 +391,20 @@ impl Detector for RulePackDetector {
     }
 
     fn rules(&self) -> &'static [Rule] {
-        static_rules()
+        &BUILTIN_PACK_RULES
+    }
+
+    fn rules_in<'c>(&'c self, config: &'c DetectorConfig) -> Vec<Rule<&'c str>> {
+        config
+            .rule_pack()
+            .rules()
+            .iter()
+            .map(|r| r.rule.view())
+            .collect()
     }
 
     fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
-        pack().scan_analysis(analysis, out);
+        analysis.config().rule_pack().scan_analysis(analysis, out);
     }
 }
 

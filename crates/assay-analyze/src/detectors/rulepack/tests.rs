@@ -20,17 +20,21 @@ fn builtin_rules_compile_with_ids_and_references() {
     let documented = pack
         .rules()
         .iter()
-        .filter(|r| r.id.as_str() < "ASSAY-BACKDOOR-050")
+        .filter(|r| r.rule.id.as_str() < "ASSAY-BACKDOOR-050")
         .count();
     assert!(documented >= 25, "{documented} documented cases");
-    let mut ids: Vec<&str> = pack.rules().iter().map(|r| r.id.as_str()).collect();
+    let mut ids: Vec<&str> = pack.rules().iter().map(|r| r.rule.id.as_str()).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), pack.rules().len(), "assay ids are unique");
     for r in pack.rules() {
-        assert!(r.id.starts_with("ASSAY-BACKDOOR-"), "{}", r.id);
-        assert!(!r.reference.is_empty(), "{} has no reference", r.id);
-        assert!(r.description.len() > 40, "{} has no description", r.id);
+        assert!(r.rule.id.starts_with("ASSAY-BACKDOOR-"), "{}", r.rule.id);
+        assert!(!r.reference.is_empty(), "{} has no reference", r.rule.id);
+        assert!(
+            r.rule.description.len() > 40,
+            "{} has no description",
+            r.rule.id
+        );
     }
 }
 
@@ -40,12 +44,17 @@ fn every_rule_matches_its_positive_sample_and_no_other() {
     let pack = RulePack::builtin().unwrap();
     let dir = fixture_dir("positive");
     for rule in pack.rules() {
-        let path = dir.join(format!("{}.bin", rule.id));
-        let bytes =
-            std::fs::read(&path).unwrap_or_else(|_| panic!("no positive sample for {}", rule.id));
+        let path = dir.join(format!("{}.bin", rule.rule.id));
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|_| panic!("no positive sample for {}", rule.rule.id));
         let hits = pack.scan_bytes(&bytes);
-        let ids: Vec<&str> = hits.iter().map(|(r, _)| r.id.as_str()).collect();
-        assert_eq!(ids, vec![rule.id.as_str()], "sample {}", path.display());
+        let ids: Vec<&str> = hits.iter().map(|(r, _)| r.rule.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![rule.rule.id.as_str()],
+            "sample {}",
+            path.display()
+        );
         let (_, range) = &hits[0];
         assert!(range.end > range.start && range.end <= bytes.len());
     }
@@ -63,7 +72,7 @@ fn real_debian_binaries_match_no_rule() {
         let ids: Vec<&str> = pack
             .scan_bytes(&bytes)
             .iter()
-            .map(|(r, _)| r.id.as_str())
+            .map(|(r, _)| r.rule.id.as_str())
             .collect();
         assert!(ids.is_empty(), "{}: {ids:?}", path.display());
     }
@@ -92,7 +101,7 @@ fn generic_rules_ignore_their_harmless_twins() {
         let ids: Vec<&str> = pack
             .scan_bytes(t)
             .iter()
-            .map(|(r, _)| r.id.as_str())
+            .map(|(r, _)| r.rule.id.as_str())
             .collect();
         assert!(ids.is_empty(), "{:?}: {ids:?}", String::from_utf8_lossy(t));
     }
@@ -140,7 +149,14 @@ rule Vendor_Key {
     let hits = pack.scan_bytes(b"xx debug-shell-7777 VENDOR-KEY-1");
     let got: Vec<(&str, Severity, Category, std::ops::Range<usize>)> = hits
         .iter()
-        .map(|(r, range)| (r.id.as_str(), r.severity, r.category, range.clone()))
+        .map(|(r, range)| {
+            (
+                r.rule.id.as_str(),
+                r.rule.severity,
+                r.rule.category,
+                range.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -194,4 +210,40 @@ fn rules_are_listed_for_assay_rules() {
     let listed: Vec<Rule> = crate::all_rules();
     assert!(listed.iter().any(|r| r.id == "ASSAY-BACKDOOR-001"));
     assert!(listed.iter().any(|r| r.id == "ASSAY-BACKDOOR-053"));
+}
+
+#[test]
+fn each_config_runs_and_lists_its_own_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mine.yar"),
+        "rule Factory_Switch { strings: $a = \"factory-mode=1\" condition: $a }\n",
+    )
+    .unwrap();
+    let t = tree(&[File("/etc/mode.conf", b"x factory-mode=1\n", 0o644)]);
+    let user = crate::DetectorConfig::new()
+        .with_rule_dirs(&[dir.path().to_path_buf()])
+        .unwrap();
+    let builtin = crate::DetectorConfig::new();
+    let run = |config: &crate::DetectorConfig| {
+        let analysis = Analysis::new(&t).with_config(config);
+        let mut out = Vec::new();
+        RulePackDetector.run(&analysis, &mut out);
+        out.into_iter().map(|f| f.rule).collect::<Vec<_>>()
+    };
+    // Interleaved in one process: neither config leaks into the other.
+    assert_eq!(run(&user), vec!["ASSAY-USER-Factory_Switch"]);
+    assert!(run(&builtin).is_empty());
+    assert_eq!(run(&user), vec!["ASSAY-USER-Factory_Switch"]);
+    let listed = |config: &crate::DetectorConfig| {
+        config
+            .rules()
+            .iter()
+            .any(|r| r.id == "ASSAY-USER-Factory_Switch")
+    };
+    assert!(listed(&user));
+    assert!(!listed(&builtin));
+    assert!(!crate::all_rules()
+        .iter()
+        .any(|r| r.id.starts_with("ASSAY-USER-")));
 }

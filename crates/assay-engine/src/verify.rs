@@ -1,7 +1,7 @@
-//! `assay verify`: hold a report against its image. The image is unpacked again (the
-//! unpacker is deterministic) and the detectors re-run as of the report's `as_of`; then every
-//! node is found again by its location chain and its size and hash compared, every finding's
-//! evidence is re-read at its byte range, every finding, component and listener must be re-derived
+//! Hold a report against its image. The image is unpacked again (the unpacker is
+//! deterministic) and the detectors re-run as of the report's `as_of`; then every node is found
+//! again by its location chain and its size and hash compared, every finding's evidence is
+//! re-read at its byte range, every finding, component and listener must be re-derived
 //! unchanged, and nothing the image yields may be missing from the report.
 
 use assay_model::{Component, Finding, Node, NodeId, Report};
@@ -9,21 +9,32 @@ use assay_unpack::UnpackResult;
 use std::collections::BTreeMap;
 
 /// What a verification found.
-pub struct Outcome {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
     /// One line per thing that does not hold.
     pub failures: Vec<String>,
     /// One line per area: how much holds.
     pub summary: Vec<String>,
+    /// The reference time the detectors ran as of: the report's `as_of`, else the config's.
+    pub as_of: i64,
+}
+
+impl Verification {
+    /// Whether every file, finding and component of the report holds.
+    pub fn holds(&self) -> bool {
+        self.failures.is_empty()
+    }
 }
 
 /// Check `report` against the unpacked image and the facts re-derived from it.
-pub fn check(
+pub(crate) fn check(
     report: &Report,
     unpacked: &UnpackResult,
     findings: &[Finding],
     components: &[Component],
     listeners: &[assay_model::Listener],
-) -> Outcome {
+    as_of: i64,
+) -> Verification {
     let mut failures = Vec::new();
     let mut summary = Vec::new();
 
@@ -80,7 +91,11 @@ pub fn check(
         "listeners: {held} of {} hold; {missing} re-derived but missing from the report",
         report.listeners.len()
     ));
-    Outcome { failures, summary }
+    Verification {
+        failures,
+        summary,
+        as_of,
+    }
 }
 
 /// Report node id → node of the fresh unpack, found by location chain (the same id first).
@@ -341,7 +356,9 @@ fn check_components(
                 ok = false;
                 continue;
             };
-            if node.sha256.as_deref() != Some(e.sha256.as_str()) {
+            // Unknown ranges carry no hash; their evidence records an empty one and is held
+            // by the bytes at its range below.
+            if node.sha256.as_deref().unwrap_or_default() != e.sha256 {
                 failures.push(format!(
                     "{name}: evidence {} has another sha256 in the image",
                     e.location

@@ -1,0 +1,302 @@
+//! Every flag of the `assay` command, declared once. Flags that several commands take live in
+//! groups flattened into each (`DetectorFlags`, `AsOfFlag`, `QuietFlag`, `OutputFlag`,
+//! `DbFlag`); the groups also turn themselves into the engine's settings, so a command body
+//! never parses a flag itself.
+
+use crate::commands::{clock_now, usage};
+use anyhow::Result;
+use assay_engine::{AnalysisConfig, ReferenceTime};
+use assay_model::Severity;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Firmware evidence: what is inside an image, what in it lets someone in, and exactly where
+/// each fact comes from.
+#[derive(Parser)]
+#[command(name = "assay", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Unpack an image, run every detector, and report.
+    Scan(ScanArgs),
+    /// Unpack an image onto disk for browsing (paths confined to DIR, links never followed).
+    Unpack(UnpackArgs),
+    /// Check a report (or a signed envelope) against the image: re-derive every file,
+    /// finding and component, and say what holds and what does not (exit 4 if anything fails).
+    Verify(VerifyArgs),
+    /// What changed between two firmware versions (two images, two reports, or one of each).
+    Diff(DiffArgs),
+    /// Make an ed25519 key pair for signing reports: KEYFILE (secret) and KEYFILE.pub.
+    Keygen(KeygenArgs),
+    /// Manage the offline vulnerability database used by `scan`.
+    #[command(subcommand)]
+    Vulndb(VulndbCommand),
+    /// List every detection rule with its documentation.
+    Rules(RulesArgs),
+}
+
+/// `--rules DIR` (repeatable).
+#[derive(clap::Args)]
+pub struct RuleDirsFlag {
+    /// Add the YARA rules (*.yar, *.yara) of this directory to the built-in rule pack
+    /// (repeatable). A rule without `meta: assay_id` reports as `ASSAY-USER-<rule name>`. Give
+    /// `verify` and `diff` the directories the scan used.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+}
+
+/// The detectors' settings: `--rules` and `--wordlist`.
+#[derive(clap::Args)]
+pub struct DetectorFlags {
+    #[command(flatten)]
+    pub rule_dirs: RuleDirsFlag,
+    /// Extra candidate passwords for the hash cracker, one per line. Give `verify` and `diff`
+    /// the list the scan used.
+    #[arg(long, value_name = "FILE")]
+    pub wordlist: Option<PathBuf>,
+}
+
+impl DetectorFlags {
+    /// The settings these flags ask for: the word list is read first (exit 3 when it cannot
+    /// be), then the rules compile (exit 2 with the compiler's message).
+    pub fn config(&self) -> Result<AnalysisConfig> {
+        let mut config = AnalysisConfig::new();
+        if let Some(path) = &self.wordlist {
+            config = config.with_word_list(path)?;
+        }
+        self.rule_dirs.apply(config)
+    }
+}
+
+impl RuleDirsFlag {
+    /// `config` with these rule directories compiled in; a broken rule is a usage error.
+    pub fn apply(&self, config: AnalysisConfig) -> Result<AnalysisConfig> {
+        config
+            .with_rule_dirs(&self.rules)
+            .map_err(|e| usage(e.to_string()))
+    }
+}
+
+/// `--as-of DATE`.
+#[derive(clap::Args)]
+pub struct AsOfFlag {
+    /// Judge time-dependent facts (certificate expiry) as of this time: `YYYY-MM-DD`,
+    /// `YYYY-MM-DDTHH:MM:SSZ` or `@UNIXSECONDS` (UTC) [default: now]. A scan records it in
+    /// its report.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+impl AsOfFlag {
+    /// The reference time: `--as-of`, else the image's own (`reproducible`), else now.
+    pub fn reference_time(&self, reproducible: bool) -> Result<ReferenceTime> {
+        if let Some(text) = &self.as_of {
+            return assay_model::time::parse_utc(text)
+                .map(ReferenceTime::At)
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--as-of {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS"
+                    ))
+                });
+        }
+        Ok(if reproducible {
+            ReferenceTime::NewestEmbedded
+        } else {
+            ReferenceTime::At(clock_now())
+        })
+    }
+}
+
+/// `-q, --quiet`.
+#[derive(clap::Args)]
+pub struct QuietFlag {
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `-o, --output FILE` of the commands that print a document.
+#[derive(clap::Args)]
+pub struct OutputFlag {
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// `--db PATH` of the vulnerability database commands.
+#[derive(clap::Args)]
+pub struct DbFlag {
+    /// Database path (default: $ASSAY_VULNDB, else ~/.local/share/assay/vulndb.sqlite).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// The firmware image.
+    pub image: PathBuf,
+    /// Output format [default: text, or json with --sign].
+    #[arg(short, long, value_enum)]
+    pub format: Option<OutputFormat>,
+    #[command(flatten)]
+    pub output: OutputFlag,
+    #[command(flatten)]
+    pub quiet: QuietFlag,
+    /// Leave out run figures (`stats`) so that identical inputs give identical bytes. Without
+    /// --as-of, time-dependent checks are judged as of the image's newest embedded time stamp
+    /// (uImage header, archive entry times); an image without one needs --as-of.
+    #[arg(long)]
+    pub reproducible: bool,
+    #[command(flatten)]
+    pub as_of: AsOfFlag,
+    /// Sign the JSON report with this private key (from `assay keygen`): the output is a DSSE
+    /// envelope around the canonical JSON.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// Also materialise the unpacked tree under this directory.
+    #[arg(long)]
+    pub extract: Option<PathBuf>,
+    #[command(flatten)]
+    pub detectors: DetectorFlags,
+    /// Exit with status 1 when a finding of this severity or worse is reported.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// Vulnerability database to match components against (default: $ASSAY_VULNDB, else
+    /// ~/.local/share/assay/vulndb.sqlite, when it exists).
+    #[arg(long)]
+    pub vulndb: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct UnpackArgs {
+    /// The firmware image.
+    pub image: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub quiet: QuietFlag,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The report (`assay scan --format json`) or signed envelope (`assay scan --sign`).
+    pub report: PathBuf,
+    /// The image the report is about.
+    pub image: PathBuf,
+    /// Public key (KEYFILE.pub): the envelope's signature must verify with it before anything
+    /// else is checked.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub detectors: DetectorFlags,
+    #[command(flatten)]
+    pub quiet: QuietFlag,
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The older image or report.
+    pub old: PathBuf,
+    /// The newer image or report.
+    pub new: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    #[command(flatten)]
+    pub output: OutputFlag,
+    #[command(flatten)]
+    pub as_of: AsOfFlag,
+    #[command(flatten)]
+    pub detectors: DetectorFlags,
+    #[command(flatten)]
+    pub quiet: QuietFlag,
+}
+
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key; the public key goes to the same name plus `.pub`.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Subcommand)]
+pub enum VulndbCommand {
+    /// Import NVD CVE JSON 2.0 feeds and OSV records (.json, .json.gz, .zip, or a folder);
+    /// importing the same bytes again changes nothing.
+    Import {
+        /// Feed files or folders.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        db: DbFlag,
+        /// Import date to record (YYYY-MM-DD; default today, UTC), for reproducible databases.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// List the imported feed snapshots.
+    Info {
+        #[command(flatten)]
+        db: DbFlag,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RulesArgs {
+    /// Print Markdown (as in docs/rules.md) instead of plain text.
+    #[arg(long)]
+    pub markdown: bool,
+    #[command(flatten)]
+    pub rule_dirs: RuleDirsFlag,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DiffFormat {
+    /// Human summary.
+    Text,
+    /// The diff as JSON.
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human summary.
+    Text,
+    /// Canonical JSON report (`assay.report/1`).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// One self-contained HTML page for people who decide (no scripts, no network).
+    Html,
+    /// CycloneDX 1.6 JSON SBOM (with the matched vulnerabilities).
+    Cyclonedx,
+    /// SPDX 2.3 JSON SBOM.
+    Spdx,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl FailOn {
+    /// The least severity that sets exit status 1.
+    pub fn severity(self) -> Severity {
+        match self {
+            FailOn::Low => Severity::Low,
+            FailOn::Medium => Severity::Medium,
+            FailOn::High => Severity::High,
+            FailOn::Critical => Severity::Critical,
+        }
+    }
+}
