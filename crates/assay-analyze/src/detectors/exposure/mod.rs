@@ -357,8 +357,8 @@ fn listener_record(
 
 /// Utilities whose names end in `d` like a daemon's, which a multi-call binary also provides.
 const TOOLS_ENDING_IN_D: &[&str] = &[
-    "cd", "chmod", "dd", "find", "head", "insmod", "mknod", "read", "rmdir", "rmmod", "sed",
-    "uid", "passwd",
+    "cd", "chmod", "dd", "find", "head", "insmod", "mknod", "read", "rmdir", "rmmod", "sed", "uid",
+    "passwd",
 ];
 
 /// Keys of configuration files that set a listening port (last component, lower case).
