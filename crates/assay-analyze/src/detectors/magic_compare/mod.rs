@@ -540,14 +540,6 @@ fn suspicious_comparisons(bytes: &[u8]) -> Vec<Suspicious> {
         } else {
             let mut auth = scan.auth.get(&f.start).cloned();
             if auth.is_none() {
-                // The prompt is often printed by the caller or by a helper it calls.
-                let near = scan.functions.iter().filter(|g| {
-                    g.calls.iter().any(|c| c.callee == Callee::Local(f.start))
-                        || f.calls.iter().any(|c| c.callee == Callee::Local(g.start))
-                });
-                auth = near.filter_map(|g| scan.auth.get(&g.start)).next().cloned();
-            }
-            if auth.is_none() {
                 auth = all_names
                     .iter()
                     .find(|n| AUTH_CALLS.contains(&n.as_str()))
