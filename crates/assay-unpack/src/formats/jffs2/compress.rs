@@ -2,6 +2,7 @@
 //! rtime, rubin/dynrubin, zlib, lzo and lzma), each bounded to the node's stated size.
 
 use crate::limits::read_bounded;
+
 pub(super) const COMPR_NONE: u8 = 0;
 const COMPR_ZERO: u8 = 1;
 const COMPR_RTIME: u8 = 2;

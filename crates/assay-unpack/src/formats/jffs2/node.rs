@@ -2,6 +2,7 @@
 //! each checked against its CRCs before anything trusts it.
 
 use crate::cursor::Endian;
+
 pub(super) const MAGIC: u16 = 0x1985;
 pub(super) const NODE_ACCURATE: u16 = 0x2000;
 pub(super) const NODETYPE_DIRENT: u16 = 0xe001;

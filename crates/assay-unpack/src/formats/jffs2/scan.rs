@@ -8,6 +8,7 @@ use super::node::{
 use crate::cursor::Endian;
 use crate::format::Unpacked;
 use std::collections::HashMap;
+
 /// Non-erased bytes that are not nodes, after the last valid node, past which the scan stops.
 const GARBAGE_LIMIT: usize = 64 * 1024;
 /// Erase-block size assumed when no cleanmarkers tell it.

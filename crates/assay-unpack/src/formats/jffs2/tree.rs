@@ -9,6 +9,7 @@ use crate::cursor::Endian;
 use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 use std::collections::{BTreeMap, HashMap, HashSet};
+
 /// Largest uncompressed data of one node (JFFS2 writes at most a page, 64 KiB on any CPU).
 const MAX_NODE_DATA: u32 = 256 * 1024;
 /// Deepest directory nesting followed.
