@@ -22,13 +22,7 @@ fn asn1_time_secs(t: &str, generalized: bool) -> Option<i64> {
     };
     let n = |r: Range<usize>| rest.get(r).and_then(|s| s.parse::<i64>().ok());
     let (mo, d, h, mi) = (n(0..2)?, n(2..4)?, n(4..6)?, n(6..8)?);
-    // Days from civil (Howard Hinnant).
-    let y = if mo <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
+    let days = assay_model::time::days_from_civil(year, mo, d);
     Some(days * 86400 + h * 3600 + mi * 60)
 }
 
