@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::ops::{Deref, Range};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Anything that owns a contiguous run of bytes and can be shared across threads.
 pub trait ByteSource: Send + Sync {
@@ -37,9 +37,9 @@ impl ByteSource for memmap2::Mmap {
             return;
         }
         // Page-align inward: only whole pages inside the range are dropped.
-        const PAGE: usize = 4096;
-        let start = range.start.div_ceil(PAGE) * PAGE;
-        let end = range.end / PAGE * PAGE;
+        let page = page_size();
+        let start = range.start.div_ceil(page) * page;
+        let end = range.end / page * page;
         if start < end {
             // SAFETY: the map is a read-only, shared mapping of a file. MADV_DONTNEED on such
             // a mapping only drops resident pages; later reads fault them back in from the
@@ -54,6 +54,28 @@ impl ByteSource for memmap2::Mmap {
             }
         }
     }
+}
+
+/// Page size assumed when the system gives none that makes sense: 64 KiB is a multiple of every
+/// common page size (4, 16 and 64 KiB), so ranges aligned to it are aligned on any of them and
+/// releasing stays correct, only coarser.
+const FALLBACK_PAGE_SIZE: usize = 64 * 1024;
+
+/// The size of the system's memory pages, which the ranges given to `madvise` must be aligned
+/// to (4 KiB on most x86 machines, 16 or 64 KiB on many ARM ones): asked once, with
+/// [`FALLBACK_PAGE_SIZE`] when the answer is not a plausible page size.
+fn page_size() -> usize {
+    static PAGE_SIZE: OnceLock<usize> = OnceLock::new();
+    *PAGE_SIZE.get_or_init(|| {
+        // SAFETY: sysconf takes an integer name and returns an integer; it reads or writes no
+        // memory of ours and may be called from any thread.
+        #[allow(unsafe_code)]
+        let answer = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(answer)
+            .ok()
+            .filter(|&p| p.is_power_of_two() && (512..=FALLBACK_PAGE_SIZE).contains(&p))
+            .unwrap_or(FALLBACK_PAGE_SIZE)
+    })
 }
 
 /// A shared, immutable view of bytes: an `Arc` to the owner plus a range.
@@ -156,5 +178,25 @@ mod tests {
         let reversed = w.slice(3..2);
         assert!(reversed.is_none());
         assert!(b.tail(99).is_empty());
+    }
+
+    #[test]
+    fn page_size_comes_from_the_system() {
+        let page = page_size();
+        assert!(page.is_power_of_two() && page >= 4096, "{page}");
+        assert_eq!(FALLBACK_PAGE_SIZE % page, 0);
+    }
+
+    #[test]
+    fn releasing_a_mapped_range_keeps_its_bytes() {
+        let mut file = tempfile::tempfile().unwrap();
+        let bytes: Vec<u8> = (0..5 * page_size()).map(|i| (i % 251) as u8).collect();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        // SAFETY: the file is ours and nothing else writes it while it is mapped.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file).unwrap() };
+        let blob = Blob::new(map);
+        blob.release(100..4 * page_size() + 7);
+        assert_eq!(&*blob, &bytes[..]);
     }
 }
