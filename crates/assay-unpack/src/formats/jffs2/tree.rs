@@ -7,6 +7,7 @@ use super::node::{rd16, rd32, Dirent, InodeNode};
 use super::scan::Scan;
 use crate::cursor::Endian;
 use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked};
+use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -15,15 +16,6 @@ const MAX_NODE_DATA: u32 = 256 * 1024;
 /// Deepest directory nesting followed.
 const MAX_DEPTH: usize = 256;
 const ROOT_INO: u32 = 1;
-
-const S_IFMT: u32 = 0o170000;
-const S_IFDIR: u32 = 0o040000;
-const S_IFREG: u32 = 0o100000;
-const S_IFLNK: u32 = 0o120000;
-const S_IFCHR: u32 = 0o020000;
-const S_IFBLK: u32 = 0o060000;
-const S_IFIFO: u32 = 0o010000;
-const S_IFSOCK: u32 = 0o140000;
 
 /// The newest metadata of an inode and its data nodes.
 struct InodeView<'a> {
@@ -109,10 +101,6 @@ fn assemble(
     Ok(buf)
 }
 
-fn kind_of(mode: u32) -> u32 {
-    mode & S_IFMT
-}
-
 /// Turn the scanned nodes into entries, walking the directory graph from the root.
 pub(super) fn build(
     d: &[u8],
@@ -183,8 +171,9 @@ pub(super) fn build(
             let mode = view
                 .map(|v| v.latest.mode)
                 .unwrap_or_else(|| dtype_mode(de.dtype));
-            let mut entry = match kind_of(mode) {
-                S_IFDIR => {
+            let file_type = FileType::of_mode(mode);
+            let mut entry = match file_type {
+                Some(FileType::Directory) => {
                     if !visited_dirs.insert(de.ino) {
                         dir_loops += 1;
                         continue;
@@ -202,7 +191,7 @@ pub(super) fn build(
                     let target = first_path[&de.ino].clone();
                     Entry::fs(&path, EntryKind::Hardlink(target))
                 }
-                S_IFLNK => {
+                Some(FileType::Symlink) => {
                     let target = match view {
                         Some(v) => assemble(d, v, ctx, &path, out)?,
                         None => Vec::new(),
@@ -212,22 +201,17 @@ pub(super) fn build(
                         EntryKind::Symlink(String::from_utf8_lossy(&target).into_owned()),
                     )
                 }
-                S_IFCHR | S_IFBLK => {
-                    let (major, minor) = view
-                        .and_then(|v| device_numbers(d, e, v.latest))
-                        .unwrap_or((0, 0));
-                    Entry::fs(
-                        &path,
-                        EntryKind::Device {
-                            block: kind_of(mode) == S_IFBLK,
-                            major,
-                            minor,
-                        },
-                    )
+                Some(t @ (FileType::CharDevice | FileType::BlockDevice)) => {
+                    let device = || {
+                        view.and_then(|v| device_numbers(d, e, v.latest))
+                            .unwrap_or((0, 0))
+                    };
+                    Entry::fs(&path, t.entry_kind(String::new, device))
                 }
-                S_IFIFO => Entry::fs(&path, EntryKind::Fifo),
-                S_IFSOCK => Entry::fs(&path, EntryKind::Socket),
-                _ => {
+                Some(t @ (FileType::Fifo | FileType::Socket)) => {
+                    Entry::fs(&path, t.entry_kind(String::new, || (0, 0)))
+                }
+                Some(FileType::Regular) | None => {
                     let bytes = match view {
                         Some(v) => assemble(d, v, ctx, &path, out)?,
                         None => {
@@ -239,7 +223,7 @@ pub(super) fn build(
                 }
             };
             reached.insert(de.ino);
-            if kind_of(mode) != S_IFDIR {
+            if file_type != Some(FileType::Directory) {
                 first_path.entry(de.ino).or_insert_with(|| path.clone());
             }
             if let Some(v) = view {
@@ -280,14 +264,15 @@ pub(super) fn build(
 /// Mode type bits for a dirent's DT_* type when its inode is missing.
 fn dtype_mode(dtype: u8) -> u32 {
     match dtype {
-        4 => S_IFDIR,
-        10 => S_IFLNK,
-        2 => S_IFCHR,
-        6 => S_IFBLK,
-        1 => S_IFIFO,
-        12 => S_IFSOCK,
-        _ => S_IFREG,
+        4 => FileType::Directory,
+        10 => FileType::Symlink,
+        2 => FileType::CharDevice,
+        6 => FileType::BlockDevice,
+        1 => FileType::Fifo,
+        12 => FileType::Socket,
+        _ => FileType::Regular,
     }
+    .bits()
 }
 
 /// Device numbers from a device inode's data: the old 16-bit or the new 32-bit encoding.

@@ -4,6 +4,7 @@
 use super::data::NO_FRAG;
 use super::reader::Image;
 use crate::cursor::{Cursor, Endian};
+use crate::unix_mode::FileType;
 use crate::FormatError;
 
 /// What an inode is, in a version-neutral form.
@@ -41,15 +42,15 @@ pub(super) struct Inode {
 impl Inode {
     pub(super) fn mode(&self) -> u32 {
         let t = match self.kind {
-            Kind::Dir { .. } => 0o040000,
-            Kind::File { .. } => 0o100000,
-            Kind::Symlink(_) => 0o120000,
-            Kind::Device { block: true, .. } => 0o060000,
-            Kind::Device { block: false, .. } => 0o020000,
-            Kind::Fifo => 0o010000,
-            Kind::Socket => 0o140000,
+            Kind::Dir { .. } => FileType::Directory,
+            Kind::File { .. } => FileType::Regular,
+            Kind::Symlink(_) => FileType::Symlink,
+            Kind::Device { block: true, .. } => FileType::BlockDevice,
+            Kind::Device { block: false, .. } => FileType::CharDevice,
+            Kind::Fifo => FileType::Fifo,
+            Kind::Socket => FileType::Socket,
         };
-        t | (self.perm & 0o7777)
+        t.bits() | (self.perm & 0o7777)
     }
 }
 

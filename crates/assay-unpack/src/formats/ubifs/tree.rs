@@ -30,27 +30,19 @@ fn decode_dev(dev: u64) -> (u32, u32) {
 
 /// The entry kind an inode's mode says, with its link target or device number.
 fn entry_kind(ino: &Inode) -> EntryKind {
-    match ino.mode & 0o170000 {
-        0o040000 => EntryKind::Directory,
-        0o120000 => EntryKind::Symlink(String::from_utf8_lossy(ino.data).into_owned()),
-        0o020000 | 0o060000 => {
+    EntryKind::from_unix_mode(
+        ino.mode,
+        || String::from_utf8_lossy(ino.data).into_owned(),
+        || {
             let dev = match ino.data.len() {
                 4 => le32(ino.data, 0).map(u64::from),
                 8 => le64(ino.data, 0),
                 _ => None,
-            }
-            .unwrap_or(0);
-            let (major, minor) = decode_dev(dev);
-            EntryKind::Device {
-                block: ino.mode & 0o170000 == 0o060000,
-                major,
-                minor,
-            }
-        }
-        0o010000 => EntryKind::Fifo,
-        0o140000 => EntryKind::Socket,
-        _ => EntryKind::File,
-    }
+            };
+            decode_dev(dev.unwrap_or(0))
+        },
+    )
+    .unwrap_or(EntryKind::File)
 }
 
 /// Turn the directory entries into paths, from the root down, and yield every entry.
