@@ -1,7 +1,7 @@
 //! Byte-swapped images: dumps read from flash through a bus of the other width or order
 //! come out with every 16-bit or 32-bit word reversed. No magic: the driver tries this on
 //! whole blobs nothing else claimed, and a swap is accepted only when the swapped blob holds
-//! a structure a registered format's probe accepts (see [`super::xor::verify`]).
+//! a structure a registered format's probe accepts (see `xor::verify`).
 
 use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
