@@ -142,7 +142,7 @@ pub fn verify(s: Scheme, pw: &str, h: &str) -> bool {
         Scheme::Apr1 => md5_crypt(pw.as_bytes(), h, "$apr1$") == h,
         Scheme::Sha256Crypt(_) => sha_crypt_matches(ShaCrypt::SHA256, pw, h),
         Scheme::Sha512Crypt(_) => sha_crypt_matches(ShaCrypt::SHA512, pw, h),
-        Scheme::Bcrypt(_) => bcrypt::verify(pw, h).unwrap_or(false),
+        Scheme::Bcrypt(_) => bcrypt_matches(pw, h),
         Scheme::Yescrypt => false,
         Scheme::RawMd5 => assay_model::hex(&Md5::digest(pw.as_bytes())).eq_ignore_ascii_case(h),
         Scheme::RawSha1 => assay_model::hex(&Sha1::digest(pw.as_bytes())).eq_ignore_ascii_case(h),
@@ -152,16 +152,36 @@ pub fn verify(s: Scheme, pw: &str, h: &str) -> bool {
     }
 }
 
-/// SHA-crypt as `crypt(3)` checks it: the crate verifies the digest, and a salt longer than
-/// the 16 characters `crypt(3)` keeps can never reproduce the stored string, so it never
-/// matches.
+/// SHA-crypt as `crypt(3)` checks it: the crate verifies the digest, and only a string that
+/// `crypt(3)` writes back can match (login compares strings): a salt of at most 16 characters
+/// and a rounds count without leading zeros.
 fn sha_crypt_matches(scheme: ShaCrypt, pw: &str, h: &str) -> bool {
     let mut fields = h.split('$').skip(2);
     let salt = match fields.next() {
-        Some(f) if f.starts_with("rounds=") => fields.next(),
+        Some(f) if f.starts_with("rounds=") => {
+            if f.starts_with("rounds=0") {
+                return false;
+            }
+            fields.next()
+        }
         other => other,
     };
     salt.is_some_and(|s| s.len() <= 16) && scheme.verify_password(pw.as_bytes(), h).is_ok()
+}
+
+/// bcrypt as `crypt(3)` checks it: the crate compares the decoded digest, and only a string
+/// `crypt(3)` writes back can match: the salt's last character and the digest's last one carry
+/// no stray low bits (4 and 2 of them unused).
+fn bcrypt_matches(pw: &str, h: &str) -> bool {
+    const BCRYPT64: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let value = |i: usize| {
+        h.as_bytes()
+            .get(i)
+            .and_then(|c| BCRYPT64.iter().position(|x| x == c))
+    };
+    // `$2b$05$`, then 22 salt characters and 31 of digest.
+    let canonical = value(28).is_some_and(|v| v % 16 == 0) && value(59).is_some_and(|v| v % 4 == 0);
+    canonical && bcrypt::verify(pw, h).unwrap_or(false)
 }
 
 /// Try `candidates` (in order, at most the scheme's budget) against `h`.
@@ -240,6 +260,18 @@ mod tests {
             "pässwörd",
             &h.replace("XYZ", "")
         ));
+    }
+
+    #[test]
+    fn only_strings_crypt_writes_back_match() {
+        // Leading zeros in the rounds count, stray low bits in bcrypt's salt or digest.
+        let h = "$5$rounds=01000$ab$Yd3BaIOVbovC2OGzlWXH53yhcyaWZscnPjMwuHC/2t3";
+        assert!(!verify(Scheme::Sha256Crypt(1000), "", h));
+        assert!(verify(Scheme::Sha256Crypt(1000), "", &h.replace("=0", "=")));
+        let h = "$2b$04$abcdefghijklmnopqrstuubyCG3zY1GIXMyxfivm.ClDiInHzxjiq";
+        assert!(verify(Scheme::Bcrypt(4), "", h));
+        assert!(!verify(Scheme::Bcrypt(4), "", &h.replace("tuub", "tuvb")));
+        assert!(!verify(Scheme::Bcrypt(4), "", &h.replace("jiq", "jir")));
     }
 
     #[test]
