@@ -1,6 +1,7 @@
-//! UTC calendar dates for the report's reference time (`as_of`), without a date crate: Assay
-//! only needs to print and read `YYYY-MM-DD[THH:MM:SSZ]` in UTC, which is a page of arithmetic
-//! (Howard Hinnant's civil-date algorithms).
+//! UTC calendar dates, written once for the whole workspace: the report's reference time
+//! (`as_of`), certificate validity, SBOM timestamps and feed import dates all go through here.
+//! No date crate: Assay only needs to print and read `YYYY-MM-DD[THH:MM:SSZ]` in UTC, which is
+//! a page of arithmetic (Howard Hinnant's civil-date algorithms).
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {

@@ -17,6 +17,7 @@ pub mod formats;
 pub mod fuzzing;
 pub mod limits;
 pub mod scan;
+pub mod unix_mode;
 
 pub use blob::Blob;
 pub use driver::{normalize_path, sha256, CancelToken, UnpackOptions, UnpackResult, Unpacker};

@@ -10,6 +10,7 @@
 //! `version %s` format string, stored apart from it). `bare` and `filename` signatures look
 //! only at files whose name matches theirs.
 
+use crate::detectors::text::{is_printable, printable_strings};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use assay_model::Confidence;
 use regex::bytes::Regex;
@@ -486,32 +487,4 @@ fn printable_run(bytes: &[u8], start: usize) -> &[u8] {
         .position(|&b| !is_printable(b))
         .unwrap_or(tail.len());
     &tail[..len]
-}
-
-fn is_printable(b: u8) -> bool {
-    (0x20..0x7f).contains(&b) || b == b'\t'
-}
-
-/// Runs of at least `min` printable bytes with their offsets.
-pub fn printable_strings(bytes: &[u8], min: usize) -> Vec<(usize, &[u8])> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        match (is_printable(b), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if i - s >= min {
-                    out.push((s, &bytes[s..i]));
-                }
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        if bytes.len() - s >= min {
-            out.push((s, &bytes[s..]));
-        }
-    }
-    out
 }

@@ -3,6 +3,7 @@
 //! A download piped into a shell, or a reverse tunnel or shell to a fixed host, is raised to
 //! high or critical: it hands control of the device to whoever holds that host.
 
+use super::text::printable_strings;
 use crate::boot::{
     boot_model, is_text, lines, program_of, shell_words, split_commands, strip_comment, Trigger,
 };
@@ -479,31 +480,6 @@ fn looks_like_version_context(line: &str, at: usize) -> bool {
         || tail.contains("ver=")
 }
 
-/// Printable runs of at least `min` bytes with their offsets.
-pub fn strings(bytes: &[u8], min: usize) -> Vec<(usize, &[u8])> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        let printable = (0x20..0x7f).contains(&b) || b == b'\t';
-        match (printable, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if i - s >= min {
-                    out.push((s, &bytes[s..i]));
-                }
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        if bytes.len() - s >= min {
-            out.push((s, &bytes[s..]));
-        }
-    }
-    out
-}
-
 fn binary_endpoints(
     a: &Analysis,
     node: NodeId,
@@ -512,7 +488,7 @@ fn binary_endpoints(
     seen: &mut Seen,
     out: &mut Vec<Finding>,
 ) {
-    for (off, s) in strings(bytes, 7) {
+    for (off, s) in printable_strings(bytes, 7) {
         let mut hits: Vec<(usize, usize, String, Option<String>, bool)> = Vec::new();
         for m in url_re().captures_iter(s) {
             let (Some(all), Some(host)) = (m.get(0), m.get(1)) else {

@@ -157,19 +157,23 @@ pub fn entropy(s: &str) -> f64 {
         .sum()
 }
 
-/// Printable ASCII strings of at least `min` bytes in a binary, with their ranges.
-pub fn strings(bytes: &[u8], min: usize) -> Vec<(Range<usize>, &str)> {
+/// Whether a byte belongs in a printable string, as `strings(1)` sees it: ASCII graphic,
+/// space or tab.
+pub fn is_printable(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) || b == b'\t'
+}
+
+/// Runs of at least `min` printable bytes in a binary, with their offsets: the one scan behind
+/// every detector and signature that reads the strings of a binary.
+pub fn printable_strings(bytes: &[u8], min: usize) -> Vec<(usize, &[u8])> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, &b) in bytes.iter().enumerate() {
-        let printable = (0x20..0x7f).contains(&b) || b == b'\t';
-        match (printable, start) {
+        match (is_printable(b), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 if i - s >= min {
-                    if let Ok(t) = std::str::from_utf8(&bytes[s..i]) {
-                        out.push((s..i, t));
-                    }
+                    out.push((s, &bytes[s..i]));
                 }
                 start = None;
             }
@@ -178,12 +182,18 @@ pub fn strings(bytes: &[u8], min: usize) -> Vec<(Range<usize>, &str)> {
     }
     if let Some(s) = start {
         if bytes.len() - s >= min {
-            if let Ok(t) = std::str::from_utf8(&bytes[s..]) {
-                out.push((s..bytes.len(), t));
-            }
+            out.push((s, &bytes[s..]));
         }
     }
     out
+}
+
+/// Printable ASCII strings of at least `min` bytes in a binary, with their ranges.
+pub fn strings(bytes: &[u8], min: usize) -> Vec<(Range<usize>, &str)> {
+    printable_strings(bytes, min)
+        .into_iter()
+        .filter_map(|(at, run)| Some((at..at + run.len(), std::str::from_utf8(run).ok()?)))
+        .collect()
 }
 
 /// Whether a file is an ELF binary.
@@ -203,6 +213,19 @@ mod tests {
         assert_eq!(v[0].1, b"a:b");
         assert_eq!(v[1].0, 5..7);
         assert_eq!(v[3].1, b"d");
+    }
+
+    #[test]
+    fn printable_runs_with_offsets() {
+        let b = b"\x7fELF\0abc\0admin\tpw\x01\xffend!";
+        assert_eq!(
+            printable_strings(b, 4),
+            vec![(9, &b"admin\tpw"[..]), (19, &b"end!"[..])]
+        );
+        let s = strings(b, 3);
+        assert_eq!(s[0], (1..4, "ELF"));
+        assert_eq!(s[1], (5..8, "abc"));
+        assert_eq!(s.len(), 4);
     }
 
     #[test]

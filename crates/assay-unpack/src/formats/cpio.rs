@@ -8,6 +8,7 @@
 
 use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::unix_mode::S_IFMT;
 use crate::{Blob, FormatError};
 use std::collections::HashMap;
 
@@ -228,7 +229,7 @@ impl Format for Cpio {
         let variant = Variant::at(data)?;
         let first = header(data, 0, variant)?;
         let binary = matches!(variant, Variant::BinLe | Variant::BinBe);
-        if binary && (first.nlink == 0 || first.mode & 0o170000 == 0) {
+        if binary && (first.nlink == 0 || first.mode & S_IFMT == 0) {
             return None;
         }
         let (length, members, trailer) = measure(data, variant, MAX_PROBE_RECORDS);
@@ -333,25 +334,19 @@ fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked
         let start = h.data_start.min(d.len());
         &d[start..start + length as usize]
     };
-    let kind = match h.mode & 0o170000 {
-        0o040000 => EntryKind::Directory,
-        0o120000 => EntryKind::Symlink(String::from_utf8_lossy(body()).into_owned()),
-        0o020000 | 0o060000 => EntryKind::Device {
-            block: h.mode & 0o170000 == 0o060000,
-            major: h.rdev.0,
-            minor: h.rdev.1,
-        },
-        0o010000 => EntryKind::Fifo,
-        0o140000 => EntryKind::Socket,
-        0o100000 => EntryKind::File,
-        other => {
-            out.warn(format!(
-                "{}: unknown file type {other:o}; kept as a file",
-                h.name
-            ));
-            EntryKind::File
-        }
-    };
+    let kind = EntryKind::from_unix_mode(
+        h.mode,
+        || String::from_utf8_lossy(body()).into_owned(),
+        || h.rdev,
+    )
+    .unwrap_or_else(|| {
+        out.warn(format!(
+            "{}: unknown file type {:o}; kept as a file",
+            h.name,
+            h.mode & S_IFMT
+        ));
+        EntryKind::File
+    });
     if path == "/" && kind == EntryKind::Directory {
         return None;
     }

@@ -6,6 +6,7 @@
 
 use crate::cursor::{be32, le32, Endian};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::unix_mode::{FileType, S_IFMT};
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
 
@@ -130,7 +131,7 @@ impl Format for Cramfs {
         let root = inode(data, h.base + 64, h.endian)?;
         // The root's children follow the superblock; in a padded image offsets count from
         // the pad, which tells a real pad from the zeros that precede an unpadded image.
-        if root.mode & 0o170000 != 0o040000
+        if FileType::of_mode(root.mode) != Some(FileType::Directory)
             || (root.size > 0 && root.offset < h.base + 76)
             || root.offset.saturating_add(root.size as usize) > h.size as usize
         {
@@ -206,27 +207,20 @@ impl Format for Cramfs {
                     continue;
                 }
                 let p = format!("{path}/{name}");
-                let kind = match ino.mode & 0o170000 {
-                    0o040000 => EntryKind::Directory,
-                    0o100000 => EntryKind::File,
-                    0o120000 => {
+                let kind = EntryKind::from_unix_mode(
+                    ino.mode,
+                    || {
                         let (t, err) = file_data(d, &ino, &h, ctx);
                         if let Some(err) = err {
                             out.warn(format!("{p}: {err}"));
                         }
-                        EntryKind::Symlink(String::from_utf8_lossy(&t).into_owned())
-                    }
-                    0o020000 | 0o060000 => EntryKind::Device {
-                        block: ino.mode & 0o170000 == 0o060000,
-                        major: (ino.size >> 8) & 0xfff,
-                        minor: ino.size & 0xff,
+                        String::from_utf8_lossy(&t).into_owned()
                     },
-                    0o010000 => EntryKind::Fifo,
-                    0o140000 => EntryKind::Socket,
-                    m => {
-                        out.warn(format!("{p}: unknown file type {m:o}"));
-                        continue;
-                    }
+                    || ((ino.size >> 8) & 0xfff, ino.size & 0xff),
+                );
+                let Some(kind) = kind else {
+                    out.warn(format!("{p}: unknown file type {:o}", ino.mode & S_IFMT));
+                    continue;
                 };
                 let mut entry = Entry::fs(&p, kind.clone()).with_owner(ino.mode, ino.uid, ino.gid);
                 if kind == EntryKind::File {

@@ -4,6 +4,7 @@
 
 use crate::cursor::{le16, le32};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::unix_mode::FileType as UnixFileType;
 use crate::{Blob, FormatError};
 use ext4_view::{Ext4, Ext4Read, FileType, PathBuf};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -282,14 +283,15 @@ fn walk(
             };
             let ft = meta.file_type();
             let type_bits = match ft {
-                FileType::Regular => 0o100000,
-                FileType::Directory => 0o040000,
-                FileType::Symlink => 0o120000,
-                FileType::CharacterDevice => 0o020000,
-                FileType::BlockDevice => 0o060000,
-                FileType::Fifo => 0o010000,
-                FileType::Socket => 0o140000,
-            };
+                FileType::Regular => UnixFileType::Regular,
+                FileType::Directory => UnixFileType::Directory,
+                FileType::Symlink => UnixFileType::Symlink,
+                FileType::CharacterDevice => UnixFileType::CharDevice,
+                FileType::BlockDevice => UnixFileType::BlockDevice,
+                FileType::Fifo => UnixFileType::Fifo,
+                FileType::Socket => UnixFileType::Socket,
+            }
+            .bits();
             let mode = type_bits | u32::from(meta.mode());
             let entry = match ft {
                 FileType::Directory => {

@@ -7,6 +7,7 @@
 
 use crate::cursor::{be32, le16, le32};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
 
@@ -347,20 +348,15 @@ impl Walker<'_> {
             } else if r.dir || rr.child_link.is_some() {
                 Entry::fs(full.clone(), EntryKind::Directory)
             } else if let (Some((major, minor)), Some(mode)) = (rr.device, rr.mode) {
-                match mode & 0o170000 {
-                    0o020000 | 0o060000 => Entry::fs(
-                        full.clone(),
-                        EntryKind::Device {
-                            block: mode & 0o170000 == 0o060000,
-                            major,
-                            minor,
-                        },
-                    ),
+                match FileType::of_mode(mode) {
+                    Some(t @ (FileType::CharDevice | FileType::BlockDevice)) => {
+                        Entry::fs(full.clone(), t.entry_kind(String::new, || (major, minor)))
+                    }
                     _ => Entry::fs(full.clone(), EntryKind::File),
                 }
-            } else if rr.mode.map(|m| m & 0o170000) == Some(0o010000) {
+            } else if rr.mode.and_then(FileType::of_mode) == Some(FileType::Fifo) {
                 Entry::fs(full.clone(), EntryKind::Fifo)
-            } else if rr.mode.map(|m| m & 0o170000) == Some(0o140000) {
+            } else if rr.mode.and_then(FileType::of_mode) == Some(FileType::Socket) {
                 Entry::fs(full.clone(), EntryKind::Socket)
             } else {
                 multi.push((r.extent, r.size));

@@ -5,6 +5,7 @@
 use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::limits::read_bounded;
+use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use sevenz_rust2::{ArchiveReader, EntryDecision, Password};
 use std::collections::{HashMap, VecDeque};
@@ -82,7 +83,9 @@ impl Format for SevenZ {
             let mode = (f.has_windows_attributes && f.windows_attributes & 0x8000 != 0)
                 .then_some(f.windows_attributes >> 16)
                 .filter(|&m| m != 0);
-            let kind = if f.is_directory || mode.map(|m| m & 0o170000) == Some(0o040000) {
+            let kind = if f.is_directory
+                || mode.and_then(FileType::of_mode) == Some(FileType::Directory)
+            {
                 EntryKind::Directory
             } else {
                 EntryKind::File
@@ -144,7 +147,7 @@ impl Format for SevenZ {
         }
         // Symlinks (stored by p7zip/7-Zip with -snl) hold their target as data.
         for e in &mut out.entries {
-            if e.mode.map(|m| m & 0o170000) == Some(0o120000) {
+            if e.mode.and_then(FileType::of_mode) == Some(FileType::Symlink) {
                 if let EntryData::Owned(b) = &e.data {
                     e.kind = EntryKind::Symlink(String::from_utf8_lossy(b).into_owned());
                     e.data = EntryData::None;

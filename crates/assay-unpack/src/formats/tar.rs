@@ -9,6 +9,7 @@
 
 use super::member_name::absolute;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 
 /// A tar archive with a `ustar` magic (POSIX or GNU).
@@ -342,15 +343,7 @@ fn field_string(field: &[u8]) -> String {
 
 /// The `S_IFMT` bits tar leaves out of its mode field, from the member type.
 fn type_bits(kind: &EntryKind) -> u32 {
-    match kind {
-        EntryKind::Directory => 0o040000,
-        EntryKind::Symlink(_) => 0o120000,
-        EntryKind::Device { block: true, .. } => 0o060000,
-        EntryKind::Device { block: false, .. } => 0o020000,
-        EntryKind::Fifo => 0o010000,
-        EntryKind::Socket => 0o140000,
-        _ => 0o100000,
-    }
+    FileType::of_entry_kind(kind).bits()
 }
 
 /// The PAX extended-header keys Assay uses.

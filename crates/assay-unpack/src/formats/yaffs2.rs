@@ -17,6 +17,7 @@
 
 use crate::cursor::{cstr, Endian};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -57,12 +58,6 @@ const TYPE_SYMLINK: u32 = 2;
 const TYPE_DIR: u32 = 3;
 const TYPE_HARDLINK: u32 = 4;
 const TYPE_SPECIAL: u32 = 5;
-
-const S_IFMT: u32 = 0o170000;
-const S_IFCHR: u32 = 0o020000;
-const S_IFBLK: u32 = 0o060000;
-const S_IFIFO: u32 = 0o010000;
-const S_IFSOCK: u32 = 0o140000;
 
 /// Where a chunk's tags are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,8 +261,8 @@ impl Format for Yaffs2 {
         let name_ok = std::str::from_utf8(&h.name)
             .is_ok_and(|n| !n.is_empty() && !n.contains('/') && !n.chars().any(char::is_control));
         let mode_ok = match h.otype {
-            TYPE_FILE => h.mode & S_IFMT == 0o100000,
-            TYPE_DIR => h.mode & S_IFMT == 0o040000,
+            TYPE_FILE => FileType::of_mode(h.mode) == Some(FileType::Regular),
+            TYPE_DIR => FileType::of_mode(h.mode) == Some(FileType::Directory),
             _ => false,
         };
         if !name_ok || !mode_ok {
@@ -487,17 +482,21 @@ fn build(
                     continue;
                 }
             },
-            TYPE_SPECIAL => match h.mode & S_IFMT {
-                S_IFCHR | S_IFBLK => Entry::fs(
+            TYPE_SPECIAL => match FileType::of_mode(h.mode) {
+                Some(
+                    t @ (FileType::CharDevice
+                    | FileType::BlockDevice
+                    | FileType::Fifo
+                    | FileType::Socket),
+                ) => Entry::fs(
                     &path,
-                    EntryKind::Device {
-                        block: h.mode & S_IFMT == S_IFBLK,
-                        major: (h.rdev >> 8) & 0xfff,
-                        minor: (h.rdev & 0xff) | ((h.rdev >> 12) & 0xfff00),
-                    },
+                    t.entry_kind(String::new, || {
+                        (
+                            (h.rdev >> 8) & 0xfff,
+                            (h.rdev & 0xff) | ((h.rdev >> 12) & 0xfff00),
+                        )
+                    }),
                 ),
-                S_IFIFO => Entry::fs(&path, EntryKind::Fifo),
-                S_IFSOCK => Entry::fs(&path, EntryKind::Socket),
                 _ => {
                     out.warn(format!("{path}: special object with mode {:o}", h.mode));
                     continue;

@@ -13,6 +13,7 @@ use super::member_name::absolute;
 use crate::cursor::{le16, le32, le64};
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::limits::read_bounded;
+use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 
 /// A ZIP archive, found at its first local file header.
@@ -358,8 +359,9 @@ fn member(
     let unix_mode = (rec.made_by >> 8 == 3)
         .then_some(rec.external >> 16)
         .filter(|&m| m != 0);
-    let kind_bits = unix_mode.map(|m| m & 0o170000);
-    let is_dir = name.ends_with('/') || kind_bits == Some(0o040000) || rec.external & 0x10 != 0;
+    let file_type = unix_mode.and_then(FileType::of_mode);
+    let is_dir =
+        name.ends_with('/') || file_type == Some(FileType::Directory) || rec.external & 0x10 != 0;
     let path = absolute(name, &['/', '\\'], true);
     if is_dir {
         if path == "/" {
@@ -375,7 +377,7 @@ fn member(
         .with_detail("method", method_name(rec.method))
         .with_detail("compressed_size", rec.csize);
     entry.mode = unix_mode;
-    let is_link = kind_bits == Some(0o120000);
+    let is_link = file_type == Some(FileType::Symlink);
     if rec.flags & 1 != 0 {
         out.warn(format!("{name}: encrypted member; kept without data"));
         return Some(entry.with_detail("encrypted", "true"));

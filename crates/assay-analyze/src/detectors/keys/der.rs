@@ -1,5 +1,9 @@
 //! A small bounded reader of the DER, base64 and SSH wire encodings that key files use.
 
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, Engine};
+
 /// One DER element: its tag and content.
 #[derive(Debug, Clone, Copy)]
 pub struct Tlv<'a> {
@@ -89,36 +93,28 @@ pub fn oid(b: &[u8]) -> String {
         .join(".")
 }
 
-/// Decode base64 (standard alphabet), skipping whitespace; `None` on other characters.
+/// Decode base64 (standard alphabet) the way PEM bodies and `authorized_keys` lines carry it:
+/// whitespace is skipped, the text ends at the first `=`, and non-canonical trailing bits or a
+/// dangling last symbol are tolerated (as OpenSSL and OpenSSH read them); `None` on any other
+/// character.
 pub fn base64(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut n = 0;
-    for &c in text {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | v as u32;
-        n += 1;
-        if n == 4 {
-            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-            acc = 0;
-            n = 0;
-        }
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    let mut symbols: Vec<u8> = text
+        .iter()
+        .copied()
+        .take_while(|&c| c != b'=')
+        .filter(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+        .collect();
+    // One symbol alone carries no whole byte.
+    if symbols.len() % 4 == 1 {
+        symbols.pop();
     }
-    match n {
-        2 => out.push((acc >> 4) as u8),
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
-        _ => {}
-    }
-    Some(out)
+    LENIENT.decode(symbols).ok()
 }
 
 /// A reader of SSH wire strings (`u32` length + bytes).
@@ -157,5 +153,9 @@ mod tests {
         assert!(read(&[0x30, 0x82, 0xff]).is_none());
         assert_eq!(bits(&[0x00, 0x80, 0]), 16);
         assert_eq!(base64(b"aGk=").unwrap(), b"hi");
+        assert_eq!(base64(b"aG\nk=garbage!").unwrap(), b"hi");
+        assert_eq!(base64(b"aGl").unwrap(), b"hi");
+        assert_eq!(base64(b"aGkx\r\nMjM0N").unwrap(), b"hi1234");
+        assert_eq!(base64(b"aG!k"), None);
     }
 }

@@ -7,7 +7,11 @@
 //! owning the walk lets every table, loop and allocation be bounded for hostile input.
 
 mod codec;
+mod data;
+mod dir;
+mod inode;
 mod reader;
+mod table;
 
 use crate::cursor::{be16, be32, be64, le16, le32, le64, Endian};
 use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};

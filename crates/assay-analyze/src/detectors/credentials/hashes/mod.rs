@@ -1,8 +1,17 @@
 //! Password hash schemes: recognising them and checking a candidate against one, with a cost
 //! per candidate so that cracking stays count-bounded (and so deterministic).
 
+mod des_crypt;
+mod md5_crypt;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use md5::{Digest, Md5};
 use sha1::Sha1;
+use sha_crypt::{PasswordVerifier, ShaCrypt};
+
+pub use des_crypt::des_crypt;
+pub use md5_crypt::md5_crypt;
 
 /// A recognised password hash scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +78,7 @@ impl Scheme {
     }
 }
 
+/// The crypt base-64 alphabet, in value order, that every crypt(3) scheme writes hashes in.
 const CRYPT64: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 fn is_crypt64(s: &str) -> bool {
@@ -123,112 +133,55 @@ pub fn identify(h: &str, loose: bool) -> Option<Scheme> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// MD5-crypt with the given magic (`$1$` or `$apr1$`).
-pub fn md5_crypt(pw: &[u8], setting: &str, magic: &str) -> String {
-    let rest = setting.strip_prefix(magic).unwrap_or(setting);
-    let salt = rest.split('$').next().unwrap_or("");
-    let salt = &salt.as_bytes()[..salt.len().min(8)];
-    let mut alt = Md5::new();
-    alt.update(pw);
-    alt.update(salt);
-    alt.update(pw);
-    let alt = alt.finalize();
-    let mut ctx = Md5::new();
-    ctx.update(pw);
-    ctx.update(magic.as_bytes());
-    ctx.update(salt);
-    let mut left = pw.len();
-    while left > 0 {
-        ctx.update(&alt[..left.min(16)]);
-        left = left.saturating_sub(16);
-    }
-    let mut i = pw.len();
-    while i > 0 {
-        if i & 1 == 1 {
-            ctx.update([0u8]);
-        } else {
-            ctx.update(&pw[..1]);
-        }
-        i >>= 1;
-    }
-    let mut fin = ctx.finalize();
-    for i in 0..1000 {
-        let mut c = Md5::new();
-        if i & 1 == 1 {
-            c.update(pw);
-        } else {
-            c.update(fin);
-        }
-        if i % 3 != 0 {
-            c.update(salt);
-        }
-        if i % 7 != 0 {
-            c.update(pw);
-        }
-        if i & 1 == 1 {
-            c.update(fin);
-        } else {
-            c.update(pw);
-        }
-        fin = c.finalize();
-    }
-    let mut out = format!("{magic}{}$", String::from_utf8_lossy(salt));
-    let mut to64 = |mut v: u32, n: usize| {
-        for _ in 0..n {
-            out.push(CRYPT64[(v & 0x3f) as usize] as char);
-            v >>= 6;
-        }
-    };
-    for (a, b, c) in [(0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5)] {
-        to64(
-            (fin[a] as u32) << 16 | (fin[b] as u32) << 8 | fin[c] as u32,
-            4,
-        );
-    }
-    to64(fin[11] as u32, 2);
-    out
-}
-
 /// Whether `pw` matches hash `h` of scheme `s`.
 pub fn verify(s: Scheme, pw: &str, h: &str) -> bool {
     let h = h.trim();
     match s {
-        Scheme::Des => pwhash::unix_crypt::verify(pw, h),
+        Scheme::Des => des_crypt(pw.as_bytes(), h).is_some_and(|c| c == h),
         Scheme::Md5Crypt => md5_crypt(pw.as_bytes(), h, "$1$") == h,
         Scheme::Apr1 => md5_crypt(pw.as_bytes(), h, "$apr1$") == h,
-        Scheme::Sha256Crypt(_) => pwhash::sha256_crypt::verify(pw, h),
-        Scheme::Sha512Crypt(_) => pwhash::sha512_crypt::verify(pw, h),
-        Scheme::Bcrypt(_) => pwhash::bcrypt::verify(pw, h),
+        Scheme::Sha256Crypt(_) => sha_crypt_matches(ShaCrypt::SHA256, pw, h),
+        Scheme::Sha512Crypt(_) => sha_crypt_matches(ShaCrypt::SHA512, pw, h),
+        Scheme::Bcrypt(_) => bcrypt_matches(pw, h),
         Scheme::Yescrypt => false,
-        Scheme::RawMd5 => hex(&Md5::digest(pw.as_bytes())).eq_ignore_ascii_case(h),
-        Scheme::RawSha1 => hex(&Sha1::digest(pw.as_bytes())).eq_ignore_ascii_case(h),
-        Scheme::ShaBase64 => format!("{{SHA}}{}", base64(&Sha1::digest(pw.as_bytes()))) == h,
+        Scheme::RawMd5 => assay_model::hex(&Md5::digest(pw.as_bytes())).eq_ignore_ascii_case(h),
+        Scheme::RawSha1 => assay_model::hex(&Sha1::digest(pw.as_bytes())).eq_ignore_ascii_case(h),
+        Scheme::ShaBase64 => h
+            .strip_prefix("{SHA}")
+            .is_some_and(|b| BASE64.encode(Sha1::digest(pw.as_bytes())) == b),
     }
+}
+
+/// SHA-crypt as `crypt(3)` checks it: the crate verifies the digest, and only a string that
+/// `crypt(3)` writes back can match (login compares strings): a salt of at most 16 characters
+/// and a rounds count without leading zeros.
+fn sha_crypt_matches(scheme: ShaCrypt, pw: &str, h: &str) -> bool {
+    let mut fields = h.split('$').skip(2);
+    let salt = match fields.next() {
+        Some(f) if f.starts_with("rounds=") => {
+            if f.starts_with("rounds=0") {
+                return false;
+            }
+            fields.next()
+        }
+        other => other,
+    };
+    salt.is_some_and(|s| s.len() <= 16) && scheme.verify_password(pw.as_bytes(), h).is_ok()
+}
+
+/// bcrypt as `crypt(3)` checks it: the crate compares the decoded digest, and only a string
+/// `crypt(3)` writes back can match: the salt's last character and the digest's last one carry
+/// no stray low bits (4 and 2 of them unused).
+fn bcrypt_matches(pw: &str, h: &str) -> bool {
+    const BCRYPT64: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let value = |i: usize| {
+        h.as_bytes()
+            .get(i)
+            .and_then(|c| BCRYPT64.iter().position(|x| x == c))
+    };
+    // `$2b$05$`, then 22 salt characters and 31 of digest.
+    let canonical = value(28).is_some_and(|v| v % 16 == 0) && value(59).is_some_and(|v| v % 4 == 0);
+    canonical && bcrypt::verify(pw, h).unwrap_or(false)
 }
 
 /// Try `candidates` (in order, at most the scheme's budget) against `h`.
@@ -247,7 +200,7 @@ pub fn crack<'c>(
 mod tests {
     use super::*;
 
-    // Made with python3 crypt / openssl passwd (see fixtures/scripts/detect-keys.sh).
+    // Made with python3 crypt / openssl passwd (see fixtures/scripts/detect-keys.sh and crypt.sh).
     const CASES: &[(&str, &str)] = &[
         ("ablTxbTxaaYfA", "oper8"),
         ("$1$saltsalt$Y3BMhxQHmg7scgLILa56u1", "admin"),
@@ -272,6 +225,53 @@ mod tests {
         assert_eq!(identify("ablTxbTxaaYfA", false), None);
         assert_eq!(identify("x", true), None);
         assert_eq!(identify("!", true), None);
+    }
+
+    /// Hashes made by libcrypt and openssl (fixtures/scripts/crypt.sh): each is recognised as
+    /// its scheme, its password matches and another does not.
+    #[test]
+    fn every_libcrypt_vector_verifies() {
+        let vectors = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/crypt/vectors.txt"
+        ));
+        let mut schemes = std::collections::BTreeSet::new();
+        for line in vectors.lines().filter(|l| !l.starts_with('#')) {
+            let mut f = line.split('\t');
+            let (Some(name), Some(pw), Some(h)) = (f.next(), f.next(), f.next()) else {
+                panic!("bad vector line {line:?}");
+            };
+            let s = identify(h, true).unwrap_or_else(|| panic!("{h}"));
+            assert_eq!(s.name(), name, "{h}");
+            assert!(verify(s, pw, h), "{name} {pw:?} {h}");
+            assert!(!verify(s, "wrong", h), "{name} {h}");
+            schemes.insert(name);
+        }
+        assert_eq!(schemes.len(), 6, "{schemes:?}");
+    }
+
+    #[test]
+    fn sha_crypt_salts_past_sixteen_characters_never_match() {
+        // crypt(3) keeps 16 salt characters, so it never writes this string back.
+        let h = "$5$0123456789abcdefXYZ$spDqErTuRkJk.7971KjbjahW1SJ1JGUutlqu5csbQMA";
+        assert!(!verify(Scheme::Sha256Crypt(5000), "pässwörd", h));
+        assert!(verify(
+            Scheme::Sha256Crypt(5000),
+            "pässwörd",
+            &h.replace("XYZ", "")
+        ));
+    }
+
+    #[test]
+    fn only_strings_crypt_writes_back_match() {
+        // Leading zeros in the rounds count, stray low bits in bcrypt's salt or digest.
+        let h = "$5$rounds=01000$ab$Yd3BaIOVbovC2OGzlWXH53yhcyaWZscnPjMwuHC/2t3";
+        assert!(!verify(Scheme::Sha256Crypt(1000), "", h));
+        assert!(verify(Scheme::Sha256Crypt(1000), "", &h.replace("=0", "=")));
+        let h = "$2b$04$abcdefghijklmnopqrstuubyCG3zY1GIXMyxfivm.ClDiInHzxjiq";
+        assert!(verify(Scheme::Bcrypt(4), "", h));
+        assert!(!verify(Scheme::Bcrypt(4), "", &h.replace("tuub", "tuvb")));
+        assert!(!verify(Scheme::Bcrypt(4), "", &h.replace("jiq", "jir")));
     }
 
     #[test]

@@ -1,0 +1,166 @@
+//! Settings of configuration files and scripts (key/value, UCI, JSON, XML, `key value`), and
+//! the passwords among them with the user name set beside them.
+
+use super::lines::scan_lines;
+use super::names::{is_password_key, is_user_key, looks_like_code, plausible_password};
+use super::{cred_finding, re, CONFIG_PASSWORD};
+use crate::detectors::text::{is_placeholder, lines, unquote};
+use crate::Analysis;
+use assay_model::{Confidence, Finding, Severity};
+use regex::Regex;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+struct Setting {
+    key: String,
+    value: String,
+    /// The value was written between quotes (a literal, not an expression).
+    quoted: bool,
+    range: Range<usize>,
+    line_no: usize,
+    section: usize,
+}
+
+fn settings(bytes: &[u8]) -> Vec<Setting> {
+    static KV: OnceLock<Regex> = OnceLock::new();
+    static UCI: OnceLock<Regex> = OnceLock::new();
+    static XML: OnceLock<Regex> = OnceLock::new();
+    static SPACE: OnceLock<Regex> = OnceLock::new();
+    let kv = re(
+        &KV,
+        r#"(?:^|[\s{,;(&?])["']?(?:export\s+)?([A-Za-z][A-Za-z0-9_.\-]{0,63})["']?\s*(?:=>|:=|=|:)\s*("[^"\n]*"|'[^'\n]*'|[^\s,;&#"'<>}\]]+)"#,
+    );
+    let uci = re(
+        &UCI,
+        r#"^\s*(?:option|list)\s+([A-Za-z0-9_.\-]+)\s+("[^"]*"|'[^']*'|\S+)"#,
+    );
+    let xml = re(
+        &XML,
+        r#"<([A-Za-z][A-Za-z0-9_.\-]{0,63})>([^<\n]{1,200})</([A-Za-z][A-Za-z0-9_.\-]{0,63})>"#,
+    );
+    let space = re(
+        &SPACE,
+        r#"^\s*([A-Za-z][A-Za-z0-9_.\-]{0,63})\s+("[^"]*"|'[^']*'|\S+)\s*$"#,
+    );
+    let mut out = Vec::new();
+    let mut section = 0;
+    for (no, (range, line)) in lines(bytes).enumerate() {
+        let Ok(text) = std::str::from_utf8(line) else {
+            continue;
+        };
+        let t = text.trim_start();
+        if t.starts_with('#') || t.starts_with(';') || t.starts_with("//") || t.starts_with("<!--")
+        {
+            continue;
+        }
+        if t.starts_with("config ") || t.starts_with('[') {
+            section += 1;
+        }
+        let mut push = |key: &str, value: &str, span: Range<usize>| {
+            out.push(Setting {
+                key: key.to_string(),
+                quoted: value.starts_with('"') || value.starts_with('\''),
+                value: unquote(value).to_string(),
+                range: range.start + span.start..range.start + span.end,
+                line_no: no,
+                section,
+            });
+        };
+        if let Some(c) = uci.captures(text) {
+            push(&c[1], &c[2], 0..text.len());
+            continue;
+        }
+        let mut any = false;
+        for c in xml.captures_iter(text) {
+            if c[1] == c[3] {
+                push(&c[1], &c[2], 0..text.len());
+                any = true;
+            }
+        }
+        for c in kv.captures_iter(text) {
+            // `key: value` only in YAML/JSON-like lines, not in prose.
+            let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
+            if whole.contains(':') && !whole.contains('=') && text.split_whitespace().count() > 4 {
+                continue;
+            }
+            push(&c[1], &c[2], 0..text.len());
+            any = true;
+        }
+        if !any {
+            if let Some(c) = space.captures(text) {
+                if is_password_key(&c[1]) || is_user_key(&c[1]) {
+                    push(&c[1], &c[2], 0..text.len());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Source files, where `password = x` is usually an expression: only quoted literals count.
+fn is_source_code(path: &str) -> bool {
+    [
+        ".lua", ".js", ".css", ".py", ".pl", ".pm", ".php", ".rb", ".tcl", ".java", ".htm",
+        ".html", ".xsl", ".uc",
+    ]
+    .iter()
+    .any(|e| path.ends_with(e))
+}
+
+/// Report the passwords set in a text file, then look at it line by line.
+pub(super) fn scan_text(
+    analysis: &Analysis,
+    node: assay_model::NodeId,
+    path: &str,
+    bytes: &[u8],
+    out: &mut Vec<Finding>,
+) {
+    let all = settings(bytes);
+    let uci = all.iter().any(|s| s.section > 0) && bytes.windows(7).any(|w| w == b"option ");
+    let code = is_source_code(path);
+    for s in &all {
+        if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
+            continue;
+        }
+        // Parentheses and member access make an expression, unless the value is a quoted
+        // literal in a config file (`admin_password="S3cret(x)"` is still a password).
+        if looks_like_code(&s.value) && (code || !s.quoted) {
+            continue;
+        }
+        // A user set beside it: same UCI section, or within a few lines elsewhere.
+        let user = all.iter().find(|u| {
+            is_user_key(&u.key)
+                && !is_placeholder(&u.value)
+                && !looks_like_code(&u.value)
+                && (!code || u.quoted)
+                && !u.value.contains(' ')
+                && if uci {
+                    u.section == s.section
+                } else {
+                    u.line_no.abs_diff(s.line_no) <= 6
+                }
+        });
+        let mut f = cred_finding(
+            analysis,
+            &CONFIG_PASSWORD,
+            node,
+            s.range.clone(),
+            match user {
+                Some(u) => format!(
+                    "Plaintext credentials {}/{} ({}) in {}",
+                    u.value, s.value, s.key, path
+                ),
+                None => format!("Plaintext password ({}) in {}", s.key, path),
+            },
+            user.map(|u| u.value.as_str()),
+            &s.value,
+        );
+        f.context.insert("key".into(), s.key.clone());
+        if user.is_none() {
+            f.severity = Severity::Medium;
+            f.confidence = Confidence::Medium;
+        }
+        out.push(f);
+    }
+    scan_lines(analysis, node, path, bytes, out);
+}

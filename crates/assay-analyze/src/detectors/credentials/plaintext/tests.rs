@@ -1,0 +1,80 @@
+use super::*;
+use crate::testutil::{tree, TestEntry::*};
+use assay_model::Severity;
+
+fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
+    let t = tree(entries);
+    let a = Analysis::new(&t);
+    let mut out = Vec::new();
+    scan(&a, &mut out);
+    out
+}
+
+#[test]
+fn uci_script_json_xml_url_command_and_httpd() {
+    let out = run(&[
+        File("/upper/etc/config/tr069", b"config acs 'acs'\n\toption url 'http://198.51.100.23:7547/acs'\n\toption username 'acs-cpe'\n\toption password 'Acs#2024cpe'\n\noption other '1'\n", 0o644),
+        File("/upgrade.sh", b"#!/bin/sh\nFTP_HOST=192.0.2.10\nFTP_USER=olt_upd\nFTP_PASS='Upd@te2019'\nftpget -u \"$FTP_USER\" -p \"$FTP_PASS\" $FTP_HOST x y\n", 0o755),
+        File("/etc/app.json", b"{\n  \"user\": \"svc\",\n  \"password\": \"Hunter2!\"\n}\n", 0o644),
+        File("/etc/app.xml", b"<cfg><Username>adm</Username>\n<Password>s3cr3t</Password></cfg>\n", 0o644),
+        File("/etc/init.d/fetch", b"wget ftp://upd:Fw2020x@192.0.2.1/fw.bin\ncurl -u bob:B0bPass http://x.example/\n", 0o755),
+        File("/etc/httpd.conf", b"H:/www\n/cgi-bin:admin:password\n", 0o644),
+        File("/www/cgi-bin/login.cgi", b"#!/bin/sh\nif [ \"$user\" = \"super\" ] && [ \"$pass\" = \"Zx9!acme\" ]; then\n  echo ok\nfi\n", 0o755),
+    ]);
+    let has = |rule: &str, path: &str, pw: &str| {
+        out.iter().any(|f| {
+            f.rule == rule
+                && f.path == path
+                && f.context.get("password").map(String::as_str) == Some(pw)
+        })
+    };
+    assert!(
+        has("ASSAY-CRED-010", "/upper/etc/config/tr069", "Acs#2024cpe"),
+        "{out:#?}"
+    );
+    assert!(has("ASSAY-CRED-010", "/upgrade.sh", "Upd@te2019"));
+    assert!(has("ASSAY-CRED-010", "/etc/app.json", "Hunter2!"));
+    assert!(has("ASSAY-CRED-010", "/etc/app.xml", "s3cr3t"));
+    assert!(has("ASSAY-CRED-011", "/etc/init.d/fetch", "Fw2020x"));
+    assert!(has("ASSAY-CRED-012", "/etc/init.d/fetch", "B0bPass"));
+    assert!(has("ASSAY-CRED-013", "/etc/httpd.conf", "password"));
+    assert!(has("ASSAY-CRED-014", "/www/cgi-bin/login.cgi", "Zx9!acme"));
+    let tr = out
+        .iter()
+        .find(|f| f.path == "/upper/etc/config/tr069")
+        .unwrap();
+    assert_eq!(tr.context["username"], "acs-cpe");
+    assert_eq!(tr.severity, Severity::High);
+    assert_eq!(tr.evidence, "\\toption password 'Acs#2024cpe'");
+}
+
+#[test]
+fn placeholders_comments_and_policies_are_quiet() {
+    let out = run(&[
+        File("/etc/sample.conf", b"# password=secret123\npassword=<your password>\npassword=\nadmin_password=${ADMIN_PW}\nPASS_MAX_DAYS 99999\npassword_file=/etc/pw\n", 0o644),
+        File("/etc/login.defs", b"PASS_MIN_LEN 5\nPASS_WARN_AGE 7\n", 0o644),
+        File("/usr/share/doc/x/README", b"password=example123\n", 0o644),
+        File("/etc/init.d/s", b"if [ \"$pass\" = \"\" ]; then exit 1; fi\nwget --password=\"$PW\" http://x/\n", 0o755),
+    ]);
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn binaries_with_nvram_defaults_and_paired_literals() {
+    let mut elf = b"\x7fELF\x01\x01\x01\0\0\0\0\0".to_vec();
+    elf.extend_from_slice(b"\0lan_ipaddr=192.168.0.1\0http_username=admin\0http_passwd=admin\0remote_mgmt_user=support\0remote_mgmt_passwd=Supp0rt!AR934x\0");
+    elf.extend_from_slice(
+        b"\0http://acs.example/\0cwmp-cpe\0cwmp#Acme2016\0wget --user=%s --password=%s '%s'\0",
+    );
+    elf.extend_from_slice(b"\0OLT> \0enable\0Password: \0olt-enable-2019\0% Bad secret\0");
+    let out = run(&[File("/usr/sbin/tool", &elf, 0o755)]);
+    let pw = |p: &str| {
+        out.iter()
+            .find(|f| f.context.get("password").map(String::as_str) == Some(p))
+    };
+    assert_eq!(pw("admin").unwrap().severity, Severity::High);
+    assert_eq!(pw("Supp0rt!AR934x").unwrap().context["username"], "support");
+    assert_eq!(pw("cwmp#Acme2016").unwrap().context["username"], "cwmp-cpe");
+    assert!(pw("olt-enable-2019").is_some(), "{out:#?}");
+    assert!(out.iter().all(|f| f.rule == "ASSAY-CRED-015"));
+}
