@@ -233,7 +233,7 @@ impl Store {
                 &format!(
                     "UPDATE jobs SET
                         state = CASE WHEN {dead_unless} THEN 'dead' ELSE 'queued' END,
-                        finished_at = CASE WHEN {dead_unless} THEN $1 ELSE NULL END,
+                        finished_at = CASE WHEN {dead_unless} THEN CAST($1 AS BIGINT) ELSE NULL END,
                         run_after = $2, last_error = $3, lease_owner = NULL,
                         lease_expires = NULL
                      WHERE id = $4 AND state = 'running' AND lease_owner = $5 AND attempts = $6

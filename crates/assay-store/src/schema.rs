@@ -122,7 +122,7 @@ pub fn current_version() -> i64 {
 pub(crate) fn migrate(sql: &mut dyn Sql, now_ms: i64) -> Result<(), StoreError> {
     if sql.backend() == Backend::Postgres {
         // Two processes starting on a new database at once: the second waits here.
-        sql.query("SELECT pg_advisory_xact_lock(4242424242)", &[])?;
+        sql.execute("SELECT pg_advisory_xact_lock(4242424242)", &[])?;
     }
     sql.batch(
         "CREATE TABLE IF NOT EXISTS assay_schema (
