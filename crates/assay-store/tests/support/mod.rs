@@ -234,8 +234,8 @@ fn s3rver_program() -> Option<PathBuf> {
     })
 }
 
-/// An S3-compatible server of this test (`s3rver`: files on disk, SigV4 checked against the
-/// credentials `S3RVER`/`S3RVER`).
+/// An S3-compatible server of this test (`s3rver`: files on disk; it knows the access key
+/// `S3RVER` and refuses others).
 pub struct S3Server {
     child: Child,
     _dir: tempfile::TempDir,
