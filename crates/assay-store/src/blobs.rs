@@ -61,7 +61,9 @@ pub trait BlobStore: Send + Sync {
 
 /// Whether `s` is a SHA-256 in lower-case hex: only such names become paths or keys.
 pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The sharded relative path of a blob: `sha256/ab/cd/abcd…`.
@@ -69,7 +71,11 @@ pub(crate) fn shard_path(sha256: &str) -> Result<String, StoreError> {
     if !is_sha256(sha256) {
         return Err(StoreError::Invalid(format!("{sha256:?} is not a SHA-256")));
     }
-    Ok(format!("sha256/{}/{}/{sha256}", &sha256[..2], &sha256[2..4]))
+    Ok(format!(
+        "sha256/{}/{}/{sha256}",
+        &sha256[..2],
+        &sha256[2..4]
+    ))
 }
 
 /// Copy `reader` to `writer`, returning the SHA-256 and length of what passed.
@@ -209,7 +215,12 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"firmware");
         assert!(blobs.contains(&first.sha256).unwrap());
         // Only the blob is left: no temporary file stays behind.
-        assert_eq!(std::fs::read_dir(dir.path().join("blobs/tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("blobs/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]

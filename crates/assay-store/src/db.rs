@@ -350,8 +350,7 @@ impl Database {
         match &self.location {
             DatabaseLocation::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| StoreError::io("creating", dir, e))?;
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::io("creating", dir, e))?;
                 }
                 let conn = rusqlite::Connection::open(path)?;
                 conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;

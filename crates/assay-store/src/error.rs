@@ -20,7 +20,9 @@ pub enum StoreError {
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
     /// The database holds a schema newer than this build knows.
-    #[error("the database schema is version {found}, newer than this build's {known}: upgrade assay")]
+    #[error(
+        "the database schema is version {found}, newer than this build's {known}: upgrade assay"
+    )]
     SchemaTooNew {
         /// Version found in the database.
         found: i64,
@@ -98,7 +100,11 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         StoreError::Io {
             action,
             path: path.into(),

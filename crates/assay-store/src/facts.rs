@@ -152,8 +152,7 @@ pub(crate) fn facts_of(report: &Report, payload: &serde_json::Value) -> Vec<Fact
                 &f.path,
             ));
         }
-        if let (Some(account), Some(scheme)) = (f.context.get("account"), f.context.get("scheme"))
-        {
+        if let (Some(account), Some(scheme)) = (f.context.get("account"), f.context.get("scheme")) {
             if let Some(hash) = hash_of_line(&f.evidence, account) {
                 out.insert(Fact::new(
                     FactKind::PasswordHash,
@@ -188,7 +187,9 @@ pub(crate) fn facts_of(report: &Report, payload: &serde_json::Value) -> Vec<Fact
                 out.insert(Fact::new(
                     FactKind::ListenerPort,
                     port.to_string(),
-                    format!("{proto} {service} (started at boot)").trim().to_string(),
+                    format!("{proto} {service} (started at boot)")
+                        .trim()
+                        .to_string(),
                     &f.path,
                 ));
             }
@@ -238,7 +239,10 @@ fn listener_ports(payload: &serde_json::Value) -> Vec<Fact> {
             continue;
         };
         for p in ports {
-            let Some(port) = p.get("port").and_then(|n| n.as_u64()).filter(|n| *n <= 65535)
+            let Some(port) = p
+                .get("port")
+                .and_then(|n| n.as_u64())
+                .filter(|n| *n <= 65535)
             else {
                 continue;
             };

@@ -145,7 +145,10 @@ impl Store {
             clauses.push(format!("i.model = ${}", params.len()));
         }
         if let Some(n) = &filter.name_contains {
-            let escaped = n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = n
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             params.push(format!("%{escaped}%").into());
             clauses.push(format!("i.name LIKE ${} ESCAPE '\\'", params.len()));
         }

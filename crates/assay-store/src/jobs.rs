@@ -275,7 +275,10 @@ impl Store {
     /// Jobs in a state (all when `None`), oldest first, at most `limit`.
     pub fn jobs(&self, state: Option<JobState>, limit: i64) -> Result<Vec<Job>, StoreError> {
         let (filter, params): (&str, Vec<Value>) = match state {
-            Some(s) => ("WHERE state = $2", vec![limit.max(0).into(), s.as_str().into()]),
+            Some(s) => (
+                "WHERE state = $2",
+                vec![limit.max(0).into(), s.as_str().into()],
+            ),
             None => ("", vec![limit.max(0).into()]),
         };
         self.db().transaction(TxKind::Read, |sql| {

@@ -270,9 +270,7 @@ impl Completion {
     /// The report's id either way.
     pub fn report_id(self) -> i64 {
         match self {
-            Completion::Stored { report_id } | Completion::AlreadyStored { report_id } => {
-                report_id
-            }
+            Completion::Stored { report_id } | Completion::AlreadyStored { report_id } => report_id,
         }
     }
 }

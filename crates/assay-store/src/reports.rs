@@ -223,7 +223,9 @@ impl Store {
             )));
         }
         if !crate::blobs::is_sha256(&report.image.sha256) {
-            return Err(StoreError::BadReport("the image hash is not a SHA-256".into()));
+            return Err(StoreError::BadReport(
+                "the image hash is not a SHA-256".into(),
+            ));
         }
         let own = self.key_id();
         if !envelope.signatures.iter().any(|s| s.keyid == own) {

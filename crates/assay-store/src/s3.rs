@@ -84,10 +84,7 @@ impl S3Blobs {
         );
         Ok(S3Blobs {
             bucket,
-            credentials: Credentials::new(
-                location.access_key.clone(),
-                location.secret_key.clone(),
-            ),
+            credentials: Credentials::new(location.access_key.clone(), location.secret_key.clone()),
             agent,
             clock,
             describe: format!("s3://{} at {}", location.bucket, location.endpoint),
@@ -212,11 +209,7 @@ impl BlobStore for S3Blobs {
         std::fs::create_dir_all(scratch).map_err(|e| StoreError::io("creating", scratch, e))?;
         let mut tmp = tempfile::NamedTempFile::new_in(scratch)
             .map_err(|e| StoreError::io("creating a file in", scratch, e))?;
-        let mut reader = response
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .reader();
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
         let (found, _) = copy_hashing(&mut reader, tmp.as_file_mut())
             .map_err(|e| s3_error("downloading", format!("{key}: {e}")))?;
         if found != sha256 {

@@ -132,7 +132,10 @@ pub(crate) fn migrate(sql: &mut dyn Sql, now_ms: i64) -> Result<(), StoreError> 
         )",
     )?;
     let found = sql
-        .query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM assay_schema", &[])?
+        .query(
+            "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM assay_schema",
+            &[],
+        )?
         .first()
         .map(|r| r.int(0))
         .transpose()?

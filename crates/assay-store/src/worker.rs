@@ -347,7 +347,11 @@ impl Worker {
         }
     }
 
-    fn scan(&self, lease: &Lease, cancel: &CancelToken) -> Result<assay_model::Report, ScanFailure> {
+    fn scan(
+        &self,
+        lease: &Lease,
+        cancel: &CancelToken,
+    ) -> Result<assay_model::Report, ScanFailure> {
         let job = &lease.job;
         let retryable = |e: StoreError| ScanFailure {
             permanent: !e.is_transient(),

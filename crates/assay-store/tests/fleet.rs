@@ -6,8 +6,7 @@ mod support;
 use assay_model::Report;
 use assay_store::worker::{Worker, WorkerConfig};
 use assay_store::{
-    DatabaseLocation, DiskBlobs, FactKind, ImageMeta, ImageRecord, ScanSettings, Store,
-    StoreConfig,
+    DatabaseLocation, DiskBlobs, FactKind, ImageMeta, ImageRecord, ScanSettings, Store, StoreConfig,
 };
 use ed25519_dalek::SigningKey;
 use std::collections::BTreeSet;
@@ -87,14 +86,21 @@ fn scanned_catalogue(database: DatabaseLocation) -> Catalogue {
 }
 
 fn report_of(store: &Store, image: &ImageRecord) -> Report {
-    let id = store.newest_report_id(&image.sha256).unwrap().expect("scanned");
+    let id = store
+        .newest_report_id(&image.sha256)
+        .unwrap()
+        .expect("scanned");
     store.report(id).unwrap().report().unwrap()
 }
 
 fn check(c: &Catalogue) {
     let s = &c.store;
     let counts = s.queue_counts().unwrap();
-    assert_eq!((counts.done, counts.dead, counts.queued), (3, 0, 0), "{counts:?}");
+    assert_eq!(
+        (counts.done, counts.dead, counts.queued),
+        (3, 0, 0),
+        "{counts:?}"
+    );
     assert_eq!(s.report_count().unwrap(), 3);
 
     // Each stored report is signed by the store, and `assay verify` holds for it against
@@ -102,7 +108,9 @@ fn check(c: &Catalogue) {
     let r1 = report_of(s, &c.v1);
     let r2 = report_of(s, &c.v2);
     assert_eq!(r1.image.name, "acme-demo.bin");
-    let stored = s.report(s.newest_report_id(&c.v1.sha256).unwrap().unwrap()).unwrap();
+    let stored = s
+        .report(s.newest_report_id(&c.v1.sha256).unwrap().unwrap())
+        .unwrap();
     assert!(stored.envelope.verify(&store_key().verifying_key()).is_ok());
     let download = tempfile::tempdir().unwrap();
     let named = download.path().join(&c.v1.meta.name);
@@ -145,9 +153,10 @@ fn check(c: &Catalogue) {
     for (kind, key) in [(FactKind::Key, "fingerprint"), (FactKind::Endpoint, "host")] {
         for value in r1.findings.iter().filter_map(|f| f.context.get(key)) {
             let expected = holders(&|r| {
-                r.findings
-                    .iter()
-                    .any(|f| f.context.get(key).map(|v| v.to_ascii_lowercase()) == Some(value.to_ascii_lowercase()))
+                r.findings.iter().any(|f| {
+                    f.context.get(key).map(|v| v.to_ascii_lowercase())
+                        == Some(value.to_ascii_lowercase())
+                })
             });
             assert_eq!(found(kind, value), expected, "{kind:?} {value}");
         }
@@ -161,7 +170,11 @@ fn check(c: &Catalogue) {
     let entry = shared.iter().find(|f| &f.value == cracked).expect("shared");
     let contents: BTreeSet<&str> = reports
         .iter()
-        .filter(|(_, r)| r.findings.iter().any(|f| f.context.get("password") == Some(cracked)))
+        .filter(|(_, r)| {
+            r.findings
+                .iter()
+                .any(|f| f.context.get("password") == Some(cracked))
+        })
         .map(|(i, _)| i.sha256.as_str())
         .collect();
     assert_eq!(entry.images as usize, contents.len(), "contents, not names");
@@ -188,10 +201,20 @@ fn check(c: &Catalogue) {
     assert!(timeline[0].changes.is_none());
     let changes = timeline[1].changes.as_ref().expect("both scanned");
     assert_eq!(changes, &assay_report::diff::diff(&r1, &r2));
-    assert!(changes.accounts.added.iter().any(|a| a == "support"), "{changes:?}");
+    assert!(
+        changes.accounts.added.iter().any(|a| a == "support"),
+        "{changes:?}"
+    );
     let all = s.vendor_timeline("acme", None).unwrap();
     assert_eq!(all.len(), 3);
-    assert!(all.iter().find(|t| t.image.id == c.copy.id).unwrap().previous.is_none(), "another model");
+    assert!(
+        all.iter()
+            .find(|t| t.image.id == c.copy.id)
+            .unwrap()
+            .previous
+            .is_none(),
+        "another model"
+    );
 
     // New since approved.
     s.approve(c.v1.id, "lab", "certified 2024-06").unwrap();
@@ -204,7 +227,9 @@ fn check(c: &Catalogue) {
 #[test]
 fn fleet_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    check(&scanned_catalogue(DatabaseLocation::Sqlite(dir.path().join("fleet.sqlite"))));
+    check(&scanned_catalogue(DatabaseLocation::Sqlite(
+        dir.path().join("fleet.sqlite"),
+    )));
 }
 
 #[test]
@@ -212,5 +237,7 @@ fn fleet_on_postgres() {
     let Some(pg) = PgServer::start() else {
         return;
     };
-    check(&scanned_catalogue(DatabaseLocation::Postgres(pg.fresh_database("fleet"))));
+    check(&scanned_catalogue(DatabaseLocation::Postgres(
+        pg.fresh_database("fleet"),
+    )));
 }

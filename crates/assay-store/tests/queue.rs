@@ -94,9 +94,15 @@ fn report_about(sha256: &str) -> Report {
 type Scenario = fn(&Fixture);
 
 const SCENARIOS: &[(&str, Scenario)] = &[
-    ("a_lease_keeps_others_out_until_it_expires", lease_expiry_and_fencing),
+    (
+        "a_lease_keeps_others_out_until_it_expires",
+        lease_expiry_and_fencing,
+    ),
     ("failures_back_off_then_go_dead", retry_backoff_then_dead),
-    ("an_expired_last_attempt_is_dead", expired_last_attempt_is_dead),
+    (
+        "an_expired_last_attempt_is_dead",
+        expired_last_attempt_is_dead,
+    ),
     ("a_redone_job_stores_one_report", exactly_once),
     ("same_content_is_one_blob_and_one_job", content_dedup),
     ("concurrent_claimers_take_each_job_once", concurrent_claims),
@@ -155,7 +161,10 @@ fn lease_expiry_and_fencing(f: &Fixture) {
         Err(StoreError::LeaseLost { attempt: 1, .. })
     ));
     let late = s.fail(&first, "late");
-    assert!(matches!(late, Err(StoreError::LeaseLost { .. })), "{late:?}");
+    assert!(
+        matches!(late, Err(StoreError::LeaseLost { .. })),
+        "{late:?}"
+    );
     assert_eq!(s.job(job).unwrap().lease_owner.as_deref(), Some("w2"));
 }
 
@@ -171,7 +180,11 @@ fn retry_backoff_then_dead(f: &Fixture) {
     let lease = s.claim("w1", 10_000).unwrap().expect("after the delay");
     assert_eq!(lease.attempt, 2);
     assert_eq!(s.fail(&lease, "again").unwrap(), JobState::Queued);
-    assert_eq!(s.job(job).unwrap().run_after, f.clock.clock()() + 2_000, "doubled");
+    assert_eq!(
+        s.job(job).unwrap().run_after,
+        f.clock.clock()() + 2_000,
+        "doubled"
+    );
     f.clock.advance(1_999);
     assert!(s.claim("w1", 10_000).unwrap().is_none());
     f.clock.advance(1);
@@ -179,10 +192,16 @@ fn retry_backoff_then_dead(f: &Fixture) {
     assert_eq!(s.fail(&lease, "for the last time").unwrap(), JobState::Dead);
     let dead = s.job(job).unwrap();
     assert_eq!(dead.state, JobState::Dead);
-    assert_eq!(dead.last_error.as_deref(), Some("attempt 3: for the last time"));
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("attempt 3: for the last time")
+    );
     assert!(dead.finished_at.is_some());
     f.clock.advance(1_000_000);
-    assert!(s.claim("w1", 10_000).unwrap().is_none(), "dead jobs stay dead");
+    assert!(
+        s.claim("w1", 10_000).unwrap().is_none(),
+        "dead jobs stay dead"
+    );
     assert_eq!(s.queue_counts().unwrap().dead, 1);
     assert_eq!(s.jobs(Some(JobState::Dead), 10).unwrap().len(), 1);
     // After the cause is fixed, an operator requeues it.
@@ -209,7 +228,11 @@ fn expired_last_attempt_is_dead(f: &Fixture) {
     let dead = s.job(job).unwrap();
     assert_eq!(dead.state, JobState::Dead);
     let error = dead.last_error.unwrap();
-    assert_eq!(error.matches("expired without a heartbeat").count(), 3, "{error}");
+    assert_eq!(
+        error.matches("expired without a heartbeat").count(),
+        3,
+        "{error}"
+    );
 }
 
 fn exactly_once(f: &Fixture) {
@@ -225,7 +248,12 @@ fn exactly_once(f: &Fixture) {
     let a = s.complete(&slow, &report).unwrap();
     let b = s.complete(&fresh, &report).unwrap();
     assert!(matches!(a, Completion::Stored { .. }), "{a:?}");
-    assert_eq!(b, Completion::AlreadyStored { report_id: a.report_id() });
+    assert_eq!(
+        b,
+        Completion::AlreadyStored {
+            report_id: a.report_id()
+        }
+    );
     assert_eq!(s.report_count().unwrap(), 1);
     let done = s.job(job).unwrap();
     assert_eq!(done.state, JobState::Done);
@@ -237,7 +265,10 @@ fn exactly_once(f: &Fixture) {
     assert_eq!(hits[0].detail, "root");
     // The stored report is the canonical JSON signed by the store.
     let stored = s.report(a.report_id()).unwrap();
-    let payload = stored.envelope.verify(&store_key().verifying_key()).unwrap();
+    let payload = stored
+        .envelope
+        .verify(&store_key().verifying_key())
+        .unwrap();
     assert_eq!(payload, assay_report::json::to_json(&report).into_bytes());
     assert_eq!(stored.record.signed_by, s.key_id());
     assert_eq!(stored.report().unwrap(), report);
@@ -287,7 +318,10 @@ fn content_dedup(f: &Fixture) {
             (q.job.id, q.created)
         })
         .collect();
-    assert!(jobs.iter().all(|(id, _)| *id == jobs[0].0), "one job: {jobs:?}");
+    assert!(
+        jobs.iter().all(|(id, _)| *id == jobs[0].0),
+        "one job: {jobs:?}"
+    );
     assert_eq!(jobs.iter().filter(|(_, created)| *created).count(), 1);
     // Other settings are another job.
     let words = ScanSettings {
@@ -341,7 +375,13 @@ fn imports(f: &Fixture) {
     // Both the lab's and the store's signatures hold over the same bytes.
     assert!(record.envelope.verify(&lab_key().verifying_key()).is_ok());
     assert!(record.envelope.verify(&store_key().verifying_key()).is_ok());
-    assert_eq!(record.record.settings_id, format!("import:{}", assay_report::dsse::key_id(&lab_key().verifying_key())));
+    assert_eq!(
+        record.record.settings_id,
+        format!(
+            "import:{}",
+            assay_report::dsse::key_id(&lab_key().verifying_key())
+        )
+    );
     assert_eq!(
         s.import_report(&signed.to_json()).unwrap(),
         Completion::AlreadyStored {
@@ -396,7 +436,11 @@ fn approvals_and_listing(f: &Fixture) {
         })
         .unwrap();
     let order: Vec<i64> = listed.iter().map(|i| i.id).collect();
-    assert_eq!(order, [v9.id, v10.id, v2.id], "version order, not text order");
+    assert_eq!(
+        order,
+        [v9.id, v10.id, v2.id],
+        "version order, not text order"
+    );
     let named = s
         .list_images(&assay_store::ImageFilter {
             name_contains: Some("1.1".into()),
@@ -411,7 +455,11 @@ fn approvals_and_listing(f: &Fixture) {
     assert_eq!(approval.note, "certified");
     let since = s.new_since_approved("acme", "x1").unwrap().unwrap();
     assert_eq!(
-        since.releases.iter().map(|r| r.image.id).collect::<Vec<_>>(),
+        since
+            .releases
+            .iter()
+            .map(|r| r.image.id)
+            .collect::<Vec<_>>(),
         [v2.id]
     );
     assert!(since.releases[0].changes.is_none(), "not scanned yet");

@@ -5,8 +5,7 @@ mod support;
 
 use assay_store::worker::{Worker, WorkerConfig};
 use assay_store::{
-    BlobStore, DatabaseLocation, ImageMeta, S3Blobs, ScanSettings, Store, StoreConfig,
-    StoreError,
+    BlobStore, DatabaseLocation, ImageMeta, S3Blobs, ScanSettings, Store, StoreConfig, StoreError,
 };
 use std::sync::Arc;
 use support::{repo_root, system_clock, S3Server};
@@ -46,7 +45,10 @@ fn blobs_round_trip_through_a_real_s3_server() {
     wrong.access_key = "NOT-A-KEY".into();
     let intruder = S3Blobs::new(&wrong, system_clock()).unwrap();
     let refused = intruder.contains(&first.sha256);
-    assert!(matches!(refused, Err(StoreError::ObjectStorage(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::ObjectStorage(_))),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -83,7 +85,10 @@ fn a_worker_scans_an_image_kept_in_s3() {
         WorkerConfig::new("s3-worker", dir.path().join("scratch")),
     )
     .run_until_idle();
-    let report_id = store.newest_report_id(&added.image.sha256).unwrap().unwrap();
+    let report_id = store
+        .newest_report_id(&added.image.sha256)
+        .unwrap()
+        .unwrap();
     let stored = store.report(report_id).unwrap();
     assert!(stored.envelope.verify(&key.verifying_key()).is_ok());
     let report = stored.report().unwrap();
@@ -91,7 +96,9 @@ fn a_worker_scans_an_image_kept_in_s3() {
     assert_eq!(report.image.name, "acme-demo-v2.bin");
     // Nothing is left in the scratch directory.
     assert_eq!(
-        std::fs::read_dir(dir.path().join("scratch")).unwrap().count(),
+        std::fs::read_dir(dir.path().join("scratch"))
+            .unwrap()
+            .count(),
         0
     );
 }

@@ -200,7 +200,10 @@ impl PgServer {
     /// A new, empty database on the server, as a `postgres://` URL.
     pub fn fresh_database(&self, name: &str) -> String {
         let mut admin = postgres::Client::connect(
-            &format!("host=127.0.0.1 port={} user=assay dbname=postgres", self.port),
+            &format!(
+                "host=127.0.0.1 port={} user=assay dbname=postgres",
+                self.port
+            ),
             postgres::NoTls,
         )
         .expect("connecting to the test server");

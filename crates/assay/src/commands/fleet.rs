@@ -87,7 +87,10 @@ pub fn run(command: FleetCommand) -> Result<i32> {
                         if q.created {
                             "queued".to_string()
                         } else {
-                            format!("already {} (same content and settings)", q.job.state.as_str())
+                            format!(
+                                "already {} (same content and settings)",
+                                q.job.state.as_str()
+                            )
                         }
                     );
                 }
@@ -213,7 +216,9 @@ pub fn run(command: FleetCommand) -> Result<i32> {
         } => export(&open_store(&store)?, image, &output),
         FleetCommand::Import { files, store } => {
             if store.lab_keys.is_empty() {
-                return Err(usage("import needs the signing labs' public keys: --lab-key PUB"));
+                return Err(usage(
+                    "import needs the signing labs' public keys: --lab-key PUB",
+                ));
             }
             let store = open_store(&store)?;
             for f in &files {
@@ -542,7 +547,9 @@ pub fn open_store(flags: &StoreFlags) -> Result<Store> {
     };
     let clock: assay_store::Clock = Arc::new(clock_ms);
     let blobs: Arc<dyn assay_store::BlobStore> = match flags.blobs.as_deref() {
-        Some(s) if s.starts_with("s3://") => Arc::new(S3Blobs::new(&s3_location(s)?, clock.clone())?),
+        Some(s) if s.starts_with("s3://") => {
+            Arc::new(S3Blobs::new(&s3_location(s)?, clock.clone())?)
+        }
         Some(dir) => Arc::new(DiskBlobs::new(dir)?),
         None => Arc::new(DiskBlobs::new(data.join("blobs"))?),
     };
@@ -597,11 +604,12 @@ fn s3_location(url: &str) -> Result<S3Location> {
     let region = var("AWS_REGION")
         .or_else(|| var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|| "us-east-1".into());
-    let (endpoint, path_style) = match var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
-        // A self-hosted server (MinIO, Ceph, Garage) addresses buckets as paths.
-        Some(e) => (e, true),
-        None => (format!("https://s3.{region}.amazonaws.com"), false),
-    };
+    let (endpoint, path_style) =
+        match var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
+            // A self-hosted server (MinIO, Ceph, Garage) addresses buckets as paths.
+            Some(e) => (e, true),
+            None => (format!("https://s3.{region}.amazonaws.com"), false),
+        };
     Ok(S3Location {
         endpoint,
         bucket: bucket.to_string(),

@@ -17,12 +17,11 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
             "--concurrency must be at least 1, --lease at least 3 seconds, --poll positive",
         ));
     }
-    let store = open_store(&args.store)?;
+    let store = open_when_reachable(&args.store, args.quiet.quiet)?;
     let id = args.id.clone().unwrap_or_else(default_worker_id);
-    let scratch = args
-        .scratch
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("assay-worker-{}", std::process::id())));
+    let scratch = args.scratch.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("assay-worker-{}", std::process::id()))
+    });
     let vulnerabilities = match args
         .vulndb
         .clone()
@@ -35,9 +34,8 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
         .rule_dirs
         .apply(AnalysisConfig::new())?
         .with_vulnerabilities(vulnerabilities);
-    let mut config = WorkerConfig::new(id.clone(), &scratch).with_lease(
-        i64::try_from(args.lease.saturating_mul(1000)).unwrap_or(i64::MAX),
-    );
+    let mut config = WorkerConfig::new(id.clone(), &scratch)
+        .with_lease(i64::try_from(args.lease.saturating_mul(1000)).unwrap_or(i64::MAX));
     config.concurrency = args.concurrency;
     config.poll = Duration::from_secs_f64(args.poll);
     config.analysis = analysis;
@@ -64,6 +62,31 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Open the store, waiting while the database cannot be reached (a worker started before
+/// its database, or during a restart).
+fn open_when_reachable(
+    flags: &crate::flags::StoreFlags,
+    quiet: bool,
+) -> Result<assay_store::Store> {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match open_store(flags) {
+            Ok(store) => return Ok(store),
+            Err(e)
+                if e.downcast_ref::<assay_store::StoreError>()
+                    .is_some_and(assay_store::StoreError::is_transient) =>
+            {
+                if !quiet {
+                    eprintln!("assay worker: store unavailable ({e:#}); retrying");
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn describe(event: &WorkerEvent) -> String {
     match event {
         WorkerEvent::Claimed {
@@ -88,7 +111,10 @@ fn describe(event: &WorkerEvent) -> String {
             job,
             error,
             state,
-        } => format!("{worker}: job {job} failed ({error}); now {}", state.as_str()),
+        } => format!(
+            "{worker}: job {job} failed ({error}); now {}",
+            state.as_str()
+        ),
         WorkerEvent::LeaseLost { worker, job } => {
             format!("{worker}: job {job}: lease lost to another worker, nothing stored")
         }
