@@ -183,8 +183,27 @@ impl Store {
     /// Import a signed report made elsewhere (`assay scan --sign`, another lab's store): its
     /// envelope must carry a valid signature by one of the configured lab keys. The store
     /// adds its own signature beside the lab's and keeps the payload byte for byte, so both
-    /// still verify. Stored once per image content and signing lab.
+    /// still verify. Stored once per image content and signing lab. When the store has no
+    /// image record for the content, one is made from the report (name and size), so the
+    /// report answers questions across images; [`Store::import_report_as`] names it.
     pub fn import_report(&self, envelope_json: &str) -> Result<Completion, StoreError> {
+        self.import(envelope_json, None)
+    }
+
+    /// [`Store::import_report`], recording the image under this name and release.
+    pub fn import_report_as(
+        &self,
+        envelope_json: &str,
+        meta: &crate::ImageMeta,
+    ) -> Result<Completion, StoreError> {
+        self.import(envelope_json, Some(meta))
+    }
+
+    fn import(
+        &self,
+        envelope_json: &str,
+        meta: Option<&crate::ImageMeta>,
+    ) -> Result<Completion, StoreError> {
         let mut envelope =
             Envelope::from_json(envelope_json).map_err(|e| StoreError::Signature(e.to_string()))?;
         let mut verified_by = None;
@@ -243,8 +262,14 @@ impl Store {
         }
         let now = self.now();
         let settings_id = format!("import:{lab}");
+        let size = i64::try_from(report.image.size).unwrap_or(i64::MAX);
+        let default_meta = crate::ImageMeta {
+            name: report.image.name.clone(),
+            ..crate::ImageMeta::default()
+        };
+        let record = meta.unwrap_or(&default_meta);
         self.db().transaction(TxKind::Write, |sql| {
-            insert_report(
+            let outcome = insert_report(
                 sql,
                 &NewReport {
                     report: &report,
@@ -256,7 +281,33 @@ impl Store {
                     worker: None,
                 },
                 now,
-            )
+            )?;
+            let known = !sql
+                .query(
+                    "SELECT id FROM images WHERE sha256 = $1 LIMIT 1",
+                    &[report.image.sha256.as_str().into()],
+                )?
+                .is_empty();
+            if meta.is_some() || !known {
+                sql.execute(
+                    "INSERT INTO images (sha256, size, name, vendor, model, version,
+                                         version_key, released, added_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (sha256, name, vendor, model, version) DO NOTHING",
+                    &[
+                        report.image.sha256.as_str().into(),
+                        size.into(),
+                        record.name.as_str().into(),
+                        record.vendor.as_str().into(),
+                        record.model.as_str().into(),
+                        record.version.as_str().into(),
+                        crate::version_key(&record.version).into(),
+                        record.released.clone().into(),
+                        now.into(),
+                    ],
+                )?;
+            }
+            Ok(outcome)
         })
     }
 

@@ -372,6 +372,16 @@ fn imports(f: &Fixture) {
     let signed = assay_report::dsse::sign(payload.as_bytes(), &lab_key());
     let stored = s.import_report(&signed.to_json()).unwrap();
     let record = s.report(stored.report_id()).unwrap();
+    // The imported report is about an image the store now knows by the report's name.
+    let images = s.images_with_content(&sha).unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].meta.name, report.image.name);
+    assert_eq!(
+        s.images_with(FactKind::Password, "admin", 10).unwrap()[0]
+            .image
+            .id,
+        images[0].id
+    );
     // Both the lab's and the store's signatures hold over the same bytes.
     assert!(record.envelope.verify(&lab_key().verifying_key()).is_ok());
     assert!(record.envelope.verify(&store_key().verifying_key()).is_ok());
