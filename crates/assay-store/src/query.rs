@@ -226,9 +226,8 @@ struct ReportCache(HashMap<i64, Report>);
 
 impl ReportCache {
     fn load(&mut self, store: &Store, id: i64) -> Result<(), StoreError> {
-        if !self.0.contains_key(&id) {
-            let report = store.report(id)?.report()?;
-            self.0.insert(id, report);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.0.entry(id) {
+            slot.insert(store.report(id)?.report()?);
         }
         Ok(())
     }

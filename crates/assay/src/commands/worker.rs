@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: WorkerArgs) -> Result<i32> {
-    if args.concurrency == 0 || args.lease < 3 || !(args.poll > 0.0) {
+    if args.concurrency == 0 || args.lease < 3 || !args.poll.is_finite() || args.poll <= 0.0 {
         return Err(usage(
             "--concurrency must be at least 1, --lease at least 3 seconds, --poll positive",
         ));
