@@ -95,17 +95,30 @@ impl Fact {
             kind,
             value: value.into(),
             version_key: String::new(),
-            detail,
-            path: path.to_string(),
+            detail: cut(&detail, MAX_DETAIL),
+            path: cut(path, MAX_PATH),
         }
     }
 }
 
-/// Longest value kept (a fact longer than this is not a fingerprint, host or version).
-const MAX_VALUE: usize = 512;
+/// Longest value, detail and path kept, in bytes (a fact longer than this is not a
+/// fingerprint, host or version; a longer detail or path is cut for display). The bounds keep
+/// a fact within what a database index entry may hold (PostgreSQL: 2704 bytes).
+const MAX_VALUE: usize = 256;
+const MAX_DETAIL: usize = 256;
+const MAX_PATH: usize = 512;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
 
 fn bounded(s: &str) -> String {
-    s.chars().take(MAX_VALUE).collect()
+    cut(s, MAX_VALUE)
 }
 
 /// The password hash field of a password-file line (`account:HASH:…`), from a finding's
@@ -317,6 +330,19 @@ mod tests {
         assert_eq!(ports.len(), 1);
         assert_eq!(ports[0].value, "22");
         assert_eq!(ports[0].detail, "tcp /usr/sbin/dropbear (started)");
+    }
+
+    #[test]
+    fn long_facts_are_cut_at_character_boundaries() {
+        let f = Fact::new(
+            FactKind::Rule,
+            bounded(&"é".repeat(300)),
+            "x".repeat(999),
+            &"/p".repeat(999),
+        );
+        assert_eq!(f.value.len(), 256);
+        assert_eq!(f.detail.len(), 256);
+        assert_eq!(f.path.len(), 512);
     }
 
     #[test]

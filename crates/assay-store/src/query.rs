@@ -22,8 +22,7 @@ fn hit_of_row(row: &Row, kind: FactKind) -> Result<FactHit, StoreError> {
 }
 
 /// The join from a fact to every image record over the reported content.
-const HIT_FROM: &str = "FROM facts f JOIN reports r ON r.id = f.report_id \
-     JOIN images i ON i.sha256 = r.sha256";
+const HIT_FROM: &str = "FROM facts f JOIN images i ON i.sha256 = f.sha256";
 
 impl Store {
     /// Every image holding this fact: images sharing a key fingerprint, a password hash, a
@@ -96,11 +95,11 @@ impl Store {
     ) -> Result<Vec<SharedFact>, StoreError> {
         self.db().transaction(TxKind::Read, |sql| {
             sql.query(
-                "SELECT f.value, CAST(COUNT(DISTINCT r.sha256) AS BIGINT) AS n
-                 FROM facts f JOIN reports r ON r.id = f.report_id
+                "SELECT f.value, CAST(COUNT(DISTINCT f.sha256) AS BIGINT) AS n
+                 FROM facts f
                  WHERE f.kind = $1
                  GROUP BY f.value
-                 HAVING COUNT(DISTINCT r.sha256) >= $2
+                 HAVING COUNT(DISTINCT f.sha256) >= $2
                  ORDER BY n DESC, f.value
                  LIMIT $3",
                 &[

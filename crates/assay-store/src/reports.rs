@@ -54,7 +54,7 @@ fn record_of_row(row: &Row) -> Result<ReportRecord, StoreError> {
     })
 }
 
-/// Rows per multi-row insert of facts (6 values each, far below both engines' limits).
+/// Rows per multi-row insert of facts (7 values each, far below both engines' limits).
 const FACT_ROWS_PER_INSERT: usize = 400;
 
 /// A report about to be stored.
@@ -82,15 +82,14 @@ fn insert_report(sql: &mut dyn Sql, new: &NewReport, now: i64) -> Result<Complet
         ReportOrigin::Import => "import",
     };
     let inserted = sql.query(
-        "INSERT INTO reports (sha256, settings_id, envelope, signed_by, origin, job_id, worker,
+        "INSERT INTO reports (sha256, settings_id, signed_by, origin, job_id, worker,
                               image_name, tool_version, stored_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (sha256, settings_id) DO NOTHING
          RETURNING id",
         &[
             new.report.image.sha256.as_str().into(),
             new.settings_id.into(),
-            new.envelope.to_json().into(),
             signed_by.join(" ").into(),
             origin.into(),
             new.job_id.into(),
@@ -102,13 +101,18 @@ fn insert_report(sql: &mut dyn Sql, new: &NewReport, now: i64) -> Result<Complet
     )?;
     if let Some(row) = inserted.first() {
         let report_id = row.int(0)?;
+        sql.execute(
+            "INSERT INTO report_bodies (report_id, envelope) VALUES ($1, $2)",
+            &[report_id.into(), new.envelope.to_json().into()],
+        )?;
         let payload: serde_json::Value = serde_json::from_slice(new.payload)
             .map_err(|e| StoreError::BadReport(e.to_string()))?;
         let facts = facts_of(new.report, &payload);
         for chunk in facts.chunks(FACT_ROWS_PER_INSERT) {
-            let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+            let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
             for f in chunk {
                 params.push(report_id.into());
+                params.push(new.report.image.sha256.as_str().into());
                 params.push(f.kind.as_str().into());
                 params.push(f.value.as_str().into());
                 params.push(f.version_key.as_str().into());
@@ -117,9 +121,9 @@ fn insert_report(sql: &mut dyn Sql, new: &NewReport, now: i64) -> Result<Complet
             }
             sql.execute(
                 &format!(
-                    "INSERT INTO facts (report_id, kind, value, version_key, detail, path)
+                    "INSERT INTO facts (report_id, sha256, kind, value, version_key, detail, path)
                      VALUES {}",
-                    values_placeholders(chunk.len(), 6)
+                    values_placeholders(chunk.len(), 7)
                 ),
                 &params,
             )?;
@@ -315,7 +319,10 @@ impl Store {
     pub fn report(&self, id: i64) -> Result<StoredReport, StoreError> {
         self.db().transaction(TxKind::Read, |sql| {
             let rows = sql.query(
-                &format!("SELECT {REPORT_COLUMNS}, r.envelope FROM reports r WHERE r.id = $1"),
+                &format!(
+                    "SELECT {REPORT_COLUMNS}, b.envelope FROM reports r
+                     JOIN report_bodies b ON b.report_id = r.id WHERE r.id = $1"
+                ),
                 &[id.into()],
             )?;
             let row = rows.first().ok_or_else(|| StoreError::NotFound {

@@ -10,8 +10,36 @@ use crate::StoreError;
 struct Migration {
     version: i64,
     name: &'static str,
-    /// SQL with `{id}` where an auto-numbered primary key is declared.
+    /// SQL with placeholders for what the engines declare differently: `{id}` an
+    /// auto-numbered primary key, `{bytes}` a text column compared byte by byte (sort keys
+    /// must not follow a language's collation), `{facts_key}` and `{facts_index}` how the
+    /// facts table is laid out for range reads.
     sql: &'static str,
+}
+
+/// The engine-specific text of each placeholder.
+fn dialect(backend: Backend) -> [(&'static str, &'static str); 4] {
+    match backend {
+        Backend::Sqlite => [
+            ("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            ("{bytes}", ""),
+            (
+                "{facts_key}",
+                ", PRIMARY KEY (kind, value, version_key, report_id, detail, path)) WITHOUT ROWID",
+            ),
+            ("{facts_index}", ""),
+        ],
+        Backend::Postgres => [
+            ("{id}", "BIGSERIAL PRIMARY KEY"),
+            ("{bytes}", "COLLATE \"C\""),
+            ("{facts_key}", ")"),
+            (
+                "{facts_index}",
+                "CREATE INDEX facts_by_value ON facts (kind, value, version_key) \
+                 INCLUDE (sha256, report_id, detail, path);",
+            ),
+        ],
+    }
 }
 
 const MIGRATIONS: &[Migration] = &[Migration {
@@ -32,10 +60,10 @@ CREATE TABLE images (
     sha256 TEXT NOT NULL,
     size BIGINT NOT NULL,
     name TEXT NOT NULL,
-    vendor TEXT NOT NULL,
-    model TEXT NOT NULL,
+    vendor TEXT {bytes} NOT NULL,
+    model TEXT {bytes} NOT NULL,
     version TEXT NOT NULL,
-    version_key TEXT NOT NULL,
+    version_key TEXT {bytes} NOT NULL,
     released TEXT,
     added_at BIGINT NOT NULL,
     UNIQUE (sha256, name, vendor, model, version)
@@ -74,12 +102,12 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_ready ON jobs (state, run_after, id);
 CREATE INDEX jobs_leases ON jobs (state, lease_expires);
 
--- Signed reports, exactly one per content and settings.
+-- Signed reports, exactly one per content and settings (the envelope in its own table, so
+-- that listing and joining reports never reads report bodies).
 CREATE TABLE reports (
     id {id},
     sha256 TEXT NOT NULL,
     settings_id TEXT NOT NULL,
-    envelope TEXT NOT NULL,
     signed_by TEXT NOT NULL,
     origin TEXT NOT NULL CHECK (origin IN ('scan', 'import')),
     job_id BIGINT,
@@ -90,17 +118,26 @@ CREATE TABLE reports (
     UNIQUE (sha256, settings_id)
 );
 CREATE INDEX reports_by_sha256 ON reports (sha256);
+CREATE TABLE report_bodies (
+    report_id BIGINT PRIMARY KEY REFERENCES reports (id),
+    envelope TEXT NOT NULL
+);
 
--- Facts of each report, written with it, for questions across images.
+-- Facts of each report, written with it, for questions across images (with the content
+-- hash, so that a question joins facts to images directly).
+-- Stored in the order of the questions: on SQLite the table is clustered on its key, on
+-- PostgreSQL an index carries every column a question reads, so a question reads one
+-- contiguous range instead of one table page per fact.
 CREATE TABLE facts (
     report_id BIGINT NOT NULL REFERENCES reports (id),
-    kind TEXT NOT NULL,
-    value TEXT NOT NULL,
-    version_key TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    kind TEXT {bytes} NOT NULL,
+    value TEXT {bytes} NOT NULL,
+    version_key TEXT {bytes} NOT NULL,
     detail TEXT NOT NULL,
     path TEXT NOT NULL
-);
-CREATE INDEX facts_by_value ON facts (kind, value, version_key);
+    {facts_key};
+{facts_index}
 CREATE INDEX facts_by_report ON facts (report_id, kind);
 
 -- The release of a model a lab has approved.
@@ -146,12 +183,12 @@ pub(crate) fn migrate(sql: &mut dyn Sql, now_ms: i64) -> Result<(), StoreError> 
             known: current_version(),
         });
     }
-    let id = match sql.backend() {
-        Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
-    };
     for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-        sql.batch(&m.sql.replace("{id}", id))?;
+        let mut text = m.sql.to_string();
+        for (placeholder, replacement) in dialect(sql.backend()) {
+            text = text.replace(placeholder, replacement);
+        }
+        sql.batch(&text)?;
         sql.execute(
             "INSERT INTO assay_schema (version, name, applied_at) VALUES ($1, $2, $3)",
             &[m.version.into(), m.name.into(), now_ms.into()],
