@@ -425,6 +425,25 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Refresh the planner's statistics (and, on PostgreSQL, the visibility map that lets
+    /// questions read the covering index alone): what autovacuum does some time after a bulk
+    /// load, done now.
+    pub(crate) fn optimize(&self) -> Result<(), StoreError> {
+        let mut conn = self.take()?;
+        let result = match &mut conn {
+            Connection::Sqlite(c) => c
+                .execute_batch("ANALYZE; PRAGMA optimize;")
+                .map_err(Into::into),
+            Connection::Postgres(c) => c
+                .batch_execute("VACUUM (ANALYZE) facts, images, reports, jobs")
+                .map_err(Into::into),
+        };
+        self.give_back(conn);
+        result
+    }
+}
+
 /// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `columns` values: one statement
 /// inserts many rows (a report's facts) in one round trip.
 pub(crate) fn values_placeholders(rows: usize, columns: usize) -> String {

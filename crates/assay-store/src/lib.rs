@@ -229,6 +229,13 @@ impl Store {
         (self.inner.clock)()
     }
 
+    /// Refresh the database's statistics after a bulk load (thousands of imported reports),
+    /// so that questions use the best plan at once rather than after the database's own
+    /// maintenance catches up.
+    pub fn optimize(&self) -> Result<(), StoreError> {
+        self.inner.db.optimize()
+    }
+
     pub(crate) fn db(&self) -> &Database {
         &self.inner.db
     }

@@ -333,6 +333,7 @@ fn content_dedup(f: &Fixture) {
     let sha = s.image(*ids.first().unwrap()).unwrap().sha256;
     assert_eq!(s.images_with_content(&sha).unwrap().len(), 3);
     assert_eq!(s.settings(&words.id()).unwrap(), words);
+    s.optimize().unwrap();
 }
 
 fn concurrent_claims(f: &Fixture) {
