@@ -34,12 +34,21 @@
 //!
 //! The drivers are `rusqlite` and the synchronous `postgres` client, not `sqlx`: `sqlx` 0.8
 //! links `libsqlite3-sys` 0.30 and `assay-vulndb` links 0.35 through `rusqlite` 0.37 — two
-//! versions of a `links = "sqlite3"` crate cannot be in one binary (cargo refuses the
-//! graph) — and `sqlx` 0.9, which accepts 0.35, needs Rust 1.94 and brings an async runtime,
-//! macros and a pool to a tree that has none. Measured cold builds on this 2-core machine
-//! (user CPU seconds, debug profile with optimised dependencies): `rusqlite` alone 43 s (the
-//! tree has it already), `postgres` 78 s, `sqlx` with both drivers see the README's "Fleet
-//! mode" figures.
+//! versions of a `links = "sqlite3"` crate cannot be in one binary (cargo refuses the graph)
+//! — and `sqlx` 0.9, which accepts 0.35, needs Rust 1.94 and brings an async runtime, macros
+//! and its own pool. Cold builds of each dependency set alone, measured on this 2-core
+//! machine (user CPU seconds, the workspace's profile: optimised dependencies):
+//!
+//! | dependency set | crates | CPU s |
+//! |---|---|---|
+//! | `rusqlite` (bundled SQLite; already in the tree for `assay-vulndb`) | 10 | 43 |
+//! | `postgres` (sync client over `tokio-postgres`) | 68 | 78 |
+//! | `sqlx` 0.9 with `sqlite`, `postgres`, `runtime-tokio`, `migrate` | 145 | 208 |
+//! | S3: `rusty-s3` (SigV4 signing only) + `ureq` (blocking HTTP, rustls) | 86 | 125 |
+//! | S3: `object_store` with `aws` (async, reqwest, hyper) | 171 | 361 |
+//!
+//! so the chosen layer costs 78 s on top of the tree where `sqlx` would cost 208 s (and a
+//! second SQLite), and the S3 client a third of `object_store`'s.
 //!
 //! # A blocking API
 //!
