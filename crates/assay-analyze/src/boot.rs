@@ -58,6 +58,9 @@ pub struct StartedCommand {
     pub trigger: Trigger,
     /// Path of the script or config that starts it (for context).
     pub started_by: String,
+    /// The user it runs as, when the starting configuration says (`root` for init scripts
+    /// unless the command changes user; the inetd or crontab user; systemd's `User=`).
+    pub user: Option<String>,
 }
 
 /// Every started command of one filesystem.
@@ -351,29 +354,35 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
             model.boot_scripts.insert(path.clone(), by.clone());
         }
         let p = strip_overlay(&path);
+        let file_user = file_user(p, bytes, trigger);
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         for line in lines(bytes) {
             let text = strip_comment(line.text);
             if text.trim().is_empty() {
                 continue;
             }
-            let push = |cmd: String, trig: Trigger, model: &mut BootModel| {
-                let words = shell_words(&cmd);
-                if words.is_empty() {
-                    return Vec::new();
-                }
-                let called = called_scripts(&words);
-                model.commands.push(StartedCommand {
-                    node: id,
-                    range: line.range.clone(),
-                    line_no: line.number,
-                    command: cmd,
-                    words,
-                    trigger: trig,
-                    started_by: path.clone(),
-                });
-                called
-            };
+            let push =
+                |cmd: String, trig: Trigger, model: &mut BootModel, forced: Option<String>| {
+                    let words = shell_words(&cmd);
+                    if words.is_empty() {
+                        return Vec::new();
+                    }
+                    let called = called_scripts(&words);
+                    let user = forced
+                        .or_else(|| command_user(&words, trig))
+                        .or_else(|| file_user.clone());
+                    model.commands.push(StartedCommand {
+                        node: id,
+                        range: line.range.clone(),
+                        line_no: line.number,
+                        command: cmd,
+                        words,
+                        trigger: trig,
+                        started_by: path.clone(),
+                        user,
+                    });
+                    called
+                };
             let mut called = Vec::new();
             if p == "/etc/inittab" {
                 // id:runlevels:action:process
@@ -383,12 +392,18 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
                         parts[3].trim().to_string(),
                         Trigger::Inittab,
                         &mut model,
+                        None,
                     ));
                 }
                 continue;
             }
             if trigger == Trigger::Inetd && p == "/etc/inetd.conf" {
-                called.extend(push(text.trim().to_string(), Trigger::Inetd, &mut model));
+                called.extend(push(
+                    text.trim().to_string(),
+                    Trigger::Inetd,
+                    &mut model,
+                    None,
+                ));
                 continue;
             }
             if p.ends_with(".service") {
@@ -397,13 +412,19 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
                         v.trim_start_matches(['-', '@', '+', '!']).to_string(),
                         Trigger::Boot,
                         &mut model,
+                        None,
                     ));
                 }
                 continue;
             }
             if trigger == Trigger::Inetd {
                 // xinetd: server / server_args
-                called.extend(push(text.trim().to_string(), Trigger::Inetd, &mut model));
+                called.extend(push(
+                    text.trim().to_string(),
+                    Trigger::Inetd,
+                    &mut model,
+                    None,
+                ));
                 continue;
             }
             for (_, cmd) in split_commands(text) {
@@ -414,12 +435,21 @@ pub fn boot_model(a: &Analysis, fs: usize) -> BootModel {
                     vars.insert(name, value);
                     // An assignment can still hold a URL worth reporting; keep it.
                 }
+                let mut forced = None;
                 let cmd_text = if trigger == Trigger::Cron {
-                    cron_command(&expanded).unwrap_or(expanded.clone())
+                    let c = cron_command(&expanded).unwrap_or(expanded.clone());
+                    // System crontabs name the user before the command.
+                    match c.split_once(char::is_whitespace) {
+                        Some((u, rest)) if p == "/etc/crontab" || p.starts_with("/etc/cron.d/") => {
+                            forced = Some(u.to_string());
+                            rest.trim().to_string()
+                        }
+                        _ => c,
+                    }
                 } else {
                     expanded.clone()
                 };
-                called.extend(push(cmd_text, trigger, &mut model));
+                called.extend(push(cmd_text, trigger, &mut model, forced));
             }
             for c in called {
                 if depth < MAX_SCRIPT_DEPTH {
@@ -455,6 +485,62 @@ pub fn read_script<'a>(
             if let Some((id, b)) = a.read(nested, &suffix) {
                 return Some((nested, id, b));
             }
+        }
+    }
+    None
+}
+
+/// The user every command of a file runs as, when the file says: systemd's `User=`, the
+/// owner of a per-user crontab, xinetd's `user =`; init scripts and inittab run as root.
+fn file_user(path: &str, bytes: &[u8], trigger: Trigger) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    if path.ends_with(".service") {
+        let user = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("User=").map(|u| u.trim().to_string()));
+        return Some(user.unwrap_or_else(|| "root".into()));
+    }
+    match trigger {
+        Trigger::Boot | Trigger::Inittab => Some("root".into()),
+        Trigger::Cron => {
+            let base = path.rsplit('/').next().unwrap_or("");
+            (path.starts_with("/etc/crontabs/") || path.starts_with("/var/spool/cron/"))
+                .then(|| base.to_string())
+                .filter(|b| !b.is_empty())
+        }
+        Trigger::Inetd => text.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "user").then(|| v.trim().to_string())
+        }),
+    }
+}
+
+/// The user a command itself asks for: the inetd.conf user column, `start-stop-daemon -c`,
+/// `su USER -c`, a system crontab's user column (moved to the end of the command).
+fn command_user(words: &[String], trigger: Trigger) -> Option<String> {
+    let clean = |u: &str| u.split([':', '.']).next().unwrap_or(u).to_string();
+    if trigger == Trigger::Inetd
+        && words.len() >= 6
+        && matches!(words[1].as_str(), "stream" | "dgram")
+    {
+        return Some(clean(&words[4]));
+    }
+    for (i, w) in words.iter().enumerate() {
+        match w.as_str() {
+            "-c" | "--chuid"
+                if words
+                    .first()
+                    .is_some_and(|p| p.ends_with("start-stop-daemon")) =>
+            {
+                return words.get(i + 1).map(|u| clean(u));
+            }
+            "su" if i == 0 => {
+                return words[1..]
+                    .iter()
+                    .find(|x| !x.starts_with('-'))
+                    .map(|u| clean(u));
+            }
+            _ => {}
         }
     }
     None

@@ -77,6 +77,9 @@ pub struct Analysis<'a> {
     as_of: i64,
     config: &'a DetectorConfig,
     cancel: CancelToken,
+    /// Network facts of every program, computed once (see `detectors::exposure`).
+    pub(crate) network_programs:
+        std::sync::OnceLock<Vec<(NodeId, detectors::magic_compare::NetProgram)>>,
 }
 
 impl<'a> Analysis<'a> {
@@ -121,6 +124,7 @@ impl<'a> Analysis<'a> {
             as_of: 0,
             config: DetectorConfig::builtin(),
             cancel: CancelToken::default(),
+            network_programs: std::sync::OnceLock::new(),
         }
     }
 

@@ -76,6 +76,8 @@ struct Derived {
     components: Vec<Component>,
     /// Seconds each detector took.
     detector_secs: Vec<(&'static str, f64)>,
+    /// The exposure map: programs that listen on the network.
+    listeners: Vec<assay_model::Listener>,
 }
 
 /// How many blocks the HTML image map divides the image into, at most.
@@ -244,6 +246,7 @@ impl Scan {
             mut findings,
             components,
             detector_secs,
+            listeners,
         } = self.analyse(&unpacked, as_of)?;
         let mut stats = unpacked.stats.clone();
         stats
@@ -272,6 +275,7 @@ impl Scan {
             components,
             findings,
             vulnerabilities,
+            listeners,
             warnings,
             as_of: Some(assay_model::time::format_utc(as_of)),
             stats: self.config.run_figures().then_some(stats),
@@ -290,10 +294,12 @@ impl Scan {
         self.check_cancelled()?;
         let components = assay_analyze::components::identify_components(&analysis);
         self.check_cancelled()?;
+        let listeners = assay_analyze::detectors::exposure::listeners(&analysis);
         Ok(Derived {
             findings,
             components,
             detector_secs,
+            listeners,
         })
     }
 
@@ -375,6 +381,7 @@ impl Scan {
         let Derived {
             mut findings,
             components,
+            listeners,
             ..
         } = self.analyse(&unpacked, as_of)?;
         if !report.vulnerabilities.is_empty() {
@@ -386,6 +393,7 @@ impl Scan {
             &unpacked,
             &findings,
             &components,
+            &listeners,
             as_of,
         ))
     }

@@ -1,8 +1,8 @@
 //! Hold a report against its image. The image is unpacked again (the unpacker is
 //! deterministic) and the detectors re-run as of the report's `as_of`; then every node is found
 //! again by its location chain and its size and hash compared, every finding's evidence is
-//! re-read at its byte range, every finding and component must be re-derived unchanged, and
-//! nothing the image yields may be missing from the report.
+//! re-read at its byte range, every finding, component and listener must be re-derived
+//! unchanged, and nothing the image yields may be missing from the report.
 
 use assay_model::{Component, Finding, Node, NodeId, Report};
 use assay_unpack::UnpackResult;
@@ -32,6 +32,7 @@ pub(crate) fn check(
     unpacked: &UnpackResult,
     findings: &[Finding],
     components: &[Component],
+    listeners: &[assay_model::Listener],
     as_of: i64,
 ) -> Verification {
     let mut failures = Vec::new();
@@ -69,6 +70,26 @@ pub(crate) fn check(
     summary.push(format!(
         "components: {held} of {} hold; {missing} re-derived but missing from the report",
         report.components.len()
+    ));
+    let mut by_location: BTreeMap<&str, NodeId> = BTreeMap::new();
+    for n in &unpacked.nodes {
+        by_location.entry(&n.location).or_insert(n.id);
+    }
+    let bytes_at = |location: &str| {
+        by_location
+            .get(location)
+            .and_then(|&id| unpacked.content(id))
+            .map(|b| &b[..])
+    };
+    let (held, missing) = assay_analyze::detectors::exposure::verify_listeners(
+        &report.listeners,
+        listeners,
+        bytes_at,
+        &mut failures,
+    );
+    summary.push(format!(
+        "listeners: {held} of {} hold; {missing} re-derived but missing from the report",
+        report.listeners.len()
     ));
     Verification {
         failures,

@@ -362,6 +362,91 @@ pub struct Component {
     pub other_versions: Vec<OtherVersion>,
 }
 
+/// A program that opens a network socket to receive on: the exposure map's record. Derived
+/// from the program's code (socket, bind and receive calls, the port constants that reach
+/// them) and from the boot model (which command line starts it, as which user), so that an
+/// analyst sees where the device can be entered before reading any finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    /// Path of the program inside its filesystem.
+    pub path: String,
+    /// Location chain of the program's node.
+    pub location: String,
+    /// The program's node.
+    pub node: NodeId,
+    /// SHA-256 of the program.
+    pub sha256: String,
+    /// CPU architecture of the code (`mipsel`, `arm`, `x86`, ...).
+    pub architecture: String,
+    /// Linked without a dynamic loader (library functions recognised by their code).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statically_linked: bool,
+    /// Kinds of sockets it opens to receive on (`tcp`, `udp`, `raw`, `netlink`, `unix`,
+    /// `packet`), sorted.
+    pub protocols: Vec<String>,
+    /// Ports it listens on, with how each was recovered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ListenPort>,
+    /// Whether the boot model starts it (boot, inittab, inetd, cron).
+    pub started: bool,
+    /// The command lines that start it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub starts: Vec<ListenerStart>,
+    /// The program file has the setuid bit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub setuid: bool,
+    /// The byte ranges that prove each fact (call sites, port constants, start lines).
+    pub evidence: Vec<ListenerEvidence>,
+}
+
+/// One port a listener binds, and where the number came from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListenPort {
+    /// Port number.
+    pub port: u16,
+    /// `tcp`, `udp` or another protocol, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Bound address when known: `any` (INADDR_ANY or `::`), `loopback`, or the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// How the number was recovered: `code` (a constant reaching bind), `service-name`
+    /// (getaddrinfo/getservbyname), `command-line` (an option of the starting command),
+    /// `config` (a configuration file the program names).
+    pub source: String,
+}
+
+/// A command line of the boot model that starts a listener.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListenerStart {
+    /// The command as the boot model read it.
+    pub command: String,
+    /// Path of the script or configuration that holds it.
+    pub started_by: String,
+    /// 1-based line number there.
+    pub line: usize,
+    /// What runs it: `boot`, `inittab`, `inetd` or `cron`.
+    pub trigger: String,
+    /// The user it runs as, when the boot model says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// The bytes that prove one fact of a listener.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListenerEvidence {
+    /// The fact, in words (`bind call`, `port 2323 stored as sin_port`, `started by`).
+    pub fact: String,
+    /// Node holding the bytes.
+    pub node: NodeId,
+    /// Location chain of that node.
+    pub location: String,
+    /// The byte range.
+    pub range: ByteRange,
+    /// The bytes at the range, escaped (as a finding's evidence).
+    pub excerpt: String,
+}
+
 /// A CVSS rating as a feed gives it (or as computed from its vector).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cvss {
@@ -473,6 +558,9 @@ pub struct Report {
     /// Known vulnerabilities of the components, from an imported feed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vulnerabilities: Vec<Vulnerability>,
+    /// Programs that open network sockets to receive on: the exposure map.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<Listener>,
     /// What could not be unpacked or analysed.
     #[serde(default)]
     pub warnings: Vec<Warning>,

@@ -564,6 +564,7 @@ mod tests {
                 })
                 .collect(),
             findings,
+            listeners: Vec::new(),
             warnings: Vec::new(),
             as_of: None,
             vulnerabilities: Vec::new(),

@@ -209,6 +209,18 @@ struct Page {
     components: Vec<ComponentRow>,
     warnings: Vec<WarningRow>,
     chart: Option<EntropyChart>,
+    listeners: Vec<ListenerRow>,
+}
+
+/// One row of the exposure table.
+#[derive(Serialize)]
+struct ListenerRow {
+    path: String,
+    architecture: String,
+    protocols: String,
+    ports: String,
+    status: String,
+    started: bool,
 }
 
 #[derive(Serialize)]
@@ -453,6 +465,18 @@ fn build_page(report: &Report, rules: &[RuleDoc], entropy: &EntropyProfile) -> P
             })
             .collect(),
         chart: entropy_chart(report, entropy),
+        listeners: report
+            .listeners
+            .iter()
+            .map(|l| ListenerRow {
+                path: l.path.clone(),
+                architecture: l.architecture.clone(),
+                protocols: l.protocols.join(", "),
+                ports: crate::text::listener_ports(l),
+                status: crate::text::listener_status(l),
+                started: l.started,
+            })
+            .collect(),
     }
 }
 
@@ -833,6 +857,22 @@ mod tests {
         let text = unescape(&render(&report));
         assert!(text.contains("No vulnerability database was given"));
         assert!(!text.contains("could not fully unpack"));
+    }
+
+    #[test]
+    fn the_exposure_table_comes_before_the_findings() {
+        let report = sample_report();
+        let html = render(&report);
+        let exposure = html.find("id=\"exposure\"").expect("exposure section");
+        let findings = html.find("id=\"findings\"").expect("findings section");
+        assert!(exposure < findings);
+        let text = unescape(&html);
+        assert!(text.contains("/usr/sbin/telnetd"));
+        assert!(text.contains("TCP 2323 any (command-line)"));
+        assert!(text.contains("started by /etc/init.d/rcS line 3 (boot as root)"));
+        let mut quiet = report.clone();
+        quiet.listeners.clear();
+        assert!(!render(&quiet).contains("id=\"exposure\""));
     }
 
     #[test]

@@ -190,6 +190,7 @@ fn build_log<'a>(
                     size: report.image.size,
                     sha256: &report.image.sha256,
                 },
+                listeners: &report.listeners,
             },
         }],
     }
@@ -522,6 +523,9 @@ struct ResultProperties<'a> {
 struct RunProperties<'a> {
     report_schema: &'a str,
     image: ImageProperties<'a>,
+    /// The exposure map (the report's `listeners`), as the report writes it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    listeners: &'a [assay_model::Listener],
 }
 
 #[derive(Serialize)]
@@ -570,6 +574,19 @@ mod tests {
             rule_name("Additional UID-0 account"),
             "AdditionalUid0Account"
         );
+    }
+
+    #[test]
+    fn the_exposure_map_is_a_run_property() {
+        let report = sample_report();
+        let log: Value = serde_json::from_str(&to_sarif(&report, &docs(), None)).unwrap();
+        let l = &log["runs"][0]["properties"]["listeners"][0];
+        assert_eq!(l["path"], "/usr/sbin/telnetd");
+        assert_eq!(l["ports"][0]["port"], 2323);
+        let mut quiet = report.clone();
+        quiet.listeners.clear();
+        let log: Value = serde_json::from_str(&to_sarif(&quiet, &docs(), None)).unwrap();
+        assert!(log["runs"][0]["properties"].get("listeners").is_none());
     }
 
     #[test]

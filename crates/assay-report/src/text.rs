@@ -1,7 +1,7 @@
 //! The terminal summary: the container outline with file counts, unknown regions, warnings,
 //! and findings grouped by severity.
 
-use assay_model::{NodeKind, Report, Severity};
+use assay_model::{Listener, NodeKind, Report, Severity};
 use std::fmt::Write;
 
 /// Render the human summary of a report.
@@ -81,6 +81,13 @@ pub fn summary(report: &Report) -> String {
         .filter(|n| n.kind == NodeKind::File)
         .count();
     let _ = writeln!(out, "\n{} nodes, {total_files} files", report.nodes.len());
+    if !report.listeners.is_empty() {
+        let _ = writeln!(out, "\nListening ({} programs):", report.listeners.len());
+        for l in &report.listeners {
+            let _ = writeln!(out, "  {}  {}", l.path, listener_ports(l));
+            let _ = writeln!(out, "      {}", listener_status(l));
+        }
+    }
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\nFindings:");
         for sev in [
@@ -130,6 +137,61 @@ pub fn summary(report: &Report) -> String {
     out
 }
 
+/// The ports of a listener in one line: `TCP 7547 any (code), TCP 2323 (command-line)`, or
+/// its protocols when no port is known.
+pub fn listener_ports(l: &Listener) -> String {
+    if l.ports.is_empty() {
+        let p = if l.protocols.is_empty() {
+            "protocol unknown".to_string()
+        } else {
+            l.protocols.join("/")
+        };
+        return format!("{p}, port not recovered");
+    }
+    l.ports
+        .iter()
+        .map(|p| {
+            let proto = p.protocol.as_deref().unwrap_or("port").to_uppercase();
+            let addr = p
+                .address
+                .as_deref()
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default();
+            format!("{proto} {}{addr} ({})", p.port, p.source)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether and how a listener is started, and its setuid and linking facts, in one line.
+pub fn listener_status(l: &Listener) -> String {
+    let mut parts = Vec::new();
+    if l.started {
+        let by: Vec<String> = l
+            .starts
+            .iter()
+            .map(|s| {
+                let user = s
+                    .user
+                    .as_deref()
+                    .map(|u| format!(" as {u}"))
+                    .unwrap_or_default();
+                format!("{} line {} ({}{user})", s.started_by, s.line, s.trigger)
+            })
+            .collect();
+        parts.push(format!("started by {}", by.join("; ")));
+    } else {
+        parts.push("NOT started by any boot script".to_string());
+    }
+    if l.setuid {
+        parts.push("setuid".into());
+    }
+    if l.statically_linked {
+        parts.push("statically linked".into());
+    }
+    parts.join(", ")
+}
+
 fn has_container_child(report: &Report, id: u32) -> bool {
     report
         .nodes
@@ -137,4 +199,32 @@ fn has_container_child(report: &Report, id: u32) -> bool {
         .skip(id as usize + 1)
         .take_while(|n| n.parent.is_some_and(|p| p >= id))
         .any(|n| n.parent == Some(id) && n.kind == NodeKind::Container)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_are_listed_before_the_findings() {
+        let report = crate::testdata::sample_report();
+        let text = summary(&report);
+        let listening = text
+            .find("Listening (1 programs):")
+            .expect("listening section");
+        let findings = text.find("Findings:").expect("findings");
+        assert!(listening < findings);
+        assert!(text.contains("/usr/sbin/telnetd  TCP 2323 any (command-line)"));
+        assert!(text.contains("started by /etc/init.d/rcS line 3 (boot as root)"));
+        let mut l = report.listeners[0].clone();
+        l.started = false;
+        l.starts.clear();
+        l.setuid = true;
+        l.ports.clear();
+        assert_eq!(
+            listener_status(&l),
+            "NOT started by any boot script, setuid"
+        );
+        assert_eq!(listener_ports(&l), "tcp, port not recovered");
+    }
 }

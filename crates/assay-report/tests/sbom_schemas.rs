@@ -152,6 +152,7 @@ fn report() -> Report {
         components,
         findings: Vec::new(),
         vulnerabilities,
+        listeners: Vec::new(),
         warnings: Vec::new(),
         as_of: None,
         stats: None,

@@ -5,6 +5,7 @@ use crate::Detector;
 pub mod accounts;
 pub mod credentials;
 pub mod endpoints;
+pub mod exposure;
 pub mod hardening;
 pub mod keys;
 pub mod magic_compare;
@@ -25,5 +26,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &secrets::Secrets,
         &rulepack::RulePackDetector,
         &magic_compare::MagicCompare,
+        &exposure::Exposure,
     ]
 }

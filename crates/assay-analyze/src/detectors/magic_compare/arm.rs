@@ -24,6 +24,10 @@ pub fn abi32(big_endian: bool) -> Abi {
         zero: None,
         word: 4,
         big_endian,
+        ret: 0,
+        syscall_nr: 7,
+        syscall_arg0: 0,
+        stack_args: false,
     }
 }
 
@@ -44,6 +48,10 @@ pub fn abi64() -> Abi {
         zero: Some(A64_ZR),
         word: 8,
         big_endian: false,
+        ret: 0,
+        syscall_nr: 8,
+        syscall_arg0: 0,
+        stack_args: false,
     }
 }
 
@@ -154,6 +162,16 @@ impl Lower for Arm32 {
                         } else {
                             ops.push(Op::AddReg(r, a.number(), b.number()));
                         }
+                    }
+                    (Some(r), A7::Imm32(i), A7::Nothing) => {
+                        // Thumb two-operand form: `sub sp, #n`, `adds r3, #1`.
+                        ops.push(Op::AddImm(r, r, sign * i64::from(*i)));
+                    }
+                    (Some(r), A7::Imm12(i), A7::Nothing) => {
+                        ops.push(Op::AddImm(r, r, sign * i64::from(*i)));
+                    }
+                    (Some(r), A7::Reg(s), A7::Imm12(i)) => {
+                        ops.push(Op::AddImm(r, s.number(), sign * i64::from(*i)));
                     }
                     (Some(r), A7::Reg(s), A7::Nothing) if sign == 1 => {
                         // Thumb `add rd, rm`: rd += rm
@@ -297,6 +315,24 @@ impl Lower for Arm32 {
                         ops.push(Op::Jump(Target::Reg(r.number())));
                     }
                     d.ends_flow = inst.condition == armv7::ConditionCode::AL;
+                }
+            }
+            O7::CMP => match (dst, &o[1]) {
+                (Some(r), A7::Imm32(i)) => ops.push(Op::CmpImm(r, u64::from(*i), 4)),
+                (Some(r), A7::Imm12(i)) => ops.push(Op::CmpImm(r, u64::from(*i), 4)),
+                (Some(r), A7::Reg(s)) => ops.push(Op::CmpReg(r, s.number())),
+                _ => {}
+            },
+            O7::SVC => ops.push(Op::Syscall),
+            // Thumb-1 `movs rd, rm` is `lsls rd, rm, #0`.
+            O7::LSL
+                if matches!(
+                    (&o[1], &o[2]),
+                    (A7::Reg(_), A7::Imm32(0)) | (A7::Reg(_), A7::Imm12(0))
+                ) =>
+            {
+                if let (Some(r), A7::Reg(s)) = (dst, &o[1]) {
+                    ops.push(Op::Mov(r, s.number()));
                 }
             }
             O7::MVN
@@ -580,6 +616,7 @@ impl Lower for Arm64 {
                 d.ends_flow = true;
             }
             O8::RET | O8::B => d.ends_flow = true,
+            O8::SVC => ops.push(Op::Syscall),
             // Compares, branches, barriers, hints and stores of other kinds write no register
             // we track.
             O8::SUBS
@@ -591,7 +628,25 @@ impl Lower for Arm64 {
             | O8::TBZ
             | O8::TBNZ
             | O8::HINT => {
-                if matches!(inst.opcode, O8::SUBS | O8::ADDS | O8::ANDS) {
+                if inst.opcode == O8::SUBS && dst.is_some_and(|d| d.0 == A64_ZR) {
+                    match (reg8(&o[1]), &o[2]) {
+                        (Some((a, w)), A8::Immediate(i)) => {
+                            ops.push(Op::CmpImm(a, u64::from(*i), if w { 4 } else { 8 }))
+                        }
+                        (Some((a, w)), A8::ImmShift(i, sh)) => {
+                            ops.push(Op::CmpImm(a, u64::from(*i) << sh, if w { 4 } else { 8 }))
+                        }
+                        (Some((a, _)), A8::RegShift(_, 0, _, m)) => {
+                            ops.push(Op::CmpReg(a, if *m == 31 { A64_ZR } else { *m as Reg }))
+                        }
+                        (Some((a, _)), other) => {
+                            if let Some((b, _)) = reg8(other) {
+                                ops.push(Op::CmpReg(a, b));
+                            }
+                        }
+                        _ => {}
+                    }
+                } else if matches!(inst.opcode, O8::SUBS | O8::ADDS | O8::ANDS) {
                     if let Some((r, _)) = dst {
                         ops.push(Op::Clobber(r));
                     }

@@ -19,9 +19,16 @@ pub enum Arch {
     Aarch64,
     /// x86-64.
     X86_64,
+    /// x86-32 (i386 and later).
+    X86,
 }
 
 impl Arch {
+    /// x86-32 or x86-64.
+    pub fn is_x86(self) -> bool {
+        matches!(self, Arch::X86 | Arch::X86_64)
+    }
+
     /// Name written into findings.
     pub fn name(self, is_64: bool, big_endian: bool) -> &'static str {
         match (self, is_64, big_endian) {
@@ -32,6 +39,7 @@ impl Arch {
             (Arch::Arm, ..) => "arm",
             (Arch::Aarch64, ..) => "aarch64",
             (Arch::X86_64, ..) => "x86_64",
+            (Arch::X86, ..) => "x86",
         }
     }
 }
@@ -93,6 +101,8 @@ pub struct Image<'a> {
     pub has_symtab: bool,
     /// A program (`ET_EXEC`, or `ET_DYN` with an interpreter), not a library.
     pub is_executable: bool,
+    /// Address of `.got.plt` (the GOT that i386 PLT stubs index from `ebx`).
+    pub got_plt: Option<u64>,
     mappings: Vec<Mapping>,
 }
 
@@ -111,6 +121,7 @@ impl<'a> Image<'a> {
             object::Architecture::Arm => Arch::Arm,
             object::Architecture::Aarch64 => Arch::Aarch64,
             object::Architecture::X86_64 => Arch::X86_64,
+            object::Architecture::I386 => Arch::X86,
             _ => return None,
         };
         let is_64 = file.is_64();
@@ -135,8 +146,12 @@ impl<'a> Image<'a> {
         let mut stubs = Vec::new();
         let mut mips_stub_sections = Vec::new();
         let mut dynamic = None;
+        let mut got_plt = None;
         for sec in file.sections() {
             let name = sec.name().unwrap_or("");
+            if name == ".got.plt" {
+                got_plt = Some(sec.address());
+            }
             let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags }
                 if sh_flags & u64::from(elf::SHF_EXECINSTR) != 0);
             if name == ".dynamic" {
@@ -159,6 +174,17 @@ impl<'a> Image<'a> {
                 _ => code.push(range),
             }
         }
+        // Without section headers (sstrip), read the program headers instead.
+        let segs = super::segments::read(data).unwrap_or_default();
+        let sectionless = file.sections().count() <= 1;
+        if code.is_empty() {
+            code.extend(
+                segs.exec
+                    .iter()
+                    .map(|&(start, end)| CodeRange { start, end }),
+            );
+        }
+        let dynamic: Option<&[u8]> = dynamic.or(segs.dynamic.as_deref());
         let dynsym_names: Vec<String> = file
             .dynamic_symbols()
             .take(MAX_SYMBOLS)
@@ -174,6 +200,16 @@ impl<'a> Image<'a> {
             .filter_map(|s| s.name().ok().map(str::to_string))
             .filter(|n| !n.is_empty())
             .collect();
+        let use_segment_symbols = dynsym_names.is_empty() && !segs.symbols.is_empty();
+        if use_segment_symbols {
+            dynsym_by_index = segs.symbols.iter().map(|x| x.name.clone()).collect();
+            imports.extend(
+                segs.symbols
+                    .iter()
+                    .filter(|x| x.shndx == 0 && !x.name.is_empty())
+                    .map(|x| x.name.clone()),
+            );
+        }
         imports.sort();
         imports.dedup();
         let mut functions = BTreeMap::new();
@@ -185,6 +221,19 @@ impl<'a> Image<'a> {
         }
         for sym in file.dynamic_symbols().take(MAX_SYMBOLS) {
             note_function(&sym, arch, &mut functions, &mut thumb_functions);
+        }
+        if use_segment_symbols {
+            for x in &segs.symbols {
+                // STT_FUNC, defined.
+                if x.kind == 2 && x.shndx != 0 && x.value != 0 && !x.name.is_empty() {
+                    let mut addr = x.value;
+                    if arch == Arch::Arm && addr & 1 == 1 {
+                        addr &= !1;
+                        thumb_functions.push(addr);
+                    }
+                    functions.entry(addr).or_insert_with(|| x.name.clone());
+                }
+            }
         }
         let mut slot_names = HashMap::new();
         let mut relative = HashMap::new();
@@ -209,6 +258,21 @@ impl<'a> Image<'a> {
                         relative.insert(offset, reloc.addend() as u64);
                     }
                     _ => {}
+                }
+            }
+        }
+        if slot_names.is_empty() && relative.is_empty() && sectionless {
+            for r in segs.relocs.iter().take(MAX_SYMBOLS) {
+                if r.sym != 0 {
+                    if let Some(name) = dynsym_by_index.get(r.sym as usize) {
+                        if !name.is_empty() {
+                            slot_names.insert(r.offset, name.clone());
+                        }
+                    }
+                } else if is_relative(arch, r.kind) {
+                    if let Some(a) = r.addend {
+                        relative.insert(r.offset, a as u64);
+                    }
                 }
             }
         }
@@ -239,10 +303,17 @@ impl<'a> Image<'a> {
                     .find(|s| s.name() == Ok("_gp"))
                     .map(|s| s.address());
             }
+            if gp.is_none() {
+                // A stripped static program keeps its section headers: `_gp` is `.got`
+                // plus 0x7ff0 by the MIPS ABI's convention.
+                gp = file
+                    .section_by_name(".got")
+                    .map(|s| s.address().wrapping_add(0x7ff0));
+            }
         }
         let entry = file.entry();
         let thumb_entry = arch == Arch::Arm && entry & 1 == 1;
-        let is_static = !file.sections().any(|s| s.name() == Ok(".interp"));
+        let is_static = !segs.has_interp && !file.sections().any(|s| s.name() == Ok(".interp"));
         let is_executable =
             file.kind() == object::ObjectKind::Executable || (!is_static && file.entry() != 0);
         Some(Image {
@@ -265,6 +336,7 @@ impl<'a> Image<'a> {
             is_static,
             has_symtab,
             is_executable,
+            got_plt,
             mappings,
         })
     }
@@ -274,6 +346,15 @@ impl<'a> Image<'a> {
         self.mappings.iter().find_map(|m| {
             let delta = va.checked_sub(m.va)?;
             (delta < m.size).then(|| (m.offset + delta) as usize)
+        })
+    }
+
+    /// Virtual address of file offset `off`, when a segment maps it.
+    pub fn va_of(&self, off: usize) -> Option<u64> {
+        let off = off as u64;
+        self.mappings.iter().find_map(|m| {
+            let delta = off.checked_sub(m.offset)?;
+            (delta < m.size).then(|| m.va + delta)
         })
     }
 
@@ -355,6 +436,7 @@ fn is_relative(arch: Arch, r_type: u32) -> bool {
         Arch::Aarch64 => r_type == elf::R_AARCH64_RELATIVE,
         Arch::X86_64 => r_type == elf::R_X86_64_RELATIVE,
         Arch::Arm => r_type == elf::R_ARM_RELATIVE,
+        Arch::X86 => r_type == elf::R_386_RELATIVE,
         Arch::Mips => false,
     }
 }

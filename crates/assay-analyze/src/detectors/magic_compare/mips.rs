@@ -15,6 +15,8 @@ pub const GP: Reg = 28;
 /// `$t8`, which `.MIPS.stubs` load with the import's dynsym index.
 pub const T8: Reg = 24;
 const RA: Reg = 31;
+/// `$v0`: return values and system call numbers.
+const V0: Reg = 2;
 
 /// The o32/n64 register conventions (the first four argument registers are the same).
 pub fn abi(gp: Option<u64>, is_64: bool, big_endian: bool) -> Abi {
@@ -28,6 +30,10 @@ pub fn abi(gp: Option<u64>, is_64: bool, big_endian: bool) -> Abi {
         zero: Some(ZERO),
         word: if is_64 { 8 } else { 4 },
         big_endian,
+        ret: V0,
+        syscall_nr: V0,
+        syscall_arg0: 4,
+        stack_args: false,
     }
 }
 
@@ -102,8 +108,12 @@ impl Lower for Mips {
                             ops.push(Op::Clobber(rd));
                         }
                     }
-                    // syscall, break, sync, mult/div family: no GPR destination
-                    0x0c | 0x0d | 0x0f | 0x18..=0x1f => {}
+                    0x0c => {
+                        ops.push(Op::Syscall);
+                        ops.push(Op::Clobber(7));
+                    }
+                    // break, sync, mult/div family: no GPR destination
+                    0x0d | 0x0f | 0x18..=0x1f => {}
                     _ => ops.push(Op::Clobber(rd)),
                 }
             }
@@ -131,8 +141,15 @@ impl Lower for Mips {
             4 => {
                 d.delay_slot = true;
                 d.ends_flow = rs == ZERO && rt == ZERO;
+                if !d.ends_flow {
+                    ops.push(Op::CmpReg(rs, rt));
+                }
             }
-            5..=7 | 0x14..=0x17 => d.delay_slot = true,
+            5 | 0x14 | 0x15 => {
+                d.delay_slot = true;
+                ops.push(Op::CmpReg(rs, rt));
+            }
+            6 | 7 | 0x16 | 0x17 => d.delay_slot = true,
             // addi, addiu, daddi, daddiu
             8 | 9 | 0x18 | 0x19 => {
                 ops.push(Op::AddImm(rt, rs, simm));

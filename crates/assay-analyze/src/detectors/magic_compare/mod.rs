@@ -17,9 +17,12 @@
 mod arm;
 mod flow;
 mod image;
+mod libc;
 mod lower;
 mod mips;
+mod net;
 mod secret;
+mod segments;
 mod x86;
 
 use crate::{Analysis, Detector, Rule};
@@ -30,6 +33,9 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
+pub use net::{
+    looks_magic, network_program, BindCall, NetProgram, NetworkTrigger, ServiceName, SocketCall,
+};
 pub use secret::secret_score;
 
 /// The magic-comparison detector.
@@ -52,20 +58,23 @@ const RULES: &[Rule] = &[
         category: Category::Backdoor,
         severity: Severity::Critical,
         title: "Hard-coded string guards a shell or privileged action",
-        description: "A binary that reads login or network input compares it with a \
-                      hard-coded, secret-looking string, and the code after the comparison \
+        description: "A hard-coded, secret-looking string is compared with a value that \
+                      comes from the network (bytes a socket received) or from an \
+                      authentication path (a function that prompts for or checks a password, \
+                      or handles an authorization header), and the code after the comparison \
                       runs a shell or program (system, exec*, popen) or changes privileges \
                       (setuid): a magic password or magic packet. Critical when it leads to a \
-                      shell, high for a privilege change.",
+                      shell, high for a privilege change. Constants compared with \
+                      configuration values are ordinary firmware logic and not reported.",
     },
     Rule {
         id: "ASSAY-BACKDOOR-103",
         category: Category::Backdoor,
         severity: Severity::Medium,
         title: "Hard-coded secret compared with input",
-        description: "A binary that reads login or network input compares it with a \
-                      hard-coded, secret-looking string, but no privileged action was found \
-                      after the comparison. Worth a look: it may unlock a hidden mode.",
+        description: "A hard-coded, secret-looking string is compared with network input or \
+                      on an authentication path, but no privileged action was found after \
+                      the comparison. Worth a look: it may unlock a hidden mode.",
     },
 ];
 
@@ -138,6 +147,11 @@ struct Scan {
     names: HashSet<String>,
     symbols_known: bool,
     is_executable: bool,
+    /// Comparison calls that bytes received from the network reach.
+    compared_from_network: HashSet<u64>,
+    /// Function start → the authentication evidence of the function (an auth call it makes,
+    /// or a prompt or header string it uses), for the functions that have one.
+    auth: HashMap<u64, String>,
 }
 
 const COMPARE: &[&str] = &[
@@ -216,7 +230,7 @@ const INPUT: &[&str] = &[
 ];
 
 /// A glibc internal variant (`__strcmp_sse2`, `__memcmp_evex_movbe`) of a function.
-fn base_name(name: &str) -> &str {
+pub(crate) fn base_name(name: &str) -> &str {
     let n = name.split('@').next().unwrap_or(name);
     if let Some(rest) = n.strip_prefix("__") {
         for &c in COMPARE.iter().chain(SHELL) {
@@ -233,7 +247,15 @@ fn scan(bytes: &[u8]) -> Option<Scan> {
     if image.code.is_empty() {
         return None;
     }
-    let functions = lower::functions(&image);
+    let (functions, stubs) = lower::functions_and_stubs(&image);
+    let compared_from_network = if receives_from_network(&image) {
+        let mut named = functions.clone();
+        let names = net::name_everything(&image, &mut named, stubs);
+        net::analyse(&image, &named, &names).compared_from_network
+    } else {
+        HashSet::new()
+    };
+    let auth = auth_functions(&image, &functions);
     let arch = image.arch.name(image.is_64, image.big_endian);
     // Comparison functions: by name, then the binary's own thin wrappers of them.
     let mut wrappers: HashMap<u64, String> = HashMap::new();
@@ -300,7 +322,75 @@ fn scan(bytes: &[u8]) -> Option<Scan> {
         names,
         symbols_known: !image.is_static || image.has_symtab,
         is_executable: image.is_executable,
+        compared_from_network,
+        auth,
     })
+}
+
+/// Whether a program may receive from the network: it imports a socket call, or it is static
+/// (its library functions are recognised later).
+fn receives_from_network(image: &Image) -> bool {
+    image.is_static
+        || image.imports.iter().any(|n| {
+            matches!(
+                libc::plain_name(n),
+                "recv" | "recvfrom" | "accept" | "accept4" | "bind" | "listen"
+            )
+        })
+}
+
+/// Library calls that authenticate a user.
+const AUTH_CALLS: &[&str] = &[
+    "getpass",
+    "crypt",
+    "crypt_r",
+    "getspnam",
+    "getspnam_r",
+    "pam_start",
+    "pam_authenticate",
+    "readpassphrase",
+];
+/// Words of the strings an authentication path uses: prompts, form fields, HTTP headers.
+const AUTH_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "login:",
+    "authoriz",
+    "www-authenticate",
+    "username",
+    "user name",
+    "passphrase",
+];
+
+/// The functions on an authentication path: they call an authentication function, or pass a
+/// prompt, form field or authorization header string to a call.
+fn auth_functions(image: &Image, functions: &[lower::Function]) -> HashMap<u64, String> {
+    let mut out = HashMap::new();
+    for f in functions {
+        for c in &f.calls {
+            if let Callee::Named(n) = &c.callee {
+                let b = base_name(n);
+                if AUTH_CALLS.contains(&b) {
+                    out.insert(f.start, format!("calls {b}"));
+                    break;
+                }
+            }
+            let word = c.args.iter().take(4).find_map(|v| {
+                let (_, s) = image.string_at(v.value()?)?;
+                let lower = String::from_utf8_lossy(s).to_ascii_lowercase();
+                AUTH_WORDS
+                    .iter()
+                    .find(|w| lower.contains(*w))
+                    .map(|_| String::from_utf8_lossy(s).into_owned())
+            });
+            if let Some(w) = word {
+                let w: String = w.chars().take(40).collect();
+                out.insert(f.start, format!("uses {w:?}"));
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn compare_name(callee: &Callee, wrappers: &HashMap<u64, String>) -> Option<String> {
@@ -345,6 +435,8 @@ struct Suspicious {
     confidence: Confidence,
     guards: Option<String>,
     bypasses: Option<String>,
+    /// Where the compared value comes from: `network` or `authentication (…)`.
+    input: Option<String>,
 }
 
 /// Named callees reachable from `calls` (and up to two levels of local callees).
@@ -440,6 +532,24 @@ fn suspicious_comparisons(bytes: &[u8]) -> Vec<Suspicious> {
             .iter()
             .find(|n| PASSWORD_CHECK.contains(&n.as_str()))
             .cloned();
+        // A constant compared before system() is ordinary firmware logic (configuration
+        // checks in rc programs) unless the compared value comes from the network or an
+        // authentication path.
+        let input = if scan.compared_from_network.contains(&lit.call_at) {
+            Some("network".to_string())
+        } else {
+            let mut auth = scan.auth.get(&f.start).cloned();
+            if auth.is_none() {
+                auth = all_names
+                    .iter()
+                    .find(|n| AUTH_CALLS.contains(&n.as_str()))
+                    .map(|n| format!("calls {n}"));
+            }
+            auth.map(|a| format!("authentication ({a})"))
+        };
+        if bypass.is_none() && input.is_none() {
+            continue;
+        }
         let (rule, severity, guards) = if bypass.is_some() {
             (
                 &RULES[0],
@@ -480,6 +590,7 @@ fn suspicious_comparisons(bytes: &[u8]) -> Vec<Suspicious> {
             confidence,
             guards,
             bypasses: bypass,
+            input,
         });
     }
     out
@@ -525,6 +636,9 @@ fn to_finding(a: &Analysis, node: assay_model::NodeId, s: Suspicious) -> Finding
     }
     if let Some(b) = s.bypasses {
         f.context.insert("bypasses".into(), b);
+    }
+    if let Some(i) = s.input {
+        f.context.insert("input".into(), i);
     }
     f
 }
