@@ -314,7 +314,8 @@ pub struct StoreFlags {
     /// [default: $XDG_DATA_HOME/assay/fleet, else ~/.local/share/assay/fleet].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Database: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// Database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (password and port
+    /// optional)
     /// [default: sqlite:DATA/store.sqlite].
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
