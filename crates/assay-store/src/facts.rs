@@ -130,8 +130,9 @@ fn hash_of_line(evidence: &str, account: &str) -> Option<String> {
     (first == account && !hash.is_empty()).then(|| hash.to_string())
 }
 
-/// Every fact of `report`; `payload` is the same report as JSON, read for the parts that
-/// this build's model may not have yet (`listeners`, added by the exposure map).
+/// Every fact of `report`; `payload` is the same report as JSON, from which the listeners
+/// are read, so that a report imported from an older or newer Assay is read alike (reports
+/// made before the exposure map have none: their boot-time remote-access findings stand in).
 pub(crate) fn facts_of(report: &Report, payload: &serde_json::Value) -> Vec<Fact> {
     let mut out = BTreeSet::new();
     for f in &report.findings {

@@ -37,8 +37,7 @@ pub enum Command {
     Vulndb(VulndbCommand),
     /// List every detection rule with its documentation.
     Rules(RulesArgs),
-    /// Take scan jobs from a fleet store, scan, and store the signed reports (run as many
-    /// workers on as many machines as needed).
+    /// Take scan jobs from a fleet store, scan, and store the signed reports.
     Worker(WorkerArgs),
     /// A lab's catalogue: add images, queue scans, ask questions across images.
     #[command(subcommand)]
