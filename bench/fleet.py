@@ -64,7 +64,9 @@ def corpus_images(corpus):
 
 
 def worker(assay, data, db, wid, *extra, stderr=subprocess.DEVNULL):
-    return subprocess.Popen([assay, "worker", "--data", data, "--db", db, "--id", wid, *extra],
+    scratch = os.path.join(data, "scratch-" + wid)
+    return subprocess.Popen([assay, "worker", "--data", data, "--db", db, "--id", wid,
+                             "--scratch", scratch, *extra],
                             stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
@@ -275,7 +277,8 @@ def main():
         sys.exit(f"no images in {args.corpus}")
     print(f"corpus: {len(images)} images from {args.corpus}; {os.cpu_count()} CPUs")
     print("1. throughput through the store (SQLite, disk blobs)")
-    throughput(assay, images, args.copies, 1)
+    data, _ = throughput(assay, images, args.copies, 1)
+    shutil.rmtree(os.path.dirname(data), ignore_errors=True)
     data, db = throughput(assay, images, args.copies, 2)
     print(f"2. cross-image queries over {args.reports} synthetic reports + the real ones")
     queries(example, db, args.reports, "SQLite")
@@ -291,7 +294,8 @@ def main():
         pdb = pg.database("queries")
         run_json(assay, pdata, pdb, "add", *images, "--vendor", "corpus", "--queue")
         subprocess.run([assay, "worker", "--data", pdata, "--db", pdb, "--until-idle", "-q",
-                        "--concurrency", "2"], check=True)
+                        "--concurrency", "2", "--scratch", os.path.join(work, "scratch")],
+                       check=True)
         queries(example, pdb, args.reports, "PostgreSQL")
         shutil.rmtree(work, ignore_errors=True)
         print("3. fault run (PostgreSQL)")

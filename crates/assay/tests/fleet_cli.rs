@@ -47,9 +47,13 @@ fn add(data: &Path, db: &str, image: &Path) -> i64 {
 }
 
 fn worker(data: &Path, db: &str, extra: &[&str]) -> Child {
+    // Scratch space inside the test's directory: a killed worker cannot clean up its own.
+    let scratch = tempfile::tempdir_in(data).unwrap().keep();
     assay()
         .args(["worker", "--data"])
         .arg(data)
+        .arg("--scratch")
+        .arg(scratch)
         .args(["--db", db, "--lease", "3", "--poll", "0.2"])
         .args(extra)
         .stdout(Stdio::null())
