@@ -4,6 +4,7 @@
 use crate::limits::read_bounded;
 use crate::FormatError;
 use std::cell::Cell;
+use std::io::Read;
 
 /// The compressor a squashfs image declares (v4 superblock id; v2/v3 are always zlib,
 /// or a vendor LZMA that only the data tells).
@@ -171,7 +172,7 @@ impl Decoder {
         expected: Option<usize>,
     ) -> Result<Vec<u8>, FormatError> {
         if let Some(v) = self.lzma.get() {
-            if let Some(out) = try_lzma(v, src, max_out, expected) {
+            if let Some(out) = try_lzma(v, src, max_out, expected, false) {
                 return Ok(out);
             }
         }
@@ -189,10 +190,11 @@ impl Decoder {
                 pb: 0,
             },
         ];
-        // Raw coder data has no props to read: guessing is only safe when the exact size
-        // is known, because a wrong guess rarely decodes to exactly that many bytes.
+        // Raw coder data has no props to read: a guess is accepted only when the range
+        // coder ends exactly at the end of the block (checked in `try_lzma`), which a wrong
+        // guess practically never does.
         let searching = self.failed_searches.get() < MAX_FAILED_SEARCHES;
-        if expected.is_some() && self.may_be_vendor_lzma && searching {
+        if self.may_be_vendor_lzma && searching {
             for header in [0u8, 5, 13] {
                 candidates.push(LzmaVariant {
                     header,
@@ -211,14 +213,20 @@ impl Decoder {
                 }
             }
         }
+        let full = candidates.len() > 2;
         for v in candidates {
             if Some(v) == self.lzma.get() {
                 continue;
             }
-            if let Some(out) = try_lzma(v, src, max_out, expected) {
+            // A layout not yet seen on this image must prove itself by the exact end (or
+            // an end marker): garbage decodes to garbage without an error.
+            if let Some(out) = try_lzma(v, src, max_out, expected, true) {
                 self.lzma.set(Some(v));
                 return Ok(out);
             }
+        }
+        if full {
+            self.failed_searches.set(self.failed_searches.get() + 1);
         }
         Err(FormatError::Decode(
             "lzma: no known block layout decodes".into(),
@@ -226,12 +234,19 @@ impl Decoder {
     }
 }
 
+/// Bytes an LZMA decoder may produce past the real end of a stream that has no end marker
+/// (symbols decoded from the finished coder's state before it needs another input byte).
+const MAX_OVERRUN: usize = 32;
+
 /// One LZMA attempt; `lc == lp == pb == 0` with a header means "props from the header".
+/// `strict`: the range coder must finish exactly at the end of the block, the proof that
+/// guessed parameters are right.
 fn try_lzma(
     v: LzmaVariant,
     src: &[u8],
     max_out: usize,
     expected: Option<usize>,
+    strict: bool,
 ) -> Option<Vec<u8>> {
     let hdr = v.header as usize;
     let body = src.get(hdr..)?;
@@ -244,28 +259,114 @@ fn try_lzma(
     } else {
         (v.lc as u32, v.lp as u32, v.pb as u32)
     };
+    let mut expected = expected;
     if hdr == 13 {
-        // The size field must agree with what the block can hold.
+        // The size field must agree with what the block can hold; "unknown" (all ones)
+        // leaves the size to the end marker or the end of the block.
         let size = u64::from_le_bytes(src.get(5..13)?.try_into().ok()?);
-        if size != u64::MAX && size > max_out as u64 {
-            return None;
-        }
-        if let (Some(e), true) = (expected, size != u64::MAX) {
-            if size != e as u64 {
+        if size != u64::MAX {
+            if size > max_out as u64 || expected.is_some_and(|e| size != e as u64) {
                 return None;
+            }
+            expected = Some(size as usize);
+        }
+    }
+    let p = Params {
+        lc,
+        lp,
+        pb,
+        // The window never needs to exceed the block: cap it so a hostile dict size
+        // cannot allocate.
+        dict: (max_out.max(4096) as u32).next_power_of_two(),
+    };
+    match expected {
+        Some(e) => decode_exact(body, e, p, strict),
+        None => {
+            // A metadata block is full unless it is its table's last: try that first.
+            if strict {
+                if let Some(out) = decode_exact(body, max_out, p, true) {
+                    return Some(out);
+                }
+            }
+            let (out, ending) = decode_open(body, max_out, p)?;
+            match ending {
+                Ending::Marker => (!out.is_empty()).then_some(out),
+                Ending::InputEnd if !strict => (!out.is_empty()).then_some(out),
+                Ending::InputEnd => {
+                    // No end marker: the real size is the smallest at which the coder
+                    // finishes exactly at the end of the block.
+                    let n = out.len();
+                    (n.saturating_sub(MAX_OVERRUN).max(1)..=n)
+                        .find_map(|s| decode_exact(body, s, p, true))
+                }
             }
         }
     }
-    // The window never needs to exceed the block: cap it so a hostile dict size cannot
-    // allocate.
-    let dict = (max_out.max(4096) as u32).next_power_of_two();
-    let size = expected.map(|e| e as u64).unwrap_or(u64::MAX);
-    let r = lzma_rust2::LzmaReader::new(body, size, lc, lp, pb, dict, None).ok()?;
-    let d = read_bounded(r, max_out as u64);
-    match expected {
-        Some(e) => (d.error.is_none() && d.data.len() == e).then_some(d.data),
-        None => (d.error.is_none() && !d.data.is_empty()).then_some(d.data),
+}
+
+/// LZMA coder parameters of one attempt.
+#[derive(Clone, Copy)]
+struct Params {
+    lc: u32,
+    lp: u32,
+    pb: u32,
+    dict: u32,
+}
+
+/// How an LZMA stream of unknown size stopped.
+enum Ending {
+    /// At its end marker.
+    Marker,
+    /// Where its input ran out (squashfs blocks often carry no end marker).
+    InputEnd,
+}
+
+/// Decode exactly `size` bytes. `strict`: the coder must also end in its final state with
+/// every input byte used.
+fn decode_exact(body: &[u8], size: usize, p: Params, strict: bool) -> Option<Vec<u8>> {
+    let mut input = body;
+    let mut r =
+        lzma_rust2::LzmaReader::new(&mut input, size as u64, p.lc, p.lp, p.pb, p.dict, None)
+            .ok()?;
+    r.set_relaxed_end_condition(!strict);
+    let mut out = vec![0u8; size];
+    r.read_exact(&mut out).ok()?;
+    if strict {
+        let (_, buffered) = r.into_parts();
+        if !buffered.is_empty() || !input.is_empty() {
+            return None;
+        }
     }
+    Some(out)
+}
+
+/// Decode a stream of unknown size into at most `max_out` bytes, up to its end marker or
+/// the end of its input; `None` on a decoding error or more than `max_out` bytes.
+fn decode_open(body: &[u8], max_out: usize, p: Params) -> Option<(Vec<u8>, Ending)> {
+    let mut r = lzma_rust2::LzmaReader::new(body, u64::MAX, p.lc, p.lp, p.pb, p.dict, None).ok()?;
+    r.set_defer_errors(true);
+    let cap = max_out.saturating_add(MAX_OVERRUN);
+    let mut out = vec![0u8; cap];
+    let mut n = 0;
+    let ending = loop {
+        let Some(room) = out.get_mut(n..).filter(|r| !r.is_empty()) else {
+            // Filled to the cap without an end: not a block of this size.
+            return None;
+        };
+        match r.read(room) {
+            Ok(0) => break Ending::Marker,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break Ending::InputEnd,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    };
+    out.truncate(n);
+    if matches!(ending, Ending::Marker) && n > max_out {
+        return None;
+    }
+    out.truncate(max_out);
+    Some((out, ending))
 }
 
 /// A whole zlib stream into at most `max_out` bytes.
