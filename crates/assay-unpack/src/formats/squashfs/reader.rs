@@ -72,7 +72,13 @@ pub(crate) fn unpack(
     img.load_frags();
 
     let mut out = Unpacked::default();
-    out.detail("version", format!("{}.{}", sb.major, sb.minor));
+    out.detail(
+        "version",
+        format!("{}.{}", sb.major, super::minor_name(sb.minor)),
+    );
+    if !sb.standard_magic() {
+        out.detail("magic", String::from_utf8_lossy(&sb.magic));
+    }
     out.detail(
         "endianness",
         if sb.endian == Endian::Big {
