@@ -21,6 +21,8 @@ pub(super) struct Image<'a> {
     pub(super) sb: &'a Superblock,
     pub(super) data: &'a [u8],
     pub(super) dec: Decoder,
+    /// Byte order of the metadata block headers (see `table::meta_header_order`).
+    pub(super) meta_endian: Endian,
     pub(super) ctx: &'a UnpackContext<'a>,
     pub(super) inodes: Table,
     pub(super) dirs: Table,
@@ -41,6 +43,7 @@ pub(crate) fn unpack(
         sb,
         data,
         dec: Decoder::new(sb.comp, sb.major < 4),
+        meta_endian: super::table::meta_header_order(sb, data),
         ctx,
         inodes: Table::default(),
         dirs: Table::default(),
@@ -88,6 +91,9 @@ pub(crate) fn unpack(
         },
     );
     out.detail("block_size", sb.block_size);
+    if img.meta_endian != sb.endian {
+        out.detail("metadata_headers", "little-endian (AVM)");
+    }
     img.walk(&mut out)?;
     out.detail("compression", img.dec.describe());
     out.warnings.append(&mut img.warnings);
