@@ -42,7 +42,7 @@ pub(crate) fn unpack(
     let mut img = Image {
         sb,
         data,
-        dec: Decoder::new(sb.comp, sb.major < 4),
+        dec: Decoder::new(sb.comp),
         meta_endian: super::table::meta_header_order(sb, data),
         ctx,
         inodes: Table::default(),
