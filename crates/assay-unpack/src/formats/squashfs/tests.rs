@@ -139,6 +139,21 @@ fn hostile_squashfs() {
     );
 }
 
+/// The vendor paths under damage: the raw LZMA parameter search, the tagged and mixed
+/// blocks, the big-endian bit-packed inodes. Each sweep must stay bounded (the search gives
+/// up after a few failures on one image).
+#[test]
+fn hostile_legacy_vendor_lzma() {
+    for data in [
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma-raw-le.sqfs")[..],
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma-lsdk-be.sqfs")[..],
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-adaptive-le.sqfs")[..],
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma13-be-qshs.sqfs")[..],
+    ] {
+        hostile_with(&Squashfs, data, &Hostile::unprobed());
+    }
+}
+
 #[test]
 fn probe_rejects_bad_headers() {
     let data = include_bytes!("../../../tests/fixtures/squashfs/sq-gzip.sqfs");
