@@ -37,6 +37,8 @@ pub(super) struct Inode {
     perm: u32,
     pub(super) uid: u32,
     pub(super) gid: u32,
+    /// Modification time (Unix seconds); 2.x keeps none for links and devices.
+    pub(super) mtime: Option<u32>,
 }
 
 impl Inode {
@@ -73,7 +75,7 @@ impl Image<'_> {
         let perm = c.u16()? as u32;
         let uid = self.id(c.u16()? as u32);
         let gid = self.id(c.u16()? as u32);
-        let _mtime = c.u32()?;
+        let mtime = c.u32()?;
         let _number = c.u32()?;
         let kind = match ty {
             1 => {
@@ -142,6 +144,7 @@ impl Image<'_> {
             perm,
             uid,
             gid,
+            mtime: Some(mtime),
         })
     }
 
@@ -245,11 +248,20 @@ impl Image<'_> {
             (7, _) => Kind::Socket,
             (t, _) => return Err(FormatError::Corrupt(format!("inode type {t}"))),
         };
+        // 3.x: every inode after its ids; 2.x: files and directories only, after their
+        // first fields.
+        let mtime = match (ty, v3) {
+            (_, true) => Some(f(32, 32)? as u32),
+            (2 | 1, false) => Some(f(if ty == 2 { 32 } else { 64 }, 32)? as u32),
+            (8, false) => Some(f(72, 32)? as u32),
+            _ => None,
+        };
         Ok(Inode {
             kind,
             perm,
             uid,
             gid,
+            mtime,
         })
     }
 }

@@ -198,7 +198,11 @@ impl Image<'_> {
                         Entry::fs(&p, EntryKind::File).with_data(EntryData::Owned(blob))
                     }
                 };
-                out.entries.push(entry.with_owner(mode, uid, gid));
+                let entry = entry.with_owner(mode, uid, gid);
+                out.entries.push(match ino.mtime {
+                    Some(t) => entry.with_detail("mtime", t),
+                    None => entry,
+                });
                 if let Kind::Dir { .. } = ino.kind {
                     if depth + 1 >= MAX_DEPTH {
                         self.warn(format!("{p}: directories nested deeper than {MAX_DEPTH}"));

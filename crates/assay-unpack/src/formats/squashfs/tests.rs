@@ -20,6 +20,7 @@ macro_rules! fixture {
             check($file, data, &u.entries, EXPECTED, &Check::EXACT);
             for e in &u.entries {
                 assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
+                assert_eq!(e.details["mtime"], "1700000000", "{}", e.path);
             }
         }
     };
@@ -51,6 +52,7 @@ macro_rules! legacy_fixture {
             check($file, data, &u.entries, EXPECTED, &Check::EXACT);
             for e in &u.entries {
                 assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
+                assert_eq!(e.details["mtime"], "1700000000", "{}", e.path);
             }
         }
     };
@@ -240,6 +242,17 @@ fn real_v2_vendor_lzma() {
         .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
         .count();
     assert_eq!(links, 68);
+    // 2.x keeps times for files and directories only; they must be the build's (2000s).
+    for e in &u.entries {
+        let t = e.details.get("mtime").map(|t| t.parse::<u32>().unwrap());
+        match e.kind {
+            EntryKind::File | EntryKind::Directory => {
+                let t = t.unwrap_or_else(|| panic!("{} has no time", e.path));
+                assert!((946_684_800..1_900_000_000).contains(&t), "{} {t}", e.path);
+            }
+            _ => assert_eq!(t, None, "{}", e.path),
+        }
+    }
 }
 
 /// Hostile variants of the real legacy image, flipped in its tables (the legacy, bit-packed
