@@ -115,6 +115,8 @@ pub(crate) struct Superblock {
     pub root_inode: u64,
     /// Bytes of the image that the file system uses.
     pub bytes_used: u64,
+    /// What the superblock said when `bytes_used` was off and was repaired from the tables.
+    pub declared_bytes_used: Option<u64>,
     /// v4: the id table index; v2/v3: the uid table.
     pub id_table: u64,
     /// v2/v3: the gid table.
@@ -148,6 +150,22 @@ impl Superblock {
             Endian::Big => Endian::Little,
         };
         Self::parse_as(d, first).or_else(|| Self::parse_as(d, other))
+    }
+
+    /// Where the last table ends, the id (4.0) or uid/gid (2.x/3.x) table that the tools
+    /// write last; `None` when something else (xattrs) may follow or the numbers overflow.
+    fn table_end(&self) -> Option<u64> {
+        if self.major == 4 {
+            if self.xattr_table != u64::MAX {
+                return None;
+            }
+            let blocks = (u64::from(self.id_count) * 4).div_ceil(8192);
+            self.id_table.checked_add(blocks * 8)
+        } else {
+            let uids = self.id_table.checked_add(u64::from(self.id_count) * 4)?;
+            let gids = self.gid_table.checked_add(u64::from(self.gid_count) * 4)?;
+            Some(if self.gid_count > 0 { uids.max(gids) } else { uids })
+        }
     }
 
     /// Whether the magic is one of the two that squashfs-tools writes.
@@ -195,6 +213,7 @@ impl Superblock {
                     gid_count: 0,
                     root_inode: u64_at(32)?,
                     bytes_used: u64_at(40)?,
+                    declared_bytes_used: None,
                     id_table: u64_at(48)?,
                     gid_table: 0,
                     xattr_table: u64_at(56)?,
@@ -234,6 +253,7 @@ impl Superblock {
                     gid_count: *d.get(38)? as u32,
                     root_inode: u64_at(43)?,
                     bytes_used: if v3 { u64_at(63)? } else { u32_at(8)? as u64 },
+                    declared_bytes_used: None,
                     id_table: if v3 { u64_at(71)? } else { u32_at(12)? as u64 },
                     gid_table: if v3 { u64_at(79)? } else { u32_at(16)? as u64 },
                     inode_table: if v3 { u64_at(87)? } else { u32_at(20)? as u64 },
@@ -245,6 +265,18 @@ impl Superblock {
             }
             _ => return None,
         };
+        let mut sb = sb;
+        // `bytes_used` off (zero, short of the tables, or past the end of the data while the
+        // tables all sit inside it): the end of the last table stands in for it.
+        if let Some(end) = sb.table_end() {
+            let have = d.len() as u64;
+            let short = sb.bytes_used < end;
+            let past = sb.bytes_used > have;
+            if (short || past) && end <= have && sb.inode_table < sb.dir_table {
+                sb.declared_bytes_used = Some(sb.bytes_used);
+                sb.bytes_used = end;
+            }
+        }
         // The tables sit inside the used bytes, in their usual order, and the root inode
         // inside the inode table.
         if sb.bytes_used < 64

@@ -79,6 +79,12 @@ pub(crate) fn unpack(
         "version",
         format!("{}.{}", sb.major, super::minor_name(sb.minor)),
     );
+    if let Some(declared) = sb.declared_bytes_used {
+        out.warn(format!(
+            "superblock says {declared} bytes used, but its tables end at {}: read to there",
+            sb.bytes_used
+        ));
+    }
     if !sb.standard_magic() {
         out.detail("magic", String::from_utf8_lossy(&sb.magic));
     }

@@ -285,3 +285,29 @@ fn hostile_real_v2_tables() {
     }
     assert!(start.elapsed().as_secs() < 120);
 }
+
+/// A superblock whose `bytes_used` is zero or points past the data: the length comes from
+/// the end of its last table, with a warning, and every entry is read.
+#[test]
+fn bytes_used_repaired_from_tables() {
+    let v3 = include_bytes!("../../../tests/fixtures/squashfs/sq3-zlib-le.sqfs");
+    let v4 = include_bytes!("../../../tests/fixtures/squashfs/sq-gzip.sqfs");
+    for (img, at) in [(&v3[..], 63usize), (&v4[..], 40)] {
+        let good = Superblock::parse(img).unwrap();
+        assert_eq!(good.declared_bytes_used, None);
+        for bad in [0u64, 1 << 40, good.inode_table + 1] {
+            let mut d = img.to_vec();
+            d[at..at + 8].copy_from_slice(&bad.to_le_bytes());
+            let sb = Superblock::parse(&d).expect("repaired superblock");
+            assert_eq!(
+                (sb.bytes_used, sb.declared_bytes_used),
+                (good.bytes_used, Some(bad))
+            );
+            let u = unpack(&Squashfs, &d);
+            assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+            assert!(u.warnings[0].contains("tables end at"), "{:?}", u.warnings);
+            let name = if at == 63 { "sq3-zlib-le.sqfs" } else { "sq-gzip.sqfs" };
+            check(name, &d, &u.entries, EXPECTED, &Check::EXACT);
+        }
+    }
+}
