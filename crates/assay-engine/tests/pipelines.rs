@@ -4,7 +4,7 @@
 use assay_engine::{
     AnalysisConfig, CancelToken, Error, Progress, ReferenceTime, Scan, VulnerabilitySource,
 };
-use assay_model::Report;
+use assay_model::{Report, WarningKind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -123,9 +123,19 @@ fn the_reference_time_is_the_configs_or_the_images_own() {
         Some(as_of.as_str()),
         newest.map(assay_model::time::format_utc).as_deref()
     );
-    // A bare squashfs carries no time the engine reads yet: the caller must give one.
-    let bare = Scan::new(AnalysisConfig::new()).run(&settings("gateway.sqfs"));
-    assert!(matches!(bare, Err(Error::NoReferenceTime)), "{bare:?}");
+    // A bare squashfs is dated by its superblock and inode times.
+    let bare = Scan::new(AnalysisConfig::new())
+        .run(&settings("gateway.sqfs"))
+        .unwrap()
+        .report;
+    assert_eq!(bare.as_of.as_deref(), Some("2023-11-14T22:13:20Z"));
+    // A romfs stores no time at all: the caller must give one.
+    let romfs = root().join("crates/assay-unpack/tests/fixtures/squashfs/romfs.img");
+    let undated = Scan::new(AnalysisConfig::new()).run(&romfs);
+    assert!(
+        matches!(undated, Err(Error::NoReferenceTime)),
+        "{undated:?}"
+    );
     // The certificate is judged as of the given time.
     let expired = |t: i64| {
         let config = AnalysisConfig::new().with_reference_time(ReferenceTime::At(t));
@@ -184,7 +194,7 @@ fn progress_is_reported_in_order_and_a_cancel_stops_the_run() {
 fn vulnerability_sources_are_explicit() {
     let base = AnalysisConfig::new().with_reference_time(ReferenceTime::At(AS_OF));
     let skip = Scan::new(base.clone()).run(&demo()).unwrap().report;
-    assert!(skip.warnings.iter().all(|w| w.kind != "vulndb"));
+    assert!(skip.warnings.iter().all(|w| w.kind != WarningKind::Vulndb));
 
     let none = Scan::new(
         base.clone()
@@ -196,7 +206,7 @@ fn vulnerability_sources_are_explicit() {
     let warned: Vec<_> = none
         .warnings
         .iter()
-        .filter(|w| w.kind == "vulndb")
+        .filter(|w| w.kind == WarningKind::Vulndb)
         .collect();
     assert_eq!(warned.len(), 1);
     assert_eq!(warned[0].message, assay_vulndb::NO_DATABASE);
