@@ -1,5 +1,7 @@
 //! cramfs, the small zlib-compressed read-only file system of older embedded Linux devices,
 //! in both byte orders (big-endian images come from big-endian targets or `cramfsswap`).
+//! cramfs stores no time stamps (inodes have none, the superblock neither), so its entries
+//! carry no modification time.
 //!
 //! Own reader: no maintained pure-Rust crate reads cramfs, and the format is small (a
 //! superblock, 12-byte bit-packed inodes, per-page zlib blocks).

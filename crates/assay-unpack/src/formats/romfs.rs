@@ -1,5 +1,6 @@
 //! romfs (`-rom1fs-`), the minimal uncompressed read-only file system of small embedded
-//! Linux and uClinux images. File data is carved in place, without copying.
+//! Linux and uClinux images. File data is carved in place, without copying. romfs stores no
+//! time stamps, so its entries carry no modification time.
 //!
 //! Own reader: the format is a linked list of 16-byte-aligned headers, simpler to read with
 //! full bounds checks than to adapt a crate.

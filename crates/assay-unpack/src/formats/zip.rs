@@ -7,7 +7,9 @@
 //! member must survive a hostile neighbour (bad method, encryption, overlapping data) with a
 //! warning, and decoding must go through the budget; a small reader over the slice does this
 //! directly. Methods other than stored and deflate, and encrypted members, are kept as entries
-//! without data and a warning.
+//! without data and a warning. Member times come from the Info-ZIP extended timestamp (Unix
+//! seconds) when present, else from the MS-DOS date and time, which carry no time zone and
+//! are read as UTC.
 
 use super::member_name::absolute;
 use crate::cursor::{le16, le32, le64};
