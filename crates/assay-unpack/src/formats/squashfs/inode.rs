@@ -37,8 +37,8 @@ pub(super) struct Inode {
     perm: u32,
     pub(super) uid: u32,
     pub(super) gid: u32,
-    /// Modification time (Unix seconds); 2.x keeps none for links and devices.
-    pub(super) mtime: Option<u32>,
+    /// Modification time, Unix seconds (v2 stores none for links, devices, pipes, sockets).
+    pub(super) mtime: Option<i64>,
 }
 
 impl Inode {
@@ -75,7 +75,7 @@ impl Image<'_> {
         let perm = c.u16()? as u32;
         let uid = self.id(c.u16()? as u32);
         let gid = self.id(c.u16()? as u32);
-        let mtime = c.u32()?;
+        let mtime = Some(i64::from(c.u32()?));
         let _number = c.u32()?;
         let kind = match ty {
             1 => {
@@ -144,7 +144,7 @@ impl Image<'_> {
             perm,
             uid,
             gid,
-            mtime: Some(mtime),
+            mtime,
         })
     }
 
@@ -199,6 +199,18 @@ impl Image<'_> {
             _ => uid,
         };
         let base = if v3 { 96 } else { 32 };
+        // v3 keeps the time in every inode's header; v2 only in directory and file inodes.
+        let mtime_bit = match (ty, v3) {
+            (_, true) => Some(32),
+            (1, false) => Some(64),
+            (8, false) => Some(72),
+            (2, false) => Some(32),
+            _ => None,
+        };
+        let mtime = match mtime_bit {
+            Some(bit) => Some(f(bit, 32)? as i64),
+            None => None,
+        };
         let kind = match (ty, v3) {
             (1, true) => Kind::Dir {
                 size: f(128, 19)?.saturating_sub(3),
@@ -247,14 +259,6 @@ impl Image<'_> {
             (6, _) => Kind::Fifo,
             (7, _) => Kind::Socket,
             (t, _) => return Err(FormatError::Corrupt(format!("inode type {t}"))),
-        };
-        // 3.x: every inode after its ids; 2.x: files and directories only, after their
-        // first fields.
-        let mtime = match (ty, v3) {
-            (_, true) => Some(f(32, 32)? as u32),
-            (2 | 1, false) => Some(f(if ty == 2 { 32 } else { 64 }, 32)? as u32),
-            (8, false) => Some(f(72, 32)? as u32),
-            _ => None,
         };
         Ok(Inode {
             kind,

@@ -103,6 +103,8 @@ pub(crate) struct Superblock {
     pub minor: u16,
     /// Inodes in the image.
     pub inodes: u32,
+    /// When the image was made, Unix seconds.
+    pub mkfs_time: u32,
     /// Data block size in bytes (a power of two, 4 KiB to 1 MiB).
     pub block_size: u32,
     /// Fragment entries.
@@ -205,6 +207,7 @@ impl Superblock {
                     major,
                     minor,
                     inodes: u32_at(4)?,
+                    mkfs_time: u32_at(8)?,
                     block_size,
                     fragments: u32_at(16)?,
                     comp: Compression::from_id(u16_at(20)?)?,
@@ -240,6 +243,7 @@ impl Superblock {
                     major,
                     minor,
                     inodes: u32_at(4)?,
+                    mkfs_time: u32_at(39)?,
                     block_size,
                     fragments: u32_at(55)?,
                     // `L` marks the LZMA builds; otherwise zlib, or LZMA that the data tells.

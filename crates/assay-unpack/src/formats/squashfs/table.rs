@@ -4,6 +4,7 @@
 use super::reader::Image;
 use super::Superblock;
 use crate::cursor::{Cursor, Endian};
+use crate::format::WarningKind;
 use crate::FormatError;
 use std::collections::BTreeMap;
 
@@ -94,7 +95,7 @@ impl Image<'_> {
                 }
                 Err(e @ FormatError::Limit(_)) => return Err(e),
                 Err(e) => {
-                    self.warn(format!("{what} table: {e}"));
+                    self.warn(e.kind(), format!("{what} table: {e}"));
                     break;
                 }
             }
@@ -116,7 +117,7 @@ impl Image<'_> {
                 break;
             };
             let Ok(mut c) = Cursor::at(self.data, at, self.sb.endian) else {
-                self.warn("table index runs past the end");
+                self.warn(WarningKind::Truncated, "table index runs past the end");
                 break;
             };
             let p = if ptr == 8 {
@@ -125,13 +126,13 @@ impl Image<'_> {
                 c.u32().map(u64::from)
             };
             let Ok(p) = p else {
-                self.warn("table index runs past the end");
+                self.warn(WarningKind::Truncated, "table index runs past the end");
                 break;
             };
             match self.meta_block(p) {
                 Ok((b, _)) => out.extend_from_slice(&b),
                 Err(e) => {
-                    self.warn(format!("table block at {p:#x}: {e}"));
+                    self.warn(e.kind(), format!("table block at {p:#x}: {e}"));
                     break;
                 }
             }

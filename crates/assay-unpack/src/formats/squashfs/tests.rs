@@ -1,5 +1,5 @@
 use super::*;
-use crate::format::{EntryData, EntryKind};
+use crate::format::{EntryData, EntryKind, WarningKind};
 use crate::formats::testutil::hostile::{hostile_with, Hostile};
 use crate::formats::testutil::manifest::{check, Check};
 use crate::formats::testutil::unpack;
@@ -18,9 +18,11 @@ macro_rules! fixture {
             assert!(u.warnings.is_empty(), "{:?}", u.warnings);
             assert_eq!(u.details["compression"], $comp);
             check($file, data, &u.entries, EXPECTED, &Check::EXACT);
+            // fixtures/scripts/squashfs.sh dates the tree and the image SOURCE_DATE_EPOCH.
+            assert_eq!(u.mtime, Some(1_700_000_000), "superblock creation time");
             for e in &u.entries {
                 assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
-                assert_eq!(e.details["mtime"], "1700000000", "{}", e.path);
+                assert_eq!(e.mtime, Some(1_700_000_000), "{}", e.path);
             }
         }
     };
@@ -50,9 +52,10 @@ macro_rules! legacy_fixture {
             assert_eq!(u.details["endianness"], $endian);
             assert_eq!(u.details.get("magic").map(String::as_str), $magic);
             check($file, data, &u.entries, EXPECTED, &Check::EXACT);
+            assert_eq!(u.mtime, Some(1_700_000_000), "superblock creation time");
             for e in &u.entries {
                 assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
-                assert_eq!(e.details["mtime"], "1700000000", "{}", e.path);
+                assert_eq!(e.mtime, Some(1_700_000_000), "{}", e.path);
             }
         }
     };
@@ -242,17 +245,16 @@ fn real_v2_vendor_lzma() {
         .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
         .count();
     assert_eq!(links, 68);
-    // 2.x keeps times for files and directories only; they must be the build's (2000s).
-    for e in &u.entries {
-        let t = e.details.get("mtime").map(|t| t.parse::<u32>().unwrap());
-        match e.kind {
-            EntryKind::File | EntryKind::Directory => {
-                let t = t.unwrap_or_else(|| panic!("{} has no time", e.path));
-                assert!((946_684_800..1_900_000_000).contains(&t), "{} {t}", e.path);
-            }
-            _ => assert_eq!(t, None, "{}", e.path),
-        }
-    }
+    // Version 2 dates the image and its file and directory inodes, not its links.
+    assert_eq!(u.mtime, Some(1_234_429_795));
+    assert_eq!(busybox.mtime, Some(1_234_429_780));
+    let bin = u.entries.iter().find(|e| e.path == "/bin").unwrap();
+    assert_eq!(bin.mtime, Some(1_234_429_739));
+    assert!(u
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
+        .all(|e| e.mtime.is_none()));
 }
 
 /// Hostile variants of the real legacy image, flipped in its tables (the legacy, bit-packed
@@ -305,7 +307,8 @@ fn bytes_used_repaired_from_tables() {
             );
             let u = unpack(&Squashfs, &d);
             assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
-            assert!(u.warnings[0].contains("tables end at"), "{:?}", u.warnings);
+            assert!(u.warnings[0].1.contains("tables end at"), "{:?}", u.warnings);
+            assert_eq!(u.warnings[0].0, WarningKind::Format);
             let name = if at == 63 { "sq3-zlib-le.sqfs" } else { "sq-gzip.sqfs" };
             check(name, &d, &u.entries, EXPECTED, &Check::EXACT);
         }
