@@ -419,7 +419,10 @@ fn decode_open(body: &[u8], max_out: usize, p: Params) -> Option<(Vec<u8>, Endin
 fn looks_like_zlib(src: &[u8]) -> bool {
     match src {
         [cmf, flg, ..] => {
-            cmf & 0x0f == 8 && cmf >> 4 <= 7 && flg & 0x20 == 0 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+            cmf & 0x0f == 8
+                && cmf >> 4 <= 7
+                && flg & 0x20 == 0
+                && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
         }
         _ => false,
     }

@@ -166,7 +166,11 @@ impl Superblock {
         } else {
             let uids = self.id_table.checked_add(u64::from(self.id_count) * 4)?;
             let gids = self.gid_table.checked_add(u64::from(self.gid_count) * 4)?;
-            Some(if self.gid_count > 0 { uids.max(gids) } else { uids })
+            Some(if self.gid_count > 0 {
+                uids.max(gids)
+            } else {
+                uids
+            })
         }
     }
 

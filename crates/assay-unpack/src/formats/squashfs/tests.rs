@@ -307,9 +307,17 @@ fn bytes_used_repaired_from_tables() {
             );
             let u = unpack(&Squashfs, &d);
             assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
-            assert!(u.warnings[0].1.contains("tables end at"), "{:?}", u.warnings);
+            assert!(
+                u.warnings[0].1.contains("tables end at"),
+                "{:?}",
+                u.warnings
+            );
             assert_eq!(u.warnings[0].0, WarningKind::Format);
-            let name = if at == 63 { "sq3-zlib-le.sqfs" } else { "sq-gzip.sqfs" };
+            let name = if at == 63 {
+                "sq3-zlib-le.sqfs"
+            } else {
+                "sq-gzip.sqfs"
+            };
             check(name, &d, &u.entries, EXPECTED, &Check::EXACT);
         }
     }
