@@ -27,7 +27,6 @@ fn file<'a>(r: &'a UnpackResult, path: &str) -> (&'a Node, &'a [u8]) {
         .iter()
         .find(|n| n.kind == NodeKind::File && n.path == path)
         .unwrap_or_else(|| panic!("{path} missing: {:?}", r.warnings));
-    eprintln!("DBG {node:?} {:?}", r.warnings);
     let bytes = r.content(node.id).map(|b| &b[..]).unwrap_or_default();
     (node, bytes)
 }
@@ -57,7 +56,10 @@ fn truncations_are_replayed_without_touching_the_bytes() {
     assert!(bytes[64..].iter().all(|&b| b == 0));
     // The one data node is decoded (and the two small files of the real image).
     let details = &jffs2(&r).details;
-    assert_eq!(details.get("data_nodes_decoded").map(String::as_str), Some("3"));
+    assert_eq!(
+        details.get("data_nodes_decoded").map(String::as_str),
+        Some("3")
+    );
 }
 
 #[test]
@@ -68,7 +70,10 @@ fn only_the_newest_of_overlapping_nodes_is_decoded() {
     assert_eq!(node.size, 256 * 1024);
     assert!(bytes.starts_with(b"newest layer\n"));
     let details = &jffs2(&r).details;
-    assert_eq!(details.get("data_nodes_decoded").map(String::as_str), Some("3"));
+    assert_eq!(
+        details.get("data_nodes_decoded").map(String::as_str),
+        Some("3")
+    );
     assert_eq!(
         details.get("data_nodes_overwritten").map(String::as_str),
         Some("9999")
@@ -85,10 +90,10 @@ fn decoding_for_a_byte_is_charged_to_the_budget() {
     let (node, _) = file(&r, "/stairs");
     assert_eq!(node.size, 256 * 1024 + 9_999);
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.message.contains("/stairs: data nodes from the one at")
-                && w.message.contains("not decoded")),
+        r.warnings.iter().any(
+            |w| w.message.contains("/stairs: data nodes from the one at")
+                && w.message.contains("not decoded")
+        ),
         "{:?}",
         r.warnings
     );

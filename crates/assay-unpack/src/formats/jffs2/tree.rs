@@ -78,7 +78,11 @@ fn assemble(
         }
         Write {
             isize: u64::from(n.isize),
-            range: start..if written { start + u64::from(n.dsize) } else { start },
+            range: start..if written {
+                start + u64::from(n.dsize)
+            } else {
+                start
+            },
         }
     });
     let live = LiveMap::replay(writes, buf.len() as u64).by_node();
