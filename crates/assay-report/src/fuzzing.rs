@@ -10,7 +10,7 @@ use crate::{diff, text};
 use assay_model::terminal::is_terminal_safe;
 use assay_model::{
     ByteRange, Category, Confidence, Finding, ImageInfo, Node, NodeKind, Report, Severity, Warning,
-    REPORT_SCHEMA,
+    WarningKind, REPORT_SCHEMA,
 };
 use std::collections::BTreeMap;
 
@@ -78,7 +78,7 @@ fn report_of_strings(data: &[u8]) -> Report {
     let warning = Warning {
         node: Some(1),
         location: next(),
-        kind: next(),
+        kind: WarningKind::Corrupt,
         message: next(),
     };
     Report {

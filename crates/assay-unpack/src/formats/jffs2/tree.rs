@@ -103,10 +103,13 @@ fn assemble(
         }
         let shown: u64 = ranges.iter().map(|r| r.end - r.start).sum();
         if let Err(limit) = ctx.charge(u64::from(n.dsize).saturating_sub(shown)) {
-            out.warn(format!(
-                "{path}: data nodes from the one at {:#x} on not decoded: {limit}",
-                n.node_at
-            ));
+            out.warn(
+                WarningKind::Limit,
+                format!(
+                    "{path}: data nodes from the one at {:#x} on not decoded: {limit}",
+                    n.node_at
+                ),
+            );
             break;
         }
         let src = d
