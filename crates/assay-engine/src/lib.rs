@@ -31,7 +31,7 @@ mod verify;
 
 pub use config::{AnalysisConfig, ConfigError, ReferenceTime, VulnerabilitySource};
 pub use error::{Error, LoadError};
-pub use load::{load_report, LoadedReport, SignatureCheck};
+pub use load::{load_report, LoadedReport, ReportFile, SignatureCheck, DEFAULT_MAX_REPORT_BYTES};
 pub use scan::{
     diff, entropy_profile, newest_embedded_time, verify, Progress, ProgressFn, Scan, ScanOutput,
 };

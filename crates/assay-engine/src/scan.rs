@@ -3,7 +3,7 @@
 
 use crate::config::{AnalysisConfig, ReferenceTime, VulnerabilitySource};
 use crate::verify::{self, Verification};
-use crate::{load_report, Error};
+use crate::{Error, ReportFile};
 use assay_analyze::Analysis;
 use assay_model::{Component, Finding, Report, Vulnerability, Warning, WarningKind, REPORT_SCHEMA};
 use assay_report::diff::ReportDiff;
@@ -408,8 +408,8 @@ impl Scan {
 
     /// The report a path stands for: read it when it is one, else scan the image.
     fn report_of(&self, path: &Path) -> Result<Report, Error> {
-        if let Some(loaded) = load_report(path)? {
-            return Ok(loaded.report);
+        if let Some(file) = ReportFile::read(path, self.config.max_report_bytes())? {
+            return Ok(file.parse()?.report);
         }
         Ok(self.run(path)?.report)
     }

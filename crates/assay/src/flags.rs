@@ -124,6 +124,22 @@ pub struct QuietFlag {
     pub quiet: bool,
 }
 
+/// `--max-report-mib N` of the commands that read reports back.
+#[derive(clap::Args)]
+pub struct ReportSizeFlag {
+    /// Refuse a report (or a signed envelope's payload) larger than this many MiB before
+    /// reading it.
+    #[arg(long, value_name = "MIB", default_value_t = assay_engine::DEFAULT_MAX_REPORT_BYTES >> 20)]
+    pub max_report_mib: u64,
+}
+
+impl ReportSizeFlag {
+    /// The limit in bytes.
+    pub fn max_report_bytes(&self) -> u64 {
+        self.max_report_mib.saturating_mul(1 << 20)
+    }
+}
+
 /// `-o, --output FILE` of the commands that print a document.
 #[derive(clap::Args)]
 pub struct OutputFlag {
@@ -198,6 +214,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PUB")]
     pub key: Option<PathBuf>,
     #[command(flatten)]
+    pub report_size: ReportSizeFlag,
+    #[command(flatten)]
     pub detectors: DetectorFlags,
     #[command(flatten)]
     pub quiet: QuietFlag,
@@ -216,6 +234,8 @@ pub struct DiffArgs {
     pub output: OutputFlag,
     #[command(flatten)]
     pub as_of: AsOfFlag,
+    #[command(flatten)]
+    pub report_size: ReportSizeFlag,
     #[command(flatten)]
     pub detectors: DetectorFlags,
     #[command(flatten)]

@@ -4,6 +4,7 @@
 use super::{clock_now, usage, write_output};
 use crate::flags::{FleetCommand, JsonFlag, StoreFlags};
 use anyhow::{Context, Result};
+use assay_model::terminal::{escape, escape_document};
 use assay_report::diff::{ReportDiff, SetChange};
 use assay_report::dsse;
 use assay_store::{
@@ -227,7 +228,7 @@ pub fn run(command: FleetCommand) -> Result<i32> {
                 let outcome = store
                     .import_report(&text)
                     .with_context(|| format!("importing {}", f.display()))?;
-                println!("{}: {outcome:?}", f.display());
+                println!("{}", escape(&format!("{}: {outcome:?}", f.display())));
             }
             Ok(0)
         }
@@ -248,7 +249,8 @@ fn print_or<T: Serialize + ?Sized>(
         s.push('\n');
         s
     } else {
-        text()
+        // Facts, paths and names come from images: nothing in them reaches the terminal raw.
+        escape_document(&text()).into_owned()
     };
     write_output(None, &out)?;
     Ok(0)
@@ -424,7 +426,7 @@ fn add(
             None
         };
         if !json.json {
-            println!(
+            let line = format!(
                 "{}: image {} (sha256 {}, {}){}",
                 f.display(),
                 a.image.id,
@@ -438,6 +440,7 @@ fn add(
                     .map(|j| format!(", job {}", j.job.id))
                     .unwrap_or_default()
             );
+            println!("{}", escape(&line));
         }
         added.push(a);
     }
@@ -496,7 +499,7 @@ fn export(store: &Store, image_id: i64, dir: &Path) -> Result<i32> {
     let key_path = dir.join("store.pub");
     std::fs::write(&key_path, dsse::verifying_key_to_text(&store.public_key()))
         .with_context(|| format!("writing {}", key_path.display()))?;
-    println!(
+    let line = format!(
         "wrote {}, {} and {}: check with assay verify --key {} {} {}",
         dir.join(&name).display(),
         report_path.display(),
@@ -505,6 +508,7 @@ fn export(store: &Store, image_id: i64, dir: &Path) -> Result<i32> {
         report_path.display(),
         dir.join(&name).display()
     );
+    println!("{}", escape(&line));
     Ok(0)
 }
 

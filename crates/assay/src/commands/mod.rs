@@ -87,6 +87,22 @@ pub(crate) fn default_vulndb_path() -> Option<PathBuf> {
     Some(data.join("assay").join("vulndb.sqlite"))
 }
 
+/// A path as the user gave it, for a line of output: bytes that are not UTF-8 shown as
+/// `\xNN` (the line it goes into is escaped whole, see [`TerminalText`]).
+///
+/// [`TerminalText`]: assay_model::terminal::TerminalText
+fn shown(path: &Path) -> std::borrow::Cow<'_, str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        assay_model::terminal::escape_raw(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_string_lossy()
+    }
+}
+
 /// Write a command's document to `path`, or to standard output.
 fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
     match path {

@@ -6,6 +6,7 @@ use super::{default_vulndb_path, usage};
 use crate::flags::WorkerArgs;
 use anyhow::Result;
 use assay_engine::{AnalysisConfig, CancelToken, VulnerabilitySource};
+use assay_model::terminal::escape;
 use assay_store::worker::{Worker, WorkerConfig, WorkerEvent};
 use std::path::Path;
 use std::sync::Arc;
@@ -42,7 +43,8 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
     let quiet = args.quiet.quiet;
     let worker = Worker::new(store.clone(), config).on_event(Arc::new(move |event| {
         if !quiet {
-            eprintln!("{}", describe(&event));
+            // Job errors quote the image and the store: one escaped line.
+            eprintln!("{}", escape(&describe(&event)));
         }
     }));
     if !quiet {
@@ -77,7 +79,12 @@ fn open_when_reachable(
                     .is_some_and(assay_store::StoreError::is_transient) =>
             {
                 if !quiet {
-                    eprintln!("assay worker: store unavailable ({e:#}); retrying");
+                    eprintln!(
+                        "{}",
+                        escape(&format!(
+                            "assay worker: store unavailable ({e:#}); retrying"
+                        ))
+                    );
                 }
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
