@@ -221,6 +221,29 @@ impl BlobStore for S3Blobs {
         Ok(LocalBlob::temporary(tmp.into_temp_path()))
     }
 
+    fn delete(&self, sha256: &str) -> Result<bool, StoreError> {
+        let key = shard_path(sha256)?;
+        if !self.head(&key)? {
+            return Ok(false);
+        }
+        let url = self
+            .bucket
+            .delete_object(Some(&self.credentials), &key)
+            .sign_with_time(SIGNATURE_LIFETIME, &self.now()?);
+        let response = self
+            .agent
+            .delete(url.as_str())
+            .call()
+            .map_err(|e| s3_error("DELETE", e))?;
+        match response.status().as_u16() {
+            200..=299 | 404 => Ok(true),
+            status => Err(s3_error(
+                "DELETE",
+                format!("HTTP {status} for {key}: {}", body_text(response)),
+            )),
+        }
+    }
+
     fn describe(&self) -> String {
         self.describe.clone()
     }

@@ -1,0 +1,201 @@
+//! Assay's fleet web UI and REST API over an [`assay_store::Store`]: server-rendered pages
+//! that work without JavaScript, and the same answers as JSON under `/api/`.
+//!
+//! # What is where
+//!
+//! - [`auth`]: users, passwords and API tokens hashed with argon2, session cookies with CSRF
+//!   tokens, roles (viewer < analyst < admin) checked by every handler, the audit log.
+//! - [`pages`]: the HTML pages (minijinja templates with auto-escaping: every string that
+//!   comes from an image or a report is escaped).
+//! - [`api`]: the JSON API, documented by `openapi.json` (served at `/api/openapi.json`; a
+//!   test checks that every route is documented and every documented route exists).
+//! - [`upload`]: multipart uploads streamed to a temporary file in the data directory, size
+//!   limited, then stored by content.
+//!
+//! The store's calls block (its drivers are synchronous), so handlers run them on tokio's
+//! blocking pool. Every response carries security headers: a CSP without inline scripts,
+//! `nosniff`, `frame-ancestors 'none'`, no referrer.
+//!
+//! ```no_run
+//! # fn store() -> assay_store::Store { unimplemented!() }
+//! let app = assay_server::App::new(store(), assay_server::Settings::new("/var/lib/assay/uploads"))?;
+//! let router = app.router();
+//! # Ok::<(), assay_server::ServerError>(())
+//! ```
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod actions;
+pub mod api;
+pub mod auth;
+mod error;
+pub mod pages;
+pub mod questions;
+pub mod upload;
+mod views;
+
+pub use error::{Failure, ServerError};
+
+use assay_store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Let anyone read (images, reports, answers) without logging in. Writing always needs a
+    /// login. Off unless asked for: the data is unreleased firmware and exploitable findings.
+    pub public_read: bool,
+    /// Mark cookies `Secure` (the server is reached over TLS, directly or behind a proxy).
+    pub secure_cookies: bool,
+    /// Largest image upload in bytes.
+    pub max_upload: u64,
+    /// Where uploads are written while they arrive (inside the data directory, so that
+    /// storing them is a rename on the same file system).
+    pub upload_dir: PathBuf,
+    /// Folders analysts may register images from (`--import-root`); none: registering a
+    /// folder is refused.
+    pub import_roots: Vec<PathBuf>,
+    /// How long a login lasts (ms).
+    pub session_ms: i64,
+}
+
+impl Settings {
+    /// Login required, cookies not `Secure`, uploads up to 1 GiB, 12-hour sessions, no
+    /// import roots.
+    pub fn new(upload_dir: impl Into<PathBuf>) -> Self {
+        Settings {
+            public_read: false,
+            secure_cookies: false,
+            max_upload: 1 << 30,
+            upload_dir: upload_dir.into(),
+            import_roots: Vec::new(),
+            session_ms: 12 * 3600 * 1000,
+        }
+    }
+}
+
+/// Largest request body other than an upload (forms, JSON).
+const MAX_FORM_BODY: usize = 64 * 1024;
+
+/// The server: a store, the settings and the page templates, shared by every request.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    store: Store,
+    settings: Settings,
+    views: views::Views,
+    tokens: auth::TokenCache,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("store", &self.inner.store)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// A server over `store`.
+    pub fn new(store: Store, settings: Settings) -> Result<Self, ServerError> {
+        std::fs::create_dir_all(&settings.upload_dir).map_err(|e| {
+            ServerError::Io(format!("creating {}: {e}", settings.upload_dir.display()))
+        })?;
+        Ok(App {
+            inner: Arc::new(AppInner {
+                store,
+                settings,
+                views: views::Views::new()?,
+                tokens: auth::TokenCache::default(),
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn views(&self) -> &views::Views {
+        &self.inner.views
+    }
+
+    pub(crate) fn token_cache(&self) -> &auth::TokenCache {
+        &self.inner.tokens
+    }
+
+    /// Run a blocking store call on the blocking pool.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, Failure> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| Failure::internal(format!("a store call stopped: {e}")))?
+    }
+
+    /// Every route: pages, the API, and the headers and limits around them.
+    pub fn router(&self) -> Router {
+        let uploads = Router::new()
+            .merge(pages::upload_routes())
+            .merge(api::upload_routes())
+            .layer(DefaultBodyLimit::max(
+                usize::try_from(self.inner.settings.max_upload)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(MAX_FORM_BODY),
+            ));
+        Router::new()
+            .merge(pages::routes())
+            .merge(api::routes())
+            .layer(DefaultBodyLimit::max(MAX_FORM_BODY))
+            .merge(uploads)
+            .layer(axum::middleware::from_fn(security_headers))
+            .with_state(self.clone())
+    }
+}
+
+/// The CSP of every page but the stored HTML reports: no script at all, styles from the
+/// server's own stylesheet, no framing, forms posting only to this server.
+pub(crate) const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
