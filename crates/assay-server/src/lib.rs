@@ -199,3 +199,72 @@ async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Res
         .or_insert(HeaderValue::from_static("no-store"));
     response
 }
+
+/// Serve the app on `listener` until `shutdown` completes; requests in flight finish first.
+pub async fn serve(
+    app: &App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The signals that stop a server or a worker cleanly: SIGTERM (systemd, `kill`) and SIGINT
+/// (Ctrl-C), registered when this is made (inside a tokio runtime), so that none that arrives
+/// afterwards takes the default action.
+pub struct Termination {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Termination {
+    /// Register the handlers (call within a tokio runtime).
+    pub fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Termination {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Completes at the first signal. A second signal while shutting down ends the process
+    /// at once (exit 130).
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            std::process::exit(130);
+        });
+    }
+}
+
+/// Cancel `token` at the first SIGTERM or SIGINT (for `assay worker`, whose loop is not
+/// async): the handlers are registered before this returns, and a thread with a small
+/// runtime waits for the signal.
+pub fn cancel_on_termination(token: assay_engine::CancelToken) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signals = {
+        let _context = runtime.enter();
+        Termination::register()?
+    };
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                signals.wait().await;
+                token.cancel();
+                std::future::pending::<()>().await;
+            });
+        })?;
+    Ok(())
+}

@@ -516,7 +516,7 @@ fn tempfile_dir(near: &Path) -> Result<PathBuf> {
 
 /// The default data directory: `$XDG_DATA_HOME/assay/fleet`, else
 /// `~/.local/share/assay/fleet`.
-fn default_data_dir() -> Result<PathBuf> {
+pub(super) fn default_data_dir() -> Result<PathBuf> {
     let data = std::env::var_os("XDG_DATA_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
@@ -526,7 +526,7 @@ fn default_data_dir() -> Result<PathBuf> {
 }
 
 /// The system clock in Unix milliseconds, the store's clock.
-fn clock_ms() -> i64 {
+pub(super) fn clock_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
