@@ -110,14 +110,16 @@ pub fn image_detail(store: &Store, id: i64) -> Result<ImageDetail, Failure> {
 /// Queue a scan of an image with the default settings (the existing job when there is one).
 pub fn queue_scan(store: &Store, user: &UserRecord, id: i64) -> Result<QueuedScan, Failure> {
     let queued = store.queue_scan(id, &ScanSettings::default(), None)?;
-    if queued.created {
-        store.audit(
-            &user.name,
-            "queue",
-            &format!("image {id}"),
-            &format!("job {}", queued.job.id),
-        )?;
-    }
+    let detail = if queued.created {
+        format!("job {} queued", queued.job.id)
+    } else {
+        format!(
+            "job {} exists ({})",
+            queued.job.id,
+            queued.job.state.as_str()
+        )
+    };
+    store.audit(&user.name, "queue", &format!("image {id}"), &detail)?;
     Ok(queued)
 }
 

@@ -406,13 +406,14 @@ impl Store {
 
     /// Every token (of one user, or of all), newest first.
     pub fn api_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let (filter, params) = match user_id {
+            Some(id) => ("WHERE t.user_id = $1", vec![id.into()]),
+            None => ("", Vec::new()),
+        };
         self.db().transaction(TxKind::Read, |sql| {
             sql.query(
-                &format!(
-                    "SELECT {TOKEN_COLUMNS} FROM api_tokens t
-                     WHERE $1 IS NULL OR t.user_id = $1 ORDER BY t.id DESC"
-                ),
-                &[user_id.into()],
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens t {filter} ORDER BY t.id DESC"),
+                &params,
             )?
             .iter()
             .map(|r| token_of_row(r, 0))

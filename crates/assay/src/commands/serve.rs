@@ -65,11 +65,18 @@ pub fn run(args: ServeArgs) -> Result<i32> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         if !quiet {
-            let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let addr = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             eprintln!(
                 "assay serve: http://{addr}/ store {store:?}, {} in-process worker slot(s){}",
                 args.workers,
-                if args.public_read { ", public read" } else { "" }
+                if args.public_read {
+                    ", public read"
+                } else {
+                    ""
+                }
             );
         }
         assay_server::serve(&app, listener, signals.wait())
