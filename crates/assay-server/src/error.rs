@@ -17,9 +17,10 @@ pub enum ServerError {
     Store(#[from] StoreError),
 }
 
-/// Why a request failed: an HTTP status and a message safe to show the caller (never a
-/// password, a token or a path of the server's disk beyond what the caller gave).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a request failed: an HTTP status and a message for the caller (never a password or a
+/// token; a store fault's message may name a path of the server's disk).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
 pub struct Failure {
     /// The status.
     pub status: StatusCode,
