@@ -52,12 +52,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let images = store.count_images(&ImageFilter::default())?;
     let user = match store.user_for_login("bench")? {
         Some((u, _)) => u,
-        None => store.create_user("bench", Role::Admin, &assay_server::auth::hash_secret("bench password 1")?)?,
+        None => store.create_user(
+            "bench",
+            Role::Admin,
+            &assay_server::auth::hash_secret("bench password 1")?,
+        )?,
     };
     let (token, _) = assay_server::auth::issue_api_token(&store, user.id, "bench")?;
     let app = App::new(store.clone(), Settings::new(scratch.path().join("uploads")))?;
     let router = app.router();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
 
     // Values to ask about, from the store itself.
     let key = store
@@ -85,35 +92,81 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .get(releases.len().saturating_sub(6))
         .ok_or("no release")?;
     store.approve(approved.id, "bench", "")?;
-    let vm = format!("vendor={}&model={}", encode(&model.vendor), encode(&model.model));
+    let vm = format!(
+        "vendor={}&model={}",
+        encode(&model.vendor),
+        encode(&model.model)
+    );
 
     println!(
         "{images} images, {reports} reports; largest model {} {} ({} releases); in-process, median and max of 25 runs",
         model.vendor, model.model, model.images
     );
     let mut paths = vec![
-        ("image list, first page (50)".to_string(), "/images".to_string()),
+        (
+            "image list, first page (50)".to_string(),
+            "/images".to_string(),
+        ),
         ("image list, page 100".into(), "/images?page=100".into()),
-        ("image list API, offset 5000".into(), "/api/images?limit=50&offset=5000".into()),
+        (
+            "image list API, offset 5000".into(),
+            "/api/images?limit=50&offset=5000".into(),
+        ),
         ("image list of one model".into(), format!("/images?{vm}")),
-        ("image list, name filter".into(), "/api/images?q=m7-1.1".into()),
+        (
+            "image list, name filter".into(),
+            "/api/images?q=m7-1.1".into(),
+        ),
         ("catalogue API".into(), "/api/catalogue".into()),
     ];
     if let Some(key) = &key {
-        paths.push(("images sharing a key (page)".into(), format!("/questions/find?kind=key&value={}", encode(key))));
-        paths.push(("images sharing a key (API)".into(), format!("/api/find?kind=key&value={}", encode(key))));
+        paths.push((
+            "images sharing a key (page)".into(),
+            format!("/questions/find?kind=key&value={}", encode(key)),
+        ));
+        paths.push((
+            "images sharing a key (API)".into(),
+            format!("/api/find?kind=key&value={}", encode(key)),
+        ));
     }
     paths.extend([
-        (format!("{component} below 1.36 (API, first 1000)"), format!("/api/below?component={}&version=1.36", encode(&component))),
-        (format!("{component} below 1.36 (page, first 1000)"), format!("/questions/below?component={}&version=1.36", encode(&component))),
-        (format!("images with {component} (API, first 1000)"), format!("/api/find?kind=component&value={}", encode(&component))),
-        ("keys shared by 2+ images (page)".into(), "/questions/shared?kind=key".into()),
-        ("endpoints shared by 2+ images (API)".into(), "/api/shared?kind=endpoint".into()),
-        ("search (names and every fact kind)".into(), format!("/search?q={}", encode(&component))),
-        ("new since approved (5 releases, API)".into(), format!("/api/since-approved?{vm}")),
+        (
+            format!("{component} below 1.36 (API, first 1000)"),
+            format!("/api/below?component={}&version=1.36", encode(&component)),
+        ),
+        (
+            format!("{component} below 1.36 (page, first 1000)"),
+            format!(
+                "/questions/below?component={}&version=1.36",
+                encode(&component)
+            ),
+        ),
+        (
+            format!("images with {component} (API, first 1000)"),
+            format!("/api/find?kind=component&value={}", encode(&component)),
+        ),
+        (
+            "keys shared by 2+ images (page)".into(),
+            "/questions/shared?kind=key".into(),
+        ),
+        (
+            "endpoints shared by 2+ images (API)".into(),
+            "/api/shared?kind=endpoint".into(),
+        ),
+        (
+            "search (names and every fact kind)".into(),
+            format!("/search?q={}", encode(&component)),
+        ),
+        (
+            "new since approved (5 releases, API)".into(),
+            format!("/api/since-approved?{vm}"),
+        ),
         ("jobs page".into(), "/jobs".into()),
     ]);
-    let timeline = (format!("timeline of the model ({} releases, API)", model.images), format!("/api/timeline?{vm}"));
+    let timeline = (
+        format!("timeline of the model ({} releases, API)", model.images),
+        format!("/api/timeline?{vm}"),
+    );
     for (label, path) in paths.iter().chain(std::iter::once(&timeline)) {
         let runs = if path.contains("timeline") { 5 } else { 25 };
         let mut ms = Vec::new();
@@ -126,7 +179,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (status, body) = rt.block_on(async {
                 let response = router.clone().oneshot(request).await.expect("infallible");
                 let status = response.status();
-                (status, response.into_body().collect().await.map(|b| b.to_bytes()))
+                (
+                    status,
+                    response.into_body().collect().await.map(|b| b.to_bytes()),
+                )
             });
             let body = body?;
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
