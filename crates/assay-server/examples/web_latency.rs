@@ -131,18 +131,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     paths.extend([
         (
-            format!("{component} below 1.36 (API, first 1000)"),
+            format!("{component} below 1.36 (API, first 200)"),
             format!("/api/below?component={}&version=1.36", encode(&component)),
         ),
         (
-            format!("{component} below 1.36 (page, first 1000)"),
+            format!("{component} below 1.36 (page, first 200)"),
             format!(
                 "/questions/below?component={}&version=1.36",
                 encode(&component)
             ),
         ),
         (
-            format!("images with {component} (API, first 1000)"),
+            format!("images with {component} (API, first 200)"),
             format!("/api/find?kind=component&value={}", encode(&component)),
         ),
         (

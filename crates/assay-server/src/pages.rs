@@ -627,6 +627,7 @@ async fn questions_index(State(app): State<App>, caller: Caller) -> Response {
 async fn find(State(app): State<App>, caller: Caller, Query(q): Query<FindQuery>) -> Response {
     let r = async {
         caller.can_read()?;
+        let shown = questions::hit_limit(q.limit);
         let a = app
             .blocking(move |store| questions::find(store, &q))
             .await?;
@@ -636,7 +637,7 @@ async fn find(State(app): State<App>, caller: Caller, Query(q): Query<FindQuery>
             "hits.html",
             context! {
                 title => format!("Images holding {} {}", a.kind.as_str(), a.value),
-                hits => a.hits, max_hits => questions::MAX_HITS,
+                hits => a.hits, max_hits => shown,
             },
         )
     }
@@ -647,6 +648,7 @@ async fn find(State(app): State<App>, caller: Caller, Query(q): Query<FindQuery>
 async fn below(State(app): State<App>, caller: Caller, Query(q): Query<BelowQuery>) -> Response {
     let r = async {
         caller.can_read()?;
+        let shown = questions::hit_limit(q.limit);
         let a = app
             .blocking(move |store| questions::below(store, &q))
             .await?;
@@ -656,7 +658,7 @@ async fn below(State(app): State<App>, caller: Caller, Query(q): Query<BelowQuer
             "hits.html",
             context! {
                 title => format!("Images with {} older than {}", a.component, a.version),
-                hits => a.hits, max_hits => questions::MAX_HITS,
+                hits => a.hits, max_hits => shown,
             },
         )
     }

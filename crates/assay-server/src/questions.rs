@@ -6,8 +6,10 @@ use crate::Failure;
 use assay_store::{FactHit, FactKind, ImageFilter, ImageRecord, SharedFact, Store};
 use serde::{Deserialize, Serialize};
 
-/// Hits returned at most by one question.
+/// Hits returned at most by one question (`limit`).
 pub const MAX_HITS: i64 = 1000;
+/// Hits returned by a question that gives no `limit`.
+pub const DEFAULT_HITS: i64 = 200;
 
 /// `?kind=key&value=…`: images holding a fact.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -38,8 +40,13 @@ pub fn kind(name: &str) -> Result<FactKind, Failure> {
     name.parse::<FactKind>().map_err(Failure::bad_request)
 }
 
+/// The number of hits a question answers with, for its `limit` parameter.
+pub fn hit_limit(asked: Option<i64>) -> i64 {
+    limit(asked)
+}
+
 fn limit(asked: Option<i64>) -> i64 {
-    asked.unwrap_or(MAX_HITS).clamp(1, MAX_HITS)
+    asked.unwrap_or(DEFAULT_HITS).clamp(1, MAX_HITS)
 }
 
 /// Answer a [`FindQuery`].
@@ -193,6 +200,8 @@ pub struct SearchAnswer {
 
 /// Images and facts listed at most per search.
 const SEARCH_LIMIT: i64 = 100;
+/// Facts listed at most per kind in a search (a common component name would fill the page).
+const SEARCH_PER_KIND: i64 = 25;
 
 /// Answer a [`SearchQuery`]: names (contains), content hashes (exact), facts of every kind
 /// (exact value; component and endpoint names in any case).
@@ -222,7 +231,7 @@ pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchAnswer, Failure> {
         if left <= 0 {
             break;
         }
-        facts.extend(store.images_with(kind, text, left)?);
+        facts.extend(store.images_with(kind, text, left.min(SEARCH_PER_KIND))?);
     }
     Ok(SearchAnswer {
         q: text.to_string(),

@@ -556,7 +556,7 @@ fn every_role_on_every_route_on_postgres() {
 }
 
 /// Log in through the form: the session cookie.
-fn login(web: &Web, name: &str, password: &str) -> Result<String, Answer> {
+fn login(web: &Web, name: &str, password: &str) -> Result<String, Box<Answer>> {
     let form = web.get("/login", Who::Nobody);
     assert_eq!(form.status, StatusCode::OK);
     let token = form.set_cookie("assay_login").expect("a login cookie");
@@ -569,7 +569,7 @@ fn login(web: &Web, name: &str, password: &str) -> Result<String, Answer> {
     );
     match answer.set_cookie("assay_session") {
         Some(s) if answer.status == StatusCode::SEE_OTHER => Ok(s),
-        _ => Err(answer),
+        _ => Err(Box::new(answer)),
     }
 }
 
@@ -857,7 +857,7 @@ fn reports_verify_and_answers_come_from_the_scanned_images() {
         (Some(2), Some(2))
     );
     assert_ne!(page1["images"][0]["id"], page2["images"][0]["id"]);
-    assert_eq!(page1["images"][0]["report_id"].as_i64().is_some(), true);
+    assert!(page1["images"][0]["report_id"].as_i64().is_some());
 }
 
 fn escape(s: &str) -> String {

@@ -152,8 +152,12 @@ CREATE TABLE approvals (
     },
     Migration {
         version: 2,
-        name: "users, sessions, API tokens, audit log",
+        name: "users, sessions, API tokens, audit log, catalogue order",
         sql: r#"
+-- The catalogue's order (the image list pages through it): an index in exactly that order,
+-- so that a page at any offset reads the index instead of sorting every image.
+CREATE INDEX images_in_catalogue_order ON images (vendor, model, version_key, released, id);
+
 -- People who may use the web UI and the REST API. Passwords are argon2 PHC strings made by
 -- the server; the store never sees a password.
 CREATE TABLE users (
