@@ -243,9 +243,9 @@ async fn register(
     let user = caller
         .require_change(Role::Analyst, csrf(&headers))?
         .clone();
-    let roots = app.settings().import_roots.clone();
+    let settings = app.settings().clone();
     Ok(Json(
-        app.blocking(move |s| upload::register(s, &roots, &user.name, &form))
+        app.blocking(move |s| upload::register(s, &settings, &user.name, &form))
             .await?,
     ))
 }

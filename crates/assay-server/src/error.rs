@@ -88,7 +88,7 @@ impl From<StoreError> for Failure {
             }
             e if e.is_transient() => Failure {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "the store cannot be reached; try again".into(),
+                message: format!("the store cannot be reached ({e}); try again"),
             },
             e => Failure::internal(format!("store: {e}")),
         }

@@ -53,7 +53,7 @@ pub struct Settings {
     pub public_read: bool,
     /// Mark cookies `Secure` (the server is reached over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
-    /// Largest image upload in bytes.
+    /// Largest image upload in bytes (and largest object registered from a bucket).
     pub max_upload: u64,
     /// Where uploads are written while they arrive (inside the data directory, so that
     /// storing them is a rename on the same file system).
@@ -61,6 +61,9 @@ pub struct Settings {
     /// Folders analysts may register images from (`--import-root`); none: registering a
     /// folder is refused.
     pub import_roots: Vec<PathBuf>,
+    /// Buckets analysts may register images from (`--import-bucket`; `s3://BUCKET/PREFIX` in
+    /// the register form), with their endpoints and credentials.
+    pub import_buckets: Vec<assay_store::S3Location>,
     /// How long a login lasts (ms).
     pub session_ms: i64,
 }
@@ -75,6 +78,7 @@ impl Settings {
             max_upload: 1 << 30,
             upload_dir: upload_dir.into(),
             import_roots: Vec::new(),
+            import_buckets: Vec::new(),
             session_ms: 12 * 3600 * 1000,
         }
     }

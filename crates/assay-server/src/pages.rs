@@ -440,11 +440,18 @@ async fn upload_form(State(app): State<App>, caller: Caller) -> Response {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
+        let buckets: Vec<String> = app
+            .settings()
+            .import_buckets
+            .iter()
+            .map(|b| format!("s3://{}", b.bucket))
+            .collect();
         page(
             &app,
             &caller,
             "upload.html",
-            context! { max_upload => app.settings().max_upload, import_roots => roots },
+            context! { max_upload => app.settings().max_upload, import_roots => roots,
+            import_buckets => buckets },
         )
     })();
     respond(&app, &caller, r)
@@ -475,9 +482,9 @@ async fn register(
         let user = caller
             .require_change(Role::Analyst, form.csrf.as_deref())?
             .clone();
-        let roots = app.settings().import_roots.clone();
+        let settings = app.settings().clone();
         let done = app
-            .blocking(move |store| upload::register(store, &roots, &user.name, &form))
+            .blocking(move |store| upload::register(store, &settings, &user.name, &form))
             .await?;
         page(
             &app,

@@ -275,9 +275,77 @@ const MAX_REGISTER_FILES: usize = 10_000;
 /// Deepest folder walked.
 const MAX_REGISTER_DEPTH: usize = 16;
 
+/// Register images from where the form says: `s3://BUCKET/PREFIX` (a bucket the server was
+/// given with `--import-bucket`) or a folder inside an import root.
+pub fn register(
+    store: &Store,
+    settings: &crate::Settings,
+    actor: &str,
+    form: &RegisterForm,
+) -> Result<Registered, Failure> {
+    match form.path.trim().strip_prefix("s3://") {
+        Some(rest) => register_bucket(store, settings, actor, form, rest),
+        None => register_folder(store, &settings.import_roots, actor, form),
+    }
+}
+
+/// Register every object under a prefix of an import bucket: each is downloaded to the
+/// upload directory and stored by content (objects over the upload limit are skipped).
+fn register_bucket(
+    store: &Store,
+    settings: &crate::Settings,
+    actor: &str,
+    form: &RegisterForm,
+    bucket_and_prefix: &str,
+) -> Result<Registered, Failure> {
+    let (bucket, prefix) = bucket_and_prefix
+        .split_once('/')
+        .unwrap_or((bucket_and_prefix, ""));
+    let location = settings
+        .import_buckets
+        .iter()
+        .find(|l| l.bucket == bucket)
+        .ok_or_else(|| {
+            Failure::forbidden(format!(
+                "s3://{bucket} is not an import bucket of this server (--import-bucket)"
+            ))
+        })?;
+    let clock_store = store.clone();
+    let source =
+        assay_store::S3Blobs::new(location, std::sync::Arc::new(move || clock_store.now()))?;
+    let queue = form.release.queue();
+    let mut added = Vec::new();
+    let mut skipped = Vec::new();
+    for object in source.list(prefix, MAX_REGISTER_FILES)? {
+        if object.key.ends_with('/') {
+            continue;
+        }
+        if object.size > settings.max_upload {
+            skipped.push(format!("{}: larger than the upload limit", object.key));
+            continue;
+        }
+        let meta = form.release.meta(image_name(&object.key))?;
+        let result = source
+            .download(&object.key, &settings.upload_dir)
+            .map_err(Failure::from)
+            .and_then(|local| add_one(store, local.path(), &meta, queue));
+        match result {
+            Ok(a) => added.push(a),
+            Err(e) => skipped.push(format!("{}: {}", object.key, e.message)),
+        }
+    }
+    store.audit(
+        actor,
+        "register",
+        &format!("s3://{bucket}/{prefix}"),
+        &format!("{} images added, {} skipped", added.len(), skipped.len()),
+    )?;
+    Ok(Registered { added, skipped })
+}
+
 /// Register every regular file under a folder inside one of the server's import roots (links
 /// are not followed; the resolved path must stay inside a root).
-pub fn register(
+fn register_folder(
     store: &Store,
     roots: &[PathBuf],
     actor: &str,

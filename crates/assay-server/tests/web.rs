@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use support::{repo_root, system_clock, PgServer};
+use support::{repo_root, system_clock, PgServer, S3Server};
 use tower::ServiceExt;
 
 const PASSWORD: &str = "a long enough password";
@@ -72,6 +72,10 @@ impl Answer {
 
 impl Web {
     fn new(database: DatabaseLocation, public_read: bool) -> Web {
+        Web::with(database, |s| s.public_read = public_read)
+    }
+
+    fn with(database: DatabaseLocation, configure: impl FnOnce(&mut Settings)) -> Web {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(StoreConfig::new(
             database,
@@ -81,7 +85,6 @@ impl Web {
         ))
         .unwrap();
         let mut settings = Settings::new(dir.path().join("uploads"));
-        settings.public_read = public_read;
         settings.max_upload = 1 << 20;
         let root = dir.path().join("incoming");
         std::fs::create_dir_all(root.join("batch")).unwrap();
@@ -91,6 +94,7 @@ impl Web {
         )
         .unwrap();
         settings.import_roots = vec![root];
+        configure(&mut settings);
         let app = App::new(store.clone(), settings).unwrap();
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
@@ -1051,4 +1055,63 @@ fn the_openapi_document_lists_exactly_the_routes() {
         assert!(!routed_404, "{method} {path} is not routed");
     }
     assert_eq!(web.get("/api/openapi.json", Who::Nobody).json(), doc);
+}
+
+#[test]
+fn a_bucket_prefix_is_registered_from_a_real_s3_server() {
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let location = s3.location("incoming");
+    let bucket = assay_store::S3Blobs::new(&location, system_clock()).unwrap();
+    bucket.create_bucket().unwrap();
+    // Two objects in the bucket (under the store's sharded names, which are what this client
+    // writes); the image is found under its key's last component.
+    use assay_store::BlobStore;
+    let put = bucket
+        .put_file(&repo_root().join("examples/acme-demo.bin"))
+        .unwrap();
+    bucket
+        .put_file(&repo_root().join("examples/acme-demo-v2.bin"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let web = Web::with(
+        DatabaseLocation::Sqlite(dir.path().join("web.sqlite")),
+        |s| {
+            s.import_buckets = vec![location.clone()];
+        },
+    );
+    let analyst = Who::As(Role::Analyst);
+    let refused = web.json(
+        Method::POST,
+        "/api/register",
+        analyst,
+        serde_json::json!({"path": "s3://elsewhere/x"}),
+    );
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    let prefix = format!("s3://incoming/sha256/{}", &put.sha256[..2]);
+    let done = web.json(
+        Method::POST,
+        "/api/register",
+        analyst,
+        serde_json::json!({"path": prefix, "vendor": "acme", "queue": "yes"}),
+    );
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let done = done.json();
+    assert_eq!(done["added"].as_array().unwrap().len(), 1, "{done}");
+    assert_eq!(done["added"][0]["image"]["sha256"], put.sha256.as_str());
+    assert_eq!(done["added"][0]["image"]["name"], put.sha256.as_str());
+    assert!(done["added"][0]["queued"].is_i64());
+    let all = web
+        .json(
+            Method::POST,
+            "/api/register",
+            analyst,
+            serde_json::json!({"path": "s3://incoming/sha256/"}),
+        )
+        .json();
+    assert_eq!(all["added"].as_array().unwrap().len(), 2, "{all}");
+    assert!(web.audit_actions().iter().any(|(a, b, c)| a == "analyst"
+        && b == "register"
+        && c.starts_with("s3://incoming/sha256/")));
 }

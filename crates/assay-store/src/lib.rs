@@ -115,7 +115,7 @@ pub use records::{
     ReportRecord, RetryPolicy, ScanSettings, SharedFact, TimelineEntry,
 };
 pub use reports::StoredReport;
-pub use s3::{S3Blobs, S3Location};
+pub use s3::{S3Blobs, S3Location, S3Object};
 pub use schema::current_version as schema_version;
 pub use version_key::version_key;
 

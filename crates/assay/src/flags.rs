@@ -392,6 +392,10 @@ pub struct ServeArgs {
     /// A folder on the server that analysts may register images from (repeatable).
     #[arg(long = "import-root", value_name = "DIR")]
     pub import_roots: Vec<PathBuf>,
+    /// A bucket analysts may register images from, as s3://BUCKET/PREFIX (repeatable;
+    /// endpoint and credentials from the AWS variables, as for --blobs).
+    #[arg(long = "import-bucket", value_name = "s3://BUCKET")]
+    pub import_buckets: Vec<String>,
     /// Hours a login lasts.
     #[arg(long, default_value_t = 12, value_name = "HOURS")]
     pub session_hours: u32,

@@ -594,7 +594,7 @@ fn default_signing_key(data: &Path) -> Result<ed25519_dalek::SigningKey> {
 }
 
 /// `s3://BUCKET` with the endpoint, region and credentials from the AWS variables.
-fn s3_location(url: &str) -> Result<S3Location> {
+pub(super) fn s3_location(url: &str) -> Result<S3Location> {
     let bucket = url
         .strip_prefix("s3://")
         .map(|b| b.trim_end_matches('/'))

@@ -29,6 +29,11 @@ pub fn run(args: ServeArgs) -> Result<i32> {
     settings.secure_cookies = args.secure_cookies;
     settings.max_upload = args.max_upload.saturating_mul(1 << 20);
     settings.import_roots = args.import_roots.clone();
+    settings.import_buckets = args
+        .import_buckets
+        .iter()
+        .map(|b| super::fleet::s3_location(b))
+        .collect::<Result<_>>()?;
     settings.session_ms = i64::from(args.session_hours) * 3_600_000;
     let quiet = args.quiet.quiet;
     if !quiet && store.user_count()? == 0 {
