@@ -182,10 +182,6 @@ pub fn report_json(store: &Store, caller: &Caller, id: i64) -> Result<String, Fa
     String::from_utf8(payload).map_err(|e| Failure::internal(format!("report {id}: {e}")))
 }
 
-/// Images larger than this get no entropy map in their HTML report (the page still renders):
-/// the map needs the image's bytes in memory.
-const MAX_ENTROPY_IMAGE: u64 = 256 << 20;
-
 /// A stored report rendered as the self-contained HTML report `assay scan --format html`
 /// writes, with the image's entropy map when its bytes are at hand.
 pub fn report_html(store: &Store, id: i64, scratch: &std::path::Path) -> Result<String, Failure> {
@@ -193,15 +189,20 @@ pub fn report_html(store: &Store, id: i64, scratch: &std::path::Path) -> Result<
     let stored = store.report(id)?;
     let report = stored.report()?;
     let sha = stored.record.sha256.clone();
+    // The image map is read block by block from the blob (not held in memory); without the
+    // blob (an imported report) the report renders without it.
     let entropy = match store.images_with_content(&sha)?.first() {
-        Some(image) if image.size <= MAX_ENTROPY_IMAGE => store
+        Some(image) => store
             .blobs()
             .fetch(&sha, scratch)
             .ok()
-            .and_then(|blob| std::fs::read(blob.path()).ok())
-            .map(|bytes| assay_engine::entropy_profile(&bytes))
+            .and_then(|blob| {
+                let file = std::fs::File::open(blob.path()).ok()?;
+                let mut reader = std::io::BufReader::new(file);
+                assay_engine::entropy_profile_of_reader(&mut reader, image.size).ok()
+            })
             .unwrap_or_default(),
-        _ => Default::default(),
+        None => Default::default(),
     };
     let config = CONFIG.get_or_init(assay_engine::AnalysisConfig::new);
     assay_report::html::to_html(&report, &config.rules(), &entropy)
