@@ -298,10 +298,29 @@ impl FromRequestParts<App> for Caller {
     }
 }
 
+/// Failed logins for one name within [`LOGIN_WINDOW_MS`] after which the name is refused.
+pub const MAX_FAILED_LOGINS: i64 = 10;
+/// The window failed logins are counted in (15 minutes).
+pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
+
 /// Check a login; on success start a session and return its cookie value and the user. Every
 /// attempt is audited (`login` or `login-failed`).
 pub fn login(app: &App, name: &str, password: &str) -> Result<(String, UserRecord), Failure> {
     let store = app.store();
+    // Password guessing is slowed per name: after MAX_FAILED_LOGINS failures within the
+    // window, the name is refused until the window has passed (its failures age out).
+    let target = format!("user {name}");
+    let since = store.now().saturating_sub(LOGIN_WINDOW_MS);
+    if store.audit_count("login-failed", &target, since)? >= MAX_FAILED_LOGINS {
+        store.audit("-", "login-refused", &target, "too many failed logins")?;
+        return Err(Failure {
+            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "too many failed logins for this name; try again in {} minutes",
+                LOGIN_WINDOW_MS / 60_000
+            ),
+        });
+    }
     let found = store.user_for_login(name)?;
     let ok = match &found {
         Some((user, hash)) => verify_secret(password, hash) && !user.disabled,
@@ -311,7 +330,7 @@ pub fn login(app: &App, name: &str, password: &str) -> Result<(String, UserRecor
         }
     };
     let Some((user, _)) = found.filter(|_| ok) else {
-        store.audit("-", "login-failed", &format!("user {name}"), "")?;
+        store.audit("-", "login-failed", &target, "")?;
         return Err(Failure::forbidden("wrong user name or password"));
     };
     let value = random_token(32)?;

@@ -190,8 +190,13 @@ async fn login(
             );
             response
         }
-        Err(f) if f.status == StatusCode::FORBIDDEN => {
-            login_page(&app, &caller, Some(&f.message), StatusCode::FORBIDDEN)
+        Err(f)
+            if matches!(
+                f.status,
+                StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+        {
+            login_page(&app, &caller, Some(&f.message), f.status)
         }
         Err(f) => error_page(&app, &caller, &f),
     }

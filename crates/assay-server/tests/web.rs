@@ -688,6 +688,30 @@ fn sessions_need_their_csrf_token_and_logins_are_audited() {
 }
 
 #[test]
+fn password_guessing_is_refused_after_ten_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = Web::new(
+        DatabaseLocation::Sqlite(dir.path().join("web.sqlite")),
+        false,
+    );
+    for _ in 0..assay_server::auth::MAX_FAILED_LOGINS {
+        assert_eq!(
+            login(&web, "viewer", "guess").unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    // Now even the right password is refused for a while; other names are not affected.
+    let refused = login(&web, "viewer", PASSWORD).unwrap_err();
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.text().contains("too many failed logins"));
+    assert!(login(&web, "analyst", PASSWORD).is_ok());
+    assert!(web
+        .audit_actions()
+        .iter()
+        .any(|(_, b, c)| b == "login-refused" && c == "user viewer"));
+}
+
+#[test]
 fn tokens_that_are_revoked_or_belong_to_disabled_users_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let web = Web::new(

@@ -463,6 +463,22 @@ impl Store {
         })
     }
 
+    /// How many audit entries of `action` about `target` were written at or after `since`
+    /// (Unix ms): failed logins for a name, to slow down password guessing.
+    pub fn audit_count(&self, action: &str, target: &str, since: i64) -> Result<i64, StoreError> {
+        self.db().transaction(TxKind::Read, |sql| {
+            sql.query(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM audit
+                 WHERE target = $1 AND action = $2 AND at >= $3",
+                &[target.into(), action.into(), since.into()],
+            )?
+            .first()
+            .map(|r| r.int(0))
+            .transpose()
+            .map(Option::unwrap_or_default)
+        })
+    }
+
     /// The audit log, newest first: at most `limit` entries older than entry `before`.
     pub fn audit_log(
         &self,

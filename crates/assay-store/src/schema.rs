@@ -201,6 +201,8 @@ CREATE TABLE audit (
     target TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+-- Recent entries of one kind about one target (failed logins for a user name).
+CREATE INDEX audit_by_target ON audit (target, action, at);
 "#,
     },
 ];

@@ -114,6 +114,16 @@ fn users_sessions_tokens_audit(store: &Store, clock: &ManualClock) {
     );
     let older = store.audit_log(Some(log[2].id), 10).unwrap();
     assert_eq!(older.len(), 2);
+    let since = store.now();
+    assert_eq!(store.audit_count("download", "report 4", since).unwrap(), 1);
+    clock.advance(1);
+    assert_eq!(
+        store
+            .audit_count("download", "report 4", store.now())
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.audit_count("upload", "report 4", since).unwrap(), 0);
 }
 
 fn deleting_images(store: &Store, dir: &std::path::Path) {
