@@ -163,12 +163,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("jobs page".into(), "/jobs".into()),
     ]);
-    let timeline = (
-        format!("timeline of the model ({} releases, API)", model.images),
-        format!("/api/timeline?{vm}"),
+    paths.extend([
+        (
+            "timeline of the model, first 20 releases (page)".to_string(),
+            format!("/questions/timeline?{vm}"),
+        ),
+        (
+            "timeline of the model, releases 100-119 (API)".to_string(),
+            format!("/api/timeline?{vm}&offset=100"),
+        ),
+    ]);
+    let whole = (
+        format!("timeline of the model, all {} releases (API)", model.images),
+        format!("/api/timeline?{vm}&limit=200"),
     );
-    for (label, path) in paths.iter().chain(std::iter::once(&timeline)) {
-        let runs = if path.contains("timeline") { 5 } else { 25 };
+    for (label, path) in paths.iter().chain(std::iter::once(&whole)) {
+        let runs = if path.contains("limit=200") { 5 } else { 25 };
         let mut ms = Vec::new();
         let mut bytes = 0;
         for _ in 0..=runs {

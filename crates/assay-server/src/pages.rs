@@ -718,14 +718,28 @@ async fn timeline(
                 .map(|m| format!(" {m}"))
                 .unwrap_or_default()
         );
+        let offset = q.offset.unwrap_or(0).max(0);
+        let limit = q
+            .limit
+            .unwrap_or(questions::DEFAULT_TIMELINE)
+            .clamp(1, questions::MAX_TIMELINE);
+        let base = format!(
+            "/questions/timeline?vendor={}&model={}&limit={limit}",
+            url_encode(&q.vendor),
+            url_encode(q.model.as_deref().unwrap_or_default())
+        );
         let entries = app
             .blocking(move |store| questions::timeline(store, &q))
             .await?;
+        let shown = i64::try_from(entries.len()).unwrap_or(0);
+        let prev = (offset > 0).then(|| format!("{base}&offset={}", (offset - limit).max(0)));
+        let next = (shown == limit).then(|| format!("{base}&offset={}", offset + limit));
         page(
             &app,
             &caller,
             "timeline.html",
-            context! { title => title, entries => timeline_entries(entries) },
+            context! { title => title, entries => timeline_entries(entries),
+            prev_page => prev, next_page => next },
         )
     }
     .await;

@@ -143,10 +143,16 @@ pub struct ReleaseQuery {
     /// Model (required for "new since approved").
     #[serde(default)]
     pub model: Option<String>,
+    /// Timeline: the first release shown (0-based).
+    pub offset: Option<i64>,
+    /// Timeline: releases shown at most (1–200, 20 by default).
+    pub limit: Option<i64>,
 }
 
-/// Releases at most in one timeline page: each entry may compare two stored reports.
-pub const MAX_TIMELINE: usize = 200;
+/// Releases at most in one timeline page: each entry compares two stored reports.
+pub const MAX_TIMELINE: i64 = 200;
+/// Releases in a timeline page unless asked otherwise.
+pub const DEFAULT_TIMELINE: i64 = 20;
 
 /// A vendor's timeline (of one model when given).
 pub fn timeline(
@@ -157,9 +163,8 @@ pub fn timeline(
         return Err(Failure::bad_request("give a vendor"));
     }
     let model = q.model.as_deref().filter(|m| !m.is_empty());
-    let mut entries = store.vendor_timeline(q.vendor.trim(), model)?;
-    entries.truncate(MAX_TIMELINE);
-    Ok(entries)
+    let limit = q.limit.unwrap_or(DEFAULT_TIMELINE).clamp(1, MAX_TIMELINE);
+    Ok(store.vendor_timeline_page(q.vendor.trim(), model, q.offset.unwrap_or(0), limit)?)
 }
 
 /// What a model's releases after its approved one changed; 404 when none is approved.

@@ -876,6 +876,17 @@ fn reports_verify_and_answers_come_from_the_scanned_images() {
         .json();
     assert_eq!(timeline.as_array().unwrap().len(), 2);
     assert!(timeline[0]["changes"].is_null() && timeline[1]["changes"].is_object());
+    // A page starting at the second release still compares it with the first.
+    let second = web
+        .get(
+            "/api/timeline?vendor=acme&model=demo&offset=1&limit=1",
+            viewer,
+        )
+        .json();
+    assert_eq!(second.as_array().unwrap().len(), 1);
+    assert_eq!(second[0]["image"]["id"], v2);
+    assert_eq!(second[0]["previous"], v1);
+    assert_eq!(second[0]["changes"], timeline[1]["changes"]);
 
     // Paging: one image per page.
     let page1 = web.get("/api/images?limit=1", viewer).json();
