@@ -181,6 +181,7 @@ impl App {
             .merge(api::routes())
             .layer(DefaultBodyLimit::max(MAX_FORM_BODY))
             .merge(uploads)
+            .layer(axum::middleware::from_fn(api_errors_as_json))
             .layer(axum::middleware::from_fn(security_headers))
             .with_state(self.clone())
     }
@@ -190,6 +191,36 @@ impl App {
 /// server's own stylesheet, no framing, forms posting only to this server.
 pub(crate) const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Longest plain-text error body rewritten as JSON (axum's extractor rejections are short).
+const MAX_REJECTION_TEXT: usize = 4096;
+
+/// Under `/api/`, the plain-text errors axum's extractors answer with (a malformed query,
+/// JSON body or path) become `{"error": "…"}` like every other API error.
+async fn api_errors_as_json(request: Request<axum::body::Body>, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !api
+        || !plain
+        || !(response.status().is_client_error() || response.status().is_server_error())
+    {
+        return response;
+    }
+    let status = response.status();
+    let text = match axum::body::to_bytes(response.into_body(), MAX_REJECTION_TEXT).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    axum::response::IntoResponse::into_response(Failure {
+        status,
+        message: text,
+    })
+}
 
 async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
     let mut response = next.run(request).await;

@@ -1090,6 +1090,29 @@ fn the_openapi_document_lists_exactly_the_routes() {
         assert!(!routed_404, "{method} {path} is not routed");
     }
     assert_eq!(web.get("/api/openapi.json", Who::Nobody).json(), doc);
+    // Malformed requests are answered with the documented error shape too.
+    for (method, path, body) in [
+        (Method::POST, "/api/users", "{not json"),
+        (Method::GET, "/api/images/not-a-number", ""),
+        (Method::GET, "/api/images?limit=lots", ""),
+    ] {
+        let answer = web.send(
+            web.request(method.clone(), path, Who::As(Role::Admin))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        );
+        assert!(
+            answer.status.is_client_error(),
+            "{method} {path}: {}",
+            answer.status
+        );
+        assert!(
+            answer.json()["error"].is_string(),
+            "{method} {path}: {}",
+            answer.text()
+        );
+    }
 }
 
 #[test]
