@@ -520,7 +520,7 @@ fn tempfile_dir(near: &Path) -> Result<PathBuf> {
 
 /// The default data directory: `$XDG_DATA_HOME/assay/fleet`, else
 /// `~/.local/share/assay/fleet`.
-fn default_data_dir() -> Result<PathBuf> {
+pub(super) fn default_data_dir() -> Result<PathBuf> {
     let data = std::env::var_os("XDG_DATA_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
@@ -530,7 +530,7 @@ fn default_data_dir() -> Result<PathBuf> {
 }
 
 /// The system clock in Unix milliseconds, the store's clock.
-fn clock_ms() -> i64 {
+pub(super) fn clock_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -598,7 +598,7 @@ fn default_signing_key(data: &Path) -> Result<ed25519_dalek::SigningKey> {
 }
 
 /// `s3://BUCKET` with the endpoint, region and credentials from the AWS variables.
-fn s3_location(url: &str) -> Result<S3Location> {
+pub(super) fn s3_location(url: &str) -> Result<S3Location> {
     let bucket = url
         .strip_prefix("s3://")
         .map(|b| b.trim_end_matches('/'))

@@ -7,6 +7,7 @@ mod fleet;
 mod keygen;
 mod rules;
 mod scan;
+mod serve;
 mod unpack;
 mod verify;
 mod vulndb;
@@ -34,6 +35,7 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Rules(args) => rules::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Fleet(command) => fleet::run(command),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
