@@ -21,6 +21,8 @@ pub(super) struct Image<'a> {
     pub(super) sb: &'a Superblock,
     pub(super) data: &'a [u8],
     pub(super) dec: Decoder,
+    /// Byte order of the metadata block headers (see `table::meta_header_order`).
+    pub(super) meta_endian: Endian,
     pub(super) ctx: &'a UnpackContext<'a>,
     pub(super) inodes: Table,
     pub(super) dirs: Table,
@@ -40,7 +42,8 @@ pub(crate) fn unpack(
     let mut img = Image {
         sb,
         data,
-        dec: Decoder::new(sb.comp, sb.major < 4),
+        dec: Decoder::new(sb.comp),
+        meta_endian: super::table::meta_header_order(sb, data),
         ctx,
         inodes: Table::default(),
         dirs: Table::default(),
@@ -75,7 +78,22 @@ pub(crate) fn unpack(
         mtime: Some(i64::from(sb.mkfs_time)),
         ..Unpacked::default()
     };
-    out.detail("version", format!("{}.{}", sb.major, sb.minor));
+    out.detail(
+        "version",
+        format!("{}.{}", sb.major, super::minor_name(sb.minor)),
+    );
+    if let Some(declared) = sb.declared_bytes_used {
+        out.warn(
+            WarningKind::Format,
+            format!(
+                "superblock says {declared} bytes used, but its tables end at {}: read to there",
+                sb.bytes_used
+            ),
+        );
+    }
+    if !sb.standard_magic() {
+        out.detail("magic", String::from_utf8_lossy(&sb.magic));
+    }
     out.detail(
         "endianness",
         if sb.endian == Endian::Big {
@@ -85,6 +103,9 @@ pub(crate) fn unpack(
         },
     );
     out.detail("block_size", sb.block_size);
+    if img.meta_endian != sb.endian {
+        out.detail("metadata_headers", "little-endian (AVM)");
+    }
     img.walk(&mut out)?;
     out.detail("compression", img.dec.describe());
     out.warnings.append(&mut img.warnings);

@@ -2,7 +2,8 @@
 //! offset) references; the id and fragment tables found through their indexes.
 
 use super::reader::Image;
-use crate::cursor::Cursor;
+use super::Superblock;
+use crate::cursor::{Cursor, Endian};
 use crate::format::WarningKind;
 use crate::FormatError;
 use std::collections::BTreeMap;
@@ -26,12 +27,35 @@ impl Table {
     }
 }
 
+/// The byte order of the metadata block headers: the superblock's, except on images whose
+/// tool wrote them little-endian in a big-endian file system (AVM): then the first inode
+/// table header only makes sense swapped.
+pub(super) fn meta_header_order(sb: &Superblock, data: &[u8]) -> Endian {
+    let valid = |e: Endian| {
+        usize::try_from(sb.inode_table)
+            .ok()
+            .and_then(|p| Cursor::at(data, p, e).ok())
+            .and_then(|mut c| c.u16().ok())
+            .is_some_and(|h| (1..=META).contains(&((h & 0x7fff) as usize)))
+    };
+    let other = match sb.endian {
+        Endian::Little => Endian::Big,
+        Endian::Big => Endian::Little,
+    };
+    if !valid(sb.endian) && valid(other) {
+        other
+    } else {
+        sb.endian
+    }
+}
+
 impl Image<'_> {
     /// Read one metadata block at absolute `pos`: its decoded bytes and the next position.
     fn meta_block(&self, pos: u64) -> Result<(Vec<u8>, u64), FormatError> {
         let p = usize::try_from(pos).map_err(|_| FormatError::Corrupt("offset".into()))?;
-        let mut c = Cursor::at(self.data, p, self.sb.endian)?;
+        let mut c = Cursor::at(self.data, p, self.meta_endian)?;
         let h = c.u16()?;
+        c = Cursor::at(self.data, c.pos(), self.sb.endian)?;
         if self.sb.check_marker() {
             c.skip(1)?;
         }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::format::{EntryData, EntryKind};
+use crate::format::{EntryData, EntryKind, WarningKind};
 use crate::formats::testutil::hostile::{hostile_with, Hostile};
 use crate::formats::testutil::manifest::{check, Check};
 use crate::formats::testutil::unpack;
@@ -36,6 +36,95 @@ fixture!(v4_zstd, "sq-zstd.sqfs", "zstd");
 fixture!(v4_lzma, "sq-lzma.sqfs", "lzma");
 fixture!(v4_stored, "sq-stored.sqfs", "gzip");
 
+/// squashfs 3.0 as vendors shipped it, written by `fixtures/scripts/squashfs_legacy.py`:
+/// every entry with its mode, owner and bytes, the compressor found, and the magic reported
+/// when it is not the standard one.
+macro_rules! legacy_fixture {
+    ($name:ident, $file:literal, $comp:literal, $magic:expr, $endian:literal) => {
+        #[test]
+        fn $name() {
+            let data = include_bytes!(concat!("../../../tests/fixtures/squashfs/", $file));
+            let p = Squashfs.probe(data).expect("probe");
+            assert_eq!(p.length, Some(data.len() as u64));
+            let u = unpack(&Squashfs, data);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            assert_eq!(u.details["compression"], $comp);
+            assert_eq!(u.details["endianness"], $endian);
+            assert_eq!(u.details.get("magic").map(String::as_str), $magic);
+            check($file, data, &u.entries, EXPECTED, &Check::EXACT);
+            assert_eq!(u.mtime, Some(1_700_000_000), "superblock creation time");
+            for e in &u.entries {
+                assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
+                assert_eq!(e.mtime, Some(1_700_000_000), "{}", e.path);
+            }
+        }
+    };
+}
+
+legacy_fixture!(v3_zlib_le, "sq3-zlib-le.sqfs", "gzip", None, "little");
+legacy_fixture!(v3_zlib_be, "sq3-zlib-be.sqfs", "gzip", None, "big");
+legacy_fixture!(
+    v3_raw_lzma_odd_params,
+    "sq3-lzma-raw-le.sqfs",
+    "lzma (vendor: 0-byte header, lc=1 lp=2 pb=0)",
+    Some("hsqt"),
+    "little"
+);
+legacy_fixture!(
+    v3_lzma_13_byte_header_qshs,
+    "sq3-lzma13-be-qshs.sqfs",
+    "lzma",
+    Some("qshs"),
+    "big"
+);
+legacy_fixture!(
+    v3_lzma_5_byte_header_shsq,
+    "sq3-lzma5-le-shsq.sqfs",
+    "lzma (vendor: 5-byte header)",
+    Some("shsq"),
+    "little"
+);
+legacy_fixture!(
+    v3_minor_l_unknown_magic,
+    "sq3-lzma-minor-l-be.sqfs",
+    "lzma",
+    Some("wxyz"),
+    "big"
+);
+legacy_fixture!(
+    v3_lsdk_7zip_tag,
+    "sq3-lzma-lsdk-be.sqfs",
+    "lzma (vendor: 0-byte header, `7zip` tag, lc=3 lp=0 pb=2)",
+    None,
+    "big"
+);
+legacy_fixture!(
+    v3_adaptive_zlib_and_lzma,
+    "sq3-adaptive-le.sqfs",
+    "lzma and zlib",
+    Some("shsq"),
+    "little"
+);
+
+/// A superblock behind a magic no list holds is found by the scanner from its structure
+/// (version, block size and log at bytes 28..36), at any offset.
+#[test]
+fn scanner_finds_superblock_by_structure() {
+    let img = include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma-minor-l-be.sqfs");
+    let mut data = vec![0x5au8; 1000];
+    data.extend_from_slice(img);
+    let scanner = crate::scan::MagicScanner::new(&[&Squashfs]);
+    let starts: Vec<usize> = scanner.candidates(&data).iter().map(|c| c.start).collect();
+    assert!(starts.contains(&1000), "{starts:?}");
+    assert!(Squashfs.probe(&data[1000..]).is_some());
+    // Only there: no other candidate probes as a squashfs.
+    let found = starts
+        .iter()
+        .filter(|&&s| data.get(s..).and_then(|d| Squashfs.probe(d)).is_some())
+        .count();
+    assert_eq!(found, 1);
+}
+
 #[test]
 fn hostile_squashfs() {
     hostile_with(
@@ -53,6 +142,21 @@ fn hostile_squashfs() {
         include_bytes!("../../../tests/fixtures/squashfs/sq-stored.sqfs"),
         &Hostile::unprobed(),
     );
+}
+
+/// The vendor paths under damage: the raw LZMA parameter search, the tagged and mixed
+/// blocks, the big-endian bit-packed inodes. Each sweep must stay bounded (the search gives
+/// up after a few failures on one image).
+#[test]
+fn hostile_legacy_vendor_lzma() {
+    for data in [
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma-raw-le.sqfs")[..],
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma-lsdk-be.sqfs")[..],
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-adaptive-le.sqfs")[..],
+        &include_bytes!("../../../tests/fixtures/squashfs/sq3-lzma13-be-qshs.sqfs")[..],
+    ] {
+        hostile_with(&Squashfs, data, &Hostile::unprobed());
+    }
 }
 
 #[test]
@@ -182,4 +286,39 @@ fn hostile_real_v2_tables() {
         let _ = Squashfs.unpack(&blob, &UnpackContext { budget: &budget });
     }
     assert!(start.elapsed().as_secs() < 120);
+}
+
+/// A superblock whose `bytes_used` is zero or points past the data: the length comes from
+/// the end of its last table, with a warning, and every entry is read.
+#[test]
+fn bytes_used_repaired_from_tables() {
+    let v3 = include_bytes!("../../../tests/fixtures/squashfs/sq3-zlib-le.sqfs");
+    let v4 = include_bytes!("../../../tests/fixtures/squashfs/sq-gzip.sqfs");
+    for (img, at) in [(&v3[..], 63usize), (&v4[..], 40)] {
+        let good = Superblock::parse(img).unwrap();
+        assert_eq!(good.declared_bytes_used, None);
+        for bad in [0u64, 1 << 40, good.inode_table + 1] {
+            let mut d = img.to_vec();
+            d[at..at + 8].copy_from_slice(&bad.to_le_bytes());
+            let sb = Superblock::parse(&d).expect("repaired superblock");
+            assert_eq!(
+                (sb.bytes_used, sb.declared_bytes_used),
+                (good.bytes_used, Some(bad))
+            );
+            let u = unpack(&Squashfs, &d);
+            assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+            assert!(
+                u.warnings[0].1.contains("tables end at"),
+                "{:?}",
+                u.warnings
+            );
+            assert_eq!(u.warnings[0].0, WarningKind::Format);
+            let name = if at == 63 {
+                "sq3-zlib-le.sqfs"
+            } else {
+                "sq-gzip.sqfs"
+            };
+            check(name, &d, &u.entries, EXPECTED, &Check::EXACT);
+        }
+    }
 }
