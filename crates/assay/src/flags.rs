@@ -37,6 +37,11 @@ pub enum Command {
     Vulndb(VulndbCommand),
     /// List every detection rule with its documentation.
     Rules(RulesArgs),
+    /// Take scan jobs from a fleet store, scan, and store the signed reports.
+    Worker(WorkerArgs),
+    /// A lab's catalogue: add images, queue scans, ask questions across images.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
 }
 
 /// `--rules DIR` (repeatable).
@@ -299,4 +304,250 @@ impl FailOn {
             FailOn::Critical => Severity::Critical,
         }
     }
+}
+
+/// Where the fleet store is: `--data`, `--db`, `--blobs`, `--key`, `--lab-key`.
+#[derive(clap::Args, Clone)]
+pub struct StoreFlags {
+    /// Data directory of the embedded store: its SQLite database, image blobs and signing key
+    /// [default: $XDG_DATA_HOME/assay/fleet, else ~/.local/share/assay/fleet].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (password and port
+    /// optional)
+    /// [default: sqlite:DATA/store.sqlite].
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Image blobs: a directory (shared by all workers), or s3://BUCKET with the endpoint and
+    /// credentials from $AWS_ENDPOINT_URL, $AWS_REGION, $AWS_ACCESS_KEY_ID and
+    /// $AWS_SECRET_ACCESS_KEY [default: DATA/blobs].
+    #[arg(long, value_name = "DIR|s3://BUCKET")]
+    pub blobs: Option<String>,
+    /// The store's signing key (every stored report is signed with it; give workers on other
+    /// machines a copy) [default: DATA/store.key, made on first use].
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Public key (KEYFILE.pub) of a lab whose signed reports may be imported (repeatable).
+    #[arg(long = "lab-key", value_name = "PUB")]
+    pub lab_keys: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub store: StoreFlags,
+    /// This worker's name in job leases [default: HOSTNAME-PID].
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Jobs scanned at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Seconds a lease lasts without a heartbeat; a worker that stops answering loses its job
+    /// to another after this long.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub lease: u64,
+    /// Seconds to wait when no job is ready.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub poll: f64,
+    /// Stop when no job is ready instead of waiting for more.
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Where images are downloaded and linked for scanning [default: a directory under the
+    /// system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
+    /// Vulnerability database to match components against (default: $ASSAY_VULNDB, else
+    /// ~/.local/share/assay/vulndb.sqlite, when it exists).
+    #[arg(long)]
+    pub vulndb: Option<PathBuf>,
+    #[command(flatten)]
+    pub rule_dirs: RuleDirsFlag,
+    #[command(flatten)]
+    pub quiet: QuietFlag,
+}
+
+/// `--json` of the fleet commands that print records.
+#[derive(clap::Args, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum FleetCommand {
+    /// Add image files, or every file under a folder, to the store (stored once by content).
+    Add {
+        /// Image files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Vendor of the images.
+        #[arg(long, default_value = "")]
+        vendor: String,
+        /// Model of the images.
+        #[arg(long, default_value = "")]
+        model: String,
+        /// Firmware version of the images.
+        #[arg(long = "fw-version", default_value = "")]
+        fw_version: String,
+        /// Release date (YYYY-MM-DD).
+        #[arg(long)]
+        released: Option<String>,
+        /// Also queue a scan of each image (with the default settings).
+        #[arg(long)]
+        queue: bool,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Queue scans of images (by id), or of every image with --all.
+    Queue {
+        /// Image ids.
+        images: Vec<i64>,
+        /// Every image of the store.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        as_of: AsOfFlag,
+        /// Extra candidate passwords for the hash cracker, one per line (part of the settings:
+        /// a scan with other words is another report).
+        #[arg(long, value_name = "FILE")]
+        wordlist: Option<PathBuf>,
+        /// Attempts before a job is dead.
+        #[arg(long, default_value_t = 3)]
+        attempts: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Jobs by state, and the errors of dead ones.
+    Status {
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Give a dead job its attempts back.
+    Requeue {
+        /// Job id.
+        job: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// List images by vendor, model and version.
+    Images {
+        /// Only this vendor.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Only this model.
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Images holding a fact: key, password-hash, password, endpoint, listener-port,
+    /// component, cve or rule.
+    Find {
+        /// What to look for.
+        kind: String,
+        /// The value: a fingerprint, hash, password, host, port, component name, CVE id or
+        /// rule id.
+        value: String,
+        /// At most this many images.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Values of a kind found in several images (keys shipped by many devices).
+    Shared {
+        /// key, password-hash, password, endpoint, listener-port, component, cve or rule.
+        kind: String,
+        /// In at least this many distinct images.
+        #[arg(long, default_value_t = 2)]
+        min: i64,
+        /// At most this many values.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Images carrying a component older than a version (busybox 1.36).
+    Below {
+        /// Component name.
+        component: String,
+        /// The version bound (excluded).
+        version: String,
+        /// At most this many images.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// A vendor's releases in order, with what each added or removed.
+    Timeline {
+        /// Vendor.
+        vendor: String,
+        /// Only this model.
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Mark an image as the approved release of its model.
+    Approve {
+        /// Image id.
+        image: i64,
+        /// Who approves.
+        #[arg(long, default_value = "")]
+        by: String,
+        /// Why, or on which conditions.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// What the releases of a model after its approved release changed.
+    SinceApproved {
+        /// Vendor.
+        vendor: String,
+        /// Model.
+        model: String,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Write an image, its newest signed report and the store's public key into a directory,
+    /// for `assay verify --key store.pub NAME.report.json NAME`.
+    Export {
+        /// Image id.
+        image: i64,
+        /// Output directory (created if missing).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// Import signed reports made elsewhere (`assay scan --sign`); each must be signed by a
+    /// --lab-key.
+    Import {
+        /// Signed report files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
 }

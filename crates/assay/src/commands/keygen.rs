@@ -39,7 +39,7 @@ pub fn run(args: KeygenArgs) -> Result<i32> {
 }
 
 /// Write a file only its owner can read.
-fn write_secret(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -3,12 +3,14 @@
 //! default database path, writing an output).
 
 mod diff;
+mod fleet;
 mod keygen;
 mod rules;
 mod scan;
 mod unpack;
 mod verify;
 mod vulndb;
+mod worker;
 
 use crate::flags::Command;
 use anyhow::{Context, Result};
@@ -30,6 +32,8 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Keygen(args) => keygen::run(args),
         Command::Vulndb(command) => vulndb::run(command),
         Command::Rules(args) => rules::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Fleet(command) => fleet::run(command),
     }
 }
 
@@ -72,7 +76,7 @@ pub fn clock_now() -> i64 {
 
 /// The default database path: `$ASSAY_VULNDB`, else `$XDG_DATA_HOME/assay/vulndb.sqlite`, else
 /// `~/.local/share/assay/vulndb.sqlite`.
-fn default_vulndb_path() -> Option<PathBuf> {
+pub(crate) fn default_vulndb_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ASSAY_VULNDB").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
