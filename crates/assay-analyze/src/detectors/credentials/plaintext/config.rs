@@ -83,6 +83,12 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
             if whole.contains(':') && !whole.contains('=') && text.split_whitespace().count() > 4 {
                 continue;
             }
+            // `${name:+word}`, `${name:-word}`: a shell parameter expansion inside a command,
+            // not a setting of `name`.
+            let key_at = c.get(1).map_or(0, |m| m.start());
+            if text[..key_at].ends_with("${") {
+                continue;
+            }
             push(&c[1], &c[2], 0..text.len());
             any = true;
         }

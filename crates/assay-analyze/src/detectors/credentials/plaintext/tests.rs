@@ -78,3 +78,57 @@ fn binaries_with_nvram_defaults_and_paired_literals() {
     assert!(pw("olt-enable-2019").is_some(), "{out:#?}");
     assert!(out.iter().all(|f| f.rule == "ASSAY-CRED-015"));
 }
+
+#[test]
+fn shell_parameter_expansions_are_no_credentials() {
+    let out = run(&[File(
+        "/lib/netifd/proto/qmi.sh",
+        b"#!/bin/sh\nuqmi -s -d \"$device\" --start-network \\\n\t${username:+--username $username} \\\n\t${password:+--password $password} \\\n\t${auth:+--auth-type $auth}\nqcm ${password:+ $password}\n",
+        0o755,
+    )]);
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+/// A 32-bit little-endian shared object header (no sections): a library to `elf_facts`.
+fn shared_object(strings: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 52];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 1;
+    h[5] = 1;
+    h[6] = 1;
+    h[16..18].copy_from_slice(&3u16.to_le_bytes());
+    h[18..20].copy_from_slice(&8u16.to_le_bytes());
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[40..42].copy_from_slice(&52u16.to_le_bytes());
+    h[42..44].copy_from_slice(&32u16.to_le_bytes());
+    h[46..48].copy_from_slice(&40u16.to_le_bytes());
+    h.extend_from_slice(strings);
+    h
+}
+
+#[test]
+fn settings_only_an_unloaded_library_reads_are_not_the_devices() {
+    let lib = shared_object(b"\0/bin/cp /emu/nvram.override/* /emu/nvram/\0");
+    let override_file: &[u8] = b"lan_ipaddr=192.168.0.1\nhttp_username=admin\nhttp_passwd=admin\n";
+    let out = run(&[
+        File("/emu/nvram.override", override_file, 0o644),
+        File("/emu/libnvram.so", &lib, 0o755),
+    ]);
+    let f = out
+        .iter()
+        .find(|f| f.path == "/emu/nvram.override")
+        .expect("still reported");
+    assert_eq!(f.severity, Severity::Low, "{f:#?}");
+    assert!(f.context["read_only_by_unloaded_libraries"].contains("/emu/libnvram.so"));
+    // The same settings read by a boot script are the device's.
+    let out = run(&[
+        File("/etc/nvram.default", override_file, 0o644),
+        File("/etc/inittab", b"::sysinit:/etc/rcS\n", 0o644),
+        File("/etc/rcS", b"#!/bin/sh\nnvram_load /etc/nvram.default\n", 0o755),
+    ]);
+    let f = out
+        .iter()
+        .find(|f| f.path == "/etc/nvram.default")
+        .expect("reported");
+    assert_eq!(f.severity, Severity::High, "{f:#?}");
+}
