@@ -53,14 +53,18 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
         {
             continue;
         }
-        if t.starts_with("config ") || t.starts_with('[') {
+        let header = t.trim_end();
+        if t.starts_with("config ")
+            || (header.starts_with('[') && header.ends_with(']') && !header.contains(' '))
+        {
             section += 1;
         }
         let mut push = |key: &str, value: &str, span: Range<usize>| {
             out.push(Setting {
                 key: key.to_string(),
                 quoted: value.starts_with('"') || value.starts_with('\''),
-                value: unquote(value).to_string(),
+                // Fixed-width INI files pad quoted values with blanks (`"admin      "`).
+                value: unquote(value).trim_end().to_string(),
                 range: range.start + span.start..range.start + span.end,
                 line_no: no,
                 section,
@@ -122,7 +126,8 @@ pub(super) fn scan_text(
     out: &mut Vec<Finding>,
 ) {
     let all = settings(bytes);
-    let uci = all.iter().any(|s| s.section > 0) && bytes.windows(7).any(|w| w == b"option ");
+    // UCI `config` and INI `[name]` sections: a user belongs to its own section.
+    let sectioned = all.iter().any(|s| s.section > 0);
     let code = is_source_code(path);
     for s in &all {
         if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
@@ -133,19 +138,20 @@ pub(super) fn scan_text(
         if looks_like_code(&s.value) && (code || !s.quoted) {
             continue;
         }
-        // A user set beside it: same UCI section, or within a few lines elsewhere.
-        let user = all.iter().find(|u| {
+        // A user set beside it: same section, or within a few lines elsewhere; the nearest.
+        let user = all.iter().filter(|u| {
             is_user_key(&u.key)
                 && !is_placeholder(&u.value)
                 && !looks_like_code(&u.value)
                 && (!code || u.quoted)
                 && !u.value.contains(' ')
-                && if uci {
+                && if sectioned {
                     u.section == s.section
                 } else {
                     u.line_no.abs_diff(s.line_no) <= 6
                 }
-        });
+        })
+        .min_by_key(|u| u.line_no.abs_diff(s.line_no));
         let mut f = cred_finding(
             analysis,
             &CONFIG_PASSWORD,

@@ -132,3 +132,31 @@ fn settings_only_an_unloaded_library_reads_are_not_the_devices() {
         .expect("reported");
     assert_eq!(f.severity, Severity::High, "{f:#?}");
 }
+
+#[test]
+fn fixed_width_ini_accounts_pair_user_and_password() {
+    let out = run(&[File(
+        "/mnt/mtd/ipc/conf/config_user.ini",
+        b"[user0]                 \nusername      = \"admin     \"\npassword      = \"admin     \"\nauthtype      = \"15        \"\n[user1]                 \nusername      = \"operator  \"\npassword      = \"op3rat0r  \"\n[user2]                 \nusername      = \"          \"\npassword      = \"          \"\n",
+        0o644,
+    )]);
+    let creds: Vec<_> = out
+        .iter()
+        .filter(|f| f.rule == "ASSAY-CRED-010")
+        .map(|f| {
+            (
+                f.context.get("username").cloned().unwrap_or_default(),
+                f.context["password"].clone(),
+                f.severity,
+            )
+        })
+        .collect();
+    assert_eq!(
+        creds,
+        vec![
+            ("admin".into(), "admin".into(), Severity::High),
+            ("operator".into(), "op3rat0r".into(), Severity::High)
+        ],
+        "{out:#?}"
+    );
+}
