@@ -46,8 +46,9 @@ const TUNNEL: Rule = Rule {
     category: Category::Endpoint,
     severity: Severity::High,
     title: "Reverse tunnel or shell to a fixed host",
-    description: "A command opens a reverse SSH tunnel (`ssh -R`, `dbclient -R`) or a reverse \
-        shell (`nc HOST PORT -e /bin/sh`) to a hard-coded host, exposing the device to it.",
+    description: "A command opens a reverse SSH tunnel (`ssh -R`, `dbclient -R`, `autossh -R`) \
+        to a hard-coded host, exposing the device to it (reverse shells over netcat, socat or \
+        /dev/tcp are ASSAY-BACKDOOR-030).",
 };
 
 static RULES: &[Rule] = &[URL, ADDRESS, REMOTE_CODE, TUNNEL];
@@ -303,11 +304,9 @@ fn text_endpoints(
         let tunnel = commands.iter().any(|w| {
             program_of(w).is_some_and(|(p, rest)| {
                 let args = &w[rest.min(w.len())..];
-                (matches!(p.as_str(), "ssh" | "dbclient" | "autossh")
-                    && args.iter().any(|x| x == "-R" || x.starts_with("-R")))
-                    || (matches!(p.as_str(), "nc" | "netcat" | "ncat")
-                        && args.iter().any(|x| x == "-e" || x == "-c")
-                        && !args.iter().any(|x| x.starts_with("-l") || x == "-ll"))
+                // Shells over netcat, socat or /dev/tcp are the reverse-shell detector's.
+                matches!(p.as_str(), "ssh" | "dbclient" | "autossh")
+                    && args.iter().any(|x| x == "-R" || x.starts_with("-R"))
             })
         });
         let key_says_server = text

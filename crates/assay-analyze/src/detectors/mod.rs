@@ -10,6 +10,7 @@ pub mod hardening;
 pub mod keys;
 pub mod magic_compare;
 pub mod remote_access;
+pub mod reverse_shell;
 pub mod rulepack;
 pub mod secrets;
 pub mod text;
@@ -19,6 +20,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
     vec![
         &remote_access::RemoteAccess,
         &endpoints::Endpoints,
+        &reverse_shell::ReverseShell,
         &hardening::Hardening,
         &accounts::Accounts,
         &credentials::Credentials,

@@ -117,6 +117,13 @@ fn is_source_code(path: &str) -> bool {
     .any(|e| path.ends_with(e))
 }
 
+/// Whether a setting names a mobile network's access point (`apn`, `wan_3g_apn`, `APN`).
+fn is_apn_key(key: &str) -> bool {
+    key.to_ascii_lowercase()
+        .split(['_', '.', '-', ':'])
+        .any(|p| p == "apn" || p == "apnname")
+}
+
 /// Report the passwords set in a text file, then look at it line by line.
 pub(super) fn scan_text(
     analysis: &Analysis,
@@ -152,6 +159,17 @@ pub(super) fn scan_text(
                 }
         })
         .min_by_key(|u| u.line_no.abs_diff(s.line_no));
+        // A mobile carrier's dial-up profile (an APN beside the account): the public PPP login
+        // of a 3G/4G network, not a credential of the device.
+        let carrier = all.iter().find(|o| {
+            is_apn_key(&o.key)
+                && !is_placeholder(&o.value)
+                && if sectioned {
+                    o.section == s.section
+                } else {
+                    o.line_no.abs_diff(s.line_no) <= 6
+                }
+        });
         let mut f = cred_finding(
             analysis,
             &CONFIG_PASSWORD,
@@ -171,6 +189,11 @@ pub(super) fn scan_text(
         if user.is_none() {
             f.severity = Severity::Medium;
             f.confidence = Confidence::Medium;
+        }
+        if let Some(apn) = carrier {
+            f.severity = Severity::Low;
+            f.context
+                .insert("carrier_profile".into(), format!("{}={}", apn.key, apn.value));
         }
         out.push(f);
     }

@@ -143,6 +143,15 @@ pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
         if is_documentation(path) || !looks_like_text(f.bytes) {
             continue;
         }
+        // A copy of a file at the same path (a default configuration archive holding the
+        // live one) is reported once, at the first copy.
+        if f
+            .node
+            .duplicate_of
+            .is_some_and(|d| analysis.node(d).path == f.node.path)
+        {
+            continue;
+        }
         let start = out.len();
         scan_text(analysis, f.node.id, path, f.bytes, out);
         if let (Some(fs), Some(found)) = (f.fs, out.get_mut(start..)) {

@@ -160,3 +160,27 @@ fn fixed_width_ini_accounts_pair_user_and_password() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn carrier_dial_up_profiles_are_not_device_credentials() {
+    let out = run(&[
+        File(
+            "/etc/conf/config_run3g.ini",
+            b"[run3gcfg]\nrunmode = \"1  \"\napn = \"3GNET  \"\ndnumber = \"*99#  \"\nusername = \"card\"\npassword = \"card\"\n[admin]\nusername = \"root\"\npassword = \"Zq8#mLx\"\n",
+            0o644,
+        ),
+        File(
+            "/etc/isp_presets.json",
+            b"[\n {\n  \"name\": \"Carrier One\",\n  \"apn\": \"internet.one\",\n  \"username\": \"one\",\n  \"password\": \"one\"\n }\n]\n",
+            0o644,
+        ),
+    ]);
+    let carrier: Vec<_> = out.iter().filter(|f| f.context.contains_key("carrier_profile")).collect();
+    assert_eq!(carrier.len(), 2, "{out:#?}");
+    assert!(carrier.iter().all(|f| f.severity == Severity::Low));
+    let admin = out
+        .iter()
+        .find(|f| f.context.get("password").map(String::as_str) == Some("Zq8#mLx"))
+        .expect("device account");
+    assert_eq!(admin.severity, Severity::High);
+}
