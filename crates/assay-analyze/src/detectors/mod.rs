@@ -3,6 +3,7 @@
 use crate::Detector;
 
 pub mod accounts;
+pub mod bind_shell;
 pub mod credentials;
 pub mod endpoints;
 pub mod exposure;
@@ -29,5 +30,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &rulepack::RulePackDetector,
         &magic_compare::MagicCompare,
         &exposure::Exposure,
+        &bind_shell::BindShell,
     ]
 }
