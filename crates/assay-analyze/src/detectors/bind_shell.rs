@@ -1,9 +1,12 @@
 //! Programs that hand a shell to whoever connects: a listening program (from the exposure
 //! map) that duplicates a descriptor onto its standard streams (`dup2`), runs a program
-//! (`execve`, `execl`, `system` …) and holds a shell's path, with nothing that asks for a
-//! password (no `crypt`, `getspnam`, `getpwnam`, PAM, no password or login prompt). That is a
-//! bind shell, whatever the program is called; telnetd, dropbear and busybox also dup2 and
-//! exec a shell, but only after a login, and they carry the login's code and prompts.
+//! (`execve`, `execl`, `system` …) and holds a shell's path, never reads from a connection
+//! itself (no `recv`, `read`, `fgets` …: the shell does the reading) and has nothing that asks
+//! for a password (no `crypt`, `getspnam`, `getpwnam`, PAM, no password or login prompt). That
+//! is a bind shell, whatever the program is called; telnetd, dropbear and busybox also dup2
+//! and exec a shell, but only after a login, and servers that run scripts (dnsmasq's lease
+//! script) read their requests themselves. A shell behind a magic word read from the socket
+//! is ASSAY-BACKDOOR-110's.
 //!
 //! Found in dynamically linked programs (the imports say what they call); a statically linked,
 //! stripped bind shell names no imports and is not found here.
@@ -20,9 +23,9 @@ const BIND_SHELL_PROGRAM: Rule = Rule {
     title: "Listening program hands a shell to whoever connects",
     description: "A program that accepts network connections duplicates the connection onto \
         its standard streams (dup2), runs a shell (execve, execl, system …, with a shell's path \
-        in its strings) and has no code that checks a password (crypt, getspnam, getpwnam, PAM) \
-        and no login or password prompt: a bind shell. Critical when the boot model starts it, \
-        high otherwise.",
+        in its strings), never reads from a connection itself and has no code that checks a \
+        password (crypt, getspnam, getpwnam, PAM) and no login or password prompt: a bind \
+        shell. Critical when the boot model starts it, high otherwise.",
 };
 
 /// Shell paths a bind shell runs.
@@ -45,6 +48,12 @@ const AUTH: &[&str] = &[
     "pam_start",
     "pam_authenticate",
     "getpass",
+];
+
+/// Calls that receive input: a program that makes them reads its connections itself.
+const RECEIVE: &[&str] = &[
+    "recv", "recvfrom", "recvmsg", "read", "readv", "fread", "fgets", "fgetc", "getc", "getline",
+    "fscanf", "scanf",
 ];
 
 /// The bind-shell detector.
@@ -74,7 +83,7 @@ impl Detector for BindShell {
                 .map(|n| n.split('@').next().unwrap_or(n))
                 .collect();
             let has = |names: &[&str]| imports.iter().any(|i| names.contains(i));
-            if !has(&["dup2", "dup3"]) || !has(EXEC) || has(AUTH) {
+            if !has(&["dup2", "dup3"]) || !has(EXEC) || has(AUTH) || has(RECEIVE) {
                 continue;
             }
             let Some((shell, at)) = SHELLS
