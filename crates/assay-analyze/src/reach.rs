@@ -216,9 +216,7 @@ fn fs_reach(a: &Analysis, fs: usize, listeners: &[assay_model::Listener]) -> FsR
         if a.node(id).kind == NodeKind::Symlink {
             if let Some(target) = a.resolve(fs, path) {
                 if r.libraries.contains(&target) {
-                    by_name
-                        .entry(file_name(path).to_string())
-                        .or_insert(target);
+                    by_name.entry(file_name(path).to_string()).or_insert(target);
                 }
             }
         }
@@ -249,8 +247,7 @@ fn fs_reach(a: &Analysis, fs: usize, listeners: &[assay_model::Listener]) -> FsR
         let word = if c.trigger == Trigger::Inetd && c.words.len() >= 6 {
             Some(c.words[5].clone())
         } else {
-            program_of(&c.words)
-                .and_then(|(_, rest)| c.words.get(rest.checked_sub(1)?).cloned())
+            program_of(&c.words).and_then(|(_, rest)| c.words.get(rest.checked_sub(1)?).cloned())
         };
         let Some(word) = word else { continue };
         if let Some(id) = resolve_program(a, fs, &word) {

@@ -302,14 +302,33 @@ mod tests {
                 report.findings.push(f);
             }
         };
-        add("ASSAY-HARDEN-001", Category::Hardening, Severity::Medium, 45);
-        add("ASSAY-ENDPOINT-002", Category::Endpoint, Severity::Medium, 2);
-        add("ASSAY-REMOTE-001", Category::RemoteAccess, Severity::Medium, 1);
+        add(
+            "ASSAY-HARDEN-001",
+            Category::Hardening,
+            Severity::Medium,
+            45,
+        );
+        add(
+            "ASSAY-ENDPOINT-002",
+            Category::Endpoint,
+            Severity::Medium,
+            2,
+        );
+        add(
+            "ASSAY-REMOTE-001",
+            Category::RemoteAccess,
+            Severity::Medium,
+            1,
+        );
         let text = summary(&report);
         assert!(text.contains("  MEDIUM (48, 3 rules):"), "{text}");
         let telnet = text.find("ASSAY-REMOTE-001 number 0").expect("telnet");
-        let endpoint = text.find("[ASSAY-ENDPOINT-002] 2 findings").expect("endpoints");
-        let hardening = text.find("[ASSAY-HARDEN-001] 45 findings").expect("hardening");
+        let endpoint = text
+            .find("[ASSAY-ENDPOINT-002] 2 findings")
+            .expect("endpoints");
+        let hardening = text
+            .find("[ASSAY-HARDEN-001] 45 findings")
+            .expect("hardening");
         assert!(telnet < endpoint && endpoint < hardening, "{text}");
         assert!(text.contains("ASSAY-HARDEN-001 number 2"));
         assert!(!text.contains("ASSAY-HARDEN-001 number 3"));

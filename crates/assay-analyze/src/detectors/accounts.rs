@@ -602,10 +602,16 @@ ghost:!:19000:0:99999:7:::\n";
         let out = run(&t);
         let hidden: Vec<_> = out.iter().filter(|f| f.rule == "ASSAY-ACCT-001").collect();
         assert_eq!(hidden.len(), 2, "{out:?}");
-        let nobody = hidden.iter().find(|f| f.context["account"] == "nobody").unwrap();
+        let nobody = hidden
+            .iter()
+            .find(|f| f.context["account"] == "nobody")
+            .unwrap();
         assert_eq!(nobody.severity, Severity::Medium);
         assert!(nobody.title.contains("locked"));
-        let admin = hidden.iter().find(|f| f.context["account"] == "admin").unwrap();
+        let admin = hidden
+            .iter()
+            .find(|f| f.context["account"] == "admin")
+            .unwrap();
         assert_eq!(admin.severity, Severity::Critical);
     }
 

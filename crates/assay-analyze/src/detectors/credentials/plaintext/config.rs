@@ -146,19 +146,21 @@ pub(super) fn scan_text(
             continue;
         }
         // A user set beside it: same section, or within a few lines elsewhere; the nearest.
-        let user = all.iter().filter(|u| {
-            is_user_key(&u.key)
-                && !is_placeholder(&u.value)
-                && !looks_like_code(&u.value)
-                && (!code || u.quoted)
-                && !u.value.contains(' ')
-                && if sectioned {
-                    u.section == s.section
-                } else {
-                    u.line_no.abs_diff(s.line_no) <= 6
-                }
-        })
-        .min_by_key(|u| u.line_no.abs_diff(s.line_no));
+        let user = all
+            .iter()
+            .filter(|u| {
+                is_user_key(&u.key)
+                    && !is_placeholder(&u.value)
+                    && !looks_like_code(&u.value)
+                    && (!code || u.quoted)
+                    && !u.value.contains(' ')
+                    && if sectioned {
+                        u.section == s.section
+                    } else {
+                        u.line_no.abs_diff(s.line_no) <= 6
+                    }
+            })
+            .min_by_key(|u| u.line_no.abs_diff(s.line_no));
         // A mobile carrier's dial-up profile (an APN beside the account): the public PPP login
         // of a 3G/4G network, not a credential of the device.
         let carrier = all.iter().find(|o| {
@@ -192,8 +194,10 @@ pub(super) fn scan_text(
         }
         if let Some(apn) = carrier {
             f.severity = Severity::Low;
-            f.context
-                .insert("carrier_profile".into(), format!("{}={}", apn.key, apn.value));
+            f.context.insert(
+                "carrier_profile".into(),
+                format!("{}={}", apn.key, apn.value),
+            );
         }
         out.push(f);
     }

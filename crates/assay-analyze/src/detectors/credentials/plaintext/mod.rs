@@ -145,8 +145,7 @@ pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
         }
         // A copy of a file at the same path (a default configuration archive holding the
         // live one) is reported once, at the first copy.
-        if f
-            .node
+        if f.node
             .duplicate_of
             .is_some_and(|d| analysis.node(d).path == f.node.path)
         {

@@ -124,7 +124,11 @@ fn settings_only_an_unloaded_library_reads_are_not_the_devices() {
     let out = run(&[
         File("/etc/nvram.default", override_file, 0o644),
         File("/etc/inittab", b"::sysinit:/etc/rcS\n", 0o644),
-        File("/etc/rcS", b"#!/bin/sh\nnvram_load /etc/nvram.default\n", 0o755),
+        File(
+            "/etc/rcS",
+            b"#!/bin/sh\nnvram_load /etc/nvram.default\n",
+            0o755,
+        ),
     ]);
     let f = out
         .iter()
@@ -175,7 +179,10 @@ fn carrier_dial_up_profiles_are_not_device_credentials() {
             0o644,
         ),
     ]);
-    let carrier: Vec<_> = out.iter().filter(|f| f.context.contains_key("carrier_profile")).collect();
+    let carrier: Vec<_> = out
+        .iter()
+        .filter(|f| f.context.contains_key("carrier_profile"))
+        .collect();
     assert_eq!(carrier.len(), 2, "{out:#?}");
     assert!(carrier.iter().all(|f| f.severity == Severity::Low));
     let admin = out
