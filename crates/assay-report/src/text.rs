@@ -185,11 +185,12 @@ fn write_findings(out: &mut String, report: &Report, all: bool) {
     for sev in severities {
         let in_sev: Vec<_> = groups.iter().filter(|g| g.0 == sev.0).collect();
         let count: usize = in_sev.iter().map(|g| g.2.len()).sum();
+        let rules = in_sev.len();
         let _ = writeln!(
             out,
-            "  {} ({count}, {} rules):",
+            "  {} ({count}, {rules} rule{}):",
             sev.0.as_str().to_uppercase(),
-            in_sev.len()
+            if rules == 1 { "" } else { "s" }
         );
         for (_, rule, findings) in in_sev {
             let shown = if all { findings.len() } else { SHOWN_PER_RULE };
