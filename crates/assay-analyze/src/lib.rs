@@ -16,6 +16,7 @@ pub mod components;
 pub mod config;
 pub mod detectors;
 pub mod elf;
+pub mod reach;
 
 pub use assay_model::Rule;
 pub use assay_unpack::CancelToken;
@@ -80,6 +81,8 @@ pub struct Analysis<'a> {
     /// Network facts of every program, computed once (see `detectors::exposure`).
     pub(crate) network_programs:
         std::sync::OnceLock<Vec<(NodeId, detectors::magic_compare::NetProgram)>>,
+    /// What runs in each filesystem, computed once (see [`reach`]).
+    reach: std::sync::OnceLock<reach::Reach>,
 }
 
 impl<'a> Analysis<'a> {
@@ -125,7 +128,14 @@ impl<'a> Analysis<'a> {
             config: DetectorConfig::builtin(),
             cancel: CancelToken::default(),
             network_programs: std::sync::OnceLock::new(),
+            reach: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Which programs run, listen and load which libraries, per filesystem: computed on first
+    /// use and shared by every detector.
+    pub fn reach(&self) -> &reach::Reach {
+        self.reach.get_or_init(|| reach::Reach::compute(self))
     }
 
     /// Run the detectors with these settings (rule pack, extra password candidates).

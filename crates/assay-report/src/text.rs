@@ -1,13 +1,26 @@
 //! The terminal summary: the container outline with file counts, unknown regions, warnings,
-//! and findings grouped by severity.
+//! the programs that listen, and findings by severity, within a severity what the network
+//! reaches first, grouped by rule with counts so that one line of telnet is not buried under
+//! forty lines of hardening.
 
 use assay_model::terminal::TerminalText;
-use assay_model::{Listener, NodeKind, Report};
+use assay_model::{Category, Finding, Listener, NodeKind, Report, Severity};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Render the human summary of a report. Every line is escaped whole as it is written
-/// ([`TerminalText`]): names, titles and warnings come from the image, and none of them can
-/// start a line of its own or send a control character to the terminal.
+/// How many findings of one rule the summary lists before it folds the rest into a count.
+pub const SHOWN_PER_RULE: usize = 3;
+
+/// Render the human summary of a report, each rule's findings folded after
+/// [`SHOWN_PER_RULE`].
 pub fn summary(report: &Report) -> String {
+    summary_with(report, false)
+}
+
+/// Render the human summary of a report; `all` lists every finding instead of folding. Every
+/// line is escaped whole as it is written ([`TerminalText`]): names, titles and warnings come
+/// from the image, and none of them can start a line of its own or send a control character
+/// to the terminal.
+pub fn summary_with(report: &Report, all: bool) -> String {
     let mut out = TerminalText::new();
     let img = &report.image;
     out.line(format_args!(
@@ -98,28 +111,7 @@ pub fn summary(report: &Report) -> String {
     if !report.findings.is_empty() {
         out.blank();
         out.line(format_args!("Findings:"));
-        for sev in crate::SEVERITIES_WORST_FIRST {
-            let group: Vec<_> = report
-                .findings
-                .iter()
-                .filter(|f| f.severity == sev)
-                .collect();
-            if group.is_empty() {
-                continue;
-            }
-            out.line(format_args!(
-                "  {} ({}):",
-                sev.as_str().to_uppercase(),
-                group.len()
-            ));
-            for f in group {
-                out.line(format_args!("    [{}] {}", f.rule, f.title));
-                out.line(format_args!(
-                    "        at {}  bytes {}..{}",
-                    f.location, f.range.start, f.range.end
-                ));
-            }
-        }
+        write_findings(&mut out, report, all);
     }
     if !report.components.is_empty() {
         out.blank();
@@ -141,6 +133,98 @@ pub fn summary(report: &Report) -> String {
         }
     }
     out.into_string()
+}
+
+/// Where a category stands in the triage order: ways in that the network reaches (backdoors,
+/// remote access, accounts and credentials) before keys, endpoints, secrets and hardening.
+pub fn exposure_rank(c: Category) -> u8 {
+    match c {
+        Category::Backdoor => 0,
+        Category::RemoteAccess => 1,
+        Category::Account => 2,
+        Category::Credential => 3,
+        Category::PrivateKey => 4,
+        Category::Endpoint => 5,
+        Category::Secret => 6,
+        Category::Config => 7,
+        Category::VulnerableComponent => 8,
+        Category::Hardening => 9,
+    }
+}
+
+/// Findings grouped for triage: by severity, then exposure rank, then rule; within a rule
+/// those in programs that listen (started ones first) before the rest. Each group is the rule
+/// and its findings in that order.
+pub fn triage_groups(report: &Report) -> Vec<(Severity, &str, Vec<&Finding>)> {
+    let listening: BTreeMap<&str, bool> = report
+        .listeners
+        .iter()
+        .map(|l| (l.location.as_str(), l.started))
+        .collect();
+    let reach = |f: &Finding| match listening.get(f.location.as_str()) {
+        Some(true) => 0,
+        Some(false) => 1,
+        None => 2,
+    };
+    let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, u8, &str), Vec<&Finding>> =
+        BTreeMap::new();
+    for f in &report.findings {
+        groups
+            .entry((
+                std::cmp::Reverse(f.severity),
+                exposure_rank(f.category),
+                f.rule.as_str(),
+            ))
+            .or_default()
+            .push(f);
+    }
+    groups
+        .into_iter()
+        .map(|((sev, _, rule), mut v)| {
+            v.sort_by_key(|f| reach(f));
+            (sev.0, rule, v)
+        })
+        .collect()
+}
+
+fn write_findings(out: &mut TerminalText, report: &Report, all: bool) {
+    let groups = triage_groups(report);
+    let severities: BTreeSet<std::cmp::Reverse<Severity>> =
+        groups.iter().map(|g| std::cmp::Reverse(g.0)).collect();
+    let mut folded = 0usize;
+    for sev in severities {
+        let in_sev: Vec<_> = groups.iter().filter(|g| g.0 == sev.0).collect();
+        let count: usize = in_sev.iter().map(|g| g.2.len()).sum();
+        let rules = in_sev.len();
+        out.line(format_args!(
+            "  {} ({count}, {rules} rule{}):",
+            sev.0.as_str().to_uppercase(),
+            if rules == 1 { "" } else { "s" }
+        ));
+        for (_, rule, findings) in in_sev {
+            let shown = if all { findings.len() } else { SHOWN_PER_RULE };
+            if findings.len() > 1 {
+                out.line(format_args!("    [{rule}] {} findings", findings.len()));
+            }
+            for f in findings.iter().take(shown) {
+                out.line(format_args!("    [{}] {}", f.rule, f.title));
+                out.line(format_args!(
+                    "        at {}  bytes {}..{}",
+                    f.location, f.range.start, f.range.end
+                ));
+            }
+            if findings.len() > shown {
+                let more = findings.len() - shown;
+                folded += more;
+                out.line(format_args!("    … {more} more [{rule}]"));
+            }
+        }
+    }
+    if folded > 0 {
+        out.line(format_args!(
+            "  ({folded} findings folded; --all lists every one, --format json or html has all)"
+        ));
+    }
 }
 
 /// The ports of a listener in one line: `TCP 7547 any (code), TCP 2323 (command-line)`, or
@@ -215,6 +299,58 @@ fn nodes_with_container_child(report: &Report) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_are_grouped_by_rule_exposure_first_and_folded() {
+        let mut report = crate::testdata::sample_report();
+        let template = report.findings[0].clone();
+        report.findings.clear();
+        let mut add = |rule: &str, category, severity, n: usize| {
+            for i in 0..n {
+                let mut f = template.clone();
+                f.rule = rule.into();
+                f.category = category;
+                f.severity = severity;
+                f.title = format!("{rule} number {i}");
+                report.findings.push(f);
+            }
+        };
+        add(
+            "ASSAY-HARDEN-001",
+            Category::Hardening,
+            Severity::Medium,
+            45,
+        );
+        add(
+            "ASSAY-ENDPOINT-002",
+            Category::Endpoint,
+            Severity::Medium,
+            2,
+        );
+        add(
+            "ASSAY-REMOTE-001",
+            Category::RemoteAccess,
+            Severity::Medium,
+            1,
+        );
+        let text = summary(&report);
+        assert!(text.contains("  MEDIUM (48, 3 rules):"), "{text}");
+        let telnet = text.find("ASSAY-REMOTE-001 number 0").expect("telnet");
+        let endpoint = text
+            .find("[ASSAY-ENDPOINT-002] 2 findings")
+            .expect("endpoints");
+        let hardening = text
+            .find("[ASSAY-HARDEN-001] 45 findings")
+            .expect("hardening");
+        assert!(telnet < endpoint && endpoint < hardening, "{text}");
+        assert!(text.contains("ASSAY-HARDEN-001 number 2"));
+        assert!(!text.contains("ASSAY-HARDEN-001 number 3"));
+        assert!(text.contains("… 42 more [ASSAY-HARDEN-001]"));
+        assert!(text.contains("42 findings folded; --all lists every one"));
+        let every = summary_with(&report, true);
+        assert!(every.contains("ASSAY-HARDEN-001 number 44"));
+        assert!(!every.contains("folded"));
+    }
 
     #[test]
     fn listeners_are_listed_before_the_findings() {

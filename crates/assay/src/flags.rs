@@ -192,6 +192,9 @@ pub struct ScanArgs {
     /// ~/.local/share/assay/vulndb.sqlite, when it exists).
     #[arg(long)]
     pub vulndb: Option<PathBuf>,
+    /// List every finding in the text summary (it shows three of each rule and counts the rest).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(clap::Args)]

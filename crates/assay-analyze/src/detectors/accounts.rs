@@ -18,8 +18,9 @@ pub const EXTRA_ROOT: Rule = Rule {
     title: "Additional UID-0 account",
     description: "An account other than root has user id 0 in a passwd file. Every UID-0 \
         account is root under another name; vendors use them as hidden maintenance logins \
-        that survive a change of the root password. Critical when it can log in (a shell or a \
-        usable password), medium when it is locked and has no shell.",
+        that survive a change of the root password. Critical when it can log in (an empty or \
+        usable password); medium when its password is locked (`*`, `!`): then no one logs in \
+        with it, and what remains is a hardening fault (a daemon run as that user runs as root).",
 };
 
 /// Account without a password.
@@ -423,8 +424,9 @@ fn passwd_findings(
                 e.line.clone(),
                 format!("Additional UID-0 account '{}' in {}", e.name, file.path),
             );
-            if !login && !usable {
+            if !usable {
                 f.severity = Severity::Medium;
+                f.title.push_str(" (locked: no password login)");
             }
             context(&mut f, file, e, None);
             out.push(f);
@@ -596,6 +598,29 @@ ghost:!:19000:0:99999:7:::\n";
             File("/etc/shadow", b"root:!:19000:0:99999:7:::\ndaemon:*:19000::::::\nsync:!!:19000::::::\n", 0o600),
         ]);
         assert!(run(&t).is_empty(), "{:?}", run(&t));
+    }
+
+    #[test]
+    fn locked_uid0_account_is_a_medium_hardening_fault_not_a_login() {
+        let t = tree(&[File(
+            "/etc/passwd.bak",
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:*:0:0:nobody:/:/bin/sh\nadmin:$1$$iC.dUsGpxNNJGeOm1dFio/:0:0:root:/:/bin/sh\n",
+            0o644,
+        )]);
+        let out = run(&t);
+        let hidden: Vec<_> = out.iter().filter(|f| f.rule == "ASSAY-ACCT-001").collect();
+        assert_eq!(hidden.len(), 2, "{out:?}");
+        let nobody = hidden
+            .iter()
+            .find(|f| f.context["account"] == "nobody")
+            .unwrap();
+        assert_eq!(nobody.severity, Severity::Medium);
+        assert!(nobody.title.contains("locked"));
+        let admin = hidden
+            .iter()
+            .find(|f| f.context["account"] == "admin")
+            .unwrap();
+        assert_eq!(admin.severity, Severity::Critical);
     }
 
     #[test]

@@ -46,8 +46,9 @@ const TUNNEL: Rule = Rule {
     category: Category::Endpoint,
     severity: Severity::High,
     title: "Reverse tunnel or shell to a fixed host",
-    description: "A command opens a reverse SSH tunnel (`ssh -R`, `dbclient -R`) or a reverse \
-        shell (`nc HOST PORT -e /bin/sh`) to a hard-coded host, exposing the device to it.",
+    description: "A command opens a reverse SSH tunnel (`ssh -R`, `dbclient -R`, `autossh -R`) \
+        to a hard-coded host, exposing the device to it (reverse shells over netcat, socat or \
+        /dev/tcp are ASSAY-BACKDOOR-030).",
 };
 
 static RULES: &[Rule] = &[URL, ADDRESS, REMOTE_CODE, TUNNEL];
@@ -129,7 +130,8 @@ fn url_re() -> &'static Regex {
 fn ipv4_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?:^|[^0-9A-Za-z.])((?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?::(\d{1,5}))?(?:$|[^0-9A-Za-z.])")
+        // Not inside a longer run of numbers (`-2.4.8.6-` of SVG path data, `1.2.3.4.5`).
+        Regex::new(r"(?:^|[^0-9A-Za-z.\-])((?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?::(\d{1,5}))?(?:$|[^0-9A-Za-z.\-])")
             .expect("valid IPv4 regex")
     })
 }
@@ -303,11 +305,9 @@ fn text_endpoints(
         let tunnel = commands.iter().any(|w| {
             program_of(w).is_some_and(|(p, rest)| {
                 let args = &w[rest.min(w.len())..];
-                (matches!(p.as_str(), "ssh" | "dbclient" | "autossh")
-                    && args.iter().any(|x| x == "-R" || x.starts_with("-R")))
-                    || (matches!(p.as_str(), "nc" | "netcat" | "ncat")
-                        && args.iter().any(|x| x == "-e" || x == "-c")
-                        && !args.iter().any(|x| x.starts_with("-l") || x == "-ll"))
+                // Shells over netcat, socat or /dev/tcp are the reverse-shell detector's.
+                matches!(p.as_str(), "ssh" | "dbclient" | "autossh")
+                    && args.iter().any(|x| x == "-R" || x.starts_with("-R"))
             })
         });
         let key_says_server = text
@@ -560,6 +560,22 @@ fn binary_endpoints(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_of_svg_paths_are_no_addresses() {
+        let ips = |t: &str| {
+            ipv4_re()
+                .captures_iter(t.as_bytes())
+                .filter_map(|c| c.get(1))
+                .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert!(ips(r#"<path d="M488.3-32.4c-.9 0-1.8.3-2.4.8.6-.4 1.4-.7"/>"#).is_empty());
+        assert_eq!(
+            ips("server=203.0.113.5:8080 backup 198.51.100.1"),
+            ["203.0.113.5", "198.51.100.1"]
+        );
+    }
     use crate::testutil::TestEntry::*;
 
     fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {

@@ -3,6 +3,7 @@
 use crate::Detector;
 
 pub mod accounts;
+pub mod bind_shell;
 pub mod credentials;
 pub mod endpoints;
 pub mod exposure;
@@ -10,6 +11,7 @@ pub mod hardening;
 pub mod keys;
 pub mod magic_compare;
 pub mod remote_access;
+pub mod reverse_shell;
 pub mod rulepack;
 pub mod secrets;
 pub mod text;
@@ -19,6 +21,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
     vec![
         &remote_access::RemoteAccess,
         &endpoints::Endpoints,
+        &reverse_shell::ReverseShell,
         &hardening::Hardening,
         &accounts::Accounts,
         &credentials::Credentials,
@@ -27,5 +30,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &rulepack::RulePackDetector,
         &magic_compare::MagicCompare,
         &exposure::Exposure,
+        &bind_shell::BindShell,
     ]
 }

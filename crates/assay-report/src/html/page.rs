@@ -71,7 +71,15 @@ struct TopFinding {
 struct FindingGroup {
     pub(super) class: &'static str,
     pub(super) label: &'static str,
+    /// The rules of this severity with their counts, in triage order.
+    pub(super) rules: Vec<RuleCount>,
     pub(super) findings: Vec<FindingCard>,
+}
+
+#[derive(Serialize)]
+struct RuleCount {
+    rule: String,
+    count: usize,
 }
 
 #[derive(Serialize)]
@@ -190,19 +198,36 @@ pub(super) fn build_page(report: &Report, rules: &[RuleDoc], entropy: &EntropyPr
             path: f.path.clone(),
         })
         .collect();
+    // Within a severity, in triage order: what the network reaches first, grouped by rule.
+    let index: std::collections::HashMap<*const Finding, usize> = report
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f as *const Finding, i))
+        .collect();
+    let triage = crate::text::triage_groups(report);
     let groups = SEVERITIES_WORST_FIRST
         .iter()
         .filter_map(|&s| {
-            let findings: Vec<FindingCard> = report
-                .findings
+            let in_sev: Vec<_> = triage.iter().filter(|g| g.0 == s).collect();
+            let findings: Vec<FindingCard> = in_sev
                 .iter()
-                .enumerate()
-                .filter(|(_, f)| f.severity == s)
-                .map(|(i, f)| finding_card(anchor(i), f, docs.get(f.rule.as_str()).copied()))
+                .flat_map(|g| g.2.iter())
+                .map(|f| {
+                    let i = index.get(&(*f as *const Finding)).copied().unwrap_or(0);
+                    finding_card(anchor(i), f, docs.get(f.rule.as_str()).copied())
+                })
                 .collect();
             (!findings.is_empty()).then(|| FindingGroup {
                 class: s.as_str(),
                 label: severity_label(s),
+                rules: in_sev
+                    .iter()
+                    .map(|g| RuleCount {
+                        rule: g.1.to_string(),
+                        count: g.2.len(),
+                    })
+                    .collect(),
                 findings,
             })
         })

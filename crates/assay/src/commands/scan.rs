@@ -45,7 +45,7 @@ pub fn run(args: ScanArgs) -> Result<i32> {
             dsse::sign(assay_report::json::to_json(report).as_bytes(), key).to_json()
         }
         (OutputFormat::Json, None) => assay_report::json::to_json(report),
-        (OutputFormat::Text, _) => assay_report::text::summary(report),
+        (OutputFormat::Text, _) => assay_report::text::summary_with(report, args.all),
         (OutputFormat::Cyclonedx, _) => assay_report::cyclonedx::to_json(report, &sbom()),
         (OutputFormat::Spdx, _) => assay_report::spdx::to_json(report, &sbom()),
         (OutputFormat::Sarif, _) => {

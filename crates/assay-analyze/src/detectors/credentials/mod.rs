@@ -60,13 +60,32 @@ pub const OBSOLETE_SCHEME: Rule = Rule {
 };
 
 /// The built-in dictionary, most likely first.
+const DICTIONARY: &str = include_str!("../../../data/passwords.txt");
+
+/// The line of the dictionary after its vendor defaults (written by make-passwords.py).
+const VENDOR_END: &str = "# -- end of vendor defaults --";
+
+/// The built-in dictionary, most likely first: vendor defaults, then the rest.
 pub fn builtin_words() -> &'static [&'static str] {
     static WORDS: OnceLock<Vec<&'static str>> = OnceLock::new();
     WORDS.get_or_init(|| {
-        include_str!("../../../data/passwords.txt")
+        DICTIONARY
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .collect()
+    })
+}
+
+/// How many words at the head of [`builtin_words`] are vendor default passwords (Mirai's list
+/// and other public default-credential lists): tried before anything else.
+pub fn vendor_word_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        DICTIONARY
+            .lines()
+            .take_while(|l| *l != VENDOR_END)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count()
     })
 }
 
@@ -293,11 +312,16 @@ fn crack_target(analysis: &Analysis, t: &HashTarget) -> Vec<Finding> {
     let device = device_words(analysis, t.fs);
     let own = account_candidates(&t.account, &device);
     let extra = analysis.config().extra_words();
-    let candidates = own
+    // Vendor defaults first, then the account's and the device's own words (model, host
+    // name), the configured extra words and the rest of the dictionary: all within the
+    // scheme's budget of guesses.
+    let (vendor, rest) = builtin_words().split_at(vendor_word_count().min(builtin_words().len()));
+    let candidates = vendor
         .iter()
-        .map(String::as_str)
+        .copied()
+        .chain(own.iter().map(String::as_str))
         .chain(extra.iter().map(String::as_str))
-        .chain(builtin_words().iter().copied());
+        .chain(rest.iter().copied());
     let mut out = Vec::new();
     let cracked = crack(t.scheme, &t.hash, candidates);
     let login = t.shell.as_deref().map(is_login_shell).unwrap_or(true);
@@ -481,5 +505,29 @@ daemon:*:19000:0:99999:7:::\n";
         for p in ["xc3511", "vizxv", "7ujMko0admin", "admin", "toor"] {
             assert!(w.contains(&p), "{p}");
         }
+    }
+
+    #[test]
+    fn vendor_defaults_are_tried_first() {
+        let n = vendor_word_count();
+        let w = builtin_words();
+        assert!(n > 100 && n < w.len(), "{n}");
+        for p in ["xc3511", "sohoadmin", "ubnt"] {
+            assert!(w[..n].contains(&p), "{p}");
+        }
+        let t = tree(&[
+            File("/etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644),
+            File(
+                "/etc/shadow",
+                b"root:$1$Xq3vT9aL$4xH4eHrf4E0tv2BIbiKNk0:16000:0:99999:7:::\n",
+                0o600,
+            ),
+        ]);
+        let out = run(&t);
+        let f = out
+            .iter()
+            .find(|f| f.rule == "ASSAY-CRED-001")
+            .expect("cracked");
+        assert_eq!(f.context["password"], "sohoadmin");
     }
 }

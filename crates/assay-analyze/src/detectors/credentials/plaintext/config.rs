@@ -53,14 +53,18 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
         {
             continue;
         }
-        if t.starts_with("config ") || t.starts_with('[') {
+        let header = t.trim_end();
+        if t.starts_with("config ")
+            || (header.starts_with('[') && header.ends_with(']') && !header.contains(' '))
+        {
             section += 1;
         }
         let mut push = |key: &str, value: &str, span: Range<usize>| {
             out.push(Setting {
                 key: key.to_string(),
                 quoted: value.starts_with('"') || value.starts_with('\''),
-                value: unquote(value).to_string(),
+                // Fixed-width INI files pad quoted values with blanks (`"admin      "`).
+                value: unquote(value).trim_end().to_string(),
                 range: range.start + span.start..range.start + span.end,
                 line_no: no,
                 section,
@@ -81,6 +85,12 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
             // `key: value` only in YAML/JSON-like lines, not in prose.
             let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
             if whole.contains(':') && !whole.contains('=') && text.split_whitespace().count() > 4 {
+                continue;
+            }
+            // `${name:+word}`, `${name:-word}`: a shell parameter expansion inside a command,
+            // not a setting of `name`.
+            let key_at = c.get(1).map_or(0, |m| m.start());
+            if text[..key_at].ends_with("${") {
                 continue;
             }
             push(&c[1], &c[2], 0..text.len());
@@ -107,6 +117,13 @@ fn is_source_code(path: &str) -> bool {
     .any(|e| path.ends_with(e))
 }
 
+/// Whether a setting names a mobile network's access point (`apn`, `wan_3g_apn`, `APN`).
+fn is_apn_key(key: &str) -> bool {
+    key.to_ascii_lowercase()
+        .split(['_', '.', '-', ':'])
+        .any(|p| p == "apn" || p == "apnname")
+}
+
 /// Report the passwords set in a text file, then look at it line by line.
 pub(super) fn scan_text(
     analysis: &Analysis,
@@ -116,7 +133,8 @@ pub(super) fn scan_text(
     out: &mut Vec<Finding>,
 ) {
     let all = settings(bytes);
-    let uci = all.iter().any(|s| s.section > 0) && bytes.windows(7).any(|w| w == b"option ");
+    // UCI `config` and INI `[name]` sections: a user belongs to its own section.
+    let sectioned = all.iter().any(|s| s.section > 0);
     let code = is_source_code(path);
     for s in &all {
         if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
@@ -127,17 +145,31 @@ pub(super) fn scan_text(
         if looks_like_code(&s.value) && (code || !s.quoted) {
             continue;
         }
-        // A user set beside it: same UCI section, or within a few lines elsewhere.
-        let user = all.iter().find(|u| {
-            is_user_key(&u.key)
-                && !is_placeholder(&u.value)
-                && !looks_like_code(&u.value)
-                && (!code || u.quoted)
-                && !u.value.contains(' ')
-                && if uci {
-                    u.section == s.section
+        // A user set beside it: same section, or within a few lines elsewhere; the nearest.
+        let user = all
+            .iter()
+            .filter(|u| {
+                is_user_key(&u.key)
+                    && !is_placeholder(&u.value)
+                    && !looks_like_code(&u.value)
+                    && (!code || u.quoted)
+                    && !u.value.contains(' ')
+                    && if sectioned {
+                        u.section == s.section
+                    } else {
+                        u.line_no.abs_diff(s.line_no) <= 6
+                    }
+            })
+            .min_by_key(|u| u.line_no.abs_diff(s.line_no));
+        // A mobile carrier's dial-up profile (an APN beside the account): the public PPP login
+        // of a 3G/4G network, not a credential of the device.
+        let carrier = all.iter().find(|o| {
+            is_apn_key(&o.key)
+                && !is_placeholder(&o.value)
+                && if sectioned {
+                    o.section == s.section
                 } else {
-                    u.line_no.abs_diff(s.line_no) <= 6
+                    o.line_no.abs_diff(s.line_no) <= 6
                 }
         });
         let mut f = cred_finding(
@@ -159,6 +191,13 @@ pub(super) fn scan_text(
         if user.is_none() {
             f.severity = Severity::Medium;
             f.confidence = Confidence::Medium;
+        }
+        if let Some(apn) = carrier {
+            f.severity = Severity::Low;
+            f.context.insert(
+                "carrier_profile".into(),
+                format!("{}={}", apn.key, apn.value),
+            );
         }
         out.push(f);
     }

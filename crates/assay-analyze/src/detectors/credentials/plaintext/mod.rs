@@ -143,7 +143,48 @@ pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
         if is_documentation(path) || !looks_like_text(f.bytes) {
             continue;
         }
+        // A copy of a file at the same path (a default configuration archive holding the
+        // live one) is reported once, at the first copy.
+        if f.node
+            .duplicate_of
+            .is_some_and(|d| analysis.node(d).path == f.node.path)
+        {
+            continue;
+        }
+        let start = out.len();
         scan_text(analysis, f.node.id, path, f.bytes, out);
+        if let (Some(fs), Some(found)) = (f.fs, out.get_mut(start..)) {
+            demote_unread(analysis, fs, f.node.id, path, found);
+        }
+    }
+}
+
+/// A configuration file that only libraries no program loads name (an emulation harness's
+/// NVRAM override left in the image, a plug-in that was never installed) holds no
+/// credentials of the device: its high findings become low, with the readers named.
+fn demote_unread(
+    analysis: &Analysis,
+    fs: usize,
+    node: assay_model::NodeId,
+    path: &str,
+    found: &mut [Finding],
+) {
+    if !found.iter().any(|f| f.severity >= Severity::High) {
+        return;
+    }
+    let readers = analysis.reach().readers(analysis, fs, node, path);
+    if !crate::reach::only_unloaded_readers(&readers) {
+        return;
+    }
+    let names = readers
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    for f in found.iter_mut().filter(|f| f.severity >= Severity::High) {
+        f.severity = Severity::Low;
+        f.context
+            .insert("read_only_by_unloaded_libraries".into(), names.clone());
     }
 }
 

@@ -78,3 +78,116 @@ fn binaries_with_nvram_defaults_and_paired_literals() {
     assert!(pw("olt-enable-2019").is_some(), "{out:#?}");
     assert!(out.iter().all(|f| f.rule == "ASSAY-CRED-015"));
 }
+
+#[test]
+fn shell_parameter_expansions_are_no_credentials() {
+    let out = run(&[File(
+        "/lib/netifd/proto/qmi.sh",
+        b"#!/bin/sh\nuqmi -s -d \"$device\" --start-network \\\n\t${username:+--username $username} \\\n\t${password:+--password $password} \\\n\t${auth:+--auth-type $auth}\nqcm ${password:+ $password}\n",
+        0o755,
+    )]);
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+/// A 32-bit little-endian shared object header (no sections): a library to `elf_facts`.
+fn shared_object(strings: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 52];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 1;
+    h[5] = 1;
+    h[6] = 1;
+    h[16..18].copy_from_slice(&3u16.to_le_bytes());
+    h[18..20].copy_from_slice(&8u16.to_le_bytes());
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[40..42].copy_from_slice(&52u16.to_le_bytes());
+    h[42..44].copy_from_slice(&32u16.to_le_bytes());
+    h[46..48].copy_from_slice(&40u16.to_le_bytes());
+    h.extend_from_slice(strings);
+    h
+}
+
+#[test]
+fn settings_only_an_unloaded_library_reads_are_not_the_devices() {
+    let lib = shared_object(b"\0/bin/cp /emu/nvram.override/* /emu/nvram/\0");
+    let override_file: &[u8] = b"lan_ipaddr=192.168.0.1\nhttp_username=admin\nhttp_passwd=admin\n";
+    let out = run(&[
+        File("/emu/nvram.override", override_file, 0o644),
+        File("/emu/libnvram.so", &lib, 0o755),
+    ]);
+    let f = out
+        .iter()
+        .find(|f| f.path == "/emu/nvram.override")
+        .expect("still reported");
+    assert_eq!(f.severity, Severity::Low, "{f:#?}");
+    assert!(f.context["read_only_by_unloaded_libraries"].contains("/emu/libnvram.so"));
+    // The same settings read by a boot script are the device's.
+    let out = run(&[
+        File("/etc/nvram.default", override_file, 0o644),
+        File("/etc/inittab", b"::sysinit:/etc/rcS\n", 0o644),
+        File(
+            "/etc/rcS",
+            b"#!/bin/sh\nnvram_load /etc/nvram.default\n",
+            0o755,
+        ),
+    ]);
+    let f = out
+        .iter()
+        .find(|f| f.path == "/etc/nvram.default")
+        .expect("reported");
+    assert_eq!(f.severity, Severity::High, "{f:#?}");
+}
+
+#[test]
+fn fixed_width_ini_accounts_pair_user_and_password() {
+    let out = run(&[File(
+        "/mnt/mtd/ipc/conf/config_user.ini",
+        b"[user0]                 \nusername      = \"admin     \"\npassword      = \"admin     \"\nauthtype      = \"15        \"\n[user1]                 \nusername      = \"operator  \"\npassword      = \"op3rat0r  \"\n[user2]                 \nusername      = \"          \"\npassword      = \"          \"\n",
+        0o644,
+    )]);
+    let creds: Vec<_> = out
+        .iter()
+        .filter(|f| f.rule == "ASSAY-CRED-010")
+        .map(|f| {
+            (
+                f.context.get("username").cloned().unwrap_or_default(),
+                f.context["password"].clone(),
+                f.severity,
+            )
+        })
+        .collect();
+    assert_eq!(
+        creds,
+        vec![
+            ("admin".into(), "admin".into(), Severity::High),
+            ("operator".into(), "op3rat0r".into(), Severity::High)
+        ],
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn carrier_dial_up_profiles_are_not_device_credentials() {
+    let out = run(&[
+        File(
+            "/etc/conf/config_run3g.ini",
+            b"[run3gcfg]\nrunmode = \"1  \"\napn = \"3GNET  \"\ndnumber = \"*99#  \"\nusername = \"card\"\npassword = \"card\"\n[admin]\nusername = \"root\"\npassword = \"Zq8#mLx\"\n",
+            0o644,
+        ),
+        File(
+            "/etc/isp_presets.json",
+            b"[\n {\n  \"name\": \"Carrier One\",\n  \"apn\": \"internet.one\",\n  \"username\": \"one\",\n  \"password\": \"one\"\n }\n]\n",
+            0o644,
+        ),
+    ]);
+    let carrier: Vec<_> = out
+        .iter()
+        .filter(|f| f.context.contains_key("carrier_profile"))
+        .collect();
+    assert_eq!(carrier.len(), 2, "{out:#?}");
+    assert!(carrier.iter().all(|f| f.severity == Severity::Low));
+    let admin = out
+        .iter()
+        .find(|f| f.context.get("password").map(String::as_str) == Some("Zq8#mLx"))
+        .expect("device account");
+    assert_eq!(admin.severity, Severity::High);
+}
