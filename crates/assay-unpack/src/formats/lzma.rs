@@ -2,31 +2,23 @@
 //! uncompressed size) and raw LZMA data, decoded with `lzma-rust2`'s sans-I/O
 //! [`LzmaStream`]. This is how kernels inside uImage and TRX images are compressed.
 //!
-//! The format has no magic number, so the probe checks the header strictly and trial-decodes
-//! the first few hundred bytes. The module also offers [`decode_raw_lzma`] for containers
+//! The format has no magic number: every properties byte (lc/lp/pb) and many dictionary
+//! sizes occur in the field (0x5d from the reference encoder, 0x6d/0x6c in vendor kernels,
+//! 0x6e/0x5a in TP-Link VxWorks images, 0x39 elsewhere). So the format searches for itself
+//! ([`find_headers`]): a position is a candidate when its 13-byte header is plausible
+//! (properties < 225, an encoder's dictionary size, a stated size under 4 GiB or "unknown",
+//! the range coder's zero byte and a nonzero first code word). The probe then trial-decodes
+//! the first few hundred bytes, or the whole stream when it is that short. The module also offers [`decode_raw_lzma`] for containers
 //! that store raw LZMA with their own parameters (vendor squashfs).
 
 use super::streamout::{io_error, BoundedOut, CHUNK, IN_WINDOW};
 use crate::cursor::{le32, le64};
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Finder, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 use lzma_rust2::{Action, LzmaStream, Status};
 
 /// An lzma-alone stream.
 pub struct Lzma;
-
-/// Usual headers: properties 0x5d (lc 3, lp 0, pb 2, by far the most common), 0x6d and
-/// 0x6c (seen in vendor kernels), with a dictionary of at least 64 KiB (two zero low
-/// bytes); and 0x5d with the small dictionaries 4 KiB to 32 KiB.
-static MAGICS: &[Magic] = &[
-    Magic::at_start(b"\x5d\x00\x00"),
-    Magic::at_start(b"\x6d\x00\x00"),
-    Magic::at_start(b"\x6c\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x10\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x20\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x40\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x80\x00\x00"),
-];
 
 const HEADER: usize = 13;
 /// Dictionary sizes accepted from the header (xz accepts these forms only).
@@ -70,11 +62,42 @@ fn header(data: &[u8]) -> Option<(u8, u32, Option<u64>)> {
         s if s > MAX_SIZE => return None,
         s => Some(s),
     };
-    // The range coder's first byte is always zero.
+    // The range coder's first byte is always zero, and its first code word is below the
+    // full range and, for anything an encoder wrote, not zero (a zero code word decodes
+    // any run of zero bytes into endless zero literals).
     if *data.get(HEADER)? != 0 {
         return None;
     }
+    let code = u32::from_be_bytes(data.get(HEADER + 1..HEADER + 5)?.try_into().ok()?);
+    if code == 0 || code == u32::MAX {
+        return None;
+    }
     Some((props, dict, size))
+}
+
+/// Every start in `window` of `data` where a plausible lzma-alone header begins (see
+/// [`Format::finder`]). Anchored on the range coder's zero byte 13 bytes in, found with
+/// `memchr`; the few checks after it fail at once in padding and code.
+pub fn find_headers(data: &[u8], window: std::ops::Range<usize>, starts: &mut Vec<usize>) {
+    let from = window.start.saturating_add(HEADER);
+    let to = window.end.saturating_add(HEADER).min(data.len());
+    let Some(hay) = data.get(from..to) else {
+        return;
+    };
+    for hit in memchr::memchr_iter(0, hay) {
+        let start = window.start + hit;
+        let Some(h) = data.get(start..start + HEADER + 5) else {
+            break;
+        };
+        // Cheapest rejections first: the top half of the stated size (zero for a size
+        // under 4 GiB, all ones for "unknown") and a nonzero dictionary.
+        if !(h[9..13] == [0; 4] || h[5..13] == [0xff; 8]) || h[1..5] == [0; 4] {
+            continue;
+        }
+        if header(h).is_some() {
+            starts.push(start);
+        }
+    }
 }
 
 impl Format for Lzma {
@@ -83,7 +106,11 @@ impl Format for Lzma {
     }
 
     fn magics(&self) -> &'static [Magic] {
-        MAGICS
+        &[]
+    }
+
+    fn finder(&self) -> Option<Finder> {
+        Some(find_headers)
     }
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
@@ -95,6 +122,7 @@ impl Format for Lzma {
         let mut out = [0u8; TRIAL_OUT];
         let mut produced = 0usize;
         let mut pos = 0usize;
+        let mut ended = false;
         for _ in 0..64 {
             let r = match dec.process(&input[pos..], &mut out[produced..], Action::Run) {
                 Ok(r) => r,
@@ -104,7 +132,8 @@ impl Format for Lzma {
             };
             pos += r.bytes_consumed;
             produced += r.bytes_produced;
-            if r.status == Status::StreamEnd || produced >= TRIAL_OUT || pos >= input.len() {
+            ended = r.status == Status::StreamEnd;
+            if ended || produced >= TRIAL_OUT || pos >= input.len() {
                 break;
             }
             if r.bytes_consumed == 0 && r.bytes_produced == 0 {
@@ -112,7 +141,10 @@ impl Format for Lzma {
             }
         }
         let wanted = size.map_or(TRIAL_OUT as u64, |s| s.min(TRIAL_OUT as u64));
-        if (produced as u64) < wanted.min(64) {
+        // A stream of unknown size that reaches its end marker is real however little it
+        // holds (random bits form an end marker with odds of about 2^-36).
+        let tiny_with_end_marker = ended && size.is_none() && produced > 0;
+        if (produced as u64) < wanted.min(64) && !tiny_with_end_marker {
             return None;
         }
         let (lc, lp, pb) = split_props(props)?;
@@ -302,6 +334,81 @@ mod tests {
         assert!(Lzma.probe(&bad).is_none());
     }
 
+    const PROPS_6E: &[u8] = include_bytes!("../../tests/fixtures/compress/payload-props6e.lzma");
+    const TINY: &[u8] = include_bytes!("../../tests/fixtures/compress/tiny.lzma");
+
+    fn found(data: &[u8]) -> Vec<usize> {
+        let mut starts = Vec::new();
+        find_headers(data, 0..data.len(), &mut starts);
+        starts
+    }
+
+    #[test]
+    fn any_properties_byte_is_found_and_decoded() {
+        assert_eq!(PROPS_6E[0], 0x6e);
+        check_fixture(&Lzma, "payload-props6e.lzma", PROPS_6E);
+        // Behind an unknown vendor header, found by the finder at its offset and nowhere
+        // in the compressed data after it.
+        let mut image = vec![0u8; 0x40];
+        image[..8].copy_from_slice(b"VENDORHD");
+        image.extend_from_slice(&[0xff; 0x30]);
+        let at = image.len();
+        image.extend_from_slice(PROPS_6E);
+        image.extend_from_slice(&[0xff; 0x100]);
+        let hits: Vec<usize> = found(&image)
+            .into_iter()
+            .filter(|&s| Lzma.probe(&image[s..]).is_some())
+            .collect();
+        assert_eq!(hits, vec![at]);
+    }
+
+    #[test]
+    fn tiny_stream_with_end_marker_is_accepted() {
+        let p = Lzma.probe(TINY).expect("tiny stream");
+        assert!(
+            p.description.contains("lc 3 lp 0 pb 2"),
+            "{}",
+            p.description
+        );
+        check_fixture(&Lzma, "tiny.lzma", TINY);
+        let u = crate::formats::testutil::unpack(&Lzma, TINY);
+        assert_eq!(u.consumed, Some(TINY.len() as u64));
+        // With bytes after it, the stream still ends where its end marker is.
+        let mut more = TINY.to_vec();
+        more.extend_from_slice(&[0x5a; 100]);
+        let u = crate::formats::testutil::unpack(&Lzma, &more);
+        assert_eq!(u.consumed, Some(TINY.len() as u64));
+        // Cut before its end marker it is not accepted as tiny.
+        assert!(Lzma.probe(&TINY[..TINY.len() - 6]).is_none());
+    }
+
+    #[test]
+    fn finder_respects_window_and_padding() {
+        // Zero and 0xff padding hold no candidate; a header that starts in the window is
+        // found even when it runs past the window's end.
+        assert!(found(&[0u8; 4096]).is_empty());
+        assert!(found(&[0xffu8; 4096]).is_empty());
+        let mut d = vec![0u8; 100];
+        d.extend_from_slice(PROPS_6E);
+        let mut starts = Vec::new();
+        find_headers(&d, 0..101, &mut starts);
+        assert_eq!(starts, vec![100]);
+        starts.clear();
+        find_headers(&d, 0..100, &mut starts);
+        assert!(starts.is_empty());
+        // Windows past the end or reversed do nothing.
+        starts.clear();
+        find_headers(&d, d.len()..d.len() + 10, &mut starts);
+        find_headers(&d[..5], 0..5, &mut starts);
+        assert!(starts.is_empty());
+        // Every properties byte a header can have is found; 225 and above never.
+        for props in 0..=255u8 {
+            let mut h = PROPS_6E.to_vec();
+            h[0] = props;
+            assert_eq!(found(&h) == vec![0], props < 225, "{props:#x}");
+        }
+    }
+
     #[test]
     fn bomb_stops_at_limit() {
         check_bomb(&Lzma, ZEROS);
@@ -310,5 +417,7 @@ mod tests {
     #[test]
     fn hostile_inputs_do_not_panic() {
         check_hostile(&Lzma, PAYLOAD);
+        check_hostile(&Lzma, PROPS_6E);
+        check_hostile(&Lzma, TINY);
     }
 }
