@@ -15,7 +15,8 @@ use super::streamout::{io_error, BoundedOut, CHUNK, IN_WINDOW};
 use crate::cursor::{le32, le64};
 use crate::format::{Finder, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
-use lzma_rust2::{Action, LzmaStream, Status};
+use lzma_rust2::{Action, LzmaReader, LzmaStream, Status};
+use std::io::Read;
 
 /// An lzma-alone stream.
 pub struct Lzma;
@@ -148,6 +149,14 @@ impl Format for Lzma {
             return None;
         }
         let (lc, lp, pb) = split_props(props)?;
+        // A stream whose stated size the trial covers whole must end as an encoder ends one:
+        // a few literals decode from any bytes, so tables that happen to look like a header
+        // with a small size would pass the trial alone.
+        if let Some(s) = size.filter(|&s| s <= TRIAL_OUT as u64) {
+            if !ends_cleanly(&input[HEADER..], (lc, lp, pb), dict, s) {
+                return None;
+            }
+        }
         Some(Probe {
             length: None,
             description: match size {
@@ -168,6 +177,22 @@ impl Format for Lzma {
             u.detail("uncompressed_size", s);
         }
         Ok(u)
+    }
+}
+
+/// Whether raw LZMA data decodes to exactly `size` bytes with the range coder in the state
+/// an encoder's flush leaves it (code zero, with or without an end marker).
+fn ends_cleanly(data: &[u8], (lc, lp, pb): (u32, u32, u32), dict: u32, size: u64) -> bool {
+    // The dictionary never needs to be larger than the output.
+    let dict = dict.min(MIN_DICT.max(u32::try_from(size).unwrap_or(MAX_DICT)));
+    let Ok(mut r) = LzmaReader::new(data, size, lc, lp, pb, dict, None) else {
+        return false;
+    };
+    r.set_relaxed_end_condition(false);
+    let mut out = Vec::new();
+    match (&mut r).take(size + 1).read_to_end(&mut out) {
+        Ok(n) => n as u64 == size,
+        Err(_) => false,
     }
 }
 
@@ -380,6 +405,40 @@ mod tests {
         assert_eq!(u.consumed, Some(TINY.len() as u64));
         // Cut before its end marker it is not accepted as tiny.
         assert!(Lzma.probe(&TINY[..TINY.len() - 6]).is_none());
+    }
+
+    #[test]
+    fn tables_that_look_like_small_sized_headers_are_rejected() {
+        // 12-byte records ending in two small numbers (a kernel's table): at each `00 02 0N`
+        // a header with lc 0, a 32 MiB dictionary and a size of N bytes, whose few literals
+        // decode from anything. The range coder's final state tells them apart.
+        let mut table = Vec::new();
+        for (a, b) in [
+            (1u8, 9u8),
+            (2, 9),
+            (1, 5),
+            (2, 5),
+            (1, 4),
+            (2, 4),
+            (1, 9),
+            (0, 9),
+        ] {
+            table.extend_from_slice(&[0; 10]);
+            table.extend_from_slice(&[a, b]);
+        }
+        table.extend_from_slice(&[0; 12]);
+        let accepted: Vec<usize> = found(&table)
+            .into_iter()
+            .filter(|&s| Lzma.probe(&table[s..]).is_some())
+            .collect();
+        assert!(accepted.is_empty(), "{accepted:?}");
+        // A real tiny stream with its size stated (and its end marker kept) still passes.
+        let mut sized = TINY.to_vec();
+        sized[5..13].copy_from_slice(&12u64.to_le_bytes());
+        assert!(Lzma.probe(&sized).is_some());
+        let mut wrong = sized.clone();
+        wrong[5..13].copy_from_slice(&11u64.to_le_bytes());
+        assert!(Lzma.probe(&wrong).is_none());
     }
 
     #[test]
