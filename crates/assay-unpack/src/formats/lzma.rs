@@ -78,27 +78,53 @@ fn header(data: &[u8]) -> Option<(u8, u32, Option<u64>)> {
 
 /// Every start in `window` of `data` where a plausible lzma-alone header begins (see
 /// [`Format::finder`]). Anchored on the range coder's zero byte 13 bytes in, found with
-/// `memchr`; the few checks after it fail at once in padding and code.
+/// `memchr`; the few checks after it fail at once in code and data. Runs of zeros (where
+/// every byte is an anchor) are stepped over whole: a header needs a nonzero dictionary.
 pub fn find_headers(data: &[u8], window: std::ops::Range<usize>, starts: &mut Vec<usize>) {
-    let from = window.start.saturating_add(HEADER);
-    let to = window.end.saturating_add(HEADER).min(data.len());
-    let Some(hay) = data.get(from..to) else {
-        return;
-    };
-    for hit in memchr::memchr_iter(0, hay) {
-        let start = window.start + hit;
-        let Some(h) = data.get(start..start + HEADER + 5) else {
-            break;
+    let end = window.end.min(data.len());
+    let mut start = window.start;
+    while start < end {
+        let Some(hay) = data.get(start + HEADER..(end + HEADER).min(data.len())) else {
+            return;
         };
-        // Cheapest rejections first: the top half of the stated size (zero for a size
-        // under 4 GiB, all ones for "unknown") and a nonzero dictionary.
-        if !(h[9..13] == [0; 4] || h[5..13] == [0xff; 8]) || h[1..5] == [0; 4] {
+        let Some(skip) = memchr::memchr(0, hay) else {
+            return;
+        };
+        start += skip;
+        if start >= end {
+            return;
+        }
+        let Some(h) = data.get(start..start + HEADER + 5) else {
+            return;
+        };
+        if h[1..5] == [0; 4] {
+            // The next start with a nonzero dictionary byte is at most 4 bytes before the
+            // next nonzero byte.
+            let next = first_nonzero(data, start + 5).unwrap_or(data.len());
+            start = (start + 1).max(next.saturating_sub(4));
             continue;
         }
-        if header(h).is_some() {
+        // Cheapest rejections first: the top half of the stated size (zero for a size
+        // under 4 GiB, all ones for "unknown").
+        if (h[9..13] == [0; 4] || h[5..13] == [0xff; 8]) && header(h).is_some() {
             starts.push(start);
         }
+        start += 1;
     }
+}
+
+/// Offset of the first nonzero byte of `data` at or after `from`, eight bytes at a time.
+fn first_nonzero(data: &[u8], from: usize) -> Option<usize> {
+    let tail = data.get(from..)?;
+    let mut chunks = tail.chunks_exact(8);
+    let mut at = from;
+    for c in chunks.by_ref() {
+        if u64::from_ne_bytes(c.try_into().ok()?) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    data.get(at..)?.iter().position(|&b| b != 0).map(|p| at + p)
 }
 
 impl Format for Lzma {
@@ -460,6 +486,30 @@ mod tests {
         find_headers(&d, d.len()..d.len() + 10, &mut starts);
         find_headers(&d[..5], 0..5, &mut starts);
         assert!(starts.is_empty());
+        // The same starts as checking every offset, across zero runs of every length and
+        // windows that cut them.
+        let mut mixed = Vec::new();
+        for run in [0usize, 1, 3, 4, 5, 7, 8, 9, 17, 64] {
+            mixed.extend(std::iter::repeat_n(0u8, run));
+            mixed.extend_from_slice(&TINY[..20]);
+            mixed.extend_from_slice(&[0, 0, 1, 0, 0, 0, 2, 0]);
+            mixed.extend_from_slice(&PROPS_6E[..20]);
+        }
+        let naive: Vec<usize> = (0..mixed.len())
+            .filter(|&s| {
+                mixed
+                    .get(s..s + HEADER + 5)
+                    .is_some_and(|h| header(h).is_some())
+            })
+            .collect();
+        assert!(naive.len() >= 20, "{naive:?}");
+        assert_eq!(found(&mixed), naive);
+        for cut in [1, 50, 133, 400] {
+            let mut parts = Vec::new();
+            find_headers(&mixed, 0..cut, &mut parts);
+            find_headers(&mixed, cut..mixed.len(), &mut parts);
+            assert_eq!(parts, naive, "windows cut at {cut}");
+        }
         // Every properties byte a header can have is found; 225 and above never.
         for props in 0..=255u8 {
             let mut h = PROPS_6E.to_vec();
