@@ -5,6 +5,9 @@ images, and optionally the magic scan alone (the `phases` example of each build)
     python3 bench/unpack_ab.py --a OLD/assay --b NEW/assay \
         [--phases-a OLD/phases --phases-b NEW/phases] [--runs 3] IMAGE...
 
+`--a`/`--b` may also be the `tree` example of assay-unpack (`cargo build --release -p
+assay-unpack --example tree`): the engine alone, unpacking in memory without writing files.
+
 Prints per image the best-of-N CPU seconds (user + system, GNU time) of each build, and for
 the scan its seconds and candidate count. A script that prints figures, not a timed test.
 """
@@ -18,8 +21,11 @@ import tempfile
 def unpack_cpu(binary, image):
     with tempfile.TemporaryDirectory() as tmp:
         timef = os.path.join(tmp, "time.txt")
-        subprocess.run(["/usr/bin/time", "-v", "-o", timef, binary, "unpack", "-q", image,
-                        "-o", os.path.join(tmp, "out")], capture_output=True, check=False)
+        if os.path.basename(binary).startswith("tree"):
+            cmd = [binary, image]
+        else:
+            cmd = [binary, "unpack", "-q", image, "-o", os.path.join(tmp, "out")]
+        subprocess.run(["/usr/bin/time", "-v", "-o", timef] + cmd, capture_output=True, check=False)
         text = open(timef).read()
     user = float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1))
     sys_ = float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))

@@ -77,54 +77,51 @@ fn header(data: &[u8]) -> Option<(u8, u32, Option<u64>)> {
 }
 
 /// Every start in `window` of `data` where a plausible lzma-alone header begins (see
-/// [`Format::finder`]). Anchored on the range coder's zero byte 13 bytes in, found with
-/// `memchr`; the few checks after it fail at once in code and data. Runs of zeros (where
-/// every byte is an anchor) are stepped over whole: a header needs a nonzero dictionary.
+/// [`Format::finder`]). Positions are screened 32 at a time on the bytes that every header
+/// shares (a dictionary with a zero low byte and a nonzero one above it, the top byte of the
+/// stated size 0x00 or 0xff, the range coder's zero byte) with a loop the compiler
+/// vectorises; blocks of zeros are stepped over whole (a
+/// header needs a nonzero dictionary); the rest is [`header`]'s check.
 pub fn find_headers(data: &[u8], window: std::ops::Range<usize>, starts: &mut Vec<usize>) {
+    const LANES: usize = 32;
+    const SPAN: usize = HEADER + 5;
     let end = window.end.min(data.len());
-    let mut start = window.start;
-    while start < end {
-        let Some(hay) = data.get(start + HEADER..(end + HEADER).min(data.len())) else {
+    let mut s = window.start;
+    while s < end {
+        let Some(block) = data.get(s..s + LANES + SPAN) else {
+            // The last few positions, one by one.
+            for at in s..end {
+                if data.get(at..at + SPAN).is_some_and(|h| header(h).is_some()) {
+                    starts.push(at);
+                }
+            }
             return;
         };
-        let Some(skip) = memchr::memchr(0, hay) else {
-            return;
-        };
-        start += skip;
-        if start >= end {
-            return;
-        }
-        let Some(h) = data.get(start..start + HEADER + 5) else {
-            return;
-        };
-        if h[1..5] == [0; 4] {
-            // The next start with a nonzero dictionary byte is at most 4 bytes before the
-            // next nonzero byte.
-            let next = first_nonzero(data, start + 5).unwrap_or(data.len());
-            start = (start + 1).max(next.saturating_sub(4));
+        if block.iter().fold(0u8, |acc, &b| acc | b) == 0 {
+            s += LANES;
             continue;
         }
-        // Cheapest rejections first: the top half of the stated size (zero for a size
-        // under 4 GiB, all ones for "unknown").
-        if (h[9..13] == [0; 4] || h[5..13] == [0xff; 8]) && header(h).is_some() {
-            starts.push(start);
+        let mut mask = 0u32;
+        for k in 0..LANES {
+            let top = block[k + HEADER - 1];
+            let rc = block[k + HEADER];
+            // Every accepted dictionary (4 KiB and up, 2^n or 3 * 2^n) has a zero low byte
+            // and a nonzero byte above it.
+            let dict_low = block[k + 1];
+            let dict_high = block[k + 2] | block[k + 3] | block[k + 4];
+            let hit = (rc == 0) & ((top == 0) | (top == 0xff)) & (dict_low == 0) & (dict_high != 0);
+            mask |= u32::from(hit) << k;
         }
-        start += 1;
-    }
-}
-
-/// Offset of the first nonzero byte of `data` at or after `from`, eight bytes at a time.
-fn first_nonzero(data: &[u8], from: usize) -> Option<usize> {
-    let tail = data.get(from..)?;
-    let mut chunks = tail.chunks_exact(8);
-    let mut at = from;
-    for c in chunks.by_ref() {
-        if u64::from_ne_bytes(c.try_into().ok()?) != 0 {
-            break;
+        while mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let at = s + k;
+            if at < end && header(&block[k..k + SPAN]).is_some() {
+                starts.push(at);
+            }
         }
-        at += 8;
+        s += LANES;
     }
-    data.get(at..)?.iter().position(|&b| b != 0).map(|p| at + p)
 }
 
 impl Format for Lzma {
