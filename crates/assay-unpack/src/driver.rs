@@ -149,7 +149,7 @@ impl Unpacker {
         let fallbacks = formats
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.magics().is_empty())
+            .filter(|(_, f)| f.magics().is_empty() && f.finder().is_none())
             .map(|(i, _)| i)
             .collect();
         let whole_blob = formats.iter().map(|f| f.describes_whole_blob()).collect();

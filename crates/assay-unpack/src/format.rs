@@ -289,4 +289,16 @@ pub trait Format: Send + Sync {
     fn describes_whole_blob(&self) -> bool {
         false
     }
+
+    /// A search of its own for formats whose header has no fixed bytes to put in the
+    /// magic scan (lzma-alone: any properties byte, any dictionary): called by the scanner
+    /// for every window it searches. `None` (the default) leaves the format to its magics.
+    fn finder(&self) -> Option<Finder> {
+        None
+    }
 }
+
+/// A format's own candidate search: push to `starts` every offset in `window` (a range of
+/// `data`, which runs on past it so a header that starts in the window can be read whole)
+/// where the format may start. It must be fast: it runs over every byte of every image.
+pub type Finder = fn(data: &[u8], window: std::ops::Range<usize>, starts: &mut Vec<usize>);

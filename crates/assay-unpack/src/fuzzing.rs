@@ -41,6 +41,21 @@ pub fn format_by_name(name: &str) -> Option<&'static dyn Format> {
 /// breaks an invariant (see [`check_unpacked`]).
 pub fn fuzz_format(name: &str, data: &[u8]) {
     let format = format_by_name(name).unwrap_or_else(|| panic!("no format named {name:?}"));
+    if let Some(find) = format.finder() {
+        // A format's own search: every start inside the window, each one safe to probe.
+        let half = data.len() / 2;
+        for window in [0..data.len(), half..data.len(), 0..half] {
+            let mut starts = Vec::new();
+            find(data, window.clone(), &mut starts);
+            for s in starts {
+                assert!(
+                    window.contains(&s),
+                    "{name}: finder start {s} outside {window:?}"
+                );
+                let _ = format.probe(&data[s..]);
+            }
+        }
+    }
     let blob = Blob::from(data.to_vec());
     let view = match format.probe(data) {
         Some(probe) => match probe.length {

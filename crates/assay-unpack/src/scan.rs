@@ -34,6 +34,8 @@ pub struct MagicScanner {
     /// those of shorter patterns that are its prefixes (they match wherever it does, but a
     /// leftmost-first search reports only the longest).
     owners: Vec<Vec<(usize, usize)>>,
+    /// Formats that search for themselves (see [`Format::finder`]), with their index.
+    finders: Vec<(usize, crate::format::Finder)>,
 }
 
 struct Shard {
@@ -86,7 +88,16 @@ impl MagicScanner {
                 patterns: chunk.to_vec(),
             })
             .collect();
-        MagicScanner { shards, owners }
+        let finders = formats
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.finder().map(|find| (i, find)))
+            .collect();
+        MagicScanner {
+            shards,
+            owners,
+            finders,
+        }
     }
 
     /// Every candidate in `data`, sorted by start offset, without duplicates.
@@ -130,6 +141,12 @@ impl MagicScanner {
                     }
                     pos = m.start() + 1;
                 }
+            }
+            let mut starts = Vec::new();
+            for &(format, find) in &self.finders {
+                starts.clear();
+                find(data, start..end, &mut starts);
+                found.extend(starts.iter().map(|&s| Candidate { start: s, format }));
             }
             found.sort_unstable();
             found.dedup();

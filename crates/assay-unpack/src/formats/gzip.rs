@@ -42,12 +42,12 @@ impl Format for Gzip {
         }
         let mut name = None;
         if flags & FNAME != 0 {
-            let end = memchr::memchr(0, data.get(pos..)?.get(..1024)?)?;
+            let end = memchr::memchr(0, prefix(data.get(pos..)?, 1024))?;
             name = Some(String::from_utf8_lossy(&data[pos..pos + end]).into_owned());
             pos += end + 1;
         }
         if flags & FCOMMENT != 0 {
-            let end = memchr::memchr(0, data.get(pos..)?.get(..4096)?)?;
+            let end = memchr::memchr(0, prefix(data.get(pos..)?, 4096))?;
             pos += end + 1;
         }
         if flags & FHCRC != 0 {
@@ -101,6 +101,12 @@ impl Format for Gzip {
         ));
         Ok(out)
     }
+}
+
+/// At most the first `n` bytes of `data`: a header field is looked for that far, or to the
+/// end of a shorter member (a tiny file gzipped with its name ends within 1 KiB).
+fn prefix(data: &[u8], n: usize) -> &[u8] {
+    &data[..data.len().min(n)]
 }
 
 /// Exact length of the gzip member at the start of `data`: header, deflate stream, trailer.
@@ -162,6 +168,25 @@ mod tests {
             entry_bytes(&data, &u.entries[0]).unwrap(),
             b"hello gzip world"
         );
+    }
+
+    #[test]
+    fn finds_tiny_member_with_stored_name() {
+        // `gzip -N` of a 12-byte file: the member is 37 bytes, far under the 1 KiB the name
+        // is looked for in.
+        const TINY: &[u8] = include_bytes!("../../tests/fixtures/compress/tiny-named.gz");
+        let p = Gzip.probe(TINY).expect("tiny named member recognised");
+        assert!(p.description.contains("\"tiny\""), "{}", p.description);
+        let u = unpack(&Gzip, TINY);
+        assert_eq!(u.consumed, Some(TINY.len() as u64));
+        assert_eq!(u.entries[0].path, "tiny");
+        assert_eq!(entry_bytes(TINY, &u.entries[0]).unwrap(), b"hello world\n");
+        // A name without its terminator is not a member, however short.
+        let name_end = 10 + 4;
+        assert!(Gzip.probe(&TINY[..name_end]).is_none());
+        for cut in 0..TINY.len() {
+            let _ = Gzip.probe(&TINY[..cut]);
+        }
     }
 
     #[test]

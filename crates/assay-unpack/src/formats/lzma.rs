@@ -2,31 +2,24 @@
 //! uncompressed size) and raw LZMA data, decoded with `lzma-rust2`'s sans-I/O
 //! [`LzmaStream`]. This is how kernels inside uImage and TRX images are compressed.
 //!
-//! The format has no magic number, so the probe checks the header strictly and trial-decodes
-//! the first few hundred bytes. The module also offers [`decode_raw_lzma`] for containers
+//! The format has no magic number: every properties byte (lc/lp/pb) and many dictionary
+//! sizes occur in the field (0x5d from the reference encoder, 0x6d/0x6c in vendor kernels,
+//! 0x6e/0x5a in TP-Link VxWorks images, 0x39 elsewhere). So the format searches for itself
+//! ([`find_headers`]): a position is a candidate when its 13-byte header is plausible
+//! (properties < 225, an encoder's dictionary size, a stated size under 4 GiB or "unknown",
+//! the range coder's zero byte and a nonzero first code word). The probe then trial-decodes
+//! the first few hundred bytes, or the whole stream when it is that short. The module also offers [`decode_raw_lzma`] for containers
 //! that store raw LZMA with their own parameters (vendor squashfs).
 
 use super::streamout::{io_error, BoundedOut, CHUNK, IN_WINDOW};
 use crate::cursor::{le32, le64};
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Finder, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
-use lzma_rust2::{Action, LzmaStream, Status};
+use lzma_rust2::{Action, LzmaReader, LzmaStream, Status};
+use std::io::Read;
 
 /// An lzma-alone stream.
 pub struct Lzma;
-
-/// Usual headers: properties 0x5d (lc 3, lp 0, pb 2, by far the most common), 0x6d and
-/// 0x6c (seen in vendor kernels), with a dictionary of at least 64 KiB (two zero low
-/// bytes); and 0x5d with the small dictionaries 4 KiB to 32 KiB.
-static MAGICS: &[Magic] = &[
-    Magic::at_start(b"\x5d\x00\x00"),
-    Magic::at_start(b"\x6d\x00\x00"),
-    Magic::at_start(b"\x6c\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x10\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x20\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x40\x00\x00"),
-    Magic::at_start(b"\x5d\x00\x80\x00\x00"),
-];
 
 const HEADER: usize = 13;
 /// Dictionary sizes accepted from the header (xz accepts these forms only).
@@ -70,11 +63,65 @@ fn header(data: &[u8]) -> Option<(u8, u32, Option<u64>)> {
         s if s > MAX_SIZE => return None,
         s => Some(s),
     };
-    // The range coder's first byte is always zero.
+    // The range coder's first byte is always zero, and its first code word is below the
+    // full range and, for anything an encoder wrote, not zero (a zero code word decodes
+    // any run of zero bytes into endless zero literals).
     if *data.get(HEADER)? != 0 {
         return None;
     }
+    let code = u32::from_be_bytes(data.get(HEADER + 1..HEADER + 5)?.try_into().ok()?);
+    if code == 0 || code == u32::MAX {
+        return None;
+    }
     Some((props, dict, size))
+}
+
+/// Every start in `window` of `data` where a plausible lzma-alone header begins (see
+/// [`Format::finder`]). Positions are screened 32 at a time on the bytes that every header
+/// shares (a dictionary with a zero low byte and a nonzero one above it, the top byte of the
+/// stated size 0x00 or 0xff, the range coder's zero byte) with a loop the compiler
+/// vectorises; blocks of zeros are stepped over whole (a
+/// header needs a nonzero dictionary); the rest is [`header`]'s check.
+pub fn find_headers(data: &[u8], window: std::ops::Range<usize>, starts: &mut Vec<usize>) {
+    const LANES: usize = 32;
+    const SPAN: usize = HEADER + 5;
+    let end = window.end.min(data.len());
+    let mut s = window.start;
+    while s < end {
+        let Some(block) = data.get(s..s + LANES + SPAN) else {
+            // The last few positions, one by one.
+            for at in s..end {
+                if data.get(at..at + SPAN).is_some_and(|h| header(h).is_some()) {
+                    starts.push(at);
+                }
+            }
+            return;
+        };
+        if block.iter().fold(0u8, |acc, &b| acc | b) == 0 {
+            s += LANES;
+            continue;
+        }
+        let mut mask = 0u32;
+        for k in 0..LANES {
+            let top = block[k + HEADER - 1];
+            let rc = block[k + HEADER];
+            // Every accepted dictionary (4 KiB and up, 2^n or 3 * 2^n) has a zero low byte
+            // and a nonzero byte above it.
+            let dict_low = block[k + 1];
+            let dict_high = block[k + 2] | block[k + 3] | block[k + 4];
+            let hit = (rc == 0) & ((top == 0) | (top == 0xff)) & (dict_low == 0) & (dict_high != 0);
+            mask |= u32::from(hit) << k;
+        }
+        while mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let at = s + k;
+            if at < end && header(&block[k..k + SPAN]).is_some() {
+                starts.push(at);
+            }
+        }
+        s += LANES;
+    }
 }
 
 impl Format for Lzma {
@@ -83,7 +130,11 @@ impl Format for Lzma {
     }
 
     fn magics(&self) -> &'static [Magic] {
-        MAGICS
+        &[]
+    }
+
+    fn finder(&self) -> Option<Finder> {
+        Some(find_headers)
     }
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
@@ -95,6 +146,7 @@ impl Format for Lzma {
         let mut out = [0u8; TRIAL_OUT];
         let mut produced = 0usize;
         let mut pos = 0usize;
+        let mut ended = false;
         for _ in 0..64 {
             let r = match dec.process(&input[pos..], &mut out[produced..], Action::Run) {
                 Ok(r) => r,
@@ -104,7 +156,8 @@ impl Format for Lzma {
             };
             pos += r.bytes_consumed;
             produced += r.bytes_produced;
-            if r.status == Status::StreamEnd || produced >= TRIAL_OUT || pos >= input.len() {
+            ended = r.status == Status::StreamEnd;
+            if ended || produced >= TRIAL_OUT || pos >= input.len() {
                 break;
             }
             if r.bytes_consumed == 0 && r.bytes_produced == 0 {
@@ -112,10 +165,21 @@ impl Format for Lzma {
             }
         }
         let wanted = size.map_or(TRIAL_OUT as u64, |s| s.min(TRIAL_OUT as u64));
-        if (produced as u64) < wanted.min(64) {
+        // A stream of unknown size that reaches its end marker is real however little it
+        // holds (random bits form an end marker with odds of about 2^-36).
+        let tiny_with_end_marker = ended && size.is_none() && produced > 0;
+        if (produced as u64) < wanted.min(64) && !tiny_with_end_marker {
             return None;
         }
         let (lc, lp, pb) = split_props(props)?;
+        // A stream whose stated size the trial covers whole must end as an encoder ends one:
+        // a few literals decode from any bytes, so tables that happen to look like a header
+        // with a small size would pass the trial alone.
+        if let Some(s) = size.filter(|&s| s <= TRIAL_OUT as u64) {
+            if !ends_cleanly(&input[HEADER..], (lc, lp, pb), dict, s) {
+                return None;
+            }
+        }
         Some(Probe {
             length: None,
             description: match size {
@@ -136,6 +200,22 @@ impl Format for Lzma {
             u.detail("uncompressed_size", s);
         }
         Ok(u)
+    }
+}
+
+/// Whether raw LZMA data decodes to exactly `size` bytes with the range coder in the state
+/// an encoder's flush leaves it (code zero, with or without an end marker).
+fn ends_cleanly(data: &[u8], (lc, lp, pb): (u32, u32, u32), dict: u32, size: u64) -> bool {
+    // The dictionary never needs to be larger than the output.
+    let dict = dict.min(MIN_DICT.max(u32::try_from(size).unwrap_or(MAX_DICT)));
+    let Ok(mut r) = LzmaReader::new(data, size, lc, lp, pb, dict, None) else {
+        return false;
+    };
+    r.set_relaxed_end_condition(false);
+    let mut out = Vec::new();
+    match (&mut r).take(size + 1).read_to_end(&mut out) {
+        Ok(n) => n as u64 == size,
+        Err(_) => false,
     }
 }
 
@@ -302,6 +382,139 @@ mod tests {
         assert!(Lzma.probe(&bad).is_none());
     }
 
+    const PROPS_6E: &[u8] = include_bytes!("../../tests/fixtures/compress/payload-props6e.lzma");
+    const TINY: &[u8] = include_bytes!("../../tests/fixtures/compress/tiny.lzma");
+
+    fn found(data: &[u8]) -> Vec<usize> {
+        let mut starts = Vec::new();
+        find_headers(data, 0..data.len(), &mut starts);
+        starts
+    }
+
+    #[test]
+    fn any_properties_byte_is_found_and_decoded() {
+        assert_eq!(PROPS_6E[0], 0x6e);
+        check_fixture(&Lzma, "payload-props6e.lzma", PROPS_6E);
+        // Behind an unknown vendor header, found by the finder at its offset and nowhere
+        // in the compressed data after it.
+        let mut image = vec![0u8; 0x40];
+        image[..8].copy_from_slice(b"VENDORHD");
+        image.extend_from_slice(&[0xff; 0x30]);
+        let at = image.len();
+        image.extend_from_slice(PROPS_6E);
+        image.extend_from_slice(&[0xff; 0x100]);
+        let hits: Vec<usize> = found(&image)
+            .into_iter()
+            .filter(|&s| Lzma.probe(&image[s..]).is_some())
+            .collect();
+        assert_eq!(hits, vec![at]);
+    }
+
+    #[test]
+    fn tiny_stream_with_end_marker_is_accepted() {
+        let p = Lzma.probe(TINY).expect("tiny stream");
+        assert!(
+            p.description.contains("lc 3 lp 0 pb 2"),
+            "{}",
+            p.description
+        );
+        check_fixture(&Lzma, "tiny.lzma", TINY);
+        let u = crate::formats::testutil::unpack(&Lzma, TINY);
+        assert_eq!(u.consumed, Some(TINY.len() as u64));
+        // With bytes after it, the stream still ends where its end marker is.
+        let mut more = TINY.to_vec();
+        more.extend_from_slice(&[0x5a; 100]);
+        let u = crate::formats::testutil::unpack(&Lzma, &more);
+        assert_eq!(u.consumed, Some(TINY.len() as u64));
+        // Cut before its end marker it is not accepted as tiny.
+        assert!(Lzma.probe(&TINY[..TINY.len() - 6]).is_none());
+    }
+
+    #[test]
+    fn tables_that_look_like_small_sized_headers_are_rejected() {
+        // 12-byte records ending in two small numbers (a kernel's table): at each `00 02 0N`
+        // a header with lc 0, a 32 MiB dictionary and a size of N bytes, whose few literals
+        // decode from anything. The range coder's final state tells them apart.
+        let mut table = Vec::new();
+        for (a, b) in [
+            (1u8, 9u8),
+            (2, 9),
+            (1, 5),
+            (2, 5),
+            (1, 4),
+            (2, 4),
+            (1, 9),
+            (0, 9),
+        ] {
+            table.extend_from_slice(&[0; 10]);
+            table.extend_from_slice(&[a, b]);
+        }
+        table.extend_from_slice(&[0; 12]);
+        let accepted: Vec<usize> = found(&table)
+            .into_iter()
+            .filter(|&s| Lzma.probe(&table[s..]).is_some())
+            .collect();
+        assert!(accepted.is_empty(), "{accepted:?}");
+        // A real tiny stream with its size stated (and its end marker kept) still passes.
+        let mut sized = TINY.to_vec();
+        sized[5..13].copy_from_slice(&12u64.to_le_bytes());
+        assert!(Lzma.probe(&sized).is_some());
+        let mut wrong = sized.clone();
+        wrong[5..13].copy_from_slice(&11u64.to_le_bytes());
+        assert!(Lzma.probe(&wrong).is_none());
+    }
+
+    #[test]
+    fn finder_respects_window_and_padding() {
+        // Zero and 0xff padding hold no candidate; a header that starts in the window is
+        // found even when it runs past the window's end.
+        assert!(found(&[0u8; 4096]).is_empty());
+        assert!(found(&[0xffu8; 4096]).is_empty());
+        let mut d = vec![0u8; 100];
+        d.extend_from_slice(PROPS_6E);
+        let mut starts = Vec::new();
+        find_headers(&d, 0..101, &mut starts);
+        assert_eq!(starts, vec![100]);
+        starts.clear();
+        find_headers(&d, 0..100, &mut starts);
+        assert!(starts.is_empty());
+        // Windows past the end or reversed do nothing.
+        starts.clear();
+        find_headers(&d, d.len()..d.len() + 10, &mut starts);
+        find_headers(&d[..5], 0..5, &mut starts);
+        assert!(starts.is_empty());
+        // The same starts as checking every offset, across zero runs of every length and
+        // windows that cut them.
+        let mut mixed = Vec::new();
+        for run in [0usize, 1, 3, 4, 5, 7, 8, 9, 17, 64] {
+            mixed.extend(std::iter::repeat_n(0u8, run));
+            mixed.extend_from_slice(&TINY[..20]);
+            mixed.extend_from_slice(&[0, 0, 1, 0, 0, 0, 2, 0]);
+            mixed.extend_from_slice(&PROPS_6E[..20]);
+        }
+        let naive: Vec<usize> = (0..mixed.len())
+            .filter(|&s| {
+                mixed
+                    .get(s..s + HEADER + 5)
+                    .is_some_and(|h| header(h).is_some())
+            })
+            .collect();
+        assert!(naive.len() >= 20, "{naive:?}");
+        assert_eq!(found(&mixed), naive);
+        for cut in [1, 50, 133, 400] {
+            let mut parts = Vec::new();
+            find_headers(&mixed, 0..cut, &mut parts);
+            find_headers(&mixed, cut..mixed.len(), &mut parts);
+            assert_eq!(parts, naive, "windows cut at {cut}");
+        }
+        // Every properties byte a header can have is found; 225 and above never.
+        for props in 0..=255u8 {
+            let mut h = PROPS_6E.to_vec();
+            h[0] = props;
+            assert_eq!(found(&h) == vec![0], props < 225, "{props:#x}");
+        }
+    }
+
     #[test]
     fn bomb_stops_at_limit() {
         check_bomb(&Lzma, ZEROS);
@@ -310,5 +523,7 @@ mod tests {
     #[test]
     fn hostile_inputs_do_not_panic() {
         check_hostile(&Lzma, PAYLOAD);
+        check_hostile(&Lzma, PROPS_6E);
+        check_hostile(&Lzma, TINY);
     }
 }

@@ -7,8 +7,15 @@
 //! images put the squashfs right after the kernel, yet record 0x100000), so the rootfs
 //! stream starts where the kernel ends and runs to the end of the image; the driver finds
 //! the file system inside it by magic. Written here because the header is fixed-size.
+//!
+//! Images with the boot loader ("up_boot", e.g. TL-WR940N v4) hold a second, complete
+//! TP-Link image behind a 128 KiB boot loader, and the outer header repeats the inner
+//! kernel length, so its kernel range cuts the kernel short. A second header whose first
+//! fields equal the outer one's behind the kernel offset marks the layout: the boot loader (the
+//! outer header's `boot_len` says how much of it is used) and the inner image are carved
+//! instead, and the inner image is read by its own header.
 
-use crate::cursor::{be32, cstr};
+use crate::cursor::{be16, be32, cstr};
 use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 
@@ -35,6 +42,10 @@ struct TpLinkHeader {
     kernel_len: u32,
     rootfs_ofs: u32,
     rootfs_len: u32,
+    boot_ofs: u32,
+    boot_len: u32,
+    /// Firmware version from the three 16-bit fields after the boot loader's.
+    fw_version: [u16; 3],
 }
 
 impl TpLinkHeader {
@@ -52,6 +63,9 @@ impl TpLinkHeader {
             kernel_len: be32(h, 0x84)?,
             rootfs_ofs: be32(h, 0x88)?,
             rootfs_len: be32(h, 0x8c)?,
+            boot_ofs: be32(h, 0x90)?,
+            boot_len: be32(h, 0x94)?,
+            fw_version: [be16(h, 0x98)?, be16(h, 0x9a)?, be16(h, 0x9c)?],
         };
         let kernel_end = hdr.kernel_ofs as u64 + hdr.kernel_len as u64;
         let ok = hdr.kernel_ofs >= HEADER_LEN
@@ -110,6 +124,34 @@ impl Format for TpLink {
                 ),
             );
         }
+        if h.boot_len > 0 {
+            out.detail("boot_offset", format!("{:#x}", h.boot_ofs));
+            out.detail("boot_length", format!("{:#x}", h.boot_len));
+        }
+        if h.fw_version != [0; 3] {
+            let [a, b, c] = h.fw_version;
+            out.detail("firmware_version", format!("{a}.{b}.{c}"));
+        }
+        let end = (h.fw_length as u64).min(len);
+        if let Some(inner) = inner_image(data, &h) {
+            out.detail("inner_header_offset", format!("{inner:#x}"));
+            let boot_ofs = (h.kernel_ofs as u64).min(inner);
+            out.entries.push(Entry::stream(
+                "bootloader",
+                EntryData::Range {
+                    offset: boot_ofs,
+                    length: inner - boot_ofs,
+                },
+            ));
+            out.entries.push(Entry::stream(
+                "image",
+                EntryData::Range {
+                    offset: inner,
+                    length: end.saturating_sub(inner),
+                },
+            ));
+            return Ok(out);
+        }
         let kernel_end = (h.kernel_ofs as u64 + h.kernel_len as u64).min(len);
         let kernel_ofs = (h.kernel_ofs as u64).min(kernel_end);
         out.entries.push(Entry::stream(
@@ -119,7 +161,6 @@ impl Format for TpLink {
                 length: kernel_end - kernel_ofs,
             },
         ));
-        let end = (h.fw_length as u64).min(len);
         if end > kernel_end {
             out.entries.push(Entry::stream(
                 "rootfs",
@@ -131,6 +172,23 @@ impl Format for TpLink {
         }
         Ok(out)
     }
+}
+
+/// Offset of a second TP-Link image behind the kernel offset of `h` (the "up_boot" layout):
+/// a header starting with the same version and vendor fields that parses and fits in the
+/// image. `None` for the usual layout.
+fn inner_image(data: &[u8], h: &TpLinkHeader) -> Option<u64> {
+    let magic = data.get(..28)?;
+    let len = data.len() as u64;
+    let from = h.kernel_ofs as usize;
+    // Usually inside the kernel range (the kernel is longer than the boot loader's slot),
+    // but a small kernel ends before it: search the whole image the header describes.
+    let to = (h.fw_length as u64).min(len) as usize;
+    let found = memchr::memmem::find(data.get(from..to)?, magic)?;
+    let at = from.checked_add(found)?;
+    let inner = TpLinkHeader::parse(data.get(at..)?)?;
+    let inner_end = at as u64 + inner.kernel_ofs as u64 + inner.kernel_len as u64;
+    (inner_end <= len).then_some(at as u64)
 }
 
 #[cfg(test)]
@@ -150,8 +208,32 @@ mod tests {
         assert_eq!(u.details["kernel_load"], "0x80060000");
     }
 
+    const UPBOOT: &[u8] = include_bytes!("../../tests/fixtures/firmware/image-upboot.tplink");
+
+    #[test]
+    fn up_boot_layout_carves_boot_loader_and_whole_inner_image() {
+        check_streams(&TpLink, "image-upboot.tplink", UPBOOT);
+        let u = unpack(&TpLink, UPBOOT);
+        assert_eq!(u.details["inner_header_offset"], "0x1200");
+        assert_eq!(u.details["firmware_version"], "3.16.9");
+        assert!(u.details.contains_key("boot_length"));
+        // The inner image is a TP-Link image whose kernel is whole.
+        let inner = &UPBOOT[0x1200..];
+        assert!(TpLink.probe(inner).is_some());
+        let v = unpack(&TpLink, inner);
+        assert!(!v.details.contains_key("inner_header_offset"));
+        let kernel = crate::formats::testutil::entry_bytes(inner, &v.entries[0]).unwrap();
+        assert_eq!(kernel[0], 0x5d, "kernel starts with its lzma header");
+        // An inner header that does not fit keeps the plain layout.
+        let mut bad = UPBOOT.to_vec();
+        bad[0x1200 + 0x84..0x1200 + 0x88].copy_from_slice(&u32::MAX.to_be_bytes());
+        let w = unpack(&TpLink, &bad);
+        assert_eq!(w.entries[0].path, "kernel");
+    }
+
     #[test]
     fn hostile_inputs_do_not_panic() {
         hostile_with(&TpLink, IMG, &Hostile::flips(300));
+        hostile_with(&TpLink, UPBOOT, &Hostile::flips(300));
     }
 }
