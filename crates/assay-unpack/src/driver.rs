@@ -25,6 +25,10 @@ const MIN_SCAN_SIZE: usize = 32;
 /// Detail key marking the node of a format that describes its whole parent blob without
 /// claiming it (see [`Format::describes_whole_blob`]): the parent's bytes stay unexplained.
 pub const DESCRIBES: &str = "describes";
+/// Detail key of an entry whose bytes are those of an earlier entry of the same container
+/// (a hard link, a shared extent): the earlier entry's path. The node shares that entry's
+/// content and hash and is not searched again.
+pub const SAME_AS: &str = "same_as";
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -324,18 +328,34 @@ impl Run<'_> {
     /// Search the image in one pass, window by window: magic scan, the probes of every
     /// candidate and the image's hash all read a window while it is hot, and then the
     /// window is handed back (a large memory-mapped image never becomes resident).
-    fn scan_image(&self, data: &Blob) -> ([u8; 32], Vec<(Candidate, Probe)>) {
+    ///
+    /// A candidate that starts inside the span of one probed before it would be skipped by
+    /// [`analyse_blob`](Self::analyse_blob) once that one is claimed, so it is not probed here
+    /// (it is kept unprobed, and probed there only if it is reached after all): the members of
+    /// an archive each carry the archive's magic, and probing every one of them walks the
+    /// archive once per member, quadratic in the number of entries.
+    fn scan_image(&self, data: &Blob) -> ([u8; 32], Vec<(Candidate, Option<Probe>)>) {
         let mut hasher = Sha256::new();
         let mut probed = Vec::new();
+        let mut spanned_to = 0usize;
         self.engine
             .scanner
             .scan_windows(data, &mut |window, candidates| {
                 for c in candidates {
                     if self.engine.whole_blob[c.format] {
                         // A marker: the format is tried on the whole blob later.
-                        probed.push((c, Probe::default()));
+                        probed.push((c, Some(Probe::default())));
+                    } else if c.start < spanned_to {
+                        probed.push((c, None));
                     } else if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
-                        probed.push((c, p));
+                        let available = data.len().saturating_sub(c.start) as u64;
+                        if let Some(l) = p.length.map(|l| l.min(available)) {
+                            let end = c
+                                .start
+                                .saturating_add(usize::try_from(l).unwrap_or(usize::MAX));
+                            spanned_to = spanned_to.max(end);
+                        }
+                        probed.push((c, Some(p)));
                     }
                 }
                 hasher.update(&data[window.clone()]);
@@ -351,7 +371,7 @@ impl Run<'_> {
         depth: usize,
         role: Role,
         lineage: Option<&Lineage<'_>>,
-        prescanned: Option<Vec<(Candidate, Probe)>>,
+        prescanned: Option<Vec<(Candidate, Option<Probe>)>>,
     ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
         if self.cancel.is_cancelled() {
@@ -377,7 +397,7 @@ impl Run<'_> {
         self.scanned.fetch_add(data.len() as u64, Ordering::Relaxed);
         // Candidates with their probe when the image scan already ran it, else probed here.
         let work: Vec<(Candidate, Option<Probe>)> = match prescanned {
-            Some(p) => p.into_iter().map(|(c, p)| (c, Some(p))).collect(),
+            Some(p) => p,
             None => self
                 .engine
                 .scanner
@@ -673,10 +693,7 @@ impl Run<'_> {
             entries.clear();
         }
         let entries = resolve_hardlinks(entries, view);
-        let children: Vec<Pending> = entries
-            .into_par_iter()
-            .map(|e| self.entry(e, view, depth, lineage))
-            .collect();
+        let children = self.entries(entries, view, depth, lineage);
         Pending {
             label: format!("{}@{offset:#x}", format.name()),
             node,
@@ -687,12 +704,61 @@ impl Run<'_> {
         }
     }
 
+    /// Turn a container's entries into nodes. Entries whose bytes are the very bytes of an
+    /// earlier entry (hard links, zip members and ISO records sharing one extent, an inode
+    /// reached twice) are references: their node names the first one (`same_as`) and shares
+    /// its content and hash, and they are neither hashed nor searched again, so duplicates
+    /// cost no work however many there are.
+    fn entries(
+        &self,
+        entries: Vec<Entry>,
+        view: &Blob,
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+    ) -> Vec<Pending> {
+        let firsts = same_bytes(&entries);
+        let (unique, refs): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .zip(firsts)
+            .enumerate()
+            .partition(|(_, (_, first))| first.is_none());
+        let mut done: Vec<(usize, Pending)> = unique
+            .into_par_iter()
+            .map(|(i, (e, _))| (i, self.entry(e, view, depth, lineage, None)))
+            .collect();
+        if refs.is_empty() {
+            return done.into_iter().map(|(_, p)| p).collect();
+        }
+        // `done` is in entry order; each reference points at an earlier unique entry.
+        let mut out: Vec<Option<Pending>> = Vec::new();
+        out.resize_with(done.len() + refs.len(), || None);
+        for (i, p) in done.drain(..) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(p);
+            }
+        }
+        for (i, (e, first)) in refs {
+            let original = first.and_then(|f| out.get(f)).and_then(|p| p.as_ref());
+            let known = original.map(|p| Known {
+                path: p.node.path.clone(),
+                content: p.content.clone(),
+                hash: p.hash,
+            });
+            let pending = self.entry(e, view, depth, lineage, known);
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(pending);
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
     fn entry(
         &self,
         entry: Entry,
         container: &Blob,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        known: Option<Known>,
     ) -> Pending {
         let mut warnings = Vec::new();
         let (kind, label) = match &entry.kind {
@@ -706,6 +772,19 @@ impl Run<'_> {
             }
             other => {
                 let (path, suspicious) = normalize_path(&entry.path);
+                let path = match bound_path(&path) {
+                    Some(short) => {
+                        warnings.push((
+                            "name-length".into(),
+                            format!(
+                                "entry path of {} bytes is longer than the bounds ({MAX_NAME} bytes a name, {MAX_PATH} a path); kept as {short:?}",
+                                path.len()
+                            ),
+                        ));
+                        short
+                    }
+                    None => path,
+                };
                 if suspicious {
                     warnings.push((
                         "path-traversal".into(),
@@ -749,6 +828,21 @@ impl Run<'_> {
                 );
             }
             _ => {}
+        }
+        if let Some(known) = known {
+            node.details.insert(SAME_AS.into(), known.path);
+            if let (Some(bytes), Some(h)) = (&known.content, known.hash) {
+                node.size = bytes.len() as u64;
+                node.sha256 = Some(hex(&h));
+            }
+            return Pending {
+                node,
+                label,
+                content: known.content,
+                hash: known.hash,
+                children: Children::Owned(Vec::new()),
+                warnings,
+            };
         }
         let content = match entry.data {
             EntryData::None => None,
@@ -799,6 +893,42 @@ impl Run<'_> {
     }
 }
 
+/// What a reference entry takes over from the entry whose bytes it shares.
+struct Known {
+    path: String,
+    content: Option<Blob>,
+    hash: Option<[u8; 32]>,
+}
+
+/// For each entry, the index of an earlier entry holding the very same bytes (the same range
+/// of the container, or the same decoded buffer), if any. Empty data is never shared.
+fn same_bytes(entries: &[Entry]) -> Vec<Option<usize>> {
+    #[derive(PartialEq, Eq, Hash)]
+    enum Key {
+        Range(u64, u64),
+        Owned(usize, usize),
+    }
+    let mut seen: HashMap<Key, usize> = HashMap::new();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let key = match &e.data {
+                EntryData::Range { offset, length } if *length > 0 => Key::Range(*offset, *length),
+                EntryData::Owned(b) if !b.is_empty() => Key::Owned(b.as_ptr() as usize, b.len()),
+                _ => return None,
+            };
+            match seen.entry(key) {
+                std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 /// Give hard links the bytes of the entry they point to (tar and cpio store them once).
 fn resolve_hardlinks(mut entries: Vec<Entry>, container: &Blob) -> Vec<Entry> {
     if !entries
@@ -833,6 +963,62 @@ fn resolve_hardlinks(mut entries: Vec<Entry>, container: &Blob) -> Vec<Entry> {
     }
     let _ = container;
     entries
+}
+
+/// Longest name of one path component kept in a node (as Linux's `NAME_MAX`).
+pub const MAX_NAME: usize = 255;
+/// Longest path kept in a node (as Linux's `PATH_MAX`). A deeper or longer path is kept by its
+/// last components, so that memory per entry stays bounded whatever the image declares.
+pub const MAX_PATH: usize = 4096;
+
+/// The normalised `path` within [`MAX_NAME`] and [`MAX_PATH`], or `None` when it already is:
+/// each longer name is cut (on a character boundary) and marked with `…`; a longer path keeps
+/// its last components behind `/…`.
+pub fn bound_path(path: &str) -> Option<String> {
+    if path.len() <= MAX_NAME && path.len() <= MAX_PATH {
+        return None;
+    }
+    let mut names: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    let mut changed = false;
+    for name in path.split('/').filter(|n| !n.is_empty()) {
+        if name.len() > MAX_NAME {
+            let mut end = MAX_NAME - '…'.len_utf8();
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            names.push(format!("{}…", &name[..end]).into());
+            changed = true;
+        } else {
+            names.push(name.into());
+        }
+    }
+    let total: usize = names.iter().map(|n| n.len() + 1).sum();
+    if total > MAX_PATH {
+        // Keep the last components that fit behind "/…".
+        let mut kept = 0;
+        let mut len = "/…".len();
+        for n in names.iter().rev() {
+            if len + n.len() + 1 > MAX_PATH {
+                break;
+            }
+            len += n.len() + 1;
+            kept += 1;
+        }
+        let mut out = String::from("/…");
+        for n in &names[names.len() - kept..] {
+            out.push('/');
+            out.push_str(n);
+        }
+        return Some(out);
+    }
+    changed.then(|| {
+        let mut out = String::with_capacity(total);
+        for n in &names {
+            out.push('/');
+            out.push_str(n);
+        }
+        out
+    })
 }
 
 /// Normalise an entry name to an absolute path inside its root: `.` and empty components
@@ -1030,6 +1216,60 @@ mod tests {
         assert_eq!(normalize_path("a/../../b"), ("/b".into(), true));
         assert_eq!(normalize_path("a\\..\\b"), ("/b".into(), false));
         assert_eq!(normalize_path(""), ("/".into(), false));
+    }
+
+    #[test]
+    fn long_names_and_paths_are_bounded() {
+        assert_eq!(bound_path("/etc/passwd"), None);
+        let long_name = format!("/d/{}", "é".repeat(300));
+        let short = bound_path(&long_name).expect("a 600-byte name is cut");
+        assert!(short.len() <= MAX_NAME + 3, "{}", short.len());
+        assert!(short.starts_with("/d/é") && short.ends_with('…'));
+        let deep = "/abc".repeat(5000);
+        let short = bound_path(&deep).expect("a 20 KB path is cut");
+        assert!(short.len() <= MAX_PATH && short.starts_with("/…/abc/"));
+        let both = format!("{}/{}", "/x".repeat(3000), "n".repeat(1000));
+        let short = bound_path(&both).expect("cut");
+        assert!(short.len() <= MAX_PATH && short.ends_with("n…"), "{short}");
+    }
+
+    /// An archive format whose every member carries its magic and whose probe walks to the
+    /// archive's end from any member (as cpio's and tar's do), counting its calls.
+    struct Members;
+    static PROBES: AtomicUsize = AtomicUsize::new(0);
+    impl Format for Members {
+        fn name(&self) -> &'static str {
+            "members"
+        }
+        fn magics(&self) -> &'static [crate::Magic] {
+            const MAGICS: &[crate::Magic] = &[crate::Magic::at_start(b"MEMBER")];
+            MAGICS
+        }
+        fn probe(&self, data: &[u8]) -> Option<Probe> {
+            PROBES.fetch_add(1, Ordering::Relaxed);
+            Some(Probe {
+                length: Some(data.len() as u64),
+                description: String::new(),
+            })
+        }
+        fn unpack(&self, _: &Blob, _: &UnpackContext) -> Result<Unpacked, crate::FormatError> {
+            Ok(Unpacked::default())
+        }
+    }
+    static MEMBERS: Members = Members;
+
+    #[test]
+    fn members_inside_a_probed_archive_are_not_probed() {
+        let image = b"MEMBER-filler-16".repeat(10_000);
+        let engine = Unpacker::with_formats(vec![&MEMBERS]);
+        PROBES.store(0, Ordering::Relaxed);
+        let r = engine.unpack_bytes("a", Blob::from(image), &UnpackOptions::default());
+        assert_eq!(r.nodes.len(), 2, "the image and one archive");
+        assert_eq!(
+            PROBES.load(Ordering::Relaxed),
+            1,
+            "one probe, not one per member"
+        );
     }
 
     #[test]
