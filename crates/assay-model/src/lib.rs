@@ -197,6 +197,9 @@ pub enum Category {
     Secret,
     /// Insecure configuration.
     Config,
+    /// Signs that the image defeats its own analysis: bytes left unexamined behind a limit,
+    /// floods of findings that bury the real ones.
+    Evasion,
 }
 
 impl Category {
@@ -213,6 +216,7 @@ impl Category {
             Category::VulnerableComponent => "vulnerable-component",
             Category::Secret => "secret",
             Category::Config => "config",
+            Category::Evasion => "evasion",
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::Detector;
 
 pub mod accounts;
+pub mod completeness;
 pub mod credentials;
 pub mod endpoints;
 pub mod exposure;
@@ -27,5 +28,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &rulepack::RulePackDetector,
         &magic_compare::MagicCompare,
         &exposure::Exposure,
+        &completeness::Completeness,
     ]
 }
