@@ -222,7 +222,15 @@ impl Unpacker {
             warnings: Vec::new(),
         };
         let mut flat = Flattener::default();
-        flat.push(&pending, None, "");
+        // Exact sizes up front: a doubling vector of a million nodes wastes up to half.
+        let total = flat.count(&pending);
+        flat.nodes.reserve_exact(total);
+        flat.contents.reserve_exact(total);
+        // The cache's references go, so that the flattener takes unshared nodes over.
+        if let Ok(mut cache) = run.cache.lock() {
+            cache.clear();
+        }
+        flat.push(pending, None, "");
         if run.cancel.is_cancelled() {
             flat.warnings.push(Warning {
                 node: Some(0),
@@ -661,7 +669,7 @@ impl Run<'_> {
         node.format = Some(format.name().to_string());
         node.offset = Some(offset as u64);
         node.size = consumed;
-        node.details = unpacked.details;
+        node.details = unpacked.details.into();
         if !description.is_empty() {
             node.details
                 .insert("description".into(), description.to_string());
@@ -1123,6 +1131,25 @@ struct Flattener {
 }
 
 impl Flattener {
+    /// How many nodes `push` will add for `p` (repeats of an analysed blob add none).
+    fn count(&mut self, p: &Pending) -> usize {
+        let mut seen: std::collections::HashSet<*const BlobAnalysis> = Default::default();
+        fn walk(p: &Pending, seen: &mut std::collections::HashSet<*const BlobAnalysis>) -> usize {
+            1 + match &p.children {
+                Children::Owned(c) => c.iter().map(|c| walk(c, seen)).sum(),
+                Children::Analysis(a) => {
+                    // Counted in full the first time only; a repeat is flattened once.
+                    if seen.insert(Arc::as_ptr(a)) {
+                        a.children.iter().map(|c| walk(c, seen)).sum()
+                    } else {
+                        0
+                    }
+                }
+            }
+        }
+        walk(p, &mut seen)
+    }
+
     /// Whether `ancestor` is `from` or one of its parents.
     fn is_ancestor(&self, ancestor: NodeId, from: Option<NodeId>) -> bool {
         let mut cur = from;
@@ -1135,18 +1162,116 @@ impl Flattener {
         false
     }
 
-    fn push(&mut self, p: &Pending, parent: Option<NodeId>, parent_location: &str) {
+    /// Add `p` and everything below it, taking the nodes over (no copy) wherever the
+    /// pending tree is not shared.
+    fn push(&mut self, p: Pending, parent: Option<NodeId>, parent_location: &str) {
+        let Pending {
+            node,
+            label,
+            content,
+            hash,
+            children,
+            warnings,
+        } = p;
+        let (id, location, duplicate) = self.register(
+            node,
+            &label,
+            content,
+            hash,
+            &warnings,
+            parent,
+            parent_location,
+        );
+        match children {
+            Children::Owned(children) => {
+                for c in children {
+                    self.push(c, Some(id), &location);
+                }
+            }
+            Children::Analysis(a) => {
+                if duplicate {
+                    return;
+                }
+                self.analysis_warnings(&a, id, &location);
+                match Arc::try_unwrap(a) {
+                    Ok(a) => {
+                        for c in a.children {
+                            self.push(c, Some(id), &location);
+                        }
+                    }
+                    Err(a) => {
+                        for c in &a.children {
+                            self.push_shared(c, Some(id), &location);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Add `p` and everything below it from a pending tree other nodes still share.
+    fn push_shared(&mut self, p: &Pending, parent: Option<NodeId>, parent_location: &str) {
+        let (id, location, duplicate) = self.register(
+            p.node.clone(),
+            &p.label,
+            p.content.clone(),
+            p.hash,
+            &p.warnings,
+            parent,
+            parent_location,
+        );
+        match &p.children {
+            Children::Owned(children) => {
+                for c in children {
+                    self.push_shared(c, Some(id), &location);
+                }
+            }
+            Children::Analysis(a) => {
+                if duplicate {
+                    return;
+                }
+                self.analysis_warnings(a, id, &location);
+                for c in &a.children {
+                    self.push_shared(c, Some(id), &location);
+                }
+            }
+        }
+    }
+
+    fn analysis_warnings(&mut self, a: &BlobAnalysis, id: NodeId, location: &str) {
+        for (kind, message) in &a.warnings {
+            self.warnings.push(Warning {
+                node: Some(id),
+                location: location.to_string(),
+                kind: kind.clone(),
+                message: message.clone(),
+            });
+        }
+    }
+
+    /// Give a node its id, parent and location, record its warnings and content, and say
+    /// whether its bytes repeat an earlier node's (then what it holds is not added again).
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &mut self,
+        mut node: Node,
+        label: &str,
+        content: Option<Blob>,
+        hash: Option<[u8; 32]>,
+        warnings: &[(String, String)],
+        parent: Option<NodeId>,
+        parent_location: &str,
+    ) -> (NodeId, String, bool) {
         let id = self.nodes.len() as NodeId;
-        let mut node = p.node.clone();
         node.id = id;
         node.parent = parent;
         node.location = if parent_location.is_empty() {
-            p.label.clone()
+            label.to_string()
         } else {
-            format!("{parent_location} ▸ {}", p.label)
+            format!("{parent_location} ▸ {label}")
         };
         let location = node.location.clone();
-        for (kind, message) in &p.warnings {
+        for (kind, message) in warnings {
             self.warnings.push(Warning {
                 node: Some(id),
                 location: location.clone(),
@@ -1155,7 +1280,7 @@ impl Flattener {
             });
         }
         let mut duplicate = false;
-        if let (Some(h), true) = (p.hash, node.size > 0) {
+        if let (Some(h), true) = (hash, node.size > 0) {
             match self.first_by_hash.get(&h) {
                 Some(&first) => {
                     node.duplicate_of = Some(first);
@@ -1177,30 +1302,8 @@ impl Flattener {
             }
         }
         self.nodes.push(node);
-        self.contents.push(p.content.clone());
-        match &p.children {
-            Children::Owned(children) => {
-                for c in children {
-                    self.push(c, Some(id), &location);
-                }
-            }
-            Children::Analysis(a) => {
-                if duplicate {
-                    return;
-                }
-                for (kind, message) in &a.warnings {
-                    self.warnings.push(Warning {
-                        node: Some(id),
-                        location: location.clone(),
-                        kind: kind.clone(),
-                        message: message.clone(),
-                    });
-                }
-                for c in &a.children {
-                    self.push(c, Some(id), &location);
-                }
-            }
-        }
+        self.contents.push(content);
+        (id, location, duplicate)
     }
 }
 

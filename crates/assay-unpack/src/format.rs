@@ -8,6 +8,7 @@
 
 use crate::limits::Budget;
 use crate::Blob;
+use assay_model::Details;
 use std::collections::BTreeMap;
 
 /// A byte pattern that may announce a format, and where it sits from the structure's start.
@@ -101,8 +102,9 @@ pub struct Entry {
     pub uid: Option<u32>,
     /// Owner group id.
     pub gid: Option<u32>,
-    /// Format-specific facts (compression, load address, volume type, ...).
-    pub details: BTreeMap<String, String>,
+    /// Format-specific facts (compression, load address, volume type, ...): compact, since
+    /// an archive may yield a million entries.
+    pub details: Details,
 }
 
 impl Entry {
@@ -115,7 +117,7 @@ impl Entry {
             mode: None,
             uid: None,
             gid: None,
-            details: BTreeMap::new(),
+            details: Details::new(),
         }
     }
 
@@ -128,7 +130,7 @@ impl Entry {
             mode: None,
             uid: None,
             gid: None,
-            details: BTreeMap::new(),
+            details: Details::new(),
         }
     }
 
