@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 pub enum ReferenceTime {
     /// This time, in Unix seconds.
     At(i64),
-    /// The newest time stamp the image itself records (uImage/FIT headers, archive and flash
-    /// filesystem entry times), so that a scan repeats exactly; a scan of an image without
-    /// one fails with [`Error::NoReferenceTime`](crate::Error::NoReferenceTime).
+    /// The newest time stamp the image itself records (uImage/FIT headers, squashfs creation
+    /// times, archive and filesystem entry times at any depth: every node's `mtime`), so that
+    /// a scan repeats exactly; a scan of an image without one fails with
+    /// [`Error::NoReferenceTime`](crate::Error::NoReferenceTime).
     NewestEmbedded,
 }
 

@@ -5,7 +5,7 @@ use crate::config::{AnalysisConfig, ReferenceTime, VulnerabilitySource};
 use crate::verify::{self, Verification};
 use crate::{load_report, Error};
 use assay_analyze::Analysis;
-use assay_model::{Component, Finding, Report, Vulnerability, Warning, REPORT_SCHEMA};
+use assay_model::{Component, Finding, Report, Vulnerability, Warning, WarningKind, REPORT_SCHEMA};
 use assay_report::diff::ReportDiff;
 use assay_report::html::EntropyProfile;
 use assay_unpack::{CancelToken, UnpackOptions, UnpackResult, Unpacker};
@@ -213,7 +213,7 @@ impl Scan {
         // spent budget stops depends on thread timing. When a limit was reached, unpack again
         // on one thread, where the order is fixed: the report stays reproducible and
         // verifiable.
-        if result.warnings.iter().any(|w| w.kind == "limit") {
+        if result.warnings.iter().any(|w| w.kind == WarningKind::Limit) {
             self.report_progress(Progress::UnpackingAgain);
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(1)
@@ -316,7 +316,7 @@ impl Scan {
                 warnings.push(Warning {
                     node: None,
                     location: String::new(),
-                    kind: "vulndb".into(),
+                    kind: WarningKind::Vulndb,
                     message: assay_vulndb::NO_DATABASE.into(),
                 });
                 return Ok(Vec::new());
@@ -337,7 +337,7 @@ impl Scan {
             warnings.push(Warning {
                 node: None,
                 location: path.display().to_string(),
-                kind: "vulndb".into(),
+                kind: WarningKind::Vulndb,
                 message: "the vulnerability database holds no feed; run assay vulndb import".into(),
             });
         }
@@ -429,15 +429,14 @@ pub fn diff(old: &Path, new: &Path, config: &AnalysisConfig) -> Result<ReportDif
     Scan::new(config.clone()).diff(old, new)
 }
 
-/// The newest time stamp the image itself records (uImage/FIT headers, archive and flash
-/// filesystem entry times), in Unix seconds.
+/// The newest time stamp the image itself records, in Unix seconds: the typed modification
+/// time of every node (uImage and FIT header times, squashfs creation times, and the entry
+/// times of archives and file systems at any depth). Zero and earlier mean "not set".
 pub fn newest_embedded_time(unpacked: &UnpackResult) -> Option<i64> {
     unpacked
         .nodes
         .iter()
-        .flat_map(|n| ["timestamp", "mtime"].map(|k| n.details.get(k)))
-        .flatten()
-        .filter_map(|v| v.parse::<i64>().ok())
+        .filter_map(|n| n.mtime)
         .filter(|&t| t > 0)
         .max()
 }

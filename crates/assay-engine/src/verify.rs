@@ -178,6 +178,8 @@ fn check_nodes(
             ("size", n.size != f.size),
             ("sha256", n.sha256 != f.sha256),
             ("link target", n.link_target != f.link_target),
+            // Reports written before nodes carried times have none to compare.
+            ("mtime", n.mtime.is_some() && n.mtime != f.mtime),
             (
                 "parent",
                 parent_location(&report.nodes, n.parent)

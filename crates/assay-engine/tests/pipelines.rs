@@ -4,7 +4,7 @@
 use assay_engine::{
     AnalysisConfig, CancelToken, Error, Progress, ReferenceTime, Scan, VulnerabilitySource,
 };
-use assay_model::Report;
+use assay_model::{Report, WarningKind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -123,9 +123,19 @@ fn the_reference_time_is_the_configs_or_the_images_own() {
         Some(as_of.as_str()),
         newest.map(assay_model::time::format_utc).as_deref()
     );
-    // A bare squashfs carries no time the engine reads yet: the caller must give one.
-    let bare = Scan::new(AnalysisConfig::new()).run(&settings("gateway.sqfs"));
-    assert!(matches!(bare, Err(Error::NoReferenceTime)), "{bare:?}");
+    // A bare squashfs is dated by its superblock and inode times.
+    let bare = Scan::new(AnalysisConfig::new())
+        .run(&settings("gateway.sqfs"))
+        .unwrap()
+        .report;
+    assert_eq!(bare.as_of.as_deref(), Some("2023-11-14T22:13:20Z"));
+    // A romfs stores no time at all: the caller must give one.
+    let romfs = root().join("crates/assay-unpack/tests/fixtures/squashfs/romfs.img");
+    let undated = Scan::new(AnalysisConfig::new()).run(&romfs);
+    assert!(
+        matches!(undated, Err(Error::NoReferenceTime)),
+        "{undated:?}"
+    );
     // The certificate is judged as of the given time.
     let expired = |t: i64| {
         let config = AnalysisConfig::new().with_reference_time(ReferenceTime::At(t));
@@ -184,7 +194,7 @@ fn progress_is_reported_in_order_and_a_cancel_stops_the_run() {
 fn vulnerability_sources_are_explicit() {
     let base = AnalysisConfig::new().with_reference_time(ReferenceTime::At(AS_OF));
     let skip = Scan::new(base.clone()).run(&demo()).unwrap().report;
-    assert!(skip.warnings.iter().all(|w| w.kind != "vulndb"));
+    assert!(skip.warnings.iter().all(|w| w.kind != WarningKind::Vulndb));
 
     let none = Scan::new(
         base.clone()
@@ -196,7 +206,7 @@ fn vulnerability_sources_are_explicit() {
     let warned: Vec<_> = none
         .warnings
         .iter()
-        .filter(|w| w.kind == "vulndb")
+        .filter(|w| w.kind == WarningKind::Vulndb)
         .collect();
     assert_eq!(warned.len(), 1);
     assert_eq!(warned[0].message, assay_vulndb::NO_DATABASE);
@@ -268,4 +278,156 @@ fn scanners_and_their_outputs_cross_threads() {
     send_sync::<assay_engine::ScanOutput>();
     send_sync::<assay_engine::Verification>();
     send_sync::<Error>();
+}
+
+/// An unpack fixture of another crate, by its path under `crates/assay-unpack/tests/fixtures`.
+fn unpack_fixture(name: &str) -> PathBuf {
+    root().join("crates/assay-unpack/tests/fixtures").join(name)
+}
+
+/// The reference time a scan without `--as-of` takes from the image itself.
+fn embedded_as_of(image: &Path) -> Option<String> {
+    Scan::new(AnalysisConfig::new())
+        .run(image)
+        .unwrap_or_else(|e| panic!("{}: {e}", image.display()))
+        .report
+        .as_of
+}
+
+/// CRC-32 (IEEE, reflected), as TRX and ZIP store it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A Broadcom TRX v1 image whose second partition is `rootfs` (the first a stand-in loader):
+/// the header itself records no time.
+fn trx_around(rootfs: &[u8]) -> Vec<u8> {
+    let loader = vec![0x5au8; 64];
+    let total = 28 + loader.len() + rootfs.len();
+    let mut image = Vec::with_capacity(total);
+    image.extend_from_slice(b"HDR0");
+    image.extend_from_slice(&(total as u32).to_le_bytes());
+    image.extend_from_slice(&[0; 4]); // CRC, filled in below
+    image.extend_from_slice(&0u16.to_le_bytes()); // flags
+    image.extend_from_slice(&1u16.to_le_bytes()); // version
+    for offset in [28u32, 28 + loader.len() as u32, 0] {
+        image.extend_from_slice(&offset.to_le_bytes());
+    }
+    image.extend_from_slice(&loader);
+    image.extend_from_slice(rootfs);
+    let crc = !crc32(&image[12..]);
+    image[8..12].copy_from_slice(&crc.to_le_bytes());
+    image
+}
+
+/// A ZIP archive storing `data` uncompressed as `name`, with the all-zero DOS date ("none"):
+/// the archive itself records no time.
+fn zip_storing(name: &str, data: &[u8]) -> Vec<u8> {
+    let (crc, size, name_len) = (crc32(data), data.len() as u32, name.len() as u16);
+    let mut zip = Vec::new();
+    zip.extend_from_slice(b"PK\x03\x04");
+    zip.extend_from_slice(&20u16.to_le_bytes()); // version needed
+    zip.extend_from_slice(&[0; 8]); // flags, method (stored), time, date
+    zip.extend_from_slice(&crc.to_le_bytes());
+    zip.extend_from_slice(&size.to_le_bytes());
+    zip.extend_from_slice(&size.to_le_bytes());
+    zip.extend_from_slice(&name_len.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes()); // extra length
+    zip.extend_from_slice(name.as_bytes());
+    zip.extend_from_slice(data);
+    let central = zip.len() as u32;
+    zip.extend_from_slice(b"PK\x01\x02");
+    zip.extend_from_slice(&20u16.to_le_bytes()); // made by
+    zip.extend_from_slice(&20u16.to_le_bytes()); // version needed
+    zip.extend_from_slice(&[0; 8]); // flags, method, time, date
+    zip.extend_from_slice(&crc.to_le_bytes());
+    zip.extend_from_slice(&size.to_le_bytes());
+    zip.extend_from_slice(&size.to_le_bytes());
+    zip.extend_from_slice(&name_len.to_le_bytes());
+    zip.extend_from_slice(&[0; 12]); // extra, comment, disk, internal and external attributes
+    zip.extend_from_slice(&0u32.to_le_bytes()); // local header offset
+    zip.extend_from_slice(name.as_bytes());
+    let central_len = zip.len() as u32 - central;
+    zip.extend_from_slice(b"PK\x05\x06");
+    zip.extend_from_slice(&[0; 4]); // disk numbers
+    zip.extend_from_slice(&1u16.to_le_bytes());
+    zip.extend_from_slice(&1u16.to_le_bytes());
+    zip.extend_from_slice(&central_len.to_le_bytes());
+    zip.extend_from_slice(&central.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes()); // comment length
+    zip
+}
+
+#[test]
+fn the_reference_time_is_read_from_every_dated_format_family() {
+    // The fixtures are made with SOURCE_DATE_EPOCH 1600000000 (archives, disks) and
+    // 1700000000 (squashfs, FIT).
+    const ARCHIVES: &str = "2020-09-13T12:26:40Z";
+    const SQUASHFS_FIT: &str = "2023-11-14T22:13:20Z";
+    for (fixture, expected) in [
+        ("archives/stored.zip", ARCHIVES),
+        ("archives/deflate.zip", ARCHIVES),
+        ("disks/ext2.img", ARCHIVES),
+        ("disks/ext4.img", ARCHIVES),
+        ("firmware/fit.itb", SQUASHFS_FIT),
+        ("squashfs/sq-xz.sqfs", SQUASHFS_FIT),
+    ] {
+        assert_eq!(
+            embedded_as_of(&unpack_fixture(fixture)).as_deref(),
+            Some(expected),
+            "{fixture}"
+        );
+    }
+
+    // Containers that record no time of their own are dated by a squashfs inside them.
+    let squashfs = std::fs::read(unpack_fixture("squashfs/sq-xz.sqfs")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trx = dir.path().join("router.trx");
+    std::fs::write(&trx, trx_around(&squashfs)).unwrap();
+    let zip = dir.path().join("update.zip");
+    std::fs::write(&zip, zip_storing("rootfs.sqfs", &squashfs)).unwrap();
+    for image in [&trx, &zip] {
+        let report = Scan::new(AnalysisConfig::new()).run(image).unwrap().report;
+        assert!(
+            report
+                .nodes
+                .iter()
+                .any(|n| n.format.as_deref() == Some("squashfs")),
+            "{}: {:?}",
+            image.display(),
+            report.nodes
+        );
+        assert!(
+            report
+                .warnings
+                .iter()
+                .all(|w| w.kind != WarningKind::Checksum),
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(
+            report.as_of.as_deref(),
+            Some(SQUASHFS_FIT),
+            "{}",
+            image.display()
+        );
+    }
+    // Without the squashfs the same wrappers carry no time: the scan is refused.
+    std::fs::write(&trx, trx_around(&[0x11; 4096])).unwrap();
+    let undated = Scan::new(AnalysisConfig::new()).run(&trx);
+    assert!(
+        matches!(undated, Err(Error::NoReferenceTime)),
+        "{undated:?}"
+    );
 }

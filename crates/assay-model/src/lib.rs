@@ -101,6 +101,12 @@ pub struct Node {
     /// An earlier node with the same content, which was unpacked and analysed in its place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<NodeId>,
+    /// Modification time as the container stores it, in Unix seconds (UTC): a file's or
+    /// directory's time in its filesystem or archive, a container's own build or creation
+    /// time (a uImage header, a squashfs superblock). The newest one is the reproducible
+    /// reference time of an image scanned without `--as-of`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<i64>,
     /// Format-specific facts worth showing (compression, block size, endianness, header
     /// fields), as sorted key/value strings.
     #[serde(default, skip_serializing_if = "Details::is_empty")]
@@ -127,6 +133,7 @@ impl Node {
             device: None,
             entropy: None,
             duplicate_of: None,
+            mtime: None,
             details: Details::default(),
         }
     }
@@ -633,10 +640,95 @@ pub struct Warning {
     pub node: Option<NodeId>,
     /// Location chain of that node.
     pub location: String,
-    /// Short machine-readable kind (`truncated`, `limit`, `corrupt`, `unsupported`, ...).
-    pub kind: String,
+    /// What sort of problem it is, named by the code that raised it.
+    pub kind: WarningKind,
     /// What happened, for a person.
     pub message: String,
+}
+
+/// What sort of problem a [`Warning`] is, so that consumers can filter and act on it without
+/// reading the message. Set by the code that raised the warning; serialised as the short
+/// kebab-case strings of the report contract (`limit`, `truncated`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// A configured limit or a reader's own bound (bytes, entries, nodes, nesting depth)
+    /// stopped unpacking early; what lies beyond was not read. The pipeline unpacks again on
+    /// one thread when it sees one, since which branch a shared budget stops depends on
+    /// thread timing.
+    Limit,
+    /// The data ends before a structure it declares (a short payload, a member that runs
+    /// past the end of its archive).
+    Truncated,
+    /// A stored CRC, checksum or hash does not match the bytes: altered or damaged data.
+    Checksum,
+    /// A legal variant of a format that the reader does not handle (a compression method,
+    /// a feature flag); the data is kept as bytes.
+    Unsupported,
+    /// A structure is malformed; the reader skipped it and went on.
+    Format,
+    /// A container could not be unpacked at all because its structure is malformed.
+    Corrupt,
+    /// Compressed data did not decode.
+    Decode,
+    /// The run was cancelled; the tree is incomplete.
+    Cancelled,
+    /// A blob is identical to a container it sits in; it is not unpacked again.
+    SelfReference,
+    /// A large region matched no format and looks encrypted or compressed.
+    HighEntropy,
+    /// An entry name climbs above its root; it is kept inside.
+    PathTraversal,
+    /// An entry name or path is longer than the bounds (255 bytes a name, 4096 a path); it is
+    /// kept shortened.
+    NameLength,
+    /// No usable vulnerability database: components were not matched.
+    Vulndb,
+}
+
+impl WarningKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [WarningKind; 13] = [
+        WarningKind::Limit,
+        WarningKind::Truncated,
+        WarningKind::Checksum,
+        WarningKind::Unsupported,
+        WarningKind::Format,
+        WarningKind::Corrupt,
+        WarningKind::Decode,
+        WarningKind::Cancelled,
+        WarningKind::SelfReference,
+        WarningKind::HighEntropy,
+        WarningKind::PathTraversal,
+        WarningKind::NameLength,
+        WarningKind::Vulndb,
+    ];
+
+    /// The kind as written in reports (`limit`, `self-reference`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::Limit => "limit",
+            WarningKind::Truncated => "truncated",
+            WarningKind::Checksum => "checksum",
+            WarningKind::Unsupported => "unsupported",
+            WarningKind::Format => "format",
+            WarningKind::Corrupt => "corrupt",
+            WarningKind::Decode => "decode",
+            WarningKind::Cancelled => "cancelled",
+            WarningKind::SelfReference => "self-reference",
+            WarningKind::HighEntropy => "high-entropy",
+            WarningKind::PathTraversal => "path-traversal",
+            WarningKind::NameLength => "name-length",
+            WarningKind::Vulndb => "vulndb",
+        }
+    }
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The image a report is about.
@@ -762,6 +854,58 @@ mod tests {
     #[test]
     fn severity_orders_by_badness() {
         assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+    }
+
+    #[test]
+    fn warning_kinds_serialise_as_the_contract_strings() {
+        let written: Vec<String> = WarningKind::ALL
+            .iter()
+            .map(|k| serde_json::to_string(k).unwrap())
+            .collect();
+        assert_eq!(
+            written,
+            [
+                "\"limit\"",
+                "\"truncated\"",
+                "\"checksum\"",
+                "\"unsupported\"",
+                "\"format\"",
+                "\"corrupt\"",
+                "\"decode\"",
+                "\"cancelled\"",
+                "\"self-reference\"",
+                "\"high-entropy\"",
+                "\"path-traversal\"",
+                "\"name-length\"",
+                "\"vulndb\"",
+            ]
+        );
+        for k in WarningKind::ALL {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+            let back: WarningKind = serde_json::from_str(&format!("\"{}\"", k.as_str())).unwrap();
+            assert_eq!(back, k);
+        }
+        let w = Warning {
+            node: Some(3),
+            location: "fw.bin".into(),
+            kind: WarningKind::SelfReference,
+            message: "m".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&w).unwrap(),
+            r#"{"node":3,"location":"fw.bin","kind":"self-reference","message":"m"}"#
+        );
+    }
+
+    #[test]
+    fn a_node_without_a_time_writes_no_mtime() {
+        let mut n = Node::new(0, None, NodeKind::File, "/a".into());
+        assert!(!serde_json::to_string(&n).unwrap().contains("mtime"));
+        n.mtime = Some(1_700_000_000);
+        let json = serde_json::to_string(&n).unwrap();
+        assert!(json.contains(r#""mtime":1700000000"#), "{json}");
+        let back: Node = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.mtime, Some(1_700_000_000));
     }
 
     #[test]

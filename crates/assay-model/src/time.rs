@@ -38,6 +38,55 @@ pub fn format_utc(secs: i64) -> String {
     )
 }
 
+/// Whether a year, month (1–12) and day name a real day of the proleptic Gregorian calendar.
+pub fn is_valid_date(year: i64, month: i64, day: i64) -> bool {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+/// Unix seconds of a UTC date and time of day, as file systems and archives store them in
+/// fields; `None` for an impossible one (a leap second, 60, is accepted).
+pub fn unix_from_civil(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Option<i64> {
+    if !is_valid_date(year, month, day)
+        || !(0..24).contains(&hour)
+        || !(0..60).contains(&minute)
+        || !(0..=60).contains(&second)
+    {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Unix seconds of an MS-DOS date and time (FAT directory entries, ZIP headers). They carry
+/// no time zone; Assay reads them as UTC. `None` for the all-zero "no date" and for
+/// impossible fields.
+pub fn from_dos(date: u16, time: u16) -> Option<i64> {
+    if date == 0 {
+        return None;
+    }
+    let year = 1980 + i64::from(date >> 9);
+    let month = i64::from((date >> 5) & 0x0f);
+    let day = i64::from(date & 0x1f);
+    let hour = i64::from(time >> 11);
+    let minute = i64::from((time >> 5) & 0x3f);
+    let second = i64::from(time & 0x1f) * 2;
+    unix_from_civil(year, month, day, hour, minute, second)
+}
+
 /// Read `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` (UTC) or `@SECONDS` (Unix time) into Unix
 /// seconds; `None` for anything else, including impossible dates.
 pub fn parse_utc(text: &str) -> Option<i64> {
@@ -55,21 +104,7 @@ pub fn parse_utc(text: &str) -> Option<i64> {
     if t.get(4..5) != Some("-") || t.get(7..8) != Some("-") {
         return None;
     }
-    let month_days = [
-        31,
-        28 + i64::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&mo) || d < 1 || d > month_days[(mo - 1) as usize] {
+    if !is_valid_date(y, mo, d) {
         return None;
     }
     let mut secs = days_from_civil(y, mo, d) * 86400;
@@ -109,6 +144,20 @@ mod tests {
         for secs in [-86_401, 951_782_400, 4_102_444_799] {
             assert_eq!(parse_utc(&format_utc(secs)), Some(secs));
         }
+    }
+
+    #[test]
+    fn reads_dos_dates_as_utc() {
+        // 2023-11-14 22:13:20: date (43 << 9) | (11 << 5) | 14, time (22 << 11) | (13 << 5) | 10.
+        let date = (43 << 9) | (11 << 5) | 14;
+        let time = (22 << 11) | (13 << 5) | 10;
+        assert_eq!(from_dos(date, time), Some(1_700_000_000));
+        assert_eq!(from_dos(0, 0), None);
+        assert_eq!(from_dos((43 << 9) | (2 << 5) | 30, 0), None, "30 February");
+        assert_eq!(from_dos(date, 24 << 11), None, "hour 24");
+        assert_eq!(unix_from_civil(1970, 1, 1, 0, 0, 0), Some(0));
+        assert_eq!(unix_from_civil(2024, 2, 29, 12, 0, 0), Some(1_709_208_000));
+        assert_eq!(unix_from_civil(2023, 2, 29, 0, 0, 0), None);
     }
 
     #[test]

@@ -140,7 +140,9 @@ fn build_log<'a>(
         .map(|w| Notification {
             level: "warning",
             message: Message::text(w.message.clone()),
-            descriptor: ReportingDescriptorReference { id: &w.kind },
+            descriptor: ReportingDescriptorReference {
+                id: w.kind.as_str(),
+            },
             locations: vec![Location {
                 physical_location: None,
                 logical_locations: vec![LogicalLocation {

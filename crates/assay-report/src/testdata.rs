@@ -183,7 +183,7 @@ pub fn sample_report() -> Report {
         warnings: vec![Warning {
             node: Some(5),
             location: "fw.bin ▸ unknown@0xcb8".into(),
-            kind: "unsupported".into(),
+            kind: WarningKind::Unsupported,
             message: "840 bytes <no format> claimed".into(),
         }],
         as_of: None,

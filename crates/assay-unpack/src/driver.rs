@@ -9,7 +9,7 @@ use crate::format::{Entry, EntryData, EntryKind, Format, UnpackContext, Unpacked
 use crate::limits::{Budget, Limits};
 use crate::scan::{Candidate, MagicScanner};
 use crate::Blob;
-use assay_model::{hex, ImageInfo, Node, NodeId, NodeKind, Stats, Warning};
+use assay_model::{hex, ImageInfo, Node, NodeId, NodeKind, Stats, Warning, WarningKind};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -111,7 +111,7 @@ struct Pending {
     hash: Option<[u8; 32]>,
     /// For containers: the entries' nodes. For byte-holding nodes: what was found inside.
     children: Children,
-    warnings: Vec<(String, String)>,
+    warnings: Vec<(WarningKind, String)>,
 }
 
 enum Children {
@@ -123,7 +123,7 @@ enum Children {
 #[derive(Default)]
 struct BlobAnalysis {
     children: Vec<Pending>,
-    warnings: Vec<(String, String)>,
+    warnings: Vec<(WarningKind, String)>,
 }
 
 /// The engine: a registry of formats and the scanner built from it.
@@ -235,7 +235,7 @@ impl Unpacker {
             flat.warnings.push(Warning {
                 node: Some(0),
                 location: name.to_string(),
-                kind: "cancelled".into(),
+                kind: WarningKind::Cancelled,
                 message: "the run was cancelled; the tree is incomplete".into(),
             });
         }
@@ -315,7 +315,7 @@ impl Run<'_> {
             return Arc::new(BlobAnalysis {
                 children: Vec::new(),
                 warnings: vec![(
-                    "self-reference".into(),
+                    WarningKind::SelfReference,
                     "this content is identical to a container it sits in; not unpacked again"
                         .into(),
                 )],
@@ -387,7 +387,7 @@ impl Run<'_> {
         }
         if depth > self.budget.limits().max_depth {
             out.warnings.push((
-                "limit".into(),
+                WarningKind::Limit,
                 format!(
                     "nesting deeper than {} containers; not unpacked further",
                     self.budget.limits().max_depth
@@ -475,7 +475,7 @@ impl Run<'_> {
             if let Some(l) = probe.length {
                 if l > available {
                     container.warnings.push((
-                        "truncated".into(),
+                        WarningKind::Truncated,
                         format!(
                             "{} declares {l} bytes but only {available} remain",
                             format.name()
@@ -484,7 +484,7 @@ impl Run<'_> {
                 }
             }
             if let Some(e) = error {
-                container.warnings.push((e.kind().into(), e.to_string()));
+                container.warnings.push((e.kind(), e.to_string()));
             }
             out.children.push(container);
             claimed_end = cand.start + consumed as usize;
@@ -568,7 +568,7 @@ impl Run<'_> {
                 lineage,
             );
             if let Some(e) = error {
-                container.warnings.push((e.kind().into(), e.to_string()));
+                container.warnings.push((e.kind(), e.to_string()));
             }
             // Readers of the tree tell a description from a container that claims its bytes.
             container
@@ -612,7 +612,7 @@ impl Run<'_> {
                     return;
                 }
                 Err(e) => out.warnings.push((
-                    e.kind().into(),
+                    e.kind(),
                     format!("{} looked likely but failed: {e}", format.name()),
                 )),
             }
@@ -636,7 +636,7 @@ impl Run<'_> {
         let mut warnings = Vec::new();
         if e > HIGH_ENTROPY && fill.is_none() && bytes.len() >= 1024 {
             warnings.push((
-                "high-entropy".into(),
+                WarningKind::HighEntropy,
                 format!(
                     "{} bytes at {from:#x} with entropy {e:.2} bits/byte matched no format: possibly encrypted or compressed by an unknown method",
                     bytes.len()
@@ -676,23 +676,20 @@ impl Run<'_> {
         }
         let claimed = view.slice(0..(consumed as usize).min(view.len()));
         node.sha256 = claimed.as_ref().map(|c| hex(&sha256(c)));
-        let mut warnings: Vec<(String, String)> = unpacked
-            .warnings
-            .into_iter()
-            .map(|w| (warning_kind(&w).to_string(), w))
-            .collect();
+        node.mtime = unpacked.mtime;
+        let mut warnings = unpacked.warnings;
         let mut entries = unpacked.entries;
         let max = self.budget.limits().max_entries;
         if entries.len() > max {
             warnings.push((
-                "limit".into(),
+                WarningKind::Limit,
                 format!("{} entries; only the first {max} are kept", entries.len()),
             ));
             entries.truncate(max);
         }
         if !self.take_nodes(entries.len()) {
             warnings.push((
-                "limit".into(),
+                WarningKind::Limit,
                 format!(
                     "the tree holds more than {} nodes; entries not kept",
                     self.budget.limits().max_nodes
@@ -783,7 +780,7 @@ impl Run<'_> {
                 let path = match bound_path(&path) {
                     Some(short) => {
                         warnings.push((
-                            "name-length".into(),
+                            WarningKind::NameLength,
                             format!(
                                 "entry path of {} bytes is longer than the bounds ({MAX_NAME} bytes a name, {MAX_PATH} a path); kept as {short:?}",
                                 path.len()
@@ -795,7 +792,7 @@ impl Run<'_> {
                 };
                 if suspicious {
                     warnings.push((
-                        "path-traversal".into(),
+                        WarningKind::PathTraversal,
                         format!(
                             "entry name {:?} climbs above its root; kept as {path:?}",
                             entry.path
@@ -818,6 +815,7 @@ impl Run<'_> {
         node.mode = entry.mode;
         node.uid = entry.uid;
         node.gid = entry.gid;
+        node.mtime = entry.mtime;
         node.details = entry.details;
         match &entry.kind {
             EntryKind::Symlink(t) => node.link_target = Some(t.clone()),
@@ -863,7 +861,7 @@ impl Run<'_> {
                 let slice = range.and_then(|r| container.slice(r));
                 if slice.is_none() {
                     warnings.push((
-                        "truncated".into(),
+                        WarningKind::Truncated,
                         format!("data at {offset:#x}+{length:#x} lies outside its container"),
                     ));
                 }
@@ -1057,22 +1055,6 @@ pub fn normalize_path(name: &str) -> (String, bool) {
     (out, suspicious)
 }
 
-/// Classify a format's free-text warning so that report consumers can filter by kind.
-fn warning_kind(message: &str) -> &'static str {
-    let m = message.to_ascii_lowercase();
-    if m.contains("limit") || m.contains("exceed") || m.contains("budget") {
-        "limit"
-    } else if m.contains("truncat") || m.contains("ends early") || m.contains("runs past") {
-        "truncated"
-    } else if m.contains("crc") || m.contains("checksum") {
-        "checksum"
-    } else if m.contains("unsupported") || m.contains("not supported") {
-        "unsupported"
-    } else {
-        "format"
-    }
-}
-
 fn padding_byte(bytes: &[u8]) -> Option<u8> {
     let first = *bytes.first()?;
     (matches!(first, 0x00 | 0xff) && bytes.iter().all(|&b| b == first)).then_some(first)
@@ -1243,7 +1225,7 @@ impl Flattener {
             self.warnings.push(Warning {
                 node: Some(id),
                 location: location.to_string(),
-                kind: kind.clone(),
+                kind: *kind,
                 message: message.clone(),
             });
         }
@@ -1258,7 +1240,7 @@ impl Flattener {
         label: &str,
         content: Option<Blob>,
         hash: Option<[u8; 32]>,
-        warnings: &[(String, String)],
+        warnings: &[(WarningKind, String)],
         parent: Option<NodeId>,
         parent_location: &str,
     ) -> (NodeId, String, bool) {
@@ -1275,7 +1257,7 @@ impl Flattener {
             self.warnings.push(Warning {
                 node: Some(id),
                 location: location.clone(),
-                kind: kind.clone(),
+                kind: *kind,
                 message: message.clone(),
             });
         }
@@ -1289,7 +1271,7 @@ impl Flattener {
                         self.warnings.push(Warning {
                             node: Some(id),
                             location: location.clone(),
-                            kind: "self-reference".into(),
+                            kind: WarningKind::SelfReference,
                             message: format!(
                                 "identical to node {first}, a container it sits in; not unpacked again"
                             ),
@@ -1415,7 +1397,10 @@ mod tests {
             "{:?}",
             full.nodes
         );
-        assert!(full.warnings.iter().all(|w| w.kind != "cancelled"));
+        assert!(full
+            .warnings
+            .iter()
+            .all(|w| w.kind != WarningKind::Cancelled));
 
         let opts = UnpackOptions::default();
         let token = opts.cancel.clone();
@@ -1423,6 +1408,9 @@ mod tests {
         assert!(opts.cancel.is_cancelled(), "clones share the flag");
         let cut = engine.unpack_bytes("t.tar", Blob::from(image), &opts);
         assert_eq!(cut.nodes.len(), 1, "only the image itself: {:?}", cut.nodes);
-        assert!(cut.warnings.iter().any(|w| w.kind == "cancelled"));
+        assert!(cut
+            .warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::Cancelled));
     }
 }

@@ -9,6 +9,7 @@
 use crate::limits::Budget;
 use crate::Blob;
 use assay_model::Details;
+pub use assay_model::WarningKind;
 use std::collections::BTreeMap;
 
 /// A byte pattern that may announce a format, and where it sits from the structure's start.
@@ -102,6 +103,8 @@ pub struct Entry {
     pub uid: Option<u32>,
     /// Owner group id.
     pub gid: Option<u32>,
+    /// Modification time in Unix seconds (UTC), if the format stores one.
+    pub mtime: Option<i64>,
     /// Format-specific facts (compression, load address, volume type, ...): compact, since
     /// an archive may yield a million entries.
     pub details: Details,
@@ -117,6 +120,7 @@ impl Entry {
             mode: None,
             uid: None,
             gid: None,
+            mtime: None,
             details: Details::new(),
         }
     }
@@ -130,6 +134,7 @@ impl Entry {
             mode: None,
             uid: None,
             gid: None,
+            mtime: None,
             details: Details::new(),
         }
     }
@@ -148,12 +153,22 @@ impl Entry {
         self
     }
 
+    /// Set the modification time, Unix seconds (builder style).
+    pub fn with_mtime(mut self, mtime: i64) -> Self {
+        self.mtime = Some(mtime);
+        self
+    }
+
     /// Add a detail (builder style).
     pub fn with_detail(mut self, key: &str, value: impl ToString) -> Self {
         self.details.insert(key.to_string(), value.to_string());
         self
     }
 }
+
+/// A non-fatal problem a reader met: its kind and what happened, for a person. The driver
+/// turns it into a report [`Warning`](assay_model::Warning) at the container's node.
+pub type FormatWarning = (WarningKind, String);
 
 /// What `unpack` produced.
 #[derive(Debug, Default)]
@@ -162,16 +177,20 @@ pub struct Unpacked {
     pub consumed: Option<u64>,
     /// Everything the container holds, in the container's own order.
     pub entries: Vec<Entry>,
-    /// Problems that did not stop unpacking (a bad CRC, a truncated last block).
-    pub warnings: Vec<String>,
+    /// Problems that did not stop unpacking (a bad CRC, a truncated last block), each with
+    /// its kind.
+    pub warnings: Vec<FormatWarning>,
     /// Facts about the container itself (compression, version, endianness).
     pub details: BTreeMap<String, String>,
+    /// When the container itself was made, Unix seconds (a uImage or FIT header's time
+    /// stamp, a squashfs superblock's creation time), if it says.
+    pub mtime: Option<i64>,
 }
 
 impl Unpacked {
-    /// Record a non-fatal problem.
-    pub fn warn(&mut self, msg: impl Into<String>) {
-        self.warnings.push(msg.into());
+    /// Record a non-fatal problem of the given kind.
+    pub fn warn(&mut self, kind: WarningKind, msg: impl Into<String>) {
+        self.warnings.push((kind, msg.into()));
     }
     /// Record a fact about the container.
     pub fn detail(&mut self, key: &str, value: impl ToString) {
@@ -206,14 +225,14 @@ pub enum FormatError {
 }
 
 impl FormatError {
-    /// Short machine-readable kind used in report warnings.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of report warning this error becomes.
+    pub fn kind(&self) -> WarningKind {
         match self {
-            FormatError::Truncated { .. } => "truncated",
-            FormatError::Corrupt(_) => "corrupt",
-            FormatError::Unsupported(_) => "unsupported",
-            FormatError::Limit(_) => "limit",
-            FormatError::Decode(_) => "decode",
+            FormatError::Truncated { .. } => WarningKind::Truncated,
+            FormatError::Corrupt(_) => WarningKind::Corrupt,
+            FormatError::Unsupported(_) => WarningKind::Unsupported,
+            FormatError::Limit(_) => WarningKind::Limit,
+            FormatError::Decode(_) => WarningKind::Decode,
         }
     }
 }

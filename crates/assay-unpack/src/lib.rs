@@ -22,6 +22,7 @@ pub mod unix_mode;
 pub use blob::Blob;
 pub use driver::{normalize_path, sha256, CancelToken, UnpackOptions, UnpackResult, Unpacker};
 pub use format::{
-    Entry, EntryData, EntryKind, Format, FormatError, Magic, Probe, UnpackContext, Unpacked,
+    Entry, EntryData, EntryKind, Format, FormatError, FormatWarning, Magic, Probe, UnpackContext,
+    Unpacked, WarningKind,
 };
 pub use limits::{Budget, Limits};

@@ -3,7 +3,7 @@
 //! entry-count bombs and a zip bomb. Every run must finish, keep every path inside its root,
 //! and say what it refused.
 
-use assay_model::{NodeKind, Warning};
+use assay_model::{NodeKind, Warning, WarningKind};
 use assay_unpack::{Blob, Limits, UnpackOptions, UnpackResult, Unpacker};
 use std::time::{Duration, Instant};
 
@@ -36,11 +36,8 @@ fn run(name: &str, limits: Option<Limits>) -> UnpackResult {
 }
 
 fn has_limit_warning(warnings: &[Warning]) -> bool {
-    // The driver reports limits it enforces as kind `limit`; a format that stops reading
-    // reports it in its own warning, which says "limit reached".
-    warnings
-        .iter()
-        .any(|w| w.kind == "limit" || w.message.contains("limit reached"))
+    // The driver and the formats name the kind of every warning they raise.
+    warnings.iter().any(|w| w.kind == WarningKind::Limit)
 }
 
 #[test]
@@ -52,7 +49,9 @@ fn traversal_is_contained_and_reported() {
     ] {
         let r = run(name, None);
         assert!(
-            r.warnings.iter().any(|w| w.kind == "path-traversal"),
+            r.warnings
+                .iter()
+                .any(|w| w.kind == WarningKind::PathTraversal),
             "{name}: {:?}",
             r.warnings
         );
@@ -324,7 +323,10 @@ fn long_names_and_deep_paths_are_bounded() {
             n.path.len()
         );
     }
-    assert!(r.warnings.iter().any(|w| w.kind == "name-length"));
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.kind == assay_model::WarningKind::NameLength));
     assert!(r.nodes.iter().any(|n| n.path.ends_with("/d/d/passwd")));
     let dir = tempfile::tempdir().expect("tempdir");
     let summary = assay_unpack::extract::extract(&r, dir.path()).expect("extract");

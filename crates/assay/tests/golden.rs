@@ -39,6 +39,8 @@ const DEMO_V2: &str = "examples/acme-demo-v2.bin";
 const ROUTER: &str = "crates/assay/tests/fixtures/evidence-b/router.bin";
 const GATEWAY: &str = "crates/assay/tests/fixtures/settings/gateway.sqfs";
 const SETTINGS: &str = "crates/assay/tests/fixtures/settings";
+/// A file system that records no time stamp at all.
+const ROMFS: &str = "crates/assay-unpack/tests/fixtures/squashfs/romfs.img";
 
 /// One run of the binary whose outputs are compared with golden files.
 struct Case {
@@ -343,10 +345,17 @@ fn every_output_matches_its_golden_file() {
             args: a,
         });
     }
+    // Without --as-of the reference time is the image's own newest time stamp (here the
+    // squashfs's); an image that records none is refused.
     run.check(case(
-        "gateway-no-time",
+        "gateway-reproducible",
         "txt",
         &["scan", GATEWAY, "-q", "--reproducible"],
+    ));
+    run.check(case(
+        "romfs-no-time",
+        "txt",
+        &["scan", ROMFS, "-q", "--reproducible"],
     ));
 
     // unpack

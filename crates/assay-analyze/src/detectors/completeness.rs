@@ -7,7 +7,7 @@
 //! rule.
 
 use crate::{Analysis, Detector, Rule};
-use assay_model::{Category, NodeId, Severity};
+use assay_model::{Category, NodeId, Severity, WarningKind};
 use std::collections::BTreeSet;
 
 /// The completeness detector.
@@ -40,9 +40,6 @@ pub const FINDINGS_CAPPED: Rule = Rule {
 
 const RULES: &[Rule] = &[BEHIND_LIMIT, FINDINGS_CAPPED];
 
-/// Warning kind under which the unpacker reports what a limit stopped.
-const LIMIT: &str = "limit";
-
 impl Detector for Completeness {
     fn name(&self) -> &'static str {
         "completeness"
@@ -57,7 +54,7 @@ impl Detector for Completeness {
         let stopped: BTreeSet<NodeId> = unpacked
             .warnings
             .iter()
-            .filter(|w| w.kind == LIMIT)
+            .filter(|w| w.kind == WarningKind::Limit)
             .filter_map(|w| w.node)
             .collect();
         let Some(&first) = stopped.iter().next() else {
@@ -116,11 +113,15 @@ mod tests {
         let mut out = Vec::new();
         Completeness.run(&clean, &mut out);
         assert!(out.is_empty(), "no limit, no finding: {out:?}");
-        for (node, kind) in [(2, "limit"), (2, "limit"), (3, "truncated")] {
+        for (node, kind) in [
+            (2, WarningKind::Limit),
+            (2, WarningKind::Limit),
+            (3, WarningKind::Truncated),
+        ] {
             t.warnings.push(Warning {
                 node: Some(node),
                 location: t.nodes[node as usize].location.clone(),
-                kind: kind.into(),
+                kind,
                 message: "stopped".into(),
             });
         }

@@ -6,7 +6,7 @@ use super::tree::{container_tree, TreeItem};
 use super::words::{confidence_label, headline, human_size, plural, severity_label};
 use super::EntropyProfile;
 use crate::{RuleDoc, SEVERITIES_WORST_FIRST};
-use assay_model::{Finding, NodeKind, Report, Severity};
+use assay_model::{Finding, NodeKind, Report, Severity, WarningKind};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -105,7 +105,7 @@ struct ComponentRow {
 
 #[derive(Serialize)]
 struct WarningRow {
-    pub(super) kind: String,
+    pub(super) kind: &'static str,
     pub(super) location: String,
     pub(super) message: String,
 }
@@ -142,7 +142,7 @@ pub(super) fn build_page(report: &Report, rules: &[RuleDoc], entropy: &EntropyPr
     let unpack_warnings = report
         .warnings
         .iter()
-        .filter(|w| w.kind != "vulndb")
+        .filter(|w| w.kind != WarningKind::Vulndb)
         .count();
     if unpack_warnings > 0 {
         notes.push(format!(
@@ -152,7 +152,11 @@ pub(super) fn build_page(report: &Report, rules: &[RuleDoc], entropy: &EntropyPr
             plural(unpack_warnings, "warning", "warnings")
         ));
     }
-    if report.warnings.iter().any(|w| w.kind == "vulndb") {
+    if report
+        .warnings
+        .iter()
+        .any(|w| w.kind == WarningKind::Vulndb)
+    {
         notes.push(
             "No vulnerability database was given, so components were not matched against \
              known vulnerabilities (see Warnings)."
@@ -238,7 +242,7 @@ pub(super) fn build_page(report: &Report, rules: &[RuleDoc], entropy: &EntropyPr
             .warnings
             .iter()
             .map(|w| WarningRow {
-                kind: w.kind.clone(),
+                kind: w.kind.as_str(),
                 location: w.location.clone(),
                 message: w.message.clone(),
             })

@@ -25,7 +25,7 @@ fn a_missing_vulnerability_database_is_not_called_an_unpacking_gap() {
     report.warnings = vec![assay_model::Warning {
         node: None,
         location: String::new(),
-        kind: "vulndb".into(),
+        kind: assay_model::WarningKind::Vulndb,
         message: "no vulnerability database".into(),
     }];
     let text = unescape(&render(&report));

@@ -6,7 +6,7 @@
 //! (`abootimg-oxide`) brings a serialisation stack for what is a few offsets.
 
 use crate::cursor::{cstr, le32, le64};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// An Android boot (or recovery) image.
@@ -192,11 +192,10 @@ impl Format for AndroidBoot {
         for p in l.parts {
             let length = p.size.min(len.saturating_sub(p.offset));
             if length < p.size {
-                out.warn(format!(
-                    "{} is cut short by {} bytes",
-                    p.label,
-                    p.size - length
-                ));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("{} is cut short by {} bytes", p.label, p.size - length),
+                );
             }
             out.entries.push(
                 Entry::stream(

@@ -5,7 +5,7 @@
 //! read it write to files instead of producing bounded in-memory output.
 
 use crate::cursor::{le16, le32};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// An Android sparse image.
@@ -165,9 +165,10 @@ impl Format for AndroidSparse {
         let full = u64::from(h.total_blocks) * u64::from(h.block_size);
         let limit = ctx.stream_limit();
         let size = if full > limit {
-            out.warn(format!(
-                "expanded image of {full} bytes exceeds the limit of {limit}; cut"
-            ));
+            out.warn(
+                WarningKind::Limit,
+                format!("expanded image of {full} bytes exceeds the limit of {limit}; cut"),
+            );
             limit
         } else {
             full

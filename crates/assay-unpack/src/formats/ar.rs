@@ -5,7 +5,9 @@
 //! Written here: the format is a flat list of 60-byte headers, and no crate measures a carved
 //! archive or hands out ranges.
 
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::{Blob, FormatError};
 
 /// A Unix `ar` archive.
@@ -116,16 +118,20 @@ impl Format for Ar {
         let max = ctx.max_entries();
         while pos < d.len() {
             let Some(m) = member(d, pos) else {
-                out.warn(format!(
-                    "invalid member header at {pos:#x}; archive ends here"
-                ));
+                out.warn(
+                    WarningKind::Format,
+                    format!("invalid member header at {pos:#x}; archive ends here"),
+                );
                 break;
             };
             let available = d.len().saturating_sub(m.data) as u64;
             let length = m.size.min(available);
             let body = &d[m.data.min(d.len())..m.data.min(d.len()) + length as usize];
             if length < m.size {
-                out.warn(format!("{}: data runs past the end of the archive", m.name));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("{}: data runs past the end of the archive", m.name),
+                );
             }
             let mut range = (m.data as u64, length);
             let name = if m.name == "//" {
@@ -148,7 +154,10 @@ impl Format for Ar {
                         )
                     }
                     None => {
-                        out.warn(format!("{}: long name outside the name table", m.name));
+                        out.warn(
+                            WarningKind::Format,
+                            format!("{}: long name outside the name table", m.name),
+                        );
                         Some(m.name.clone())
                     }
                 }
@@ -165,9 +174,10 @@ impl Format for Ar {
             };
             if let Some(name) = name {
                 if out.entries.len() >= max {
-                    out.warn(format!(
-                        "limit reached: more than {max} entries; the rest are not read"
-                    ));
+                    out.warn(
+                        WarningKind::Limit,
+                        format!("limit reached: more than {max} entries; the rest are not read"),
+                    );
                     break;
                 }
                 let path = if name.starts_with('/') {

@@ -6,7 +6,7 @@
 //! checksums are not verified.
 
 use crate::cursor::{be32, cstr};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A Netgear CHK image.
@@ -81,7 +81,10 @@ impl Format for Chk {
             }
             let avail = len.saturating_sub(pos).min(size);
             if avail < size {
-                out.warn(format!("{label} declares {size} bytes, {avail} present"));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("{label} declares {size} bytes, {avail} present"),
+                );
             }
             if avail > 0 {
                 out.entries.push(Entry::stream(

@@ -7,7 +7,9 @@
 //! copy every member or do not measure a carved archive.
 
 use super::member_name::absolute;
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::unix_mode::S_IFMT;
 use crate::{Blob, FormatError};
 use std::collections::HashMap;
@@ -72,6 +74,9 @@ struct Header {
     gid: u32,
     nlink: u64,
     rdev: (u32, u32),
+    /// Modification time, Unix seconds (`None` when the field is not a number; it is not
+    /// needed to read the archive).
+    mtime: Option<u64>,
     size: u64,
     check: u32,
     name: String,
@@ -113,6 +118,7 @@ fn header(d: &[u8], pos: usize, variant: Variant) -> Option<Header> {
                 size: f(6)?,
                 dev: (f(7)?, f(8)?),
                 rdev: (f(9)? as u32, f(10)? as u32),
+                mtime: f(5),
                 check: f(12)? as u32,
                 name: String::new(),
                 data_start: 0,
@@ -131,6 +137,7 @@ fn header(d: &[u8], pos: usize, variant: Variant) -> Option<Header> {
                 gid: oct_field(r, 30, 6)? as u32,
                 nlink: oct_field(r, 36, 6)?,
                 rdev: (rdev >> 8, rdev & 0xff),
+                mtime: oct_field(r, 48, 11),
                 size: oct_field(r, 65, 11)?,
                 check: 0,
                 name: String::new(),
@@ -157,6 +164,7 @@ fn header(d: &[u8], pos: usize, variant: Variant) -> Option<Header> {
                 gid: w(5)?,
                 nlink: u64::from(w(6)?),
                 rdev: (rdev >> 8, rdev & 0xff),
+                mtime: Some(u64::from(w(8)? << 16 | w(9)?)),
                 size: u64::from(w(11)? << 16 | w(12)?),
                 check: 0,
                 name: String::new(),
@@ -258,13 +266,17 @@ impl Format for Cpio {
                 break;
             }
             if Variant::at(&d[pos..]) != Some(variant) {
-                out.warn(format!("no cpio header at {pos:#x}; archive ends here"));
+                out.warn(
+                    WarningKind::Format,
+                    format!("no cpio header at {pos:#x}; archive ends here"),
+                );
                 break;
             }
             let Some(h) = header(d, pos, variant) else {
-                out.warn(format!(
-                    "invalid cpio header at {pos:#x}; archive ends here"
-                ));
+                out.warn(
+                    WarningKind::Format,
+                    format!("invalid cpio header at {pos:#x}; archive ends here"),
+                );
                 break;
             };
             if h.name == "TRAILER!!!" {
@@ -272,15 +284,16 @@ impl Format for Cpio {
                 break;
             }
             if out.entries.len() >= max {
-                out.warn(format!(
-                    "limit reached: more than {max} entries; the rest are not read"
-                ));
+                out.warn(
+                    WarningKind::Limit,
+                    format!("limit reached: more than {max} entries; the rest are not read"),
+                );
                 break;
             }
             let available = d.len().saturating_sub(h.data_start) as u64;
             let truncated = h.size > available;
             if truncated {
-                out.warn(format!(
+                out.warn(WarningKind::Truncated, format!(
                     "{}: data runs past the end of the archive ({} bytes declared, {available} present)",
                     h.name, h.size
                 ));
@@ -301,7 +314,10 @@ impl Format for Cpio {
             pos = h.next;
         }
         if !trailer {
-            out.warn("archive ends without its TRAILER!!! record");
+            out.warn(
+                WarningKind::Format,
+                "archive ends without its TRAILER!!! record",
+            );
         }
         // newc stores a hard-linked file's data once, with the last of its names.
         for group in links.values().filter(|g| g.len() > 1) {
@@ -340,24 +356,31 @@ fn entry(d: &[u8], h: &Header, length: u64, variant: Variant, out: &mut Unpacked
         || h.rdev,
     )
     .unwrap_or_else(|| {
-        out.warn(format!(
-            "{}: unknown file type {:o}; kept as a file",
-            h.name,
-            h.mode & S_IFMT
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!(
+                "{}: unknown file type {:o}; kept as a file",
+                h.name,
+                h.mode & S_IFMT
+            ),
+        );
         EntryKind::File
     });
     if path == "/" && kind == EntryKind::Directory {
         return None;
     }
     let mut e = Entry::fs(path, kind.clone()).with_owner(h.mode, h.uid, h.gid);
+    e.mtime = h.mtime.and_then(|t| i64::try_from(t).ok());
     if kind == EntryKind::File {
         if variant == Variant::Crc && length == h.size {
             let sum = body()
                 .iter()
                 .fold(0u32, |acc, &b| acc.wrapping_add(u32::from(b)));
             if sum != h.check {
-                out.warn(format!("{}: checksum mismatch", h.name));
+                out.warn(
+                    WarningKind::Checksum,
+                    format!("{}: checksum mismatch", h.name),
+                );
             }
         }
         e = e.with_data(range);
@@ -403,7 +426,7 @@ mod tests {
         };
         bad[offset as usize] ^= 0x20;
         let u = unpack(&Cpio, &bad);
-        assert!(u.warnings.iter().any(|w| w.contains("checksum")));
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Checksum));
     }
 
     #[test]
@@ -466,7 +489,7 @@ mod tests {
     fn entry_count_limit() {
         let u = unpack_with_max_entries(&Cpio, NEWC, 3);
         assert_eq!(u.entries.len(), 3);
-        assert!(u.warnings.iter().any(|w| w.contains("limit")));
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! cramfs, the small zlib-compressed read-only file system of older embedded Linux devices,
 //! in both byte orders (big-endian images come from big-endian targets or `cramfsswap`).
+//! cramfs stores no time stamps (inodes have none, the superblock neither), so its entries
+//! carry no modification time.
 //!
 //! Own reader: no maintained pure-Rust crate reads cramfs, and the format is small (a
 //! superblock, 12-byte bit-packed inodes, per-page zlib blocks).
 
 use crate::cursor::{be32, le32, Endian};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::unix_mode::{FileType, S_IFMT};
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
@@ -168,7 +172,10 @@ impl Format for Cramfs {
         );
         out.detail("flags", format!("{:#x}", h.flags));
         if h.flags & EXT_BLOCK_POINTERS != 0 {
-            out.warn("extended block pointers: direct and uncompressed blocks are not decoded");
+            out.warn(
+                WarningKind::Unsupported,
+                "extended block pointers: direct and uncompressed blocks are not decoded",
+            );
         }
         let root = inode(d, h.base + 64, e).ok_or(FormatError::Truncated {
             what: "root inode",
@@ -178,12 +185,18 @@ impl Format for Cramfs {
         let mut stack = vec![(root, String::new(), 0usize)];
         while let Some((dir, path, depth)) = stack.pop() {
             if !visited.insert(dir.offset) {
-                out.warn(format!("{}: directory loop", display(&path)));
+                out.warn(
+                    WarningKind::Format,
+                    format!("{}: directory loop", display(&path)),
+                );
                 continue;
             }
             let end = dir.offset.saturating_add(dir.size as usize);
             if end > d.len() {
-                out.warn(format!("{}: directory runs past the end", display(&path)));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("{}: directory runs past the end", display(&path)),
+                );
                 continue;
             }
             let mut pos = dir.offset;
@@ -191,19 +204,25 @@ impl Format for Cramfs {
             // Each child takes at least 12 bytes, so the loop is bounded by the dir size.
             while pos + 12 <= end {
                 if out.entries.len() >= ctx.max_entries() {
-                    out.warn("entry limit reached");
+                    out.warn(WarningKind::Limit, "entry limit reached");
                     return Ok(out);
                 }
                 let Some(ino) = inode(d, pos, e) else { break };
                 let name_at = pos + 12;
                 pos = name_at + ino.namelen;
                 let Some(raw) = d.get(name_at..name_at + ino.namelen) else {
-                    out.warn(format!("{}: name runs past the end", display(&path)));
+                    out.warn(
+                        WarningKind::Truncated,
+                        format!("{}: name runs past the end", display(&path)),
+                    );
                     break;
                 };
                 let name = crate::cursor::cstr(raw);
                 if name.is_empty() || name == "." || name == ".." || name.contains('/') {
-                    out.warn(format!("bad name {name:?} in {}", display(&path)));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("bad name {name:?} in {}", display(&path)),
+                    );
                     continue;
                 }
                 let p = format!("{path}/{name}");
@@ -212,28 +231,34 @@ impl Format for Cramfs {
                     || {
                         let (t, err) = file_data(d, &ino, &h, ctx);
                         if let Some(err) = err {
-                            out.warn(format!("{p}: {err}"));
+                            out.warn(err.kind(), format!("{p}: {err}"));
                         }
                         String::from_utf8_lossy(&t).into_owned()
                     },
                     || ((ino.size >> 8) & 0xfff, ino.size & 0xff),
                 );
                 let Some(kind) = kind else {
-                    out.warn(format!("{p}: unknown file type {:o}", ino.mode & S_IFMT));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{p}: unknown file type {:o}", ino.mode & S_IFMT),
+                    );
                     continue;
                 };
                 let mut entry = Entry::fs(&p, kind.clone()).with_owner(ino.mode, ino.uid, ino.gid);
                 if kind == EntryKind::File {
                     let (bytes, err) = file_data(d, &ino, &h, ctx);
                     if let Some(err) = err {
-                        out.warn(format!("{p}: {err}"));
+                        out.warn(err.kind(), format!("{p}: {err}"));
                     }
                     entry = entry.with_data(EntryData::Owned(Blob::from(bytes)));
                 }
                 out.entries.push(entry);
                 if kind == EntryKind::Directory && ino.size > 0 {
                     if depth + 1 >= MAX_DEPTH {
-                        out.warn(format!("{p}: nested deeper than {MAX_DEPTH}"));
+                        out.warn(
+                            WarningKind::Limit,
+                            format!("{p}: nested deeper than {MAX_DEPTH}"),
+                        );
                     } else {
                         subdirs.push((ino, p, depth + 1));
                     }

@@ -11,7 +11,7 @@
 //! binwalk documents). The format describes the whole blob without claiming it.
 
 use super::firmware_code::{c_string_at, guess_arch};
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 use std::collections::BTreeMap;
 
@@ -274,10 +274,13 @@ impl Format for Ecos {
             .filter(|v| *v != "current")
             .collect();
         if versions.len() > 1 {
-            out.warn(format!(
-                "package paths name several releases ({}); the most frequent is reported",
-                versions.into_iter().collect::<Vec<_>>().join(", ")
-            ));
+            out.warn(
+                WarningKind::Format,
+                format!(
+                    "package paths name several releases ({}); the most frequent is reported",
+                    versions.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            );
         }
         // The HAL package names the architecture: hal/<arch>/<variant or platform>.
         let hal_arch = id

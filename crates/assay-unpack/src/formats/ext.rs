@@ -3,7 +3,9 @@
 //! the crate only ever sees plausible geometry.
 
 use crate::cursor::{le16, le32};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::unix_mode::FileType as UnixFileType;
 use crate::{Blob, FormatError};
 use ext4_view::{Ext4, Ext4Read, FileType, PathBuf};
@@ -203,13 +205,19 @@ impl Format for Ext {
         }
         let length = sb.blocks.saturating_mul(sb.block_size);
         if length > data.len() as u64 {
-            out.warn(format!(
-                "file system of {length} bytes is cut to {} bytes",
-                data.len()
-            ));
+            out.warn(
+                WarningKind::Truncated,
+                format!(
+                    "file system of {length} bytes is cut to {} bytes",
+                    data.len()
+                ),
+            );
         }
         if descriptor_table_bytes(data).is_none_or(|n| n > data.len() as u64) {
-            out.warn("block group descriptor table is larger than the image; not listed");
+            out.warn(
+                WarningKind::Truncated,
+                "block group descriptor table is larger than the image; not listed",
+            );
             return Ok(out);
         }
         // `ext4-view` is written for untrusted images; a panic in it is still caught so that
@@ -217,7 +225,10 @@ impl Format for Ext {
         let walked = catch_unwind(AssertUnwindSafe(|| walk(data, &sb, ctx, &mut out)));
         match walked {
             Ok(r) => r?,
-            Err(_) => out.warn("ext reader panicked; the listing is incomplete"),
+            Err(_) => out.warn(
+                WarningKind::Format,
+                "ext reader panicked; the listing is incomplete",
+            ),
         }
         Ok(out)
     }
@@ -233,7 +244,10 @@ fn walk(
     let fs = match Ext4::load(Box::new(BlobReader(data.clone()))) {
         Ok(fs) => fs,
         Err(e) => {
-            out.warn(format!("ext4-view refuses this file system: {e}"));
+            out.warn(
+                WarningKind::Format,
+                format!("ext4-view refuses this file system: {e}"),
+            );
             return Ok(());
         }
     };
@@ -245,13 +259,19 @@ fn walk(
     while let Some((dir, depth)) = stack.pop() {
         dirs_seen += 1;
         if dirs_seen > max_dirs {
-            out.warn("more directories than inodes: the directory graph has a cycle");
+            out.warn(
+                WarningKind::Format,
+                "more directories than inodes: the directory graph has a cycle",
+            );
             break;
         }
         let entries = match fs.read_dir(dir.as_path()) {
             Ok(it) => it,
             Err(e) => {
-                out.warn(format!("cannot list {}: {e}", dir.display()));
+                out.warn(
+                    WarningKind::Format,
+                    format!("cannot list {}: {e}", dir.display()),
+                );
                 continue;
             }
         };
@@ -260,7 +280,10 @@ fn walk(
             let item = match item {
                 Ok(i) => i,
                 Err(e) => {
-                    out.warn(format!("bad entry in {}: {e}", dir.display()));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("bad entry in {}: {e}", dir.display()),
+                    );
                     break;
                 }
             };
@@ -269,7 +292,7 @@ fn walk(
                 continue;
             }
             if out.entries.len() >= ctx.max_entries() {
-                out.warn("too many entries; the rest are ignored");
+                out.warn(WarningKind::Limit, "too many entries; the rest are ignored");
                 return Ok(());
             }
             let path = item.path();
@@ -277,7 +300,10 @@ fn walk(
             let meta = match item.metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    out.warn(format!("cannot read inode of {path_str}: {e}"));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("cannot read inode of {path_str}: {e}"),
+                    );
                     continue;
                 }
             };
@@ -296,7 +322,10 @@ fn walk(
             let entry = match ft {
                 FileType::Directory => {
                     if depth + 1 >= MAX_DEPTH {
-                        out.warn(format!("{path_str} is nested too deep; not walked"));
+                        out.warn(
+                            WarningKind::Limit,
+                            format!("{path_str} is nested too deep; not walked"),
+                        );
                     } else {
                         children.push((path.clone(), depth + 1));
                     }
@@ -308,7 +337,10 @@ fn walk(
                         EntryKind::Symlink(String::from_utf8_lossy(t.as_ref()).into_owned()),
                     ),
                     Err(e) => {
-                        out.warn(format!("cannot read link {path_str}: {e}"));
+                        out.warn(
+                            WarningKind::Format,
+                            format!("cannot read link {path_str}: {e}"),
+                        );
                         Entry::fs(path_str.clone(), EntryKind::Symlink(String::new()))
                     }
                 },
@@ -316,14 +348,14 @@ fn walk(
                     let bytes = read_file(&fs, &path, meta.len(), ctx, &mut truncated_budget);
                     match bytes {
                         Ok((b, warning)) => {
-                            if let Some(w) = warning {
-                                out.warn(format!("{path_str}: {w}"));
+                            if let Some((kind, w)) = warning {
+                                out.warn(kind, format!("{path_str}: {w}"));
                             }
                             Entry::fs(path_str.clone(), EntryKind::File)
                                 .with_data(EntryData::Owned(Blob::from(b)))
                         }
-                        Err(e) => {
-                            out.warn(format!("cannot read {path_str}: {e}"));
+                        Err((kind, e)) => {
+                            out.warn(kind, format!("cannot read {path_str}: {e}"));
                             Entry::fs(path_str.clone(), EntryKind::File)
                         }
                     }
@@ -341,14 +373,20 @@ fn walk(
                 FileType::Fifo => Entry::fs(path_str.clone(), EntryKind::Fifo),
                 FileType::Socket => Entry::fs(path_str.clone(), EntryKind::Socket),
             };
-            out.entries
-                .push(entry.with_owner(mode, meta.uid(), meta.gid()));
+            out.entries.push(
+                entry
+                    .with_owner(mode, meta.uid(), meta.gid())
+                    .with_mtime(meta.modified().seconds()),
+            );
         }
         // Depth-first in directory order: push children reversed.
         stack.extend(children.into_iter().rev());
     }
     Ok(())
 }
+
+/// A problem reading one file, with its kind.
+type FileWarning = (WarningKind, String);
 
 /// Read a file's bytes, at most the stream limit, charging the budget as it goes.
 fn read_file(
@@ -357,11 +395,13 @@ fn read_file(
     len: u64,
     ctx: &UnpackContext,
     budget_spent: &mut bool,
-) -> Result<(Vec<u8>, Option<String>), String> {
+) -> Result<(Vec<u8>, Option<FileWarning>), FileWarning> {
     if *budget_spent {
-        return Err("budget spent".into());
+        return Err((WarningKind::Limit, "budget spent".into()));
     }
-    let mut file = fs.open(path.as_path()).map_err(|e| e.to_string())?;
+    let mut file = fs
+        .open(path.as_path())
+        .map_err(|e| (WarningKind::Format, e.to_string()))?;
     let limit = ctx.stream_limit();
     let want = len.min(limit);
     let mut buf = Vec::new();
@@ -371,15 +411,23 @@ fn read_file(
         let n = match file.read_bytes(&mut chunk[..room]) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) => return Ok((buf, Some(format!("read stops early: {e}")))),
+            Err(e) => {
+                let w = (WarningKind::Format, format!("read stops early: {e}"));
+                return Ok((buf, Some(w)));
+            }
         };
         if ctx.charge(n as u64).is_err() {
             *budget_spent = true;
-            return Ok((buf, Some("unpack budget spent; file cut".into())));
+            let w = (WarningKind::Limit, "unpack budget spent; file cut".into());
+            return Ok((buf, Some(w)));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let warning = (len > want).then(|| format!("file of {len} bytes cut to {want}"));
+    // Cut at the stream limit, which shrinks as the scan's budget is spent.
+    let warning = (len > want).then(|| {
+        let w = format!("file of {len} bytes cut to {want}");
+        (WarningKind::Limit, w)
+    });
     Ok((buf, warning))
 }
 
@@ -459,7 +507,7 @@ mod tests {
         img[1024 + 96 + 3] |= 0x80;
         let u = unpack(&Ext, &img);
         assert!(u.entries.is_empty());
-        assert!(u.warnings[0].contains("refuses"), "{:?}", u.warnings);
+        assert!(u.warnings[0].1.contains("refuses"), "{:?}", u.warnings);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! directory entries.
 
 use crate::cursor::{le16, le32};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
 
@@ -222,7 +224,9 @@ impl Volume<'_> {
 
     /// The bytes of `len` bytes along a chain, or the zero-copy range when the chain is
     /// contiguous; the second value tells how many bytes are missing.
-    fn gather(&self, chain: &[u32], len: u64, ctx: &UnpackContext) -> (EntryData, u64) {
+    /// The bytes of a file: its data, how many of its `len` bytes are missing, and whether
+    /// the scan's budget refused them (else the chain or the image is short).
+    fn gather(&self, chain: &[u32], len: u64, ctx: &UnpackContext) -> (EntryData, u64, bool) {
         let contiguous = chain.windows(2).all(|w| w[1] == w[0] + 1);
         let have = (chain.len() as u64 * self.g.cluster_size).min(len);
         if let (true, Some(&first)) = (contiguous, chain.first()) {
@@ -236,10 +240,14 @@ impl Volume<'_> {
                     length: avail,
                 },
                 len - avail,
+                false,
             );
         }
-        if have == 0 || ctx.charge(have).is_err() {
-            return (EntryData::None, len);
+        if have == 0 {
+            return (EntryData::None, len, false);
+        }
+        if ctx.charge(have).is_err() {
+            return (EntryData::None, len, true);
         }
         let mut out = Vec::with_capacity(have as usize);
         for &c in chain {
@@ -251,7 +259,7 @@ impl Volume<'_> {
             }
         }
         let missing = len - out.len() as u64;
-        (EntryData::Owned(Blob::from(out)), missing)
+        (EntryData::Owned(Blob::from(out)), missing, false)
     }
 
     /// The raw bytes of a directory: the fixed root region or a cluster chain.
@@ -264,7 +272,7 @@ impl Volume<'_> {
         }
         let chain = self.chain(start, MAX_DIR_BYTES / self.g.cluster_size + 1);
         if let Some(p) = chain.problem {
-            out.warn(format!("directory {path}: {p}"));
+            out.warn(WarningKind::Format, format!("directory {path}: {p}"));
         }
         let mut bytes = Vec::new();
         for c in chain.clusters {
@@ -273,7 +281,10 @@ impl Volume<'_> {
             match self.data.get(off..end) {
                 Some(s) => bytes.extend_from_slice(s),
                 None => {
-                    out.warn(format!("directory {path} runs past the end of the image"));
+                    out.warn(
+                        WarningKind::Truncated,
+                        format!("directory {path} runs past the end of the image"),
+                    );
                     break;
                 }
             }
@@ -351,11 +362,14 @@ impl Format for Fat {
         out.detail("variant", format!("{:?}", g.variant));
         out.detail("cluster_size", g.cluster_size);
         if g.total_bytes > data.len() as u64 {
-            out.warn(format!(
-                "volume of {} bytes is cut to {} bytes",
-                g.total_bytes,
-                data.len()
-            ));
+            out.warn(
+                WarningKind::Truncated,
+                format!(
+                    "volume of {} bytes is cut to {} bytes",
+                    g.total_bytes,
+                    data.len()
+                ),
+            );
         }
         let vol = Volume { g, data };
         let root = if vol.g.variant == Variant::Fat32 {
@@ -367,7 +381,10 @@ impl Format for Fat {
         let mut stack = vec![(root, String::new(), 0usize)];
         while let Some((start, path, depth)) = stack.pop() {
             if !visited.insert(start) {
-                out.warn(format!("directory {path} was already listed: a cycle"));
+                out.warn(
+                    WarningKind::Format,
+                    format!("directory {path} was already listed: a cycle"),
+                );
                 continue;
             }
             let bytes = vol.dir_bytes(start, &mut out, if path.is_empty() { "/" } else { &path });
@@ -406,7 +423,7 @@ impl Format for Fat {
                     continue;
                 }
                 if out.entries.len() >= ctx.max_entries() {
-                    out.warn("too many entries; the rest are ignored");
+                    out.warn(WarningKind::Limit, "too many entries; the rest are ignored");
                     return Ok(out);
                 }
                 let full = format!("{path}/{name}");
@@ -417,13 +434,19 @@ impl Format for Fat {
                 };
                 let cluster = hi << 16 | u32::from(le16(e, 26).unwrap_or(0));
                 let size = u64::from(le32(e, 28).unwrap_or(0));
+                // Last write time, MS-DOS fields (no time zone; read as UTC).
+                let mtime =
+                    assay_model::time::from_dos(le16(e, 24).unwrap_or(0), le16(e, 22).unwrap_or(0));
                 if attr & ATTR_DIRECTORY != 0 {
-                    out.entries.push(
-                        Entry::fs(full.clone(), EntryKind::Directory)
-                            .with_detail("attributes", format!("{attr:#04x}")),
-                    );
+                    let mut dir = Entry::fs(full.clone(), EntryKind::Directory)
+                        .with_detail("attributes", format!("{attr:#04x}"));
+                    dir.mtime = mtime;
+                    out.entries.push(dir);
                     if depth + 1 >= MAX_DEPTH {
-                        out.warn(format!("{full} is nested too deep; not walked"));
+                        out.warn(
+                            WarningKind::Limit,
+                            format!("{full} is nested too deep; not walked"),
+                        );
                     } else if cluster != 0 {
                         children.push((cluster, full, depth + 1));
                     }
@@ -431,15 +454,21 @@ impl Format for Fat {
                 }
                 let mut entry = Entry::fs(full.clone(), EntryKind::File)
                     .with_detail("attributes", format!("{attr:#04x}"));
+                entry.mtime = mtime;
                 if size > 0 {
                     let want = size.min(ctx.stream_limit());
                     let chain = vol.chain(cluster, want.div_ceil(vol.g.cluster_size));
                     if let Some(p) = chain.problem {
-                        out.warn(format!("{full}: {p}"));
+                        out.warn(WarningKind::Format, format!("{full}: {p}"));
                     }
-                    let (data, missing) = vol.gather(&chain.clusters, want, ctx);
+                    let (data, missing, refused) = vol.gather(&chain.clusters, want, ctx);
                     if missing > 0 {
-                        out.warn(format!("{full}: {missing} of {size} bytes missing"));
+                        let kind = if refused {
+                            WarningKind::Limit
+                        } else {
+                            WarningKind::Format
+                        };
+                        out.warn(kind, format!("{full}: {missing} of {size} bytes missing"));
                     }
                     entry = entry.with_data(data);
                 } else {

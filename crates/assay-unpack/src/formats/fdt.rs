@@ -9,7 +9,7 @@
 //! that read it either panic on malformed input or build far more than a list of nodes.
 
 use crate::cursor::be32;
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A plain flattened device tree.
@@ -339,15 +339,23 @@ impl Format for Fit {
         {
             out.detail("default_configuration", d);
         }
+        // mkimage writes when the FIT was made into the root's `timestamp` property.
+        out.mtime = tree
+            .node("/")
+            .and_then(|n| n.int(data, "timestamp"))
+            .and_then(|t| i64::try_from(t).ok());
         let (images, _) = fit_images(data, &tree, &h);
         out.detail("images", images.len());
         for (node, off, len) in images {
             let name = &node.name;
             let avail = (data.len() as u64).saturating_sub(off).min(len);
             if avail < len {
-                out.warn(format!(
-                    "image {name} declares {len} bytes at {off:#x} but only {avail} remain"
-                ));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!(
+                        "image {name} declares {len} bytes at {off:#x} but only {avail} remain"
+                    ),
+                );
             }
             let mut e = Entry::stream(
                 name.clone(),

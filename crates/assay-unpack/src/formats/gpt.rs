@@ -5,7 +5,7 @@
 //! crates on crates.io read through `Read + Seek` devices and add nothing a carver needs.
 
 use crate::cursor::{le32, le64};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A GPT disk (512- or 4096-byte sectors).
@@ -145,12 +145,15 @@ impl Format for Gpt {
                 offset: start as u64,
             })?;
         if crc32fast::hash(array) != h.entries_crc {
-            out.warn("GPT partition entry array CRC mismatch");
+            out.warn(
+                WarningKind::Checksum,
+                "GPT partition entry array CRC mismatch",
+            );
         }
         let len = data.len() as u64;
         for (i, raw) in array.chunks_exact(h.entry_size as usize).enumerate() {
             if out.entries.len() >= ctx.max_entries() {
-                out.warn("too many partitions");
+                out.warn(WarningKind::Limit, "too many partitions");
                 break;
             }
             if raw[..16].iter().all(|&b| b == 0) {
@@ -160,18 +163,24 @@ impl Format for Gpt {
                 continue;
             };
             if last < first {
-                out.warn(format!("partition{} ends before it starts", i + 1));
+                out.warn(
+                    WarningKind::Format,
+                    format!("partition{} ends before it starts", i + 1),
+                );
                 continue;
             }
             let offset = first.saturating_mul(h.sector);
             let want = (last - first).saturating_add(1).saturating_mul(h.sector);
             let length = want.min(len.saturating_sub(offset));
             if length < want {
-                out.warn(format!(
-                    "partition{} ends {} bytes past the end of the image",
-                    i + 1,
-                    want - length
-                ));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!(
+                        "partition{} ends {} bytes past the end of the image",
+                        i + 1,
+                        want - length
+                    ),
+                );
             }
             let name: Vec<u16> = raw[56..128]
                 .chunks_exact(2)

@@ -1,5 +1,6 @@
 //! gzip (RFC 1952) members, decoded with `flate2` under the scan's byte budget.
 
+use super::streamout::ended_early;
 use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::limits::{read_bounded, CountingReader};
 use crate::{Blob, FormatError};
@@ -89,7 +90,7 @@ impl Format for Gzip {
         ctx.charge(decoded.data.len() as u64)?;
         let mut out = Unpacked::default();
         if let Some(e) = decoded.error {
-            out.warn(format!("stream ends early: {e}"));
+            out.warn(ended_early(&e), format!("stream ends early: {e}"));
         }
         // The BufReader may read ahead; the trailer tells where the member really ends, so
         // find it by re-deriving the consumed length from the deflate stream.

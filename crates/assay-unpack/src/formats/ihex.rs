@@ -5,7 +5,7 @@
 //! Written here because the format is a few lines of parsing and the crates for it either
 //! allocate the whole 4 GiB address space or panic on malformed records.
 
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// An Intel HEX file.
@@ -195,7 +195,10 @@ pub(crate) fn decode_records<R>(
             continue;
         }
         let Some(r) = parse(line) else {
-            out.warn(format!("invalid record at {pos:#x}; decoding stops there"));
+            out.warn(
+                WarningKind::Format,
+                format!("invalid record at {pos:#x}; decoding stops there"),
+            );
             break;
         };
         records += 1;
@@ -211,7 +214,7 @@ pub(crate) fn decode_records<R>(
         }
     }
     if !ended {
-        out.warn(no_end);
+        out.warn(WarningKind::Format, no_end);
     }
     if chunks.is_empty() {
         return Err(FormatError::Corrupt("no data records".into()));

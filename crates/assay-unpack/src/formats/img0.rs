@@ -19,7 +19,7 @@
 
 use super::owfs::decode_lzma_alone;
 use crate::cursor::{be16, be32};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A TP-Link `IMG0` container.
@@ -135,12 +135,18 @@ impl Format for Img0 {
         out.detail("parts", parts.join(", "));
         let have = data.len() as u64;
         if h.size > have {
-            out.warn(format!("IMG0 declares {} bytes, {have} present", h.size));
+            out.warn(
+                WarningKind::Truncated,
+                format!("IMG0 declares {} bytes, {have} present", h.size),
+            );
         }
         for (i, &(off, len)) in h.parts.iter().enumerate() {
             let label = format!("part{}", i + 1);
             if off >= have {
-                out.warn(format!("{label} at {off:#x} lies past the end"));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("{label} at {off:#x} lies past the end"),
+                );
                 continue;
             }
             let len = len.min(have - off);
@@ -149,8 +155,8 @@ impl Format for Img0 {
             };
             let entry = match decode_lzma_alone(&bytes, ctx) {
                 Some(Ok((decoded, warnings))) => {
-                    for w in warnings {
-                        out.warn(format!("{label}: {w}"));
+                    for (kind, w) in warnings {
+                        out.warn(kind, format!("{label}: {w}"));
                     }
                     Entry::stream(&label, EntryData::Owned(decoded))
                         .with_detail("compression", "lzma")
@@ -158,7 +164,7 @@ impl Format for Img0 {
                         .with_detail("stored_size", len)
                 }
                 Some(Err(e)) => {
-                    out.warn(format!("{label}: lzma data does not decode: {e}"));
+                    out.warn(e.kind(), format!("{label}: lzma data does not decode: {e}"));
                     Entry::stream(
                         &label,
                         EntryData::Range {

@@ -6,7 +6,9 @@
 //! or skip Rock Ridge; the format is a few fixed records, simplest to bound ourselves.
 
 use crate::cursor::{be32, le16, le32};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
@@ -95,8 +97,24 @@ struct Record {
     size: u64,
     dir: bool,
     multi: bool,
+    /// Recording date and time, Unix seconds.
+    mtime: Option<i64>,
     name: Vec<u8>,
     system_use: Vec<u8>,
+}
+
+/// Unix seconds of a directory record's 7-byte date: years since 1900, month, day, hour,
+/// minute, second, and the offset from UTC in 15-minute steps (signed). `None` for the
+/// all-zero "not recorded" date and for impossible fields.
+fn record_time(t: &[u8]) -> Option<i64> {
+    let t: &[u8; 7] = t.try_into().ok()?;
+    if t[..6] == [0; 6] {
+        return None;
+    }
+    let [y, mo, d, h, mi, s, _] = t.map(i64::from);
+    let local = assay_model::time::unix_from_civil(1900 + y, mo, d, h, mi, s)?;
+    let offset = i64::from(t[6] as i8);
+    Some(local - offset * 15 * 60)
 }
 
 fn parse_record(r: &[u8]) -> Option<Record> {
@@ -113,6 +131,7 @@ fn parse_record(r: &[u8]) -> Option<Record> {
         size: u64::from(le32(r, 10)?),
         dir: r[25] & 2 != 0,
         multi: r[25] & 0x80 != 0,
+        mtime: r.get(18..25).and_then(record_time),
         name,
         system_use: r.get(su_start..).unwrap_or_default().to_vec(),
     })
@@ -306,22 +325,31 @@ impl Walker<'_> {
         out: &mut Unpacked,
     ) {
         if depth > MAX_DEPTH {
-            out.warn(format!("{path} is nested too deep; not walked"));
+            out.warn(
+                WarningKind::Limit,
+                format!("{path} is nested too deep; not walked"),
+            );
             return;
         }
         if !self.visited.insert(lba) {
-            out.warn(format!("directory {path} was already listed: a cycle"));
+            out.warn(
+                WarningKind::Format,
+                format!("directory {path} was already listed: a cycle"),
+            );
             return;
         }
         let Some(records) = self.records(lba, size) else {
-            out.warn(format!("directory {path} lies outside the image"));
+            out.warn(
+                WarningKind::Truncated,
+                format!("directory {path} lies outside the image"),
+            );
             return;
         };
         // Pending parts of a multi-extent file.
         let mut multi: Vec<(u64, u64)> = Vec::new();
         for r in records.iter().skip(2) {
             if out.entries.len() >= ctx.max_entries() {
-                out.warn("too many entries; the rest are ignored");
+                out.warn(WarningKind::Limit, "too many entries; the rest are ignored");
                 return;
             }
             let rr = match self.susp_skip {
@@ -368,6 +396,7 @@ impl Walker<'_> {
             if let Some(mode) = rr.mode {
                 entry = entry.with_owner(mode, rr.uid, rr.gid);
             }
+            entry.mtime = r.mtime;
             let is_dir = entry.kind == EntryKind::Directory;
             out.entries.push(entry);
             if is_dir {
@@ -399,7 +428,10 @@ impl Walker<'_> {
             let offset = lba.saturating_mul(self.block);
             let length = (*size).min(len.saturating_sub(offset));
             if length < *size {
-                out.warn(format!("{path}: {} bytes lie past the end", size - length));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("{path}: {} bytes lie past the end", size - length),
+                );
             }
             // An extent past the end of a cut image keeps no bytes; its empty range must
             // still lie inside the container.
@@ -411,7 +443,7 @@ impl Walker<'_> {
         let total: u64 = parts.iter().map(|p| p.1).fold(0, u64::saturating_add);
         let total = total.min(ctx.stream_limit());
         if ctx.charge(total).is_err() {
-            out.warn(format!("{path}: unpack budget spent"));
+            out.warn(WarningKind::Limit, format!("{path}: unpack budget spent"));
             return EntryData::None;
         }
         let mut buf = Vec::new();
@@ -421,7 +453,10 @@ impl Walker<'_> {
             match self.data.get(offset..offset.saturating_add(take)) {
                 Some(s) => buf.extend_from_slice(s),
                 None => {
-                    out.warn(format!("{path}: an extent lies past the end"));
+                    out.warn(
+                        WarningKind::Truncated,
+                        format!("{path}: an extent lies past the end"),
+                    );
                     break;
                 }
             }

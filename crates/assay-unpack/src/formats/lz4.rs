@@ -8,7 +8,7 @@
 
 use super::streamout::BoundedOut;
 use crate::cursor::le32;
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::limits::read_bounded;
 use crate::{Blob, FormatError};
 
@@ -243,7 +243,7 @@ fn unpack_legacy(input: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatEr
     }
     let mut u = out.finish(error, pos as u64, ctx)?;
     if let Some(w) = warning {
-        u.warn(w);
+        u.warn(WarningKind::Decode, w);
     }
     u.detail("variant", "legacy");
     u.detail("blocks", blocks);

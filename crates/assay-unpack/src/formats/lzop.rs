@@ -5,7 +5,7 @@
 
 use super::streamout::BoundedOut;
 use crate::cursor::{be32, Cursor, Endian};
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// An lzop file.
@@ -220,7 +220,10 @@ impl Format for Lzop {
             if d_adler.is_some_and(|s| s != adler32(decoded))
                 || d_crc.is_some_and(|s| s != crc32fast::hash(decoded))
             {
-                warnings.push(format!("lzop block at {pos:#x}: checksum mismatch"));
+                warnings.push((
+                    WarningKind::Checksum,
+                    format!("lzop block at {pos:#x}: checksum mismatch"),
+                ));
             }
             blocks += 1;
             pos = p + src_len;

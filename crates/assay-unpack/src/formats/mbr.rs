@@ -5,7 +5,7 @@
 //! parser because `55 AA` occurs everywhere (every FAT boot sector ends with it).
 
 use crate::cursor::le32;
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// An MBR partition table at the start of a disk image.
@@ -143,10 +143,13 @@ impl Format for Mbr {
             let want = e.sectors.saturating_mul(SECTOR);
             let length = want.min(len.saturating_sub(offset));
             if length < want {
-                out.warn(format!(
-                    "partition{n} ends {} bytes past the end of the image",
-                    want - length
-                ));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!(
+                        "partition{n} ends {} bytes past the end of the image",
+                        want - length
+                    ),
+                );
             }
             out.entries.push(
                 // A partition past the end keeps no bytes, at the end of the image.
@@ -191,22 +194,24 @@ fn logical(
     let mut number = 5;
     for _ in 0..MAX_LOGICAL.min(ctx.max_entries()) {
         if !seen.insert(next) {
-            out.warn("extended boot records form a loop");
+            out.warn(WarningKind::Format, "extended boot records form a loop");
             return;
         }
         let Some(sector) = usize::try_from(next.saturating_mul(SECTOR))
             .ok()
             .and_then(|o| data.get(o..o.checked_add(512)?))
         else {
-            out.warn(format!(
-                "extended boot record at LBA {next} is outside the image"
-            ));
+            out.warn(
+                WarningKind::Truncated,
+                format!("extended boot record at LBA {next} is outside the image"),
+            );
             return;
         };
         if sector.get(510..512) != Some(b"\x55\xaa") {
-            out.warn(format!(
-                "extended boot record at LBA {next} has no signature"
-            ));
+            out.warn(
+                WarningKind::Format,
+                format!("extended boot record at LBA {next} has no signature"),
+            );
             return;
         }
         let (Some(part), Some(link)) = (PartEntry::parse(sector, 0), PartEntry::parse(sector, 1))
@@ -222,7 +227,10 @@ fn logical(
         }
         next = ext_start.saturating_add(link.start);
     }
-    out.warn("too many logical partitions; the rest are ignored");
+    out.warn(
+        WarningKind::Limit,
+        "too many logical partitions; the rest are ignored",
+    );
 }
 
 #[cfg(test)]

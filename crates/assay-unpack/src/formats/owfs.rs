@@ -13,7 +13,9 @@
 
 use super::lzma::Lzma;
 use crate::cursor::{be32, cstr, le32, le64};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, FormatWarning, Magic, Probe, UnpackContext, Unpacked,
+};
 use crate::{Blob, FormatError};
 
 /// An OWFS file system.
@@ -119,7 +121,7 @@ fn parse(data: &[u8]) -> Option<(Layout, Vec<u32>, Vec<OwfsEntry>, u64)> {
 pub(crate) fn decode_lzma_alone(
     data: &Blob,
     ctx: &UnpackContext,
-) -> Option<Result<(Blob, Vec<String>), FormatError>> {
+) -> Option<Result<(Blob, Vec<FormatWarning>), FormatError>> {
     let props = *data.first()?;
     let dict = le32(data, 1)?;
     let size = le64(data, 5)?;
@@ -189,8 +191,8 @@ impl Format for Owfs {
             let entry = match decode_lzma_alone(&stored, ctx) {
                 Some(Ok((bytes, warnings))) => {
                     compressed += 1;
-                    for w in warnings {
-                        out.warn(format!("{}: {w}", e.name));
+                    for (kind, w) in warnings {
+                        out.warn(kind, format!("{}: {w}", e.name));
                     }
                     entry
                         .with_data(EntryData::Owned(bytes))
@@ -198,7 +200,10 @@ impl Format for Owfs {
                         .with_detail("stored_size", e.size)
                 }
                 Some(Err(err)) => {
-                    out.warn(format!("{}: lzma data does not decode: {err}", e.name));
+                    out.warn(
+                        err.kind(),
+                        format!("{}: lzma data does not decode: {err}", e.name),
+                    );
                     entry.with_data(EntryData::Range {
                         offset: e.offset,
                         length: e.size,

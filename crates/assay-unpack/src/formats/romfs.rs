@@ -1,11 +1,14 @@
 //! romfs (`-rom1fs-`), the minimal uncompressed read-only file system of small embedded
-//! Linux and uClinux images. File data is carved in place, without copying.
+//! Linux and uClinux images. File data is carved in place, without copying. romfs stores no
+//! time stamps, so its entries carry no modification time.
 //!
 //! Own reader: the format is a linked list of 16-byte-aligned headers, simpler to read with
 //! full bounds checks than to adapt a crate.
 
 use crate::cursor::be32;
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
 
@@ -96,15 +99,21 @@ impl Format for Romfs {
             // Each header is visited once in the whole walk, so the chains cannot loop.
             while at != 0 {
                 if !seen.insert(at) {
-                    out.warn(format!("{}: header chain loops", display(&path)));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{}: header chain loops", display(&path)),
+                    );
                     break;
                 }
                 if out.entries.len() >= ctx.max_entries() {
-                    out.warn("entry limit reached");
+                    out.warn(WarningKind::Limit, "entry limit reached");
                     return Ok(out);
                 }
                 let Some(h) = file_header(d, at) else {
-                    out.warn(format!("header at {at:#x} runs past the end"));
+                    out.warn(
+                        WarningKind::Truncated,
+                        format!("header at {at:#x} runs past the end"),
+                    );
                     break;
                 };
                 at = h.next;
@@ -114,7 +123,10 @@ impl Format for Romfs {
                 }
                 let p = format!("{path}/{name}");
                 if name.is_empty() || name.contains('/') {
-                    out.warn(format!("bad name {name:?} in {}", display(&path)));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("bad name {name:?} in {}", display(&path)),
+                    );
                     continue;
                 }
                 // A hard link points at the header of its target.
@@ -122,7 +134,10 @@ impl Format for Romfs {
                     match file_header(d, h.info as usize) {
                         Some(t) if t.ty != 0 && t.ty != 1 => (t.ty, t.exec, t.size, t.data),
                         _ => {
-                            out.warn(format!("{p}: hard link to a bad header"));
+                            out.warn(
+                                WarningKind::Format,
+                                format!("{p}: hard link to a bad header"),
+                            );
                             continue;
                         }
                     }
@@ -148,7 +163,10 @@ impl Format for Romfs {
                         match t {
                             Some(t) => (EntryKind::Symlink(t), 0o120777),
                             None => {
-                                out.warn(format!("{p}: link target runs past the end"));
+                                out.warn(
+                                    WarningKind::Truncated,
+                                    format!("{p}: link target runs past the end"),
+                                );
                                 continue;
                             }
                         }
@@ -170,7 +188,10 @@ impl Format for Romfs {
                     match range() {
                         Some(r) => e = e.with_data(r),
                         None => {
-                            out.warn(format!("{p}: data runs past the end"));
+                            out.warn(
+                                WarningKind::Truncated,
+                                format!("{p}: data runs past the end"),
+                            );
                             continue;
                         }
                     }
@@ -178,7 +199,10 @@ impl Format for Romfs {
                 out.entries.push(e);
                 if kind == EntryKind::Directory && h.ty == 1 {
                     if depth + 1 >= MAX_DEPTH {
-                        out.warn(format!("{p}: nested deeper than {MAX_DEPTH}"));
+                        out.warn(
+                            WarningKind::Limit,
+                            format!("{p}: nested deeper than {MAX_DEPTH}"),
+                        );
                     } else {
                         subdirs.push((h.info as usize & !15, p, depth + 1));
                     }

@@ -7,7 +7,7 @@
 //! implementation in the dependency tree for one digest).
 
 use crate::cursor::{be16, be32, le16, le32};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A SEAMA container.
@@ -79,7 +79,10 @@ impl Format for Seama {
         let start = (HEADER_LEN + meta) as u64;
         let avail = (data.len() as u64).saturating_sub(start).min(size);
         if avail < size {
-            out.warn(format!("payload declares {size} bytes, {avail} present"));
+            out.warn(
+                WarningKind::Truncated,
+                format!("payload declares {size} bytes, {avail} present"),
+            );
         }
         out.entries.push(Entry::stream(
             "payload",

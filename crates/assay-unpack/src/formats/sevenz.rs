@@ -3,7 +3,9 @@
 //! and a memory limit for decoder dictionaries. Encrypted archives are reported, not opened.
 
 use super::member_name::absolute;
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::limits::read_bounded;
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
@@ -71,10 +73,13 @@ impl Format for SevenZ {
         let files = &reader.archive().files;
         out.detail("members", files.len());
         if files.len() > max {
-            out.warn(format!(
-                "limit reached: {} members, only the first {max} are kept",
-                files.len()
-            ));
+            out.warn(
+                WarningKind::Limit,
+                format!(
+                    "limit reached: {} members, only the first {max} are kept",
+                    files.len()
+                ),
+            );
         }
         // Every member becomes an entry first; decoding then fills in the data.
         let mut waiting: HashMap<String, VecDeque<usize>> = HashMap::new();
@@ -92,6 +97,9 @@ impl Format for SevenZ {
             };
             let mut e = Entry::fs(path, kind);
             e.mode = mode;
+            if f.has_last_modified_date {
+                e.mtime = unix_from_nt(u64::from(f.last_modified_date));
+            }
             if f.is_anti_item {
                 e = e.with_detail("anti_item", "true");
             }
@@ -107,7 +115,7 @@ impl Format for SevenZ {
             }
             out.entries.push(e);
         }
-        let mut stopped: Option<String> = None;
+        let mut stopped: Option<(WarningKind, String)> = None;
         let entries = &mut out.entries;
         let result = reader.for_each_entries_with_decision(|f, r: &mut dyn Read| {
             if !f.has_stream {
@@ -118,13 +126,13 @@ impl Format for SevenZ {
             };
             let decoded = read_bounded(r, ctx.stream_limit());
             if let Some(e) = decoded.error {
-                stopped = Some(format!("{}: {e}", f.name));
+                stopped = Some((e.kind(), format!("{}: {e}", f.name)));
                 if decoded.data.is_empty() {
                     return Ok(EntryDecision::Stop);
                 }
             }
             if let Err(e) = ctx.charge(decoded.data.len() as u64) {
-                stopped = Some(format!("{}: {e}", f.name));
+                stopped = Some((e.kind(), format!("{}: {e}", f.name)));
                 return Ok(EntryDecision::Stop);
             }
             if let Some(e) = entries.get_mut(index) {
@@ -136,13 +144,16 @@ impl Format for SevenZ {
                 EntryDecision::Continue
             })
         });
-        if let Some(msg) = stopped {
-            out.warn(format!("{msg}; later members kept without data"));
+        if let Some((kind, msg)) = stopped {
+            out.warn(kind, format!("{msg}; later members kept without data"));
         }
         if let Err(e) = result {
             match classify(&e) {
-                Some(msg) => out.warn(format!("{msg}; members kept without data")),
-                None => out.warn(format!("decoding stopped: {e}")),
+                Some(msg) => out.warn(
+                    WarningKind::Unsupported,
+                    format!("{msg}; members kept without data"),
+                ),
+                None => out.warn(WarningKind::Decode, format!("decoding stopped: {e}")),
             }
         }
         // Symlinks (stored by p7zip/7-Zip with -snl) hold their target as data.
@@ -159,6 +170,15 @@ impl Format for SevenZ {
 }
 
 /// A message for errors that mean "encrypted" or "unsupported method", `None` otherwise.
+/// Unix seconds of a Windows file time (100 ns ticks since 1601-01-01 UTC), as 7z stores
+/// member times.
+fn unix_from_nt(ticks: u64) -> Option<i64> {
+    const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
+    i64::try_from(ticks / 10_000_000)
+        .ok()?
+        .checked_sub(SECONDS_1601_TO_1970)
+}
+
 fn classify(e: &sevenz_rust2::Error) -> Option<String> {
     use sevenz_rust2::Error as E;
     match e {
@@ -210,7 +230,7 @@ mod tests {
         assert_eq!(u.entries.len(), 1);
         assert!(matches!(u.entries[0].data, EntryData::None));
         assert!(
-            u.warnings.iter().any(|w| w.contains("encrypted")),
+            u.warnings.iter().any(|(_, w)| w.contains("encrypted")),
             "{:?}",
             u.warnings
         );
@@ -239,7 +259,7 @@ mod tests {
             .unwrap();
         assert!(budget.used() <= 3000);
         assert!(
-            u.warnings.iter().any(|w| w.contains("limit")),
+            u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit),
             "{:?}",
             u.warnings
         );

@@ -1,7 +1,7 @@
 //! Shared plumbing of the stream (compression) formats: a bounded output buffer for
 //! decoders driven by hand, and the common way a decoded stream becomes an [`Unpacked`].
 
-use crate::format::{Entry, EntryData, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// Size of the output chunks the hand-driven decoders write into. Small enough that a
@@ -85,14 +85,26 @@ pub(crate) fn finish(
     ctx.charge(data.len() as u64)?;
     let mut out = Unpacked::default();
     match error {
-        Some(e @ FormatError::Limit(_)) => out.warn(format!("output stops at the limit: {e}")),
-        Some(e) => out.warn(format!("stream ends early: {e}")),
+        Some(e @ FormatError::Limit(_)) => out.warn(
+            WarningKind::Limit,
+            format!("output stops at the limit: {e}"),
+        ),
+        Some(e) => out.warn(ended_early(&e), format!("stream ends early: {e}")),
         None => {}
     }
     out.consumed = Some(consumed);
     out.entries
         .push(Entry::stream("", EntryData::Owned(Blob::from(data))));
     Ok(out)
+}
+
+/// The kind of the warning that a stream stopped early because of `error`: a limit stays a
+/// limit (the pipeline then unpacks again on one thread), anything else cut the stream short.
+pub(crate) fn ended_early(error: &FormatError) -> WarningKind {
+    match error {
+        FormatError::Limit(_) => WarningKind::Limit,
+        _ => WarningKind::Truncated,
+    }
 }
 
 /// Map a decoder's I/O error to a [`FormatError`], telling truncation from corruption.
@@ -111,7 +123,7 @@ pub(crate) fn io_error(e: std::io::Error, offset: u64) -> FormatError {
 pub(crate) mod tests {
     //! Checks every stream format runs: decode the fixture and compare with the manifest,
     //! stop at a small budget, survive truncation and bit flips.
-    use crate::format::{EntryData, Format};
+    use crate::format::{EntryData, Format, WarningKind};
     use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::manifest::stream_sha;
     use crate::formats::testutil::{entry_bytes, probe_and_unpack, sha_hex, unpack};
@@ -157,7 +169,7 @@ pub(crate) mod tests {
             assert_eq!(got.len(), want, "output stops at the limit");
             assert!(got.iter().all(|&b| b == 0));
             assert!(
-                u.warnings.iter().any(|w| w.contains("limit")),
+                u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit),
                 "warning: {:?}",
                 u.warnings
             );

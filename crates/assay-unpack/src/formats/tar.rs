@@ -8,7 +8,9 @@
 //! recognised; GNU sparse members are kept without data and a warning.
 
 use super::member_name::absolute;
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 
@@ -176,7 +178,10 @@ impl Format for Tar {
         loop {
             let Some(h) = data.get(pos..pos + BLOCK) else {
                 if pos < data.len() {
-                    out.warn(format!("trailing partial block at {pos:#x}"));
+                    out.warn(
+                        WarningKind::Truncated,
+                        format!("trailing partial block at {pos:#x}"),
+                    );
                 }
                 break;
             };
@@ -184,7 +189,10 @@ impl Format for Tar {
                 break;
             }
             if !has_magic(h) || !checksum_ok(h) {
-                out.warn(format!("invalid header at {pos:#x}; archive ends here"));
+                out.warn(
+                    WarningKind::Format,
+                    format!("invalid header at {pos:#x}; archive ends here"),
+                );
                 break;
             }
             let typeflag = h[156];
@@ -199,7 +207,10 @@ impl Format for Tar {
                 .and_then(|s| (data_start as u64).checked_add(s))
                 .and_then(|n| usize::try_from(n).ok())
             else {
-                out.warn(format!("member size at {pos:#x} overflows"));
+                out.warn(
+                    WarningKind::Format,
+                    format!("member size at {pos:#x} overflows"),
+                );
                 break;
             };
             let available = data.len().saturating_sub(data_start) as u64;
@@ -213,9 +224,12 @@ impl Format for Tar {
                 b'g' => global = Pax::parse(body),
                 _ => {
                     if out.entries.len() >= max {
-                        out.warn(format!(
-                            "limit reached: more than {max} entries; the rest are not read"
-                        ));
+                        out.warn(
+                            WarningKind::Limit,
+                            format!(
+                                "limit reached: more than {max} entries; the rest are not read"
+                            ),
+                        );
                         break;
                     }
                     let gnu = &h[257..265] == b"ustar  \0";
@@ -234,13 +248,14 @@ impl Format for Tar {
                     let entry = entry.filter(|e| e.path != "/" || e.kind != EntryKind::Directory);
                     if let Some(mut e) = entry {
                         if pax.sparse || typeflag == b'S' {
-                            out.warn(format!(
-                                "{name}: sparse member not supported; kept without data"
-                            ));
+                            out.warn(
+                                WarningKind::Unsupported,
+                                format!("{name}: sparse member not supported; kept without data"),
+                            );
                             e.data = EntryData::None;
                         }
                         if truncated && matches!(e.data, EntryData::Range { .. }) {
-                            out.warn(format!(
+                            out.warn(WarningKind::Truncated, format!(
                                 "{name}: data runs past the end of the archive ({size} bytes declared, {available} present)"
                             ));
                             e.data = EntryData::Range {
@@ -259,6 +274,7 @@ impl Format for Tar {
                         );
                         if let Some(m) = number(&h[136..148]) {
                             e = e.with_detail("mtime", m);
+                            e.mtime = i64::try_from(m).ok();
                         }
                         out.entries.push(e);
                     }
@@ -266,7 +282,10 @@ impl Format for Tar {
                 }
             }
             if truncated {
-                out.warn(format!("archive truncated inside the member at {pos:#x}"));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("archive truncated inside the member at {pos:#x}"),
+                );
                 break;
             }
             pos = next;
@@ -311,10 +330,13 @@ impl Tar {
             // Volume labels, GNU dump directories and multi-volume continuations hold no file.
             b'V' | b'D' | b'M' | b'N' => return None,
             other => {
-                out.warn(format!(
-                    "{name}: unknown member type {:?}; kept as a file",
-                    other as char
-                ));
+                out.warn(
+                    WarningKind::Format,
+                    format!(
+                        "{name}: unknown member type {:?}; kept as a file",
+                        other as char
+                    ),
+                );
                 Entry::fs(path, EntryKind::File).with_data(range)
             }
         })
@@ -476,7 +498,7 @@ mod tests {
         let tar = crate::limits::read_bounded(flate2::read::GzDecoder::new(MANY_GZ), 64 << 20).data;
         let u = unpack_with_max_entries(&Tar, &tar, 100);
         assert_eq!(u.entries.len(), 100);
-        assert!(u.warnings.iter().any(|w| w.contains("limit")));
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit));
     }
 
     #[test]

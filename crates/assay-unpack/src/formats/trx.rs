@@ -6,7 +6,7 @@
 //! Written here because the header is 28–32 fixed bytes.
 
 use crate::cursor::{le16, le32};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A Broadcom TRX v1 or v2 image.
@@ -95,10 +95,13 @@ impl Format for Trx {
                 out.detail("crc", "ok");
             } else {
                 out.detail("crc", "mismatch");
-                out.warn(format!(
-                    "CRC mismatch (stored {:#010x}, computed {crc:#010x})",
-                    h.crc
-                ));
+                out.warn(
+                    WarningKind::Checksum,
+                    format!(
+                        "CRC mismatch (stored {:#010x}, computed {crc:#010x})",
+                        h.crc
+                    ),
+                );
             }
         }
         let _ = h.header_len;
@@ -107,10 +110,10 @@ impl Format for Trx {
             let start = off as usize;
             let stop = stop.min(end);
             if start >= stop {
-                out.warn(format!(
-                    "partition {} at {off:#x} lies past the data",
-                    i + 1
-                ));
+                out.warn(
+                    WarningKind::Truncated,
+                    format!("partition {} at {off:#x} lies past the data", i + 1),
+                );
                 continue;
             }
             out.entries.push(

@@ -8,7 +8,7 @@
 //! The variables are yielded as one text stream (`key=value` lines) for later detectors.
 
 use crate::cursor::le32;
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A U-Boot environment block (single or redundant).
@@ -92,9 +92,10 @@ impl Format for UBootEnv {
             }
             count += 1;
             if count > MAX_VARS {
-                out.warn(format!(
-                    "more than {MAX_VARS} variables; the rest is not kept"
-                ));
+                out.warn(
+                    WarningKind::Limit,
+                    format!("more than {MAX_VARS} variables; the rest is not kept"),
+                );
                 break;
             }
             let s = String::from_utf8_lossy(var);
@@ -103,7 +104,7 @@ impl Format for UBootEnv {
                     out.detail(k, v);
                 }
                 Some(_) => {}
-                None => out.warn(format!("variable without '=': {s:?}")),
+                None => out.warn(WarningKind::Format, format!("variable without '=': {s:?}")),
             }
             text.extend_from_slice(var);
             text.push(b'\n');

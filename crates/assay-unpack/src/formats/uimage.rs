@@ -6,7 +6,7 @@
 //! gzip/LZMA stream inside it by magic, so nothing is decoded here.
 
 use crate::cursor::{be32, cstr};
-use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 
 /// A legacy U-Boot image (`27 05 19 56`).
@@ -222,22 +222,27 @@ impl Format for UImage {
         out.detail("load", format!("{:#010x}", h.load));
         out.detail("entry", format!("{:#010x}", h.entry));
         out.detail("timestamp", h.time);
+        out.mtime = Some(i64::from(h.time));
         let payload = data.get(HEADER_LEN..).unwrap_or_default();
         let declared = h.size as usize;
         let available = payload.len().min(declared);
         if available < declared {
-            out.warn(format!(
-                "payload declares {declared} bytes but only {available} remain"
-            ));
+            out.warn(
+                WarningKind::Truncated,
+                format!("payload declares {declared} bytes but only {available} remain"),
+            );
             out.detail("data_crc", "unchecked (truncated)");
         } else if crc32fast::hash(&payload[..declared]) == h.data_crc {
             out.detail("data_crc", "ok");
         } else {
             out.detail("data_crc", "mismatch");
-            out.warn(format!(
-                "data CRC mismatch (stored {:#010x}); payload altered or corrupt",
-                h.data_crc
-            ));
+            out.warn(
+                WarningKind::Checksum,
+                format!(
+                    "data CRC mismatch (stored {:#010x}); payload altered or corrupt",
+                    h.data_crc
+                ),
+            );
         }
         if h.image_type == TYPE_MULTI {
             multi_entries(payload, available, &mut out);
@@ -270,7 +275,10 @@ fn multi_entries(payload: &[u8], available: usize, out: &mut Unpacked) {
     let mut pos = 0usize;
     loop {
         let Some(size) = be32(payload, pos) else {
-            out.warn("multi-file size table runs past the end");
+            out.warn(
+                WarningKind::Truncated,
+                "multi-file size table runs past the end",
+            );
             return;
         };
         pos += 4;
@@ -278,7 +286,10 @@ fn multi_entries(payload: &[u8], available: usize, out: &mut Unpacked) {
             break;
         }
         if sizes.len() >= MAX_MULTI {
-            out.warn(format!("more than {MAX_MULTI} sub-images; table not read"));
+            out.warn(
+                WarningKind::Limit,
+                format!("more than {MAX_MULTI} sub-images; table not read"),
+            );
             return;
         }
         sizes.push(size as u64);
@@ -287,7 +298,10 @@ fn multi_entries(payload: &[u8], available: usize, out: &mut Unpacked) {
     for (i, size) in sizes.iter().enumerate() {
         let end = offset.saturating_add(*size);
         if end > available as u64 {
-            out.warn(format!("sub-image {i} runs past the end of the payload"));
+            out.warn(
+                WarningKind::Truncated,
+                format!("sub-image {i} runs past the end of the payload"),
+            );
             let length = (available as u64).saturating_sub(offset);
             if length > 0 {
                 out.entries.push(Entry::stream(

@@ -16,7 +16,9 @@
 //! image is the real-world check.
 
 use crate::cursor::{cstr, Endian};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -440,9 +442,10 @@ fn build(
                 if depth + 1 < MAX_DEPTH {
                     subdirs.push((*id, path, depth + 1));
                 } else {
-                    out.warn(format!(
-                        "{path}: deeper than {MAX_DEPTH} levels; not entered"
-                    ));
+                    out.warn(
+                        WarningKind::Limit,
+                        format!("{path}: deeper than {MAX_DEPTH} levels; not entered"),
+                    );
                 }
             }
         }
@@ -450,21 +453,30 @@ fn build(
         stack.extend(subdirs);
     }
     if bad_names > 0 {
-        out.warn(format!("{bad_names} objects with invalid names skipped"));
+        out.warn(
+            WarningKind::Format,
+            format!("{bad_names} objects with invalid names skipped"),
+        );
     }
     let unreachable = live.len().saturating_sub(order.len());
     if unreachable > 0 {
-        out.warn(format!(
-            "{unreachable} objects are not reachable from the root (missing parent or loop)"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!(
+                "{unreachable} objects are not reachable from the root (missing parent or loop)"
+            ),
+        );
     }
     let dpc = g.data_per_chunk();
     for (id, path) in order {
         if out.entries.len() >= ctx.max_entries() {
-            out.warn(format!(
-                "more than {} entries; the rest is not listed",
-                ctx.max_entries()
-            ));
+            out.warn(
+                WarningKind::Limit,
+                format!(
+                    "more than {} entries; the rest is not listed",
+                    ctx.max_entries()
+                ),
+            );
             break;
         }
         let Some(h) = live.get(&id) else { continue };
@@ -478,7 +490,10 @@ fn build(
                     Entry::fs(&path, EntryKind::Hardlink(target.clone()))
                 }
                 _ => {
-                    out.warn(format!("{path}: hard link to missing object {}", h.equiv));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{path}: hard link to missing object {}", h.equiv),
+                    );
                     continue;
                 }
             },
@@ -498,7 +513,10 @@ fn build(
                     }),
                 ),
                 _ => {
-                    out.warn(format!("{path}: special object with mode {:o}", h.mode));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{path}: special object with mode {:o}", h.mode),
+                    );
                     continue;
                 }
             },
@@ -511,7 +529,8 @@ fn build(
         out.entries.push(
             entry
                 .with_owner(owner.mode, owner.uid, owner.gid)
-                .with_detail("mtime", owner.mtime),
+                .with_detail("mtime", owner.mtime)
+                .with_mtime(i64::from(owner.mtime)),
         );
     }
     Ok(())
@@ -535,9 +554,16 @@ fn assemble(
     let max_chunks = (d.len() / dpc.max(1)) as u64 + 1;
     let wanted = size.div_ceil(dpc as u64);
     if size > ctx.stream_limit() || wanted > max_chunks {
-        out.warn(format!(
-            "{path}: size {size} is larger than the image can hold; cut"
-        ));
+        // The stream limit shrinks as the scan's budget is spent: a cut by it is a limit.
+        let kind = if size > ctx.stream_limit() {
+            WarningKind::Limit
+        } else {
+            WarningKind::Format
+        };
+        out.warn(
+            kind,
+            format!("{path}: size {size} is larger than the image can hold; cut"),
+        );
         size = size
             .min(max_chunks.saturating_mul(dpc as u64))
             .min(ctx.stream_limit());
@@ -558,9 +584,10 @@ fn assemble(
         }
     }
     if missing > 0 {
-        out.warn(format!(
-            "{path}: {missing} data chunks missing (zero-filled)"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{path}: {missing} data chunks missing (zero-filled)"),
+        );
     }
     Ok(buf)
 }

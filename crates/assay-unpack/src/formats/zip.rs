@@ -7,11 +7,15 @@
 //! member must survive a hostile neighbour (bad method, encryption, overlapping data) with a
 //! warning, and decoding must go through the budget; a small reader over the slice does this
 //! directly. Methods other than stored and deflate, and encrypted members, are kept as entries
-//! without data and a warning.
+//! without data and a warning. Member times come from the Info-ZIP extended timestamp (Unix
+//! seconds) when present, else from the MS-DOS date and time, which carry no time zone and
+//! are read as UTC.
 
 use super::member_name::absolute;
 use crate::cursor::{le16, le32, le64};
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::limits::read_bounded;
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
@@ -155,8 +159,12 @@ fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
         if flags & 8 != 0 || end > d.len() || name.iter().any(|&b| b < 0x20) {
             break;
         }
+        let extra = d.get(name_at + usize::from(n)..data_at).unwrap_or(&[]);
+        let mtime = unix_time_extra(extra)
+            .or_else(|| assay_model::time::from_dos(le16(d, pos + 12)?, le16(d, pos + 10)?));
         recs.push(Central {
             made_by: 0,
+            mtime,
             flags,
             method,
             crc,
@@ -214,16 +222,20 @@ impl Format for Zip {
         let mut starved = 0usize;
         for index in 0..dir.entries {
             if out.entries.len() >= max {
-                out.warn(format!(
-                    "limit reached: {} members declared, only the first {max} are read",
-                    dir.entries
-                ));
+                out.warn(
+                    WarningKind::Limit,
+                    format!(
+                        "limit reached: {} members declared, only the first {max} are read",
+                        dir.entries
+                    ),
+                );
                 break;
             }
             let Some(rec) = Central::parse(d, pos, cd_end) else {
-                out.warn(format!(
-                    "central record {index} at {pos:#x} is damaged; directory ends here"
-                ));
+                out.warn(
+                    WarningKind::Format,
+                    format!("central record {index} at {pos:#x} is damaged; directory ends here"),
+                );
                 break;
             };
             pos = rec.next;
@@ -232,7 +244,7 @@ impl Format for Zip {
             }
         }
         if starved > 0 {
-            out.warn(format!(
+            out.warn(WarningKind::Limit, format!(
                 "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
             ));
         }
@@ -250,14 +262,18 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
         ));
     }
     let mut out = Unpacked::default();
-    out.warn(format!(
-        "no central directory (archive cut off?); {} members read from local headers",
-        recs.len().min(max)
-    ));
+    out.warn(
+        WarningKind::Format,
+        format!(
+            "no central directory (archive cut off?); {} members read from local headers",
+            recs.len().min(max)
+        ),
+    );
     if recs.len() > max {
-        out.warn(format!(
-            "limit reached: more than {max} members; the rest are not read"
-        ));
+        out.warn(
+            WarningKind::Limit,
+            format!("limit reached: more than {max} members; the rest are not read"),
+        );
     }
     let dir = Directory {
         cd_start: end as u64,
@@ -273,7 +289,7 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
         }
     }
     if starved > 0 {
-        out.warn(format!(
+        out.warn(WarningKind::Limit, format!(
             "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
         ));
     }
@@ -283,6 +299,9 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
 /// One central directory record.
 struct Central {
     made_by: u16,
+    /// Modification time, Unix seconds: the Unix extra field's when there is one, else the
+    /// MS-DOS date and time (no time zone; read as UTC).
+    mtime: Option<i64>,
     flags: u16,
     method: u16,
     crc: u32,
@@ -308,8 +327,12 @@ impl Central {
         if next > cd_end.max(pos + 46) || next > d.len() {
             return None;
         }
+        let extra = &d[extra_at..extra_at + extra_len];
+        let mtime = unix_time_extra(extra)
+            .or_else(|| assay_model::time::from_dos(le16(d, pos + 14)?, le16(d, pos + 12)?));
         let mut rec = Central {
             made_by: le16(d, pos + 4)?,
+            mtime,
             flags: le16(d, pos + 8)?,
             method: le16(d, pos + 10)?,
             crc: le32(d, pos + 16)?,
@@ -321,7 +344,7 @@ impl Central {
             next,
         };
         // ZIP64 extended information: the fields that overflowed, in this order.
-        let mut extra = &d[extra_at..extra_at + extra_len];
+        let mut extra = extra;
         while extra.len() >= 4 {
             let id = le16(extra, 0)?;
             let len = usize::from(le16(extra, 2)?);
@@ -343,6 +366,26 @@ impl Central {
         }
         Some(rec)
     }
+}
+
+/// The modification time of Info-ZIP's extended timestamp extra field (`UT`, 0x5455): a
+/// flags byte, then, when bit 0 is set, the time as signed 32-bit Unix seconds.
+fn unix_time_extra(mut extra: &[u8]) -> Option<i64> {
+    while extra.len() >= 4 {
+        let id = le16(extra, 0)?;
+        let len = usize::from(le16(extra, 2)?);
+        let body = extra.get(4..4 + len)?;
+        if id == 0x5455 {
+            let flags = *body.first()?;
+            if flags & 1 == 0 {
+                return None;
+            }
+            let t = body.get(1..5)?;
+            return Some(i64::from(i32::from_le_bytes([t[0], t[1], t[2], t[3]])));
+        }
+        extra = &extra[4 + len..];
+    }
+    None
 }
 
 /// Turn a central record into an entry, decoding its data when the method allows.
@@ -371,15 +414,20 @@ fn member(
         if let Some(m) = unix_mode {
             e.mode = Some(m);
         }
+        e.mtime = rec.mtime;
         return Some(e);
     }
     let mut entry = Entry::fs(path, EntryKind::File)
         .with_detail("method", method_name(rec.method))
         .with_detail("compressed_size", rec.csize);
     entry.mode = unix_mode;
+    entry.mtime = rec.mtime;
     let is_link = file_type == Some(FileType::Symlink);
     if rec.flags & 1 != 0 {
-        out.warn(format!("{name}: encrypted member; kept without data"));
+        out.warn(
+            WarningKind::Unsupported,
+            format!("{name}: encrypted member; kept without data"),
+        );
         return Some(entry.with_detail("encrypted", "true"));
     }
     // The local header tells where the data starts (its name and extra may differ in length
@@ -389,9 +437,10 @@ fn member(
         .ok()
         .filter(|&l| le32(d, l) == Some(LOCAL_SIG))
     else {
-        out.warn(format!(
-            "{name}: local header at {local:#x} is missing; kept without data"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{name}: local header at {local:#x} is missing; kept without data"),
+        );
         return Some(entry);
     };
     let data_start = local
@@ -401,20 +450,26 @@ fn member(
     let available = d.len().saturating_sub(data_start) as u64;
     let csize = rec.csize.min(available);
     if csize < rec.csize {
-        out.warn(format!("{name}: data runs past the end of the archive"));
+        out.warn(
+            WarningKind::Truncated,
+            format!("{name}: data runs past the end of the archive"),
+        );
     }
     let raw = &d[data_start.min(d.len())..data_start.min(d.len()) + csize as usize];
     let data = match rec.method {
         0 => {
             if rec.usize != rec.csize {
-                out.warn(format!("{name}: stored member with differing sizes"));
+                out.warn(
+                    WarningKind::Format,
+                    format!("{name}: stored member with differing sizes"),
+                );
             }
             let data = EntryData::Range {
                 offset: data_start as u64,
                 length: csize,
             };
             if crc32fast::hash(raw) != rec.crc && csize == rec.csize {
-                out.warn(format!("{name}: CRC mismatch"));
+                out.warn(WarningKind::Checksum, format!("{name}: CRC mismatch"));
             }
             data
         }
@@ -425,21 +480,24 @@ fn member(
         8 => {
             let decoded = read_bounded(flate2::read::DeflateDecoder::new(raw), ctx.stream_limit());
             if let Some(e) = &decoded.error {
-                out.warn(format!("{name}: {e}"));
+                out.warn(e.kind(), format!("{name}: {e}"));
             } else if decoded.data.len() as u64 != rec.usize {
-                out.warn(format!(
-                    "{name}: decoded {} bytes, {} declared",
-                    decoded.data.len(),
-                    rec.usize
-                ));
+                out.warn(
+                    WarningKind::Format,
+                    format!(
+                        "{name}: decoded {} bytes, {} declared",
+                        decoded.data.len(),
+                        rec.usize
+                    ),
+                );
             } else if crc32fast::hash(&decoded.data) != rec.crc {
-                out.warn(format!("{name}: CRC mismatch"));
+                out.warn(WarningKind::Checksum, format!("{name}: CRC mismatch"));
             }
             if decoded.data.is_empty() && decoded.error.is_some() {
                 return Some(entry);
             }
             if let Err(e) = ctx.charge(decoded.data.len() as u64) {
-                out.warn(format!("{name}: {e}; kept without data"));
+                out.warn(e.kind(), format!("{name}: {e}; kept without data"));
                 return Some(entry);
             }
             if decoded.error.is_some() {
@@ -448,10 +506,13 @@ fn member(
             EntryData::Owned(Blob::from(decoded.data))
         }
         m => {
-            out.warn(format!(
-                "{name}: compression method {m} ({}) not supported; kept without data",
-                method_name(m)
-            ));
+            out.warn(
+                WarningKind::Unsupported,
+                format!(
+                    "{name}: compression method {m} ({}) not supported; kept without data",
+                    method_name(m)
+                ),
+            );
             return Some(entry);
         }
     };
@@ -557,7 +618,7 @@ mod tests {
         d[cd + 8] |= 1;
         let u = unpack(&Zip, &d);
         assert_eq!(u.entries.len(), DEFLATE_MEMBERS);
-        assert!(u.warnings.iter().any(|w| w.contains("encrypted")));
+        assert!(u.warnings.iter().any(|(_, w)| w.contains("encrypted")));
         let first = u
             .entries
             .iter()
@@ -574,7 +635,7 @@ mod tests {
         let p = Zip.probe(cut).unwrap();
         assert_eq!(p.length, Some(cd as u64), "{}", p.description);
         let u = unpack(&Zip, cut);
-        assert!(u.warnings[0].contains("no central directory"));
+        assert!(u.warnings[0].1.contains("no central directory"));
         let passwd = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
         assert!(entry_bytes(cut, passwd).unwrap().starts_with(b"root:"));
         assert_eq!(u.entries.len(), DEFLATE_MEMBERS);
@@ -602,7 +663,7 @@ mod tests {
     fn entry_count_bomb_stops_at_limit() {
         let u = unpack_with_max_entries(&Zip, MANY, 100);
         assert_eq!(u.entries.len(), 100);
-        assert!(u.warnings.iter().any(|w| w.contains("limit")));
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit));
     }
 
     #[test]
@@ -617,7 +678,7 @@ mod tests {
         assert_eq!(u.entries.len(), 12);
         assert!(budget.used() <= 25 << 20);
         assert!(
-            u.warnings.iter().any(|w| w.contains("limit")),
+            u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit),
             "{:?}",
             u.warnings
         );

@@ -6,7 +6,7 @@
 
 use super::streamout::BoundedOut;
 use crate::cursor::le32;
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::limits::read_bounded;
 use crate::{Blob, FormatError};
 
@@ -219,9 +219,10 @@ impl Format for Zstd {
         }
         let mut u = out.finish(error, pos as u64, ctx)?;
         if checksum_errors > 0 {
-            u.warn(format!(
-                "{checksum_errors} zstd frame(s) fail their content checksum"
-            ));
+            u.warn(
+                WarningKind::Checksum,
+                format!("{checksum_errors} zstd frame(s) fail their content checksum"),
+            );
         }
         if frames > 1 {
             u.detail("frames", frames);
@@ -264,7 +265,7 @@ mod tests {
         d[n - 1] ^= 0xff;
         let u = crate::formats::testutil::unpack(&Zstd, &d);
         assert!(
-            u.warnings.iter().any(|w| w.contains("checksum")),
+            u.warnings.iter().any(|(k, _)| *k == WarningKind::Checksum),
             "{:?}",
             u.warnings
         );

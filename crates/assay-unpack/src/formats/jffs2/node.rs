@@ -2,6 +2,7 @@
 //! each checked against its CRCs before anything trusts it.
 
 use crate::cursor::Endian;
+use crate::format::WarningKind;
 
 pub(super) const MAGIC: u16 = 0x1985;
 pub(super) const NODE_ACCURATE: u16 = 0x2000;
@@ -105,20 +106,25 @@ pub(super) struct InodeNode {
     pub(super) node_at: usize,
 }
 
-pub(super) fn parse_dirent(n: &[u8], e: Endian) -> Result<Dirent, &'static str> {
-    let field = |off| rd32(n, off, e).ok_or("truncated");
+/// Why a node was skipped: the kind of the warning and what was wrong.
+pub(super) type Skip = (WarningKind, &'static str);
+
+const TRUNCATED: Skip = (WarningKind::Truncated, "truncated");
+
+pub(super) fn parse_dirent(n: &[u8], e: Endian) -> Result<Dirent, Skip> {
+    let field = |off| rd32(n, off, e).ok_or(TRUNCATED);
     if n.len() < DIRENT_LEN {
-        return Err("shorter than a directory entry");
+        return Err((WarningKind::Format, "shorter than a directory entry"));
     }
     if jffs2_crc(&n[..32]) != field(32)? {
-        return Err("node CRC mismatch");
+        return Err((WarningKind::Checksum, "node CRC mismatch"));
     }
     let nsize = n[28] as usize;
     let name = n
         .get(DIRENT_LEN..DIRENT_LEN + nsize)
-        .ok_or("name runs past the node")?;
+        .ok_or((WarningKind::Truncated, "name runs past the node"))?;
     if jffs2_crc(name) != field(36)? {
-        return Err("name CRC mismatch");
+        return Err((WarningKind::Checksum, "name CRC mismatch"));
     }
     Ok(Dirent {
         pino: field(12)?,
@@ -129,30 +135,26 @@ pub(super) fn parse_dirent(n: &[u8], e: Endian) -> Result<Dirent, &'static str> 
     })
 }
 
-pub(super) fn parse_inode(
-    n: &[u8],
-    pos: usize,
-    e: Endian,
-) -> Result<(u32, InodeNode), &'static str> {
-    let field = |off| rd32(n, off, e).ok_or("truncated");
+pub(super) fn parse_inode(n: &[u8], pos: usize, e: Endian) -> Result<(u32, InodeNode), Skip> {
+    let field = |off| rd32(n, off, e).ok_or(TRUNCATED);
     if n.len() < INODE_LEN {
-        return Err("shorter than an inode node");
+        return Err((WarningKind::Format, "shorter than an inode node"));
     }
     if jffs2_crc(&n[..60]) != field(64)? {
-        return Err("node CRC mismatch");
+        return Err((WarningKind::Checksum, "node CRC mismatch"));
     }
     let csize = field(48)?;
     let data = n
         .get(INODE_LEN..INODE_LEN.saturating_add(csize as usize))
-        .ok_or("data runs past the node")?;
+        .ok_or((WarningKind::Truncated, "data runs past the node"))?;
     if jffs2_crc(data) != field(60)? {
-        return Err("data CRC mismatch");
+        return Err((WarningKind::Checksum, "data CRC mismatch"));
     }
     let node = InodeNode {
         version: field(16)?,
         mode: field(20)?,
-        uid: rd16(n, 24, e).ok_or("truncated")?,
-        gid: rd16(n, 26, e).ok_or("truncated")?,
+        uid: rd16(n, 24, e).ok_or(TRUNCATED)?,
+        gid: rd16(n, 26, e).ok_or(TRUNCATED)?,
         isize: field(28)?,
         mtime: field(36)?,
         offset: field(44)?,

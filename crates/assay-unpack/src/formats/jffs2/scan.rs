@@ -6,7 +6,7 @@ use super::node::{
     NODETYPE_DIRENT, NODETYPE_INODE, NODETYPE_SUMMARY, NODE_ACCURATE,
 };
 use crate::cursor::Endian;
-use crate::format::Unpacked;
+use crate::format::{Unpacked, WarningKind};
 use std::collections::HashMap;
 
 /// Non-erased bytes that are not nodes, after the last valid node, past which the scan stops.
@@ -33,12 +33,12 @@ pub(super) fn scan(d: &[u8], e: Endian, out: &mut Unpacked) -> Scan {
     let mut pos = 0usize;
     let mut garbage = 0usize;
     let mut warned = 0usize;
-    let mut warn = |out: &mut Unpacked, msg: String| {
+    let mut warn = |out: &mut Unpacked, kind: WarningKind, msg: String| {
         warned += 1;
         if warned <= 20 {
-            out.warn(msg);
+            out.warn(kind, msg);
         } else if warned == 21 {
-            out.warn("further node warnings suppressed");
+            out.warn(WarningKind::Format, "further node warnings suppressed");
         }
     };
     while pos.saturating_add(HEADER_LEN) <= d.len() {
@@ -63,6 +63,7 @@ pub(super) fn scan(d: &[u8], e: Endian, out: &mut Unpacked) -> Scan {
         let Some(node) = d.get(pos..pos.saturating_add(totlen)) else {
             warn(
                 out,
+                WarningKind::Truncated,
                 format!("node at {pos:#x} declares {totlen} bytes past the end of the image"),
             );
             s.bad += 1;
@@ -85,8 +86,12 @@ pub(super) fn scan(d: &[u8], e: Endian, out: &mut Unpacked) -> Scan {
                     s.dirents.push(de);
                     true
                 }
-                Err(why) => {
-                    warn(out, format!("directory entry at {pos:#x} skipped: {why}"));
+                Err((kind, why)) => {
+                    warn(
+                        out,
+                        kind,
+                        format!("directory entry at {pos:#x} skipped: {why}"),
+                    );
                     false
                 }
             },
@@ -95,8 +100,8 @@ pub(super) fn scan(d: &[u8], e: Endian, out: &mut Unpacked) -> Scan {
                     s.inodes.entry(ino).or_default().push(n);
                     true
                 }
-                Err(why) => {
-                    warn(out, format!("inode node at {pos:#x} skipped: {why}"));
+                Err((kind, why)) => {
+                    warn(out, kind, format!("inode node at {pos:#x} skipped: {why}"));
                     false
                 }
             },

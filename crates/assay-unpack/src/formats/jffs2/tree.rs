@@ -6,7 +6,7 @@ use super::compress::{decompress, COMPR_NONE};
 use super::node::{rd16, rd32, Dirent, InodeNode};
 use super::scan::Scan;
 use crate::cursor::Endian;
-use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked, WarningKind};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -51,9 +51,10 @@ fn assemble(
         .unwrap_or(0);
     if size > ctx.stream_limit() || size > covered.saturating_add(16 << 20).max(d.len() as u64 * 64)
     {
-        out.warn(format!(
-            "{path}: size {size} is implausible; cut to the data written"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{path}: size {size} is implausible; cut to the data written"),
+        );
         size = covered.min(size);
     }
     ctx.charge(size)?;
@@ -90,10 +91,10 @@ fn assemble(
             Err(why) => {
                 bad += 1;
                 if bad <= 3 {
-                    out.warn(format!(
-                        "{path}: data node at {:#x} skipped: {why}",
-                        n.node_at
-                    ));
+                    out.warn(
+                        WarningKind::Decode,
+                        format!("{path}: data node at {:#x} skipped: {why}", n.node_at),
+                    );
                 }
             }
         }
@@ -160,10 +161,13 @@ pub(super) fn build(
                 continue;
             }
             if out.entries.len() >= ctx.max_entries() {
-                out.warn(format!(
-                    "more than {} entries; the rest is not listed",
-                    ctx.max_entries()
-                ));
+                out.warn(
+                    WarningKind::Limit,
+                    format!(
+                        "more than {} entries; the rest is not listed",
+                        ctx.max_entries()
+                    ),
+                );
                 return Ok(());
             }
             let path = format!("{dir_path}/{}", String::from_utf8_lossy(name));
@@ -181,9 +185,10 @@ pub(super) fn build(
                     if depth + 1 < MAX_DEPTH {
                         subdirs.push((de.ino, path.clone(), depth + 1));
                     } else {
-                        out.warn(format!(
-                            "{path}: deeper than {MAX_DEPTH} levels; not entered"
-                        ));
+                        out.warn(
+                            WarningKind::Limit,
+                            format!("{path}: deeper than {MAX_DEPTH} levels; not entered"),
+                        );
                     }
                     Entry::fs(&path, EntryKind::Directory)
                 }
@@ -215,7 +220,10 @@ pub(super) fn build(
                     let bytes = match view {
                         Some(v) => assemble(d, v, ctx, &path, out)?,
                         None => {
-                            out.warn(format!("{path}: no inode node for inode {}", de.ino));
+                            out.warn(
+                                WarningKind::Format,
+                                format!("{path}: no inode node for inode {}", de.ino),
+                            );
                             Vec::new()
                         }
                     };
@@ -233,7 +241,8 @@ pub(super) fn build(
                         u32::from(v.latest.uid),
                         u32::from(v.latest.gid),
                     )
-                    .with_detail("mtime", v.latest.mtime);
+                    .with_detail("mtime", v.latest.mtime)
+                    .with_mtime(i64::from(v.latest.mtime));
             }
             out.entries.push(entry);
         }
@@ -242,21 +251,23 @@ pub(super) fn build(
         stack.extend(subdirs);
     }
     if dir_loops > 0 {
-        out.warn(format!("{dir_loops} directory entries lead back to a directory already listed (loop or hard-linked directory); skipped"));
+        out.warn(WarningKind::Format, format!("{dir_loops} directory entries lead back to a directory already listed (loop or hard-linked directory); skipped"));
     }
     if bad_names > 0 {
-        out.warn(format!(
-            "{bad_names} directory entries with invalid names skipped"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{bad_names} directory entries with invalid names skipped"),
+        );
     }
     let orphans = names
         .values()
         .filter(|de| de.ino != 0 && !reached.contains(&de.ino))
         .count();
     if orphans > 0 {
-        out.warn(format!(
-            "{orphans} directory entries are not reachable from the root"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{orphans} directory entries are not reachable from the root"),
+        );
     }
     Ok(())
 }

@@ -37,6 +37,8 @@ pub(super) struct Inode {
     perm: u32,
     pub(super) uid: u32,
     pub(super) gid: u32,
+    /// Modification time, Unix seconds (v2 stores none for links, devices, pipes, sockets).
+    pub(super) mtime: Option<i64>,
 }
 
 impl Inode {
@@ -73,7 +75,7 @@ impl Image<'_> {
         let perm = c.u16()? as u32;
         let uid = self.id(c.u16()? as u32);
         let gid = self.id(c.u16()? as u32);
-        let _mtime = c.u32()?;
+        let mtime = Some(i64::from(c.u32()?));
         let _number = c.u32()?;
         let kind = match ty {
             1 => {
@@ -142,6 +144,7 @@ impl Image<'_> {
             perm,
             uid,
             gid,
+            mtime,
         })
     }
 
@@ -196,6 +199,18 @@ impl Image<'_> {
             _ => uid,
         };
         let base = if v3 { 96 } else { 32 };
+        // v3 keeps the time in every inode's header; v2 only in directory and file inodes.
+        let mtime_bit = match (ty, v3) {
+            (_, true) => Some(32),
+            (1, false) => Some(64),
+            (8, false) => Some(72),
+            (2, false) => Some(32),
+            _ => None,
+        };
+        let mtime = match mtime_bit {
+            Some(bit) => Some(f(bit, 32)? as i64),
+            None => None,
+        };
         let kind = match (ty, v3) {
             (1, true) => Kind::Dir {
                 size: f(128, 19)?.saturating_sub(3),
@@ -250,6 +265,7 @@ impl Image<'_> {
             perm,
             uid,
             gid,
+            mtime,
         })
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Superblock {
     pub minor: u16,
     /// Inodes in the image.
     pub inodes: u32,
+    /// When the image was made, Unix seconds.
+    pub mkfs_time: u32,
     /// Data block size in bytes (a power of two, 4 KiB to 1 MiB).
     pub block_size: u32,
     /// Fragment entries.
@@ -100,6 +102,7 @@ impl Superblock {
                     major,
                     minor,
                     inodes: u32_at(4)?,
+                    mkfs_time: u32_at(8)?,
                     block_size,
                     fragments: u32_at(16)?,
                     comp: Compression::from_id(u16_at(20)?)?,
@@ -130,6 +133,7 @@ impl Superblock {
                     major,
                     minor,
                     inodes: u32_at(4)?,
+                    mkfs_time: u32_at(39)?,
                     block_size,
                     fragments: u32_at(55)?,
                     comp: Compression::Gzip,

@@ -7,7 +7,7 @@ use super::inode::Kind;
 use super::table::Table;
 use super::Superblock;
 use crate::cursor::Endian;
-use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub(super) struct Image<'a> {
     pub(super) uids: Vec<u32>,
     pub(super) gids: Vec<u32>,
     pub(super) frag_cache: Vec<(u32, Arc<Vec<u8>>)>,
-    pub(super) warnings: Vec<String>,
+    pub(super) warnings: Vec<(WarningKind, String)>,
 }
 
 /// Unpack a parsed image.
@@ -71,7 +71,10 @@ pub(crate) fn unpack(
     img.load_ids();
     img.load_frags();
 
-    let mut out = Unpacked::default();
+    let mut out = Unpacked {
+        mtime: Some(i64::from(sb.mkfs_time)),
+        ..Unpacked::default()
+    };
     out.detail("version", format!("{}.{}", sb.major, sb.minor));
     out.detail(
         "endianness",
@@ -89,9 +92,9 @@ pub(crate) fn unpack(
 }
 
 impl Image<'_> {
-    pub(super) fn warn(&mut self, msg: impl Into<String>) {
+    pub(super) fn warn(&mut self, kind: WarningKind, msg: impl Into<String>) {
         if self.warnings.len() < 100 {
-            self.warnings.push(msg.into());
+            self.warnings.push((kind, msg.into()));
         }
     }
 
@@ -119,26 +122,32 @@ impl Image<'_> {
             let list = match self.read_dir(block, offset, size) {
                 Ok(l) => l,
                 Err(e) => {
-                    self.warn(format!("directory {}: {e}", display(&path)));
+                    self.warn(e.kind(), format!("directory {}: {e}", display(&path)));
                     continue;
                 }
             };
             let mut subdirs = Vec::new();
             for de in list {
                 if out.entries.len() >= max_entries {
-                    self.warn(format!("more than {max_entries} entries; rest skipped"));
+                    self.warn(
+                        WarningKind::Limit,
+                        format!("more than {max_entries} entries; rest skipped"),
+                    );
                     return Ok(());
                 }
                 let name = String::from_utf8_lossy(&de.name).into_owned();
                 if name.is_empty() || name == "." || name == ".." || name.contains('/') {
-                    self.warn(format!("bad name {name:?} in {}", display(&path)));
+                    self.warn(
+                        WarningKind::Format,
+                        format!("bad name {name:?} in {}", display(&path)),
+                    );
                     continue;
                 }
                 let p = format!("{path}/{name}");
                 let ino = match self.inode(de.inode) {
                     Ok(i) => i,
                     Err(e) => {
-                        self.warn(format!("{p}: {e}"));
+                        self.warn(e.kind(), format!("{p}: {e}"));
                         continue;
                     }
                 };
@@ -173,9 +182,9 @@ impl Image<'_> {
                                 let (bytes, err) = self.file_data(*start, *size, *frag, blocks);
                                 if let Some(e) = err {
                                     if matches!(e, FormatError::Limit(_)) {
-                                        out.warn(format!("{p}: {e}"));
+                                        out.warn(e.kind(), format!("{p}: {e}"));
                                     } else {
-                                        self.warn(format!("{p}: {e}"));
+                                        self.warn(e.kind(), format!("{p}: {e}"));
                                     }
                                 }
                                 let b = Blob::from(bytes);
@@ -186,14 +195,19 @@ impl Image<'_> {
                         Entry::fs(&p, EntryKind::File).with_data(EntryData::Owned(blob))
                     }
                 };
-                out.entries.push(entry.with_owner(mode, uid, gid));
+                let mut entry = entry.with_owner(mode, uid, gid);
+                entry.mtime = ino.mtime;
+                out.entries.push(entry);
                 if let Kind::Dir { .. } = ino.kind {
                     if depth + 1 >= MAX_DEPTH {
-                        self.warn(format!("{p}: directories nested deeper than {MAX_DEPTH}"));
+                        self.warn(
+                            WarningKind::Limit,
+                            format!("{p}: directories nested deeper than {MAX_DEPTH}"),
+                        );
                     } else if visited.insert(de.inode) {
                         subdirs.push((ino, p, depth + 1));
                     } else {
-                        self.warn(format!("{p}: directory loop"));
+                        self.warn(WarningKind::Format, format!("{p}: directory loop"));
                     }
                 }
             }

@@ -3,6 +3,7 @@
 
 use super::reader::Image;
 use crate::cursor::Cursor;
+use crate::format::WarningKind;
 use crate::FormatError;
 use std::collections::BTreeMap;
 
@@ -70,7 +71,7 @@ impl Image<'_> {
                 }
                 Err(e @ FormatError::Limit(_)) => return Err(e),
                 Err(e) => {
-                    self.warn(format!("{what} table: {e}"));
+                    self.warn(e.kind(), format!("{what} table: {e}"));
                     break;
                 }
             }
@@ -92,7 +93,7 @@ impl Image<'_> {
                 break;
             };
             let Ok(mut c) = Cursor::at(self.data, at, self.sb.endian) else {
-                self.warn("table index runs past the end");
+                self.warn(WarningKind::Truncated, "table index runs past the end");
                 break;
             };
             let p = if ptr == 8 {
@@ -101,13 +102,13 @@ impl Image<'_> {
                 c.u32().map(u64::from)
             };
             let Ok(p) = p else {
-                self.warn("table index runs past the end");
+                self.warn(WarningKind::Truncated, "table index runs past the end");
                 break;
             };
             match self.meta_block(p) {
                 Ok((b, _)) => out.extend_from_slice(&b),
                 Err(e) => {
-                    self.warn(format!("table block at {p:#x}: {e}"));
+                    self.warn(e.kind(), format!("table block at {p:#x}: {e}"));
                     break;
                 }
             }

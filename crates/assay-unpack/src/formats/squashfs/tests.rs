@@ -18,8 +18,11 @@ macro_rules! fixture {
             assert!(u.warnings.is_empty(), "{:?}", u.warnings);
             assert_eq!(u.details["compression"], $comp);
             check($file, data, &u.entries, EXPECTED, &Check::EXACT);
+            // fixtures/scripts/squashfs.sh dates the tree and the image SOURCE_DATE_EPOCH.
+            assert_eq!(u.mtime, Some(1_700_000_000), "superblock creation time");
             for e in &u.entries {
                 assert_eq!((e.uid, e.gid), (Some(0), Some(0)), "{}", e.path);
+                assert_eq!(e.mtime, Some(1_700_000_000), "{}", e.path);
             }
         }
     };
@@ -138,6 +141,16 @@ fn real_v2_vendor_lzma() {
         .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
         .count();
     assert_eq!(links, 68);
+    // Version 2 dates the image and its file and directory inodes, not its links.
+    assert_eq!(u.mtime, Some(1_234_429_795));
+    assert_eq!(busybox.mtime, Some(1_234_429_780));
+    let bin = u.entries.iter().find(|e| e.path == "/bin").unwrap();
+    assert_eq!(bin.mtime, Some(1_234_429_739));
+    assert!(u
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
+        .all(|e| e.mtime.is_none()));
 }
 
 /// Hostile variants of the real legacy image, flipped in its tables (the legacy, bit-packed

@@ -21,7 +21,7 @@ mod scan;
 mod volume;
 mod vtbl;
 
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 use geometry::{detect_peb_size, image_length};
 use headers::parse_ec_header;
@@ -80,25 +80,31 @@ impl Format for Ubi {
         let pebs = data.len().div_ceil(peb);
         out.detail("pebs", pebs);
         if !data.len().is_multiple_of(peb) {
-            out.warn(format!(
-                "image ends {} bytes into PEB {}: last PEB truncated",
-                data.len() % peb,
-                pebs - 1
-            ));
+            out.warn(
+                WarningKind::Truncated,
+                format!(
+                    "image ends {} bytes into PEB {}: last PEB truncated",
+                    data.len() % peb,
+                    pebs - 1
+                ),
+            );
         }
 
         let mut scan = Self::scan_pebs(data, peb, &first);
         if scan.bad_ec > 0 {
-            out.warn(format!(
-                "{} PEBs with a bad erase-counter header",
-                scan.bad_ec
-            ));
+            out.warn(
+                WarningKind::Format,
+                format!("{} PEBs with a bad erase-counter header", scan.bad_ec),
+            );
         }
         if scan.bad_vid > 0 {
-            out.warn(format!(
-                "{} PEBs with a bad volume-ID header (their LEBs are lost)",
-                scan.bad_vid
-            ));
+            out.warn(
+                WarningKind::Format,
+                format!(
+                    "{} PEBs with a bad volume-ID header (their LEBs are lost)",
+                    scan.bad_vid
+                ),
+            );
         }
         out.detail("erased_pebs", scan.erased);
         if scan.stale > 0 {
@@ -119,7 +125,10 @@ impl Format for Ubi {
             .map(parse_volume_table)
             .collect();
         if copies.is_empty() {
-            out.warn("no volume table (layout volume missing): volumes named by id");
+            out.warn(
+                WarningKind::Format,
+                "no volume table (layout volume missing): volumes named by id",
+            );
         }
         for copy in copies.iter().rev() {
             for rec in copy.iter().flatten() {
@@ -137,7 +146,10 @@ impl Format for Ubi {
             })
             .unwrap_or_default();
         if !bad.is_empty() {
-            out.warn(format!("volume-table records with a bad CRC: {bad:?}"));
+            out.warn(
+                WarningKind::Checksum,
+                format!("volume-table records with a bad CRC: {bad:?}"),
+            );
         }
         out.detail("volumes", table.len());
 
@@ -145,9 +157,10 @@ impl Format for Ubi {
         for id in scan.volumes.keys() {
             if !table.contains_key(id) {
                 if !copies.is_empty() {
-                    out.warn(format!(
-                        "LEBs of volume {id} which the volume table does not list"
-                    ));
+                    out.warn(
+                        WarningKind::Format,
+                        format!("LEBs of volume {id} which the volume table does not list"),
+                    );
                 }
                 ids.push(*id);
             }
@@ -164,7 +177,7 @@ impl Format for Ubi {
                 Ok(entry) => out.entries.push(entry),
                 // The budget is spent: keep the volumes already assembled.
                 Err(e) => {
-                    out.warn(format!("volume {id} not assembled: {e}"));
+                    out.warn(e.kind(), format!("volume {id} not assembled: {e}"));
                     break;
                 }
             }

@@ -72,7 +72,7 @@ fn bad_vid_crc_loses_only_that_leb() {
     // PEB 16 holds LEB 0 of the `raw` volume.
     img[16 * PEB + 64 + 20] ^= 0x55;
     let u = unpack(&Ubi, &img);
-    assert!(u.warnings.iter().any(|w| w.contains("bad volume-ID")));
+    assert!(u.warnings.iter().any(|(_, w)| w.contains("bad volume-ID")));
     let raw = entry_bytes(&img, volume(&u, "raw")).unwrap();
     assert_eq!(raw.len(), 2 * 15872);
     assert!(raw[..15872].iter().all(|&b| b == 0xFF));
@@ -87,7 +87,10 @@ fn bad_vid_crc_loses_only_that_leb() {
 fn truncated_image_keeps_earlier_volumes() {
     let cut = &IMG[..17 * PEB + 3000];
     let u = unpack(&Ubi, cut);
-    assert!(u.warnings.iter().any(|w| w.contains("truncated")));
+    assert!(u
+        .warnings
+        .iter()
+        .any(|(k, w)| *k == WarningKind::Truncated && w.contains("truncated")));
     assert_eq!(u.entries.len(), 3);
     assert_eq!(
         sha_hex(&entry_bytes(cut, volume(&u, "firmware-blob")).unwrap()),

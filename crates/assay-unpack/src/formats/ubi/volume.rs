@@ -5,7 +5,7 @@ use super::headers::{VOL_DYNAMIC, VOL_STATIC};
 use super::mtd_crc32;
 use super::scan::LebCopy;
 use super::vtbl::VolumeRecord;
-use crate::format::{Entry, EntryData, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 use std::collections::BTreeMap;
 
@@ -52,9 +52,10 @@ pub(super) fn assemble_volume(
         .map(|(&l, &c)| (l, c))
         .collect();
     if dropped > 0 {
-        out.warn(format!(
-            "volume {name:?}: {dropped} LEBs numbered beyond the volume's size ignored"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("volume {name:?}: {dropped} LEBs numbered beyond the volume's size ignored"),
+        );
     }
 
     let leb_bytes = |c: &LebCopy, len: usize| -> &[u8] {
@@ -110,9 +111,10 @@ pub(super) fn assemble_volume(
         }
     }
     if truncated {
-        out.warn(format!(
-            "volume {name:?} larger than the stream limit of {limit} bytes: cut"
-        ));
+        out.warn(
+            WarningKind::Limit,
+            format!("volume {name:?} larger than the stream limit of {limit} bytes: cut"),
+        );
     }
     if holes > 0 {
         let what = if is_static {
@@ -120,17 +122,22 @@ pub(super) fn assemble_volume(
         } else {
             "unmapped LEBs"
         };
-        out.warn(format!("volume {name:?}: {holes} {what} filled with 0xFF"));
+        out.warn(
+            WarningKind::Format,
+            format!("volume {name:?}: {holes} {what} filled with 0xFF"),
+        );
     }
     if short > 0 {
-        out.warn(format!(
-            "volume {name:?}: {short} LEBs cut short by the image's end, padded with 0xFF"
-        ));
+        out.warn(
+            WarningKind::Truncated,
+            format!("volume {name:?}: {short} LEBs cut short by the image's end, padded with 0xFF"),
+        );
     }
     if bad_crc > 0 {
-        out.warn(format!(
-            "volume {name:?}: {bad_crc} LEBs whose data CRC does not match"
-        ));
+        out.warn(
+            WarningKind::Checksum,
+            format!("volume {name:?}: {bad_crc} LEBs whose data CRC does not match"),
+        );
     }
     let mut entry = Entry::stream(
         format!("volume:{name}"),
@@ -149,9 +156,10 @@ pub(super) fn assemble_volume(
             entry = entry.with_detail("autoresize", "yes");
         }
         if r.upd_marker {
-            out.warn(format!(
-                "volume {name:?} has its update marker set: an update was interrupted"
-            ));
+            out.warn(
+                WarningKind::Format,
+                format!("volume {name:?} has its update marker set: an update was interrupted"),
+            );
             entry = entry.with_detail("update_interrupted", "yes");
         }
     }

@@ -3,7 +3,7 @@
 
 use super::fs::{Block, Fs, Inode};
 use super::node::BLOCK_SIZE;
-use crate::format::UnpackContext;
+use crate::format::{UnpackContext, WarningKind};
 use crate::limits::read_bounded;
 use crate::FormatError;
 
@@ -17,7 +17,7 @@ impl Fs<'_> {
         inum: u64,
         ino: &Inode,
         ctx: &UnpackContext,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<(WarningKind, String)>,
     ) -> Result<Vec<u8>, FormatError> {
         let blocks: Vec<(u32, &Block)> = self
             .blocks
@@ -30,14 +30,18 @@ impl Fs<'_> {
             .unwrap_or(0);
         let mut size = ino.size;
         if size > data_end.saturating_add(MAX_SPARSE_TAIL) {
-            warnings.push(format!(
-                "inode {inum}: size {size} but data ends at {data_end}; sparse tail not materialised"
+            warnings.push((
+                WarningKind::Format,
+                format!(
+                    "inode {inum}: size {size} but data ends at {data_end}; sparse tail not materialised"
+                ),
             ));
             size = data_end;
         }
         if size > ctx.stream_limit() {
-            warnings.push(format!(
-                "inode {inum}: {size} bytes exceed the stream limit: cut"
+            warnings.push((
+                WarningKind::Limit,
+                format!("inode {inum}: {size} bytes exceed the stream limit: cut"),
             ));
             size = ctx.stream_limit();
         }
@@ -61,7 +65,10 @@ impl Fs<'_> {
             }
         }
         if bad > 0 {
-            warnings.push(format!("inode {inum}: {bad} data blocks failed to decode"));
+            warnings.push((
+                WarningKind::Decode,
+                format!("inode {inum}: {bad} data blocks failed to decode"),
+            ));
         }
         Ok(out)
     }

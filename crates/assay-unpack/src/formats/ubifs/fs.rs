@@ -19,6 +19,8 @@ pub(super) struct Inode<'a> {
     pub(super) gid: u32,
     pub(super) mode: u32,
     pub(super) flags: u32,
+    /// Modification time, Unix seconds.
+    pub(super) mtime: Option<i64>,
     pub(super) data: &'a [u8],
 }
 
@@ -104,6 +106,7 @@ impl<'a> Fs<'a> {
                     gid: le32(b, 100).unwrap_or(0),
                     mode: le32(b, 104).unwrap_or(0),
                     flags: le32(b, 108).unwrap_or(0),
+                    mtime: le64(b, 72).and_then(|t| i64::try_from(t).ok()),
                     data: &data[..data_len.min(data.len())],
                 };
                 if self.inodes.get(&inum).is_none_or(|o| o.sqnum < node.sqnum) {

@@ -5,7 +5,7 @@ use super::fs::Fs;
 use super::node::{read_node, IDX_NODE, IDX_NODE_SIZE, MIN_BRANCH_SIZE};
 use super::superblock::Master;
 use crate::cursor::{le16, le32};
-use crate::format::Unpacked;
+use crate::format::{Unpacked, WarningKind};
 use std::collections::HashSet;
 
 const MAX_INDEX_DEPTH: usize = 64;
@@ -76,9 +76,10 @@ impl Fs<'_> {
             }
         }
         if too_deep {
-            out.warn(format!(
-                "index deeper than {MAX_INDEX_DEPTH} levels: lower levels skipped"
-            ));
+            out.warn(
+                WarningKind::Limit,
+                format!("index deeper than {MAX_INDEX_DEPTH} levels: lower levels skipped"),
+            );
         }
         root_ok
     }

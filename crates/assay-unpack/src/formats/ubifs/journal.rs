@@ -4,7 +4,7 @@
 use super::fs::Fs;
 use super::node::{scan_nodes, CS_NODE, REF_NODE};
 use crate::cursor::le32;
-use crate::format::Unpacked;
+use crate::format::{Unpacked, WarningKind};
 use std::collections::HashSet;
 
 const LOG_LNUM: usize = 3;
@@ -62,7 +62,7 @@ impl Fs<'_> {
             replayed += self.scan_leb(lnum, offs, cs_sqnum);
         }
         if replayed > 0 {
-            out.warn(format!(
+            out.warn(WarningKind::Format, format!(
                 "{replayed} journal nodes in {buds} buds are not in the index yet (uncommitted); replayed over it"
             ));
             out.detail("journal_nodes", replayed);

@@ -23,7 +23,7 @@ mod node;
 mod superblock;
 mod tree;
 
-use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 use fs::Fs;
 use node::SB_NODE;
@@ -92,7 +92,10 @@ impl Format for Ubifs {
                 .collect::<String>(),
         );
         if sb.flags & FLG_ENCRYPTION != 0 {
-            out.warn("file-system encryption is enabled: encrypted names and data stay opaque");
+            out.warn(
+                WarningKind::Unsupported,
+                "file-system encryption is enabled: encrypted names and data stay opaque",
+            );
         }
         if sb.flags & FLG_AUTHENTICATION != 0 {
             out.detail("authenticated", "yes");
@@ -114,21 +117,27 @@ impl Format for Ubifs {
             fs.replay_journal(sb.log_lebs.min(1024) as usize, &mut out);
         } else {
             // Without an index, every node with a valid CRC is the best evidence left.
-            out.warn(if master.is_none() {
-                "no valid master node: file system rebuilt from a scan of every LEB"
-            } else {
-                "index root unreadable: file system rebuilt from a scan of every LEB"
-            });
+            out.warn(
+                WarningKind::Format,
+                if master.is_none() {
+                    "no valid master node: file system rebuilt from a scan of every LEB"
+                } else {
+                    "index root unreadable: file system rebuilt from a scan of every LEB"
+                },
+            );
             let lebs = data.len().div_ceil(sb.leb_size);
             for lnum in 1..lebs {
                 fs.scan_leb(lnum, 0, 0);
             }
         }
         if fs.bad_nodes > 0 {
-            out.warn(format!(
-                "{} nodes unreadable (bad CRC, bad length or not where the index points)",
-                fs.bad_nodes
-            ));
+            out.warn(
+                WarningKind::Checksum,
+                format!(
+                    "{} nodes unreadable (bad CRC, bad length or not where the index points)",
+                    fs.bad_nodes
+                ),
+            );
         }
         out.detail("inodes", fs.inodes.len());
         build_tree(&fs, ctx, &mut out)?;

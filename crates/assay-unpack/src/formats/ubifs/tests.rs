@@ -77,7 +77,7 @@ fn damaged_data_node_is_reported_and_the_rest_read() {
     let pos = hit.expect("a data node");
     img[pos + 60] ^= 0xFF;
     let u = unpack(&Ubifs, &img);
-    assert!(u.warnings.iter().any(|w| w.contains("unreadable")));
+    assert!(u.warnings.iter().any(|(_, w)| w.contains("unreadable")));
     assert!(u.entries.len() >= 20);
 }
 
@@ -87,7 +87,10 @@ fn missing_master_falls_back_to_scanning() {
     let leb = 15872;
     img[leb..3 * leb].fill(0xFF);
     let u = unpack(&Ubifs, &img);
-    assert!(u.warnings.iter().any(|w| w.contains("no valid master")));
+    assert!(u
+        .warnings
+        .iter()
+        .any(|(_, w)| w.contains("no valid master")));
     check_against_manifest(&img, &u);
 }
 
@@ -168,7 +171,7 @@ fn directory_loops_are_cut() {
         mk_node(DENT_NODE, 102, &dent(c, deep as u64, b"back")),
     ]);
     let u = unpack(&Ubifs, &img);
-    assert!(u.warnings.iter().any(|w| w.contains("reached twice")));
+    assert!(u.warnings.iter().any(|(_, w)| w.contains("reached twice")));
     assert_eq!(u.entries.len(), before.entries.len() + 2);
 }
 
@@ -204,7 +207,7 @@ fn journal_nodes_are_replayed_over_the_index() {
 
     let u = unpack(&Ubifs, &img);
     assert!(
-        u.warnings.iter().any(|w| w.contains("journal")),
+        u.warnings.iter().any(|(_, w)| w.contains("journal")),
         "{:?}",
         u.warnings
     );
@@ -224,7 +227,7 @@ fn torn_index_leb_falls_back_to_scanning() {
     assert!(
         u.warnings
             .iter()
-            .any(|w| w.contains("index root unreadable")),
+            .any(|(_, w)| w.contains("index root unreadable")),
         "{:?}",
         u.warnings
     );

@@ -3,7 +3,7 @@
 
 use super::fs::{Dirent, Fs, Inode};
 use crate::cursor::{le32, le64};
-use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked};
+use crate::format::{Entry, EntryData, EntryKind, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
 use std::collections::{HashMap, HashSet};
 
@@ -83,9 +83,9 @@ pub(super) fn build_tree(
         }
         let name = String::from_utf8_lossy(d.name).replace('/', "_");
         if name.is_empty() || name == "." || name == ".." {
-            warnings.push(format!(
-                "entry with name {name:?} in inode {} skipped",
-                d.parent
+            warnings.push((
+                WarningKind::Format,
+                format!("entry with name {name:?} in inode {} skipped", d.parent),
             ));
             continue;
         }
@@ -99,6 +99,7 @@ pub(super) fn build_tree(
         let mut entry = Entry::fs(path.clone(), kind.clone())
             .with_owner(ino.mode, ino.uid, ino.gid)
             .with_detail("inode", d.inum);
+        entry.mtime = ino.mtime;
         if ino.nlink > 1 && kind != EntryKind::Directory {
             entry = entry.with_detail("nlink", ino.nlink);
         }
@@ -123,7 +124,7 @@ pub(super) fn build_tree(
                             Some(b)
                         }
                         Err(e) => {
-                            warnings.push(format!("{path}: {e}"));
+                            warnings.push((e.kind(), format!("{path}: {e}")));
                             None
                         }
                     },
@@ -149,34 +150,43 @@ pub(super) fn build_tree(
         }
         out.entries.push(entry);
     }
-    for w in warnings {
-        out.warn(w);
+    for (kind, w) in warnings {
+        out.warn(kind, w);
     }
     if full {
-        out.warn(format!(
-            "more than {} entries: the rest are not listed",
-            ctx.max_entries()
-        ));
+        out.warn(
+            WarningKind::Limit,
+            format!(
+                "more than {} entries: the rest are not listed",
+                ctx.max_entries()
+            ),
+        );
     }
     if unfilled > 1 {
-        out.warn(format!(
-            "{unfilled} files listed without their bytes (unpack budget spent)"
-        ));
+        out.warn(
+            WarningKind::Limit,
+            format!("{unfilled} files listed without their bytes (unpack budget spent)"),
+        );
     }
     if missing > 0 {
-        out.warn(format!(
-            "{missing} directory entries point to inodes that are not in the index"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{missing} directory entries point to inodes that are not in the index"),
+        );
     }
     if loops > 0 {
-        out.warn(format!(
+        out.warn(
+            WarningKind::Format,
+            format!(
             "{loops} directories reached twice (loop or hard-linked directory): not descended again"
-        ));
+        ),
+        );
     }
     if too_deep > 0 {
-        out.warn(format!(
-            "{too_deep} directories deeper than {MAX_PATH_DEPTH} levels: not descended"
-        ));
+        out.warn(
+            WarningKind::Limit,
+            format!("{too_deep} directories deeper than {MAX_PATH_DEPTH} levels: not descended"),
+        );
     }
     let orphans = fs
         .inodes
@@ -184,9 +194,10 @@ pub(super) fn build_tree(
         .filter(|(i, ino)| !reached.contains(i) && ino.flags & XATTR_FL == 0 && ino.nlink > 0)
         .count();
     if orphans > 0 {
-        out.warn(format!(
-            "{orphans} inodes are not linked from any directory (orphans)"
-        ));
+        out.warn(
+            WarningKind::Format,
+            format!("{orphans} inodes are not linked from any directory (orphans)"),
+        );
     }
     Ok(())
 }

@@ -19,7 +19,9 @@ pub mod symtab;
 
 use super::firmware_code::{c_string_at, guess_arch, string_starts};
 use crate::cursor::Endian;
-use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
 use crate::{Blob, FormatError};
 use std::fmt::Write as _;
 
@@ -289,22 +291,28 @@ impl Format for VxWorks {
                     out.detail("symbol_table_count_word", "matches the records");
                 }
                 if t.unreadable > 0 {
-                    out.warn(format!(
-                        "{} of {} symbol records name no readable string",
-                        t.unreadable, t.records
-                    ));
+                    out.warn(
+                        WarningKind::Format,
+                        format!(
+                            "{} of {} symbol records name no readable string",
+                            t.unreadable, t.records
+                        ),
+                    );
                 }
                 if t.symbols.len() + t.unreadable < t.records {
-                    out.warn(format!(
-                        "symbol table of {} records; only the first {} read (entry limit)",
-                        t.records,
-                        ctx.max_entries()
-                    ));
+                    out.warn(
+                        WarningKind::Limit,
+                        format!(
+                            "symbol table of {} records; only the first {} read (entry limit)",
+                            t.records,
+                            ctx.max_entries()
+                        ),
+                    );
                 }
                 if let Some(v) = &id.version {
                     let generation = major(t.layout.generation());
                     if major(&v.version) != generation {
-                        out.warn(format!(
+                        out.warn(WarningKind::Format, format!(
                             "version string says VxWorks {} but the symbol records have the {} layout",
                             v.version,
                             t.layout.generation()
