@@ -574,6 +574,7 @@ pub mod testutil {
             contents.push(data.map(|d| Blob::from(d.to_vec())));
         }
         UnpackResult {
+            timing_dependent: false,
             image: ImageInfo {
                 name: "test.bin".into(),
                 size: 0,

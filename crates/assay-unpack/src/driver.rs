@@ -29,6 +29,9 @@ pub const DESCRIBES: &str = "describes";
 /// (a hard link, a shared extent): the earlier entry's path. The node shares that entry's
 /// content and hash and is not searched again.
 pub const SAME_AS: &str = "same_as";
+/// A container may spend at most 1/`FAIR_SHARE` of what its blob has left (see
+/// [`Run::analyse_blob`]).
+pub const FAIR_SHARE: u64 = 2;
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -82,6 +85,11 @@ pub struct UnpackResult {
     pub warnings: Vec<Warning>,
     /// Figures of the run.
     pub stats: Stats,
+    /// The tree-wide node limit fired. Byte budgets are shared out by position (the tree
+    /// does not depend on thread timing), but the node count is one counter for all
+    /// branches, so which branch it stopped can: a caller that needs a reproducible tree
+    /// unpacks again on one thread.
+    pub timing_dependent: bool,
 }
 
 impl UnpackResult {
@@ -124,6 +132,10 @@ enum Children {
 struct BlobAnalysis {
     children: Vec<Pending>,
     warnings: Vec<(WarningKind, String)>,
+    /// Bytes this blob's branch spent (decoded here and below).
+    spent: u64,
+    /// Whether a limit stopped something in this branch.
+    stopped: bool,
 }
 
 /// The engine: a registry of formats and the scanner built from it.
@@ -203,13 +215,21 @@ impl Unpacker {
             budget: Budget::new(limits),
             cache: Mutex::new(HashMap::new()),
             nodes: AtomicUsize::new(1),
+            nodes_refused: AtomicBool::new(false),
             scanned: AtomicU64::new(0),
             progress: opts.progress.clone(),
             cancel: opts.cancel.clone(),
         };
         let (hash, prescanned) = run.scan_image(&data);
         let top = Lineage { hash, up: None };
-        let analysis = run.analyse_blob(&data, 0, Role::Image, Some(&top), Some(prescanned));
+        let analysis = run.analyse_blob(
+            &data,
+            0,
+            Role::Image,
+            Some(&top),
+            Some(prescanned),
+            &run.budget,
+        );
         let mut root = Node::new(0, None, NodeKind::Image, name.to_string());
         root.size = data.len() as u64;
         root.sha256 = Some(hex(&hash));
@@ -258,6 +278,7 @@ impl Unpacker {
             contents: flat.contents,
             warnings: flat.warnings,
             stats,
+            timing_dependent: run.nodes_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -280,8 +301,8 @@ impl Lineage<'_> {
     }
 }
 
-/// Content hash of a blob and whether it was searched as a file.
-type CacheKey = ([u8; 32], bool);
+/// Content hash of a blob, whether it was searched as a file, and its share of the budget.
+type CacheKey = ([u8; 32], bool, u64);
 
 /// State shared by all threads of one unpack run.
 struct Run<'e> {
@@ -289,6 +310,8 @@ struct Run<'e> {
     budget: Budget,
     cache: Mutex<HashMap<CacheKey, Arc<BlobAnalysis>>>,
     nodes: AtomicUsize,
+    /// Set when the node limit refused nodes (see [`UnpackResult::timing_dependent`]).
+    nodes_refused: AtomicBool,
     scanned: AtomicU64,
     progress: Option<Arc<ProgressFn>>,
     cancel: CancelToken,
@@ -297,7 +320,11 @@ struct Run<'e> {
 impl Run<'_> {
     fn take_nodes(&self, n: usize) -> bool {
         let before = self.nodes.fetch_add(n, Ordering::Relaxed);
-        before + n <= self.budget.limits().max_nodes
+        let ok = before + n <= self.budget.limits().max_nodes;
+        if !ok {
+            self.nodes_refused.store(true, Ordering::Relaxed);
+        }
+        ok
     }
 
     /// Analyse a blob once per content: the cache key is its hash plus whether it is
@@ -310,6 +337,7 @@ impl Run<'_> {
         depth: usize,
         role: Role,
         up: Option<&Lineage<'_>>,
+        share: u64,
     ) -> Arc<BlobAnalysis> {
         if Lineage::contains(up, &hash) {
             return Arc::new(BlobAnalysis {
@@ -319,14 +347,23 @@ impl Run<'_> {
                     "this content is identical to a container it sits in; not unpacked again"
                         .into(),
                 )],
+                spent: 0,
+                stopped: false,
             });
         }
-        let key = (hash, role == Role::File);
+        // The share is part of the key: a blob's analysis is a function of its bytes, how it
+        // is searched and what it may spend, so a repeat gets what a fresh analysis would,
+        // whichever thread came first.
+        let key = (hash, role == Role::File, share);
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return hit;
         }
         let here = Lineage { hash, up };
-        let analysis = Arc::new(self.analyse_blob(data, depth, role, Some(&here), None));
+        let pool = self.budget.share(share);
+        let mut analysis = self.analyse_blob(data, depth, role, Some(&here), None, &pool);
+        analysis.spent = pool.used();
+        analysis.stopped = pool.was_stopped();
+        let analysis = Arc::new(analysis);
         if let Ok(mut c) = self.cache.lock() {
             c.entry(key).or_insert_with(|| Arc::clone(&analysis));
         }
@@ -380,6 +417,7 @@ impl Run<'_> {
         role: Role,
         lineage: Option<&Lineage<'_>>,
         prescanned: Option<Vec<(Candidate, Option<Probe>)>>,
+        pool: &Budget,
     ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
         if self.cancel.is_cancelled() {
@@ -442,22 +480,30 @@ impl Run<'_> {
                 None => data.slice(cand.start..data.len()),
             };
             let Some(view) = view else { continue };
-            let ctx = UnpackContext {
-                budget: &self.budget,
-            };
+            // A container may spend a fair share of what is left here, so that a bomb in
+            // front never starves what follows it; what it leaves is returned.
+            let share = pool.share(pool.remaining() / FAIR_SHARE);
+            let ctx = UnpackContext { budget: &share };
             let result = format.unpack(&view, &ctx);
             let (unpacked, error) = match result {
                 Ok(u) => (u, None),
                 Err(e) if probe.length.is_some() => (Unpacked::default(), Some(e)),
                 // A stream candidate whose decoder fails at once is a false hit of a
                 // short magic, not a broken container.
-                Err(_) => continue,
+                Err(_) => {
+                    settle(pool, &share);
+                    continue;
+                }
             };
             let consumed = span
                 .or(unpacked.consumed.map(|c| c.min(available)))
                 .unwrap_or(available);
             if consumed == 0 {
+                settle(pool, &share);
                 continue;
+            }
+            if limit_stopped(&unpacked, error.as_ref()) {
+                share.mark_stopped();
             }
             if cand.start > gaps_from {
                 self.push_unknown(&mut out, data, gaps_from, cand.start);
@@ -471,7 +517,9 @@ impl Run<'_> {
                 unpacked,
                 depth,
                 lineage,
+                &share,
             );
+            settle(pool, &share);
             if let Some(l) = probe.length {
                 if l > available {
                     container.warnings.push((
@@ -512,10 +560,10 @@ impl Run<'_> {
                 !claimed.iter().any(|&(s, e)| s <= at && at < e)
             })
             .collect();
-        let overlays = self.describe_whole(data, &free_markers, depth, lineage);
+        let overlays = self.describe_whole(data, &free_markers, depth, lineage, pool);
         if out.children.is_empty() {
             if role != Role::File || data.len() >= 4096 {
-                self.try_fallbacks(&mut out, data, depth, lineage);
+                self.try_fallbacks(&mut out, data, depth, lineage, pool);
             }
             if out.children.is_empty() && role == Role::Image {
                 self.push_unknown(&mut out, data, 0, data.len());
@@ -540,6 +588,7 @@ impl Run<'_> {
         markers: &[Candidate],
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
     ) -> Vec<Pending> {
         let mut formats: Vec<usize> = markers.iter().map(|c| c.format).collect();
         formats.sort_unstable();
@@ -550,13 +599,15 @@ impl Run<'_> {
             let Some(probe) = format.probe(data) else {
                 continue;
             };
-            let ctx = UnpackContext {
-                budget: &self.budget,
-            };
+            let share = pool.share(pool.remaining() / FAIR_SHARE);
+            let ctx = UnpackContext { budget: &share };
             let (unpacked, error) = match format.unpack(data, &ctx) {
                 Ok(u) => (u, None),
                 Err(e) => (Unpacked::default(), Some(e)),
             };
+            if limit_stopped(&unpacked, error.as_ref()) {
+                share.mark_stopped();
+            }
             let mut container = self.container(
                 format,
                 &probe.description,
@@ -566,7 +617,9 @@ impl Run<'_> {
                 unpacked,
                 depth,
                 lineage,
+                &share,
             );
+            settle(pool, &share);
             if let Some(e) = error {
                 container.warnings.push((e.kind(), e.to_string()));
             }
@@ -587,17 +640,20 @@ impl Run<'_> {
         data: &Blob,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
     ) {
         for &idx in &self.engine.fallbacks {
             let format = self.engine.formats[idx];
             let Some(probe) = format.probe(data) else {
                 continue;
             };
-            let ctx = UnpackContext {
-                budget: &self.budget,
-            };
+            let share = pool.share(pool.remaining() / FAIR_SHARE);
+            let ctx = UnpackContext { budget: &share };
             match format.unpack(data, &ctx) {
                 Ok(u) => {
+                    if limit_stopped(&u, None) {
+                        share.mark_stopped();
+                    }
                     let len = data.len() as u64;
                     out.children.push(self.container(
                         format,
@@ -608,7 +664,9 @@ impl Run<'_> {
                         u,
                         depth,
                         lineage,
+                        &share,
                     ));
+                    settle(pool, &share);
                     return;
                 }
                 Err(e) => out.warnings.push((
@@ -664,6 +722,7 @@ impl Run<'_> {
         unpacked: Unpacked,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        share: &Budget,
     ) -> Pending {
         let mut node = Node::new(0, None, NodeKind::Container, format.name().to_string());
         node.format = Some(format.name().to_string());
@@ -698,7 +757,7 @@ impl Run<'_> {
             entries.clear();
         }
         let entries = resolve_hardlinks(entries, view);
-        let children = self.entries(entries, view, depth, lineage);
+        let children = self.entries(entries, view, depth, lineage, share);
         Pending {
             label: format!("{}@{offset:#x}", format.name()),
             node,
@@ -706,6 +765,52 @@ impl Run<'_> {
             hash: None,
             children: Children::Owned(children),
             warnings,
+        }
+    }
+
+    /// Round two of sharing a container's budget among its entries: the entries a limit
+    /// stopped in round one are analysed again, one after the other in entry order, each
+    /// with a fair part of what the others left unspent. Everything here depends on entry
+    /// order and byte counts only, never on thread timing, so the tree is the same on every
+    /// run and on any number of threads.
+    fn share_out(
+        &self,
+        done: &mut [(usize, Pending)],
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
+    ) {
+        let mut again = Vec::new();
+        for (k, (_, p)) in done.iter().enumerate() {
+            if let Children::Analysis(a) = &p.children {
+                if a.stopped {
+                    again.push(k);
+                } else {
+                    pool.absorb(a.spent);
+                }
+            }
+        }
+        let mut left = again.len() as u64;
+        for k in again {
+            let Some((_, p)) = done.get_mut(k) else {
+                continue;
+            };
+            let (Some(bytes), Some(h)) = (p.content.clone(), p.hash) else {
+                continue;
+            };
+            let role = if p.node.kind == NodeKind::Stream {
+                Role::Stream
+            } else {
+                Role::File
+            };
+            let share = pool.remaining() / left.max(1);
+            left = left.saturating_sub(1);
+            let a = self.analyse_cached(&bytes, h, depth + 1, role, lineage, share);
+            pool.absorb(a.spent);
+            if a.stopped {
+                pool.mark_stopped();
+            }
+            p.children = Children::Analysis(a);
         }
     }
 
@@ -720,6 +825,7 @@ impl Run<'_> {
         view: &Blob,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
     ) -> Vec<Pending> {
         let firsts = same_bytes(&entries);
         let (unique, refs): (Vec<_>, Vec<_>) = entries
@@ -727,10 +833,18 @@ impl Run<'_> {
             .zip(firsts)
             .enumerate()
             .partition(|(_, (_, first))| first.is_none());
+        // Round one: every entry with bytes gets an equal share of what is left, fixed by
+        // the count alone, so the entries run in parallel and none can take another's.
+        let holders = unique
+            .iter()
+            .filter(|(_, (e, _))| has_bytes(&e.data))
+            .count();
+        let first_share = pool.remaining() / (holders.max(1) as u64);
         let mut done: Vec<(usize, Pending)> = unique
             .into_par_iter()
-            .map(|(i, (e, _))| (i, self.entry(e, view, depth, lineage, None)))
+            .map(|(i, (e, _))| (i, self.entry(e, view, depth, lineage, None, first_share)))
             .collect();
+        self.share_out(&mut done, depth, lineage, pool);
         if refs.is_empty() {
             return done.into_iter().map(|(_, p)| p).collect();
         }
@@ -749,7 +863,7 @@ impl Run<'_> {
                 content: p.content.clone(),
                 hash: p.hash,
             });
-            let pending = self.entry(e, view, depth, lineage, known);
+            let pending = self.entry(e, view, depth, lineage, known, 0);
             if let Some(slot) = out.get_mut(i) {
                 *slot = Some(pending);
             }
@@ -764,6 +878,7 @@ impl Run<'_> {
         depth: usize,
         lineage: Option<&Lineage<'_>>,
         known: Option<Known>,
+        share: u64,
     ) -> Pending {
         let mut warnings = Vec::new();
         let (kind, label) = match &entry.kind {
@@ -884,8 +999,14 @@ impl Run<'_> {
                 } else {
                     Role::File
                 };
-                children =
-                    Children::Analysis(self.analyse_cached(bytes, h, depth + 1, role, lineage));
+                children = Children::Analysis(self.analyse_cached(
+                    bytes,
+                    h,
+                    depth + 1,
+                    role,
+                    lineage,
+                    share,
+                ));
             }
         }
         Pending {
@@ -900,6 +1021,7 @@ impl Run<'_> {
 }
 
 /// What a reference entry takes over from the entry whose bytes it shares.
+/// (See also [`Run::share_out`] for how entries share a container's budget.)
 struct Known {
     path: String,
     content: Option<Blob>,
@@ -933,6 +1055,32 @@ fn same_bytes(entries: &[Entry]) -> Vec<Option<usize>> {
             }
         })
         .collect()
+}
+
+/// Whether an entry carries bytes to analyse.
+fn has_bytes(data: &EntryData) -> bool {
+    match data {
+        EntryData::None => false,
+        EntryData::Range { length, .. } => *length > 0,
+        EntryData::Owned(b) => !b.is_empty(),
+    }
+}
+
+/// Fold a finished share into the budget it was carved from.
+fn settle(pool: &Budget, share: &Budget) {
+    pool.absorb(share.used());
+    if share.was_stopped() {
+        pool.mark_stopped();
+    }
+}
+
+/// Whether a limit stopped a format's unpack (its error or one of its warnings says so).
+fn limit_stopped(unpacked: &Unpacked, error: Option<&crate::FormatError>) -> bool {
+    error.is_some_and(|e| e.kind() == WarningKind::Limit)
+        || unpacked
+            .warnings
+            .iter()
+            .any(|(k, _)| *k == WarningKind::Limit)
 }
 
 /// Give hard links the bytes of the entry they point to (tar and cpio store them once).

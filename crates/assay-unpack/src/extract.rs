@@ -398,6 +398,7 @@ mod tests {
             contents: c,
             warnings: vec![],
             stats: Stats::default(),
+            timing_dependent: false,
         }
     }
 
