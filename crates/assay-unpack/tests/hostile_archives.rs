@@ -347,3 +347,55 @@ fn cpio_of_many_empty_files_is_one_container() {
         20_000
     );
 }
+
+#[test]
+fn budget_accounting_holds_and_is_the_same_on_every_run() {
+    // A zip bomb and a tar of twelve gzip bombs next to a small file: the shares add up to
+    // at most the total, the tree is the same on a second run, and the small file behind
+    // the bombs keeps its bytes.
+    let mut limits = Limits::for_image(0);
+    limits.max_total_bytes = 8 << 20;
+    let r = run("hostile-bomb.zip", Some(limits.clone()));
+    assay_unpack::fuzzing::check_budget(&r, &limits);
+
+    let mut gz = Vec::new();
+    {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::best());
+        e.write_all(&vec![0u8; 16 << 20]).unwrap();
+        e.finish().unwrap();
+    }
+    let mut tar = Vec::new();
+    for i in 0..12 {
+        build::tar_member(&mut tar, format!("bomb{i}.gz").as_bytes(), b'0', &gz, b"");
+    }
+    let passwd = b"root::0:0:root:/root:/bin/sh\n";
+    build::tar_member(&mut tar, b"etc/passwd.gz", b'0', &gzip(passwd), b"");
+    let r = Unpacker::new().unpack_bytes(
+        "bombs.tar",
+        Blob::from(build::tar_end(tar)),
+        &UnpackOptions {
+            limits: Some(limits.clone()),
+            ..Default::default()
+        },
+    );
+    assay_unpack::fuzzing::check_budget(&r, &limits);
+    assert!(has_limit_warning(&r.warnings));
+    let inner = r
+        .nodes
+        .iter()
+        .find(|n| n.location.contains("/etc/passwd.gz ▸ gzip@"))
+        .and_then(|gz| r.nodes.iter().find(|n| n.parent == Some(gz.id)))
+        .expect("the small file behind the bombs is decoded");
+    assert_eq!(
+        r.content(inner.id).map(|b| b.to_vec()),
+        Some(passwd.to_vec())
+    );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
