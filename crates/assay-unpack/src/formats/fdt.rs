@@ -148,10 +148,9 @@ impl Tree {
                         )));
                     }
                     let index = tree.nodes.len();
-                    match stack.last() {
-                        Some(&p) => tree.nodes[p].children.push(index),
-                        // A second root is kept but unreachable by path (the first wins).
-                        None => {}
+                    // A second root is kept but unreachable by path (the first wins).
+                    if let Some(&p) = stack.last() {
+                        tree.nodes[p].children.push(index);
                     }
                     stack.push(index);
                     tree.nodes.push(Node {
