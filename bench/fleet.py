@@ -10,7 +10,9 @@ of cross-image queries over 10,000 stored reports, and a fault run.
    time (os.wait4), so "scans per CPU-second" does not depend on how busy the machine is.
 2. Queries: crates/assay-store/examples/fleet_queries varies the stored real reports into
    `--reports` synthetic signed reports, imports them, and times the key-fingerprint and
-   component-version queries in-process (SQLite, and PostgreSQL when installed).
+   component-version queries in-process (SQLite, and PostgreSQL when installed); then
+   crates/assay-server/examples/web_latency times the web UI's pages and API calls over the
+   same store (the image list, the questions, search, timeline).
 3. Fault run (PostgreSQL): variants of the corpus images are queued; two workers with short
    leases start; one is killed with SIGKILL right after it claims a job; the database is
    restarted (immediate stop, as a crash) while the other works; a replacement worker joins.
@@ -49,6 +51,9 @@ def build():
     subprocess.run(
         ["cargo", "build", "--release", "-q", "-p", "assay", "-p", "assay-store",
          "--example", "fleet_queries", "--bin", "assay"],
+        cwd=ROOT, check=True)
+    subprocess.run(
+        ["cargo", "build", "--release", "-q", "-p", "assay-server", "--example", "web_latency"],
         cwd=ROOT, check=True)
 
 
@@ -182,6 +187,11 @@ def queries(example, db, reports, label):
                          check=True, capture_output=True, text=True)
     for line in out.stdout.splitlines():
         print("    " + line)
+    # The same store through the web server: page and API latency.
+    web = os.path.join(os.path.dirname(example), "web_latency")
+    out = subprocess.run([web, "--db", db], check=True, capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        print("    web: " + line)
 
 
 def fault_run(assay, images, pg):

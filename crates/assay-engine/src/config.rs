@@ -96,6 +96,7 @@ pub struct AnalysisConfig {
     limits: Option<Limits>,
     vulnerabilities: VulnerabilitySource,
     run_figures: bool,
+    max_report_bytes: u64,
 }
 
 impl Default for AnalysisConfig {
@@ -106,6 +107,7 @@ impl Default for AnalysisConfig {
             limits: None,
             vulnerabilities: VulnerabilitySource::Skip,
             run_figures: true,
+            max_report_bytes: crate::DEFAULT_MAX_REPORT_BYTES,
         }
     }
 }
@@ -167,6 +169,18 @@ impl AnalysisConfig {
     pub fn with_run_figures(mut self, record: bool) -> Self {
         self.run_figures = record;
         self
+    }
+
+    /// Read reports (to verify or diff) of at most this many bytes (a signed envelope may be
+    /// a third larger, for its base64); larger ones are refused before they are read.
+    pub fn with_max_report_bytes(mut self, max: u64) -> Self {
+        self.max_report_bytes = max;
+        self
+    }
+
+    /// The largest report read back.
+    pub fn max_report_bytes(&self) -> u64 {
+        self.max_report_bytes
     }
 
     /// The detectors' config.

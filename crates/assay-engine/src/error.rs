@@ -84,6 +84,17 @@ pub enum LoadError {
         #[source]
         source: serde_json::Error,
     },
+    /// The file is larger than a report may be; nothing of it was parsed.
+    #[error("{path} holds {size} bytes of report, more than the {max} bytes accepted")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (of the file, or of an envelope's payload), or how much was read before
+        /// the limit stopped the read.
+        size: u64,
+        /// The most accepted.
+        max: u64,
+    },
     /// The file is JSON but not an Assay report.
     #[error("{path} is JSON but not an Assay report")]
     NotAReport {

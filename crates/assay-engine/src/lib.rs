@@ -31,9 +31,10 @@ mod verify;
 
 pub use config::{AnalysisConfig, ConfigError, ReferenceTime, VulnerabilitySource};
 pub use error::{Error, LoadError};
-pub use load::{load_report, LoadedReport, SignatureCheck};
+pub use load::{load_report, LoadedReport, ReportFile, SignatureCheck, DEFAULT_MAX_REPORT_BYTES};
 pub use scan::{
-    diff, entropy_profile, newest_embedded_time, verify, Progress, ProgressFn, Scan, ScanOutput,
+    diff, entropy_profile, entropy_profile_of_reader, newest_embedded_time, verify, Progress,
+    ProgressFn, Scan, ScanOutput,
 };
 pub use verify::Verification;
 

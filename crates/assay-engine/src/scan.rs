@@ -3,7 +3,7 @@
 
 use crate::config::{AnalysisConfig, ReferenceTime, VulnerabilitySource};
 use crate::verify::{self, Verification};
-use crate::{load_report, Error};
+use crate::{Error, ReportFile};
 use assay_analyze::Analysis;
 use assay_model::{Component, Finding, Report, Vulnerability, Warning, WarningKind, REPORT_SCHEMA};
 use assay_report::diff::ReportDiff;
@@ -96,6 +96,45 @@ pub fn entropy_profile(image: &[u8]) -> EntropyProfile {
             .map(assay_unpack::scan::entropy)
             .collect(),
     }
+}
+
+/// The same profile as [`entropy_profile`] for an image of `len` bytes read from `reader`
+/// block by block, so that a server can draw the map of an image it does not hold in memory.
+pub fn entropy_profile_of_reader(
+    reader: &mut dyn std::io::Read,
+    len: u64,
+) -> std::io::Result<EntropyProfile> {
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    let block_size = len.div_ceil(ENTROPY_BLOCKS).max(MIN_ENTROPY_BLOCK);
+    let mut block = vec![0u8; block_size];
+    let mut values = Vec::with_capacity(ENTROPY_BLOCKS);
+    loop {
+        let mut filled = 0;
+        while filled < block_size {
+            let Some(rest) = block.get_mut(filled..) else {
+                break;
+            };
+            match reader.read(rest) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        values.push(assay_unpack::scan::entropy(
+            block.get(..filled).unwrap_or_default(),
+        ));
+        if filled < block_size {
+            break;
+        }
+    }
+    Ok(EntropyProfile {
+        block_size: block_size as u64,
+        values,
+    })
 }
 
 /// A configured scanner: one [`AnalysisConfig`], an optional progress callback and a cancel
@@ -409,8 +448,8 @@ impl Scan {
 
     /// The report a path stands for: read it when it is one, else scan the image.
     fn report_of(&self, path: &Path) -> Result<Report, Error> {
-        if let Some(loaded) = load_report(path)? {
-            return Ok(loaded.report);
+        if let Some(file) = ReportFile::read(path, self.config.max_report_bytes())? {
+            return Ok(file.parse()?.report);
         }
         Ok(self.run(path)?.report)
     }
@@ -458,5 +497,25 @@ mod tests {
         assert!(p.values.iter().all(|&e| (0.0..=8.0).contains(&e)));
         assert!(entropy_profile(&[]).values.is_empty());
         assert_eq!(entropy_profile(&[0; 100]).values, vec![0.0]);
+    }
+
+    #[test]
+    fn an_image_read_block_by_block_has_the_same_profile() {
+        let mut x: u32 = 7;
+        let image: Vec<u8> = (0..777_777)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                if i % 3000 < 1500 {
+                    0
+                } else {
+                    (x >> 16) as u8
+                }
+            })
+            .collect();
+        for len in [0, 100, 257, 131_072, image.len()] {
+            let part = &image[..len];
+            let streamed = entropy_profile_of_reader(&mut &part[..], len as u64).unwrap();
+            assert_eq!(streamed, entropy_profile(part), "{len}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use assay_model::{Component, Finding, Node, NodeId, Report};
 use assay_unpack::UnpackResult;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What a verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,14 +99,18 @@ pub(crate) fn check(
 }
 
 /// Report node id → node of the fresh unpack, found by location chain (the same id first).
+/// Linear: each location's candidates are handed out in order through a cursor.
 fn match_nodes(
     report: &Report,
     unpacked: &UnpackResult,
     failures: &mut Vec<String>,
 ) -> BTreeMap<NodeId, NodeId> {
-    let mut by_location: BTreeMap<&str, Vec<NodeId>> = BTreeMap::new();
+    let mut by_location: HashMap<&str, Candidates> = HashMap::new();
     for n in &unpacked.nodes {
-        by_location.entry(&n.location).or_default().push(n.id);
+        by_location
+            .entry(&n.location)
+            .or_default()
+            .push(n.id as usize);
     }
     let mut taken = vec![false; unpacked.nodes.len()];
     let mut map = BTreeMap::new();
@@ -117,17 +121,20 @@ fn match_nodes(
                 n.id, n.location
             ));
         }
-        let candidates = by_location.get(n.location.as_str());
-        let pick = candidates.and_then(|c| {
-            c.iter()
-                .copied()
-                .find(|&id| id == n.id && !taken[id as usize])
-                .or_else(|| c.iter().copied().find(|&id| !taken[id as usize]))
+        let same_id = unpacked
+            .nodes
+            .get(n.id as usize)
+            .filter(|f| f.location == n.location && !taken[n.id as usize])
+            .map(|f| f.id as usize);
+        let pick = same_id.or_else(|| {
+            by_location
+                .get_mut(n.location.as_str())
+                .and_then(|c| c.next_unused(&taken))
         });
         match pick {
             Some(id) => {
-                taken[id as usize] = true;
-                map.insert(n.id, id);
+                taken[id] = true;
+                map.insert(n.id, id as NodeId);
             }
             None => failures.push(format!(
                 "node {} ({}): no such location in the image",
@@ -153,6 +160,32 @@ fn match_nodes(
         ));
     }
     map
+}
+
+/// The indices of the re-derived things that share one key, in order, and how far the ones
+/// already taken reach: taking only ever marks more, so the cursor only moves forward and
+/// matching a whole report costs one pass over each list.
+#[derive(Default)]
+struct Candidates {
+    indices: Vec<usize>,
+    cursor: usize,
+}
+
+impl Candidates {
+    fn push(&mut self, index: usize) {
+        self.indices.push(index);
+    }
+
+    /// The first candidate not taken yet (the caller marks it when it takes it).
+    fn next_unused(&mut self, taken: &[bool]) -> Option<usize> {
+        while let Some(&j) = self.indices.get(self.cursor) {
+            if !taken.get(j).copied().unwrap_or(true) {
+                return Some(j);
+            }
+            self.cursor += 1;
+        }
+        None
+    }
 }
 
 fn check_nodes(
@@ -223,13 +256,36 @@ fn differing(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
         .collect()
 }
 
-fn check_findings(
-    report: &Report,
+fn check_findings<'a>(
+    report: &'a Report,
     unpacked: &UnpackResult,
     map: &BTreeMap<NodeId, NodeId>,
-    derived: &[Finding],
+    derived: &'a [Finding],
     failures: &mut Vec<String>,
 ) -> (usize, usize) {
+    // Where a finding is (rule, node, byte range), and that plus everything compared.
+    let place = |f: &'a Finding| {
+        (
+            f.rule.as_str(),
+            f.location.as_str(),
+            f.range.start,
+            f.range.end,
+        )
+    };
+    let identity = |f: &'a Finding| {
+        (
+            place(f),
+            (f.category, f.severity, f.confidence),
+            (f.title.as_str(), f.path.as_str(), f.evidence.as_str()),
+            (f.sha256.as_str(), &f.context),
+        )
+    };
+    let mut by_place: HashMap<_, Candidates> = HashMap::new();
+    let mut by_identity: HashMap<_, Candidates> = HashMap::new();
+    for (j, d) in derived.iter().enumerate() {
+        by_place.entry(place(d)).or_default().push(j);
+        by_identity.entry(identity(d)).or_default().push(j);
+    }
     let mut used = vec![false; derived.len()];
     let mut held = 0;
     for (i, f) in report.findings.iter().enumerate() {
@@ -287,19 +343,17 @@ fn check_findings(
                 }
             }
         }
-        // The detectors must raise the same finding on the same bytes.
-        let same_place = derived.iter().enumerate().position(|(j, d)| {
-            !used[j] && d.rule == f.rule && d.location == f.location && d.range == f.range
-        });
-        let exact = same_place.and_then(|_| {
-            derived.iter().enumerate().position(|(j, d)| {
-                !used[j]
-                    && d.rule == f.rule
-                    && d.location == f.location
-                    && d.range == f.range
-                    && edited_fields(f, d).is_empty()
-            })
-        });
+        // The detectors must raise the same finding on the same bytes: an identical one
+        // first, else the first at the same place (then it was edited).
+        let exact = by_identity
+            .get_mut(&identity(f))
+            .and_then(|c| c.next_unused(&used));
+        let same_place = match exact {
+            Some(j) => Some(j),
+            None => by_place
+                .get_mut(&place(f))
+                .and_then(|c| c.next_unused(&used)),
+        };
         match (exact, same_place) {
             (Some(j), _) => used[j] = true,
             (None, Some(j)) => {
@@ -343,6 +397,12 @@ fn check_components(
     let mut by_location: BTreeMap<&str, &Node> = BTreeMap::new();
     for n in &unpacked.nodes {
         by_location.entry(&n.location).or_insert(n);
+    }
+    // A component is compared whole: its canonical JSON is its identity.
+    let identity = |c: &Component| serde_json::to_string(c).unwrap_or_default();
+    let mut by_identity: HashMap<String, Candidates> = HashMap::new();
+    for (j, d) in derived.iter().enumerate() {
+        by_identity.entry(identity(d)).or_default().push(j);
     }
     let mut used = vec![false; derived.len()];
     let mut held = 0;
@@ -389,10 +449,9 @@ fn check_components(
                 }
             }
         }
-        match derived
-            .iter()
-            .enumerate()
-            .position(|(j, d)| !used[j] && d == c)
+        match by_identity
+            .get_mut(&identity(c))
+            .and_then(|list| list.next_unused(&used))
         {
             Some(j) => used[j] = true,
             None => {

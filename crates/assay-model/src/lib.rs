@@ -791,6 +791,7 @@ pub struct Report {
     pub stats: Option<Stats>,
 }
 
+pub mod terminal;
 pub mod time;
 
 /// Escape bytes for display in evidence: printable ASCII as is, the rest as `\xNN`.

@@ -8,10 +8,10 @@
 //! moves its root filesystem whenever the kernel grows. Findings are matched by rule, logical
 //! path and evidence (not byte range: a line that moves in an edited file is the same fact).
 
+use assay_model::terminal::TerminalText;
 use assay_model::{Category, Finding, NodeKind, Report, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 
 /// A byte-holding entry of one image, by logical path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -386,106 +386,100 @@ pub fn to_json(d: &ReportDiff) -> String {
     s
 }
 
-fn set_section(out: &mut String, title: &str, s: &SetChange) {
+fn set_section(out: &mut TerminalText, title: &str, s: &SetChange) {
     if s.is_empty() {
-        let _ = writeln!(out, "{title}: no change");
+        out.line(format_args!("{title}: no change"));
         return;
     }
-    let _ = writeln!(
-        out,
+    out.line(format_args!(
         "{title}: {} added, {} removed",
         s.added.len(),
         s.removed.len()
-    );
+    ));
     for a in &s.added {
-        let _ = writeln!(out, "  + {a}");
+        out.line(format_args!("  + {a}"));
     }
     for r in &s.removed {
-        let _ = writeln!(out, "  - {r}");
+        out.line(format_args!("  - {r}"));
     }
 }
 
-/// The human summary: the facts first, then findings, then the file list.
+/// The human summary: the facts first, then findings, then the file list. Every line is
+/// escaped whole ([`TerminalText`]): the names in it come from the images.
 pub fn to_text(d: &ReportDiff) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} (sha256 {}) -> {} (sha256 {})\n",
+    let mut out = TerminalText::new();
+    out.line(format_args!(
+        "{} (sha256 {}) -> {} (sha256 {})",
         d.old.name, d.old.sha256, d.new.name, d.new.sha256
-    );
+    ));
+    out.blank();
     set_section(&mut out, "Accounts", &d.accounts);
     set_section(&mut out, "Boot services", &d.services);
     set_section(&mut out, "Endpoints", &d.endpoints);
     set_section(&mut out, "Keys", &d.keys);
     let c = &d.components;
     if c.added.is_empty() && c.removed.is_empty() && c.changed.is_empty() {
-        let _ = writeln!(out, "Components: no change");
+        out.line(format_args!("Components: no change"));
     } else {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "Components: {} added, {} removed, {} changed",
             c.added.len(),
             c.removed.len(),
             c.changed.len()
-        );
+        ));
         for a in &c.added {
-            let _ = writeln!(out, "  + {a}");
+            out.line(format_args!("  + {a}"));
         }
         for r in &c.removed {
-            let _ = writeln!(out, "  - {r}");
+            out.line(format_args!("  - {r}"));
         }
         for v in &c.changed {
-            let _ = writeln!(
-                out,
+            out.line(format_args!(
                 "  ~ {} {} -> {}",
                 v.name,
                 v.old.join(", "),
                 v.new.join(", ")
-            );
+            ));
         }
     }
     let f = &d.findings;
-    let _ = writeln!(
-        out,
+    out.line(format_args!(
         "Findings: {} new, {} gone, {} unchanged",
         f.added.len(),
         f.removed.len(),
         f.unchanged
-    );
+    ));
     for (sign, list) in [("+", &f.added), ("-", &f.removed)] {
         for s in list {
-            let _ = writeln!(
-                out,
+            out.line(format_args!(
                 "  {sign} {} [{}] {}",
                 s.severity.as_str(),
                 s.rule,
                 s.title
-            );
+            ));
         }
     }
     let fc = &d.files;
-    let _ = writeln!(
-        out,
+    out.line(format_args!(
         "Files: {} added, {} removed, {} changed, {} unchanged",
         fc.added.len(),
         fc.removed.len(),
         fc.changed.len(),
         fc.unchanged
-    );
+    ));
     for a in &fc.added {
-        let _ = writeln!(out, "  + {}  ({} bytes)", a.path, a.size);
+        out.line(format_args!("  + {}  ({} bytes)", a.path, a.size));
     }
     for r in &fc.removed {
-        let _ = writeln!(out, "  - {}  ({} bytes)", r.path, r.size);
+        out.line(format_args!("  - {}  ({} bytes)", r.path, r.size));
     }
     for c in &fc.changed {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "  ~ {}  ({} -> {} bytes)",
             c.path, c.old_size, c.new_size
-        );
+        ));
     }
-    out
+    out.into_string()
 }
 
 /// Whether two reports describe the same facts (used for the exit status of `assay diff`).

@@ -37,6 +37,14 @@ pub enum DsseError {
     /// A signature by the key is there but does not match the payload.
     #[error("signature by key {0} does not match the payload")]
     BadSignature(String),
+    /// The payload is larger than the caller accepts.
+    #[error("the payload is {length} bytes, more than the {max} bytes accepted")]
+    PayloadTooLarge {
+        /// Its length once decoded.
+        length: u64,
+        /// The most accepted.
+        max: u64,
+    },
 }
 
 /// One signature of an envelope.
@@ -112,29 +120,136 @@ impl Envelope {
 
     /// Check that `public` signed this envelope's type and payload; returns the payload.
     pub fn verify(&self, public: &VerifyingKey) -> Result<Vec<u8>, DsseError> {
-        if self.payload_type != REPORT_PAYLOAD_TYPE {
-            return Err(DsseError::WrongPayloadType(self.payload_type.clone()));
-        }
+        check_payload_type(&self.payload_type)?;
         let payload = self.payload_bytes()?;
-        let id = key_id(public);
-        let signed = pae(&self.payload_type, &payload);
-        let mut found = false;
-        for s in self.signatures.iter().filter(|s| s.keyid == id) {
-            found = true;
-            let ok = B64
-                .decode(&s.sig)
-                .ok()
-                .and_then(|b| Signature::from_slice(&b).ok())
-                .is_some_and(|sig| public.verify_strict(&signed, &sig).is_ok());
-            if ok {
-                return Ok(payload);
-            }
+        check_signatures(&self.signatures, &pae(&self.payload_type, &payload), public)?;
+        Ok(payload)
+    }
+}
+
+/// The payload type must be a report's; a foreign one is named shortened (it is the
+/// envelope's text, not ours).
+fn check_payload_type(payload_type: &str) -> Result<(), DsseError> {
+    if payload_type == REPORT_PAYLOAD_TYPE {
+        return Ok(());
+    }
+    Err(DsseError::WrongPayloadType(shortened(payload_type, 80)))
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Check that one of `signatures` is `public`'s over the PAE bytes `signed`.
+fn check_signatures(
+    signatures: &[EnvelopeSignature],
+    signed: &[u8],
+    public: &VerifyingKey,
+) -> Result<(), DsseError> {
+    let id = key_id(public);
+    let mut found = false;
+    for s in signatures.iter().filter(|s| s.keyid == id) {
+        found = true;
+        let ok = B64
+            .decode(&s.sig)
+            .ok()
+            .and_then(|b| Signature::from_slice(&b).ok())
+            .is_some_and(|sig| public.verify_strict(signed, &sig).is_ok());
+        if ok {
+            return Ok(());
         }
-        Err(if found {
-            DsseError::BadSignature(id)
-        } else {
-            DsseError::NoSignatureByKey(id)
+    }
+    Err(if found {
+        DsseError::BadSignature(id)
+    } else {
+        DsseError::NoSignatureByKey(id)
+    })
+}
+
+/// An envelope read for checking before anything trusts its payload: the type and
+/// signatures, and the signed bytes (the PAE) with the decoded payload inside them. The
+/// payload is decoded once, straight into the PAE, and never copied, so a large envelope
+/// costs its file plus three quarters of it, and nothing parses the payload before the
+/// caller has checked the signature.
+#[derive(Debug, Clone)]
+pub struct SignedPayload {
+    payload_type: String,
+    signatures: Vec<EnvelopeSignature>,
+    /// `DSSEv1 <len> <type> <len> <payload>`.
+    pae: Vec<u8>,
+    /// Where the payload starts in `pae`.
+    payload_at: usize,
+}
+
+/// The envelope's fields, with the payload's base64 borrowed from the file's bytes.
+#[derive(Deserialize)]
+struct EnvelopeText<'a> {
+    #[serde(borrow)]
+    payload: std::borrow::Cow<'a, str>,
+    #[serde(rename = "payloadType")]
+    payload_type: String,
+    signatures: Vec<EnvelopeSignature>,
+}
+
+impl SignedPayload {
+    /// Read an envelope from its JSON bytes; fails when it is not DSSE, its base64 is
+    /// broken, or its payload would be longer than `max_payload` bytes (checked before
+    /// decoding).
+    pub fn from_json(bytes: &[u8], max_payload: u64) -> Result<Self, DsseError> {
+        let text: EnvelopeText = serde_json::from_slice(bytes)
+            .map_err(|e| DsseError::BadEnvelope(shortened(&e.to_string(), 200)))?;
+        let b64 = text.payload.as_bytes();
+        let padding = b64.iter().rev().take(2).filter(|&&b| b == b'=').count();
+        let length = (b64.len() / 4 * 3).saturating_sub(padding) + (b64.len() % 4 * 3 / 4);
+        if length as u64 > max_payload {
+            return Err(DsseError::PayloadTooLarge {
+                length: length as u64,
+                max: max_payload,
+            });
+        }
+        let mut pae = format!(
+            "DSSEv1 {} {} {length} ",
+            text.payload_type.len(),
+            text.payload_type
+        )
+        .into_bytes();
+        let payload_at = pae.len();
+        pae.try_reserve_exact(length).map_err(|_| {
+            DsseError::BadEnvelope(format!("no memory for a {length}-byte payload"))
+        })?;
+        B64.decode_vec(b64, &mut pae)
+            .map_err(|e| DsseError::BadEnvelope(format!("payload: {e}")))?;
+        if pae.len() - payload_at != length {
+            return Err(DsseError::BadEnvelope(
+                "payload: base64 of an unexpected length".into(),
+            ));
+        }
+        Ok(SignedPayload {
+            payload_type: text.payload_type,
+            signatures: text.signatures,
+            pae,
+            payload_at,
         })
+    }
+
+    /// The payload bytes, not checked by anyone yet.
+    pub fn payload(&self) -> &[u8] {
+        self.pae.get(self.payload_at..).unwrap_or_default()
+    }
+
+    /// The type the envelope declares for its payload.
+    pub fn payload_type(&self) -> &str {
+        &self.payload_type
+    }
+
+    /// Check that `public` signed this type and payload, over the raw payload bytes.
+    pub fn verify(&self, public: &VerifyingKey) -> Result<(), DsseError> {
+        check_payload_type(&self.payload_type)?;
+        check_signatures(&self.signatures, &self.pae, public)
     }
 }
 
@@ -223,6 +338,67 @@ mod tests {
             ..env
         };
         assert!(retyped.verify(&key(7).verifying_key()).is_err());
+    }
+
+    #[test]
+    fn signed_payloads_are_checked_over_the_raw_bytes_before_use() {
+        for payload in [
+            &b""[..],
+            b"x",
+            b"xy",
+            b"xyz",
+            b"{\"schema\":\"assay.report/1\"}\n",
+        ] {
+            let env = sign(payload, &key(7));
+            let read = SignedPayload::from_json(env.to_json().as_bytes(), 1 << 20).unwrap();
+            assert_eq!(read.payload(), payload);
+            assert_eq!(read.payload_type(), REPORT_PAYLOAD_TYPE);
+            read.verify(&key(7).verifying_key()).unwrap();
+            assert!(matches!(
+                read.verify(&key(8).verifying_key()),
+                Err(DsseError::NoSignatureByKey(_))
+            ));
+        }
+        // A flipped payload byte fails; the payload is never parsed to find that out.
+        let env = sign(b"not even json", &key(7));
+        let mut bytes = env.payload_bytes().unwrap();
+        bytes[0] ^= 1;
+        let tampered = Envelope {
+            payload: B64.encode(&bytes),
+            ..env.clone()
+        };
+        let read = SignedPayload::from_json(tampered.to_json().as_bytes(), 1 << 20).unwrap();
+        assert!(matches!(
+            read.verify(&key(7).verifying_key()),
+            Err(DsseError::BadSignature(_))
+        ));
+        // The size is known, and refused, before anything is decoded.
+        let big = sign(&[b' '; 5000], &key(7));
+        assert!(matches!(
+            SignedPayload::from_json(big.to_json().as_bytes(), 4999),
+            Err(DsseError::PayloadTooLarge {
+                length: 5000,
+                max: 4999
+            })
+        ));
+        assert!(SignedPayload::from_json(big.to_json().as_bytes(), 5000).is_ok());
+        // A foreign type is named shortened.
+        let long_type = Envelope {
+            payload_type: "t".repeat(10_000),
+            ..env
+        };
+        let read = SignedPayload::from_json(long_type.to_json().as_bytes(), 1 << 20).unwrap();
+        let err = read
+            .verify(&key(7).verifying_key())
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 200, "{err}");
+        for broken in [
+            &b"{}"[..],
+            b"{\"payload\":\"!!\",\"payloadType\":\"x\",\"signatures\":[]}",
+        ] {
+            assert!(SignedPayload::from_json(broken, 1 << 20).is_err());
+        }
     }
 
     #[test]

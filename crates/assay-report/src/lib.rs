@@ -11,6 +11,7 @@ use assay_model::Severity;
 pub mod cyclonedx;
 pub mod diff;
 pub mod dsse;
+pub mod fuzzing;
 pub mod html;
 pub mod json;
 pub mod sarif;

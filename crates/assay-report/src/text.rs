@@ -1,34 +1,37 @@
 //! The terminal summary: the container outline with file counts, unknown regions, warnings,
 //! and findings grouped by severity.
 
-use assay_model::{Listener, NodeKind, Report, Severity};
-use std::fmt::Write;
+use assay_model::terminal::TerminalText;
+use assay_model::{Listener, NodeKind, Report};
 
-/// Render the human summary of a report.
+/// Render the human summary of a report. Every line is escaped whole as it is written
+/// ([`TerminalText`]): names, titles and warnings come from the image, and none of them can
+/// start a line of its own or send a control character to the terminal.
 pub fn summary(report: &Report) -> String {
-    let mut out = String::new();
+    let mut out = TerminalText::new();
     let img = &report.image;
-    let _ = writeln!(
-        out,
+    out.line(format_args!(
         "{}  {} bytes  sha256 {}",
         img.name, img.size, img.sha256
-    );
-    // Depth of each node and file counts per container.
+    ));
+    // Depth of each node and file counts per container; a parent that is not listed before
+    // its child (a hand-made report) counts as the root.
     let n = report.nodes.len();
     let mut depth = vec![0usize; n];
     let mut files = vec![0usize; n];
-    for node in &report.nodes {
-        if let Some(p) = node.parent {
-            depth[node.id as usize] = depth[p as usize] + 1;
+    for (i, node) in report.nodes.iter().enumerate() {
+        if let Some(p) = node.parent.map(|p| p as usize).filter(|&p| p < i) {
+            depth[i] = depth[p] + 1;
             if node.kind == NodeKind::File {
-                files[p as usize] += 1;
+                files[p] += 1;
             }
         }
     }
-    let _ = writeln!(out, "\nContents:");
-    for node in &report.nodes {
-        let d = depth[node.id as usize];
-        let indent = "  ".repeat(d);
+    out.blank();
+    out.line(format_args!("Contents:"));
+    let with_container_child = nodes_with_container_child(report);
+    for (i, node) in report.nodes.iter().enumerate() {
+        let indent = "  ".repeat(depth[i]);
         match node.kind {
             NodeKind::Container => {
                 let desc = node
@@ -36,22 +39,21 @@ pub fn summary(report: &Report) -> String {
                     .get("description")
                     .map(|d| format!("  {d}"))
                     .unwrap_or_default();
-                let count = files[node.id as usize];
+                let count = files[i];
                 let count = if count > 0 {
                     format!(", {count} files")
                 } else {
                     String::new()
                 };
-                let _ = writeln!(
-                    out,
+                out.line(format_args!(
                     "{indent}{} @ {:#x}  ({} bytes{count}){desc}",
                     node.format.as_deref().unwrap_or("?"),
                     node.offset.unwrap_or(0),
                     node.size
-                );
+                ));
             }
             NodeKind::Stream => {
-                let _ = writeln!(out, "{indent}{}  ({} bytes)", node.path, node.size);
+                out.line(format_args!("{indent}{}  ({} bytes)", node.path, node.size));
             }
             NodeKind::Unknown => {
                 let pad = node
@@ -59,18 +61,15 @@ pub fn summary(report: &Report) -> String {
                     .get("padding")
                     .map(|p| format!(", padding {p}"))
                     .unwrap_or_default();
-                let _ = writeln!(
-                    out,
+                out.line(format_args!(
                     "{indent}unknown @ {:#x}  ({} bytes, entropy {:.2}{pad})",
                     node.offset.unwrap_or(0),
                     node.size,
                     node.entropy.unwrap_or(0.0)
-                );
+                ));
             }
-            NodeKind::File
-                if node.duplicate_of.is_none() && has_container_child(report, node.id) =>
-            {
-                let _ = writeln!(out, "{indent}{}  ({} bytes)", node.path, node.size);
+            NodeKind::File if node.duplicate_of.is_none() && with_container_child[i] => {
+                out.line(format_args!("{indent}{}  ({} bytes)", node.path, node.size));
             }
             _ => {}
         }
@@ -80,23 +79,26 @@ pub fn summary(report: &Report) -> String {
         .iter()
         .filter(|n| n.kind == NodeKind::File)
         .count();
-    let _ = writeln!(out, "\n{} nodes, {total_files} files", report.nodes.len());
+    out.blank();
+    out.line(format_args!(
+        "{} nodes, {total_files} files",
+        report.nodes.len()
+    ));
     if !report.listeners.is_empty() {
-        let _ = writeln!(out, "\nListening ({} programs):", report.listeners.len());
+        out.blank();
+        out.line(format_args!(
+            "Listening ({} programs):",
+            report.listeners.len()
+        ));
         for l in &report.listeners {
-            let _ = writeln!(out, "  {}  {}", l.path, listener_ports(l));
-            let _ = writeln!(out, "      {}", listener_status(l));
+            out.line(format_args!("  {}  {}", l.path, listener_ports(l)));
+            out.line(format_args!("      {}", listener_status(l)));
         }
     }
     if !report.findings.is_empty() {
-        let _ = writeln!(out, "\nFindings:");
-        for sev in [
-            Severity::Critical,
-            Severity::High,
-            Severity::Medium,
-            Severity::Low,
-            Severity::Info,
-        ] {
+        out.blank();
+        out.line(format_args!("Findings:"));
+        for sev in crate::SEVERITIES_WORST_FIRST {
             let group: Vec<_> = report
                 .findings
                 .iter()
@@ -105,36 +107,40 @@ pub fn summary(report: &Report) -> String {
             if group.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "  {} ({}):", sev.as_str().to_uppercase(), group.len());
+            out.line(format_args!(
+                "  {} ({}):",
+                sev.as_str().to_uppercase(),
+                group.len()
+            ));
             for f in group {
-                let _ = writeln!(out, "    [{}] {}", f.rule, f.title);
-                let _ = writeln!(
-                    out,
+                out.line(format_args!("    [{}] {}", f.rule, f.title));
+                out.line(format_args!(
                     "        at {}  bytes {}..{}",
                     f.location, f.range.start, f.range.end
-                );
+                ));
             }
         }
     }
     if !report.components.is_empty() {
-        let _ = writeln!(out, "\nComponents:");
+        out.blank();
+        out.line(format_args!("Components:"));
         for c in &report.components {
-            let _ = writeln!(
-                out,
+            out.line(format_args!(
                 "  {} {}  ({} places)",
                 c.name,
                 c.version,
                 c.evidence.len()
-            );
+            ));
         }
     }
     if !report.warnings.is_empty() {
-        let _ = writeln!(out, "\nWarnings ({}):", report.warnings.len());
+        out.blank();
+        out.line(format_args!("Warnings ({}):", report.warnings.len()));
         for w in &report.warnings {
-            let _ = writeln!(out, "  [{}] {}: {}", w.kind, w.location, w.message);
+            out.line(format_args!("  [{}] {}: {}", w.kind, w.location, w.message));
         }
     }
-    out
+    out.into_string()
 }
 
 /// The ports of a listener in one line: `TCP 7547 any (code), TCP 2323 (command-line)`, or
@@ -192,13 +198,18 @@ pub fn listener_status(l: &Listener) -> String {
     parts.join(", ")
 }
 
-fn has_container_child(report: &Report, id: u32) -> bool {
-    report
-        .nodes
-        .iter()
-        .skip(id as usize + 1)
-        .take_while(|n| n.parent.is_some_and(|p| p >= id))
-        .any(|n| n.parent == Some(id) && n.kind == NodeKind::Container)
+/// For each node, whether one of its children is a container (a file that holds a filesystem
+/// is listed in the outline). One pass over the nodes.
+fn nodes_with_container_child(report: &Report) -> Vec<bool> {
+    let mut has = vec![false; report.nodes.len()];
+    for node in &report.nodes {
+        if node.kind == NodeKind::Container {
+            if let Some(flag) = node.parent.and_then(|p| has.get_mut(p as usize)) {
+                *flag = true;
+            }
+        }
+    }
+    has
 }
 
 #[cfg(test)]

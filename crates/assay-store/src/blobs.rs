@@ -55,6 +55,8 @@ pub trait BlobStore: Send + Sync {
     /// The blob as a local file; a download goes to `scratch` and is checked against its
     /// name.
     fn fetch(&self, sha256: &str, scratch: &Path) -> Result<LocalBlob, StoreError>;
+    /// Remove a blob (an image deleted from the store); whether it was there.
+    fn delete(&self, sha256: &str) -> Result<bool, StoreError>;
     /// Where the store is, for messages (no credentials).
     fn describe(&self) -> String;
 }
@@ -178,6 +180,15 @@ impl BlobStore for DiskBlobs {
             path,
             _temporary: None,
         })
+    }
+
+    fn delete(&self, sha256: &str) -> Result<bool, StoreError> {
+        let path = self.path_of(sha256)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io("deleting", path, e)),
+        }
     }
 
     fn describe(&self) -> String {

@@ -1,7 +1,9 @@
 //! Images: bytes into the blob store, a record with the lab's name and release, approvals.
 
 use crate::db::{Row, TxKind, Value};
-use crate::records::{AddedImage, Approval, ImageMeta, ImageRecord};
+use crate::records::{
+    AddedImage, Approval, DeletedImage, ImageMeta, ImageRecord, ImageSummary, JobState, ModelCount,
+};
 use crate::version_key::version_key;
 use crate::{Store, StoreError};
 use std::path::Path;
@@ -134,39 +136,120 @@ impl Store {
 
     /// Images by vendor, model and version order.
     pub fn list_images(&self, filter: &ImageFilter) -> Result<Vec<ImageRecord>, StoreError> {
-        let mut clauses = Vec::new();
-        let mut params: Vec<Value> = Vec::new();
-        if let Some(v) = &filter.vendor {
-            params.push(v.into());
-            clauses.push(format!("i.vendor = ${}", params.len()));
-        }
-        if let Some(m) = &filter.model {
-            params.push(m.into());
-            clauses.push(format!("i.model = ${}", params.len()));
-        }
-        if let Some(n) = &filter.name_contains {
-            let escaped = n
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            params.push(format!("%{escaped}%").into());
-            clauses.push(format!("i.name LIKE ${} ESCAPE '\\'", params.len()));
-        }
-        let mut sql_text = format!("SELECT {IMAGE_COLUMNS} FROM images i");
-        if !clauses.is_empty() {
-            sql_text.push_str(" WHERE ");
-            sql_text.push_str(&clauses.join(" AND "));
-        }
-        sql_text.push_str(" ORDER BY i.vendor, i.model, i.version_key, i.released, i.id");
-        params.push(filter.limit.unwrap_or(i64::MAX).max(0).into());
-        sql_text.push_str(&format!(" LIMIT ${}", params.len()));
-        params.push(filter.offset.unwrap_or(0).max(0).into());
-        sql_text.push_str(&format!(" OFFSET ${}", params.len()));
+        let (sql_text, params) = filtered_images(filter, IMAGE_COLUMNS, true);
         self.db().transaction(TxKind::Read, |sql| {
             sql.query(&sql_text, &params)?
                 .iter()
                 .map(image_of_row)
                 .collect()
+        })
+    }
+
+    /// Images as a catalogue page shows them: each with its newest report, the state of its
+    /// newest scan job and whether it is an approved release, in one indexed query (no query
+    /// per image).
+    pub fn image_summaries(&self, filter: &ImageFilter) -> Result<Vec<ImageSummary>, StoreError> {
+        let columns = format!(
+            "{IMAGE_COLUMNS},
+             (SELECT MAX(r.id) FROM reports r WHERE r.sha256 = i.sha256),
+             (SELECT j.state FROM jobs j WHERE j.sha256 = i.sha256 ORDER BY j.id DESC LIMIT 1),
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM approvals a WHERE a.image_id = i.id)"
+        );
+        let (sql_text, params) = filtered_images(filter, &columns, true);
+        self.db().transaction(TxKind::Read, |sql| {
+            sql.query(&sql_text, &params)?
+                .iter()
+                .map(|row| {
+                    Ok(ImageSummary {
+                        image: image_of_row(row)?,
+                        report_id: row.opt_int(9)?,
+                        job_state: row.opt_text(10)?.map(|s| JobState::parse(&s)).transpose()?,
+                        approved: row.int(11)? > 0,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// How many images a filter selects (its limit and offset aside), for paging.
+    pub fn count_images(&self, filter: &ImageFilter) -> Result<i64, StoreError> {
+        let (sql_text, params) = filtered_images(filter, "CAST(COUNT(*) AS BIGINT)", false);
+        self.db().transaction(TxKind::Read, |sql| {
+            sql.query(&sql_text, &params)?
+                .first()
+                .map(|r| r.int(0))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        })
+    }
+
+    /// Every vendor and model with its number of images, for browsing the catalogue.
+    pub fn catalogue(&self) -> Result<Vec<ModelCount>, StoreError> {
+        self.db().transaction(TxKind::Read, |sql| {
+            sql.query(
+                "SELECT vendor, model, CAST(COUNT(*) AS BIGINT) FROM images
+                 GROUP BY vendor, model ORDER BY vendor, model",
+                &[],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(ModelCount {
+                    vendor: row.text(0)?,
+                    model: row.text(1)?,
+                    images: row.int(2)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Delete an image record. When no other record names the same content, its blob, its
+    /// scan jobs, its reports and their facts go too; otherwise they stay for the other
+    /// records (jobs queued through this record move to another one).
+    pub fn delete_image(&self, id: i64) -> Result<DeletedImage, StoreError> {
+        let image = self.image(id)?;
+        let sha = image.sha256.clone();
+        let (reports_deleted, content_deleted) = self.db().transaction(TxKind::Write, |sql| {
+            sql.execute("DELETE FROM approvals WHERE image_id = $1", &[id.into()])?;
+            let other = sql
+                .query(
+                    "SELECT id FROM images WHERE sha256 = $1 AND id <> $2 ORDER BY id LIMIT 1",
+                    &[sha.as_str().into(), id.into()],
+                )?
+                .first()
+                .map(|r| r.int(0))
+                .transpose()?;
+            let mut reports = 0;
+            match other {
+                Some(other) => {
+                    sql.execute(
+                        "UPDATE jobs SET image_id = $1 WHERE image_id = $2",
+                        &[other.into(), id.into()],
+                    )?;
+                }
+                None => {
+                    let content = [Value::from(sha.as_str())];
+                    sql.execute("DELETE FROM facts WHERE sha256 = $1", &content)?;
+                    sql.execute(
+                        "DELETE FROM report_bodies WHERE report_id IN
+                           (SELECT id FROM reports WHERE sha256 = $1)",
+                        &content,
+                    )?;
+                    reports = sql.execute("DELETE FROM reports WHERE sha256 = $1", &content)?;
+                    sql.execute("DELETE FROM jobs WHERE sha256 = $1", &content)?;
+                    sql.execute("DELETE FROM blobs WHERE sha256 = $1", &content)?;
+                }
+            }
+            sql.execute("DELETE FROM images WHERE id = $1", &[id.into()])?;
+            Ok((reports, other.is_none()))
+        })?;
+        // The bytes go after the records: a failure here leaves an unreferenced blob, never a
+        // record without its bytes.
+        let blob_deleted = content_deleted && self.inner.blobs.delete(&sha)?;
+        Ok(DeletedImage {
+            image,
+            reports_deleted: i64::try_from(reports_deleted).unwrap_or(i64::MAX),
+            blob_deleted,
         })
     }
 
@@ -224,4 +307,41 @@ impl Store {
                 .transpose()
         })
     }
+}
+
+/// The query selecting `columns` of the images a filter selects and its parameters; `paged`:
+/// in catalogue order, from the filter's offset, at most its limit.
+fn filtered_images(filter: &ImageFilter, columns: &str, paged: bool) -> (String, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(v) = &filter.vendor {
+        params.push(v.into());
+        clauses.push(format!("i.vendor = ${}", params.len()));
+    }
+    if let Some(m) = &filter.model {
+        params.push(m.into());
+        clauses.push(format!("i.model = ${}", params.len()));
+    }
+    if let Some(n) = &filter.name_contains {
+        let escaped = n
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        params.push(format!("%{escaped}%").into());
+        clauses.push(format!("i.name LIKE ${} ESCAPE '\\'", params.len()));
+    }
+    let mut sql_text = format!("SELECT {columns} FROM images i");
+    if !clauses.is_empty() {
+        sql_text.push_str(" WHERE ");
+        sql_text.push_str(&clauses.join(" AND "));
+    }
+    if !paged {
+        return (sql_text, params);
+    }
+    sql_text.push_str(" ORDER BY i.vendor, i.model, i.version_key, i.released, i.id");
+    params.push(filter.limit.unwrap_or(i64::MAX).max(0).into());
+    sql_text.push_str(&format!(" LIMIT ${}", params.len()));
+    params.push(filter.offset.unwrap_or(0).max(0).into());
+    sql_text.push_str(&format!(" OFFSET ${}", params.len()));
+    (sql_text, params)
 }

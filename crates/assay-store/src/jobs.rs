@@ -292,6 +292,34 @@ impl Store {
         })
     }
 
+    /// The newest scan jobs, newest first, at most `limit` (the jobs page).
+    pub fn recent_jobs(&self, limit: i64) -> Result<Vec<Job>, StoreError> {
+        self.db().transaction(TxKind::Read, |sql| {
+            sql.query(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT $1"),
+                &[limit.max(0).into()],
+            )?
+            .iter()
+            .map(job_of_row)
+            .collect()
+        })
+    }
+
+    /// The newest scan job of an image's content, if one was queued.
+    pub fn latest_job(&self, sha256: &str) -> Result<Option<Job>, StoreError> {
+        self.db().transaction(TxKind::Read, |sql| {
+            sql.query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE sha256 = $1 ORDER BY id DESC LIMIT 1"
+                ),
+                &[sha256.into()],
+            )?
+            .first()
+            .map(job_of_row)
+            .transpose()
+        })
+    }
+
     /// How many jobs are in each state.
     pub fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
         self.db().transaction(TxKind::Read, |sql| {

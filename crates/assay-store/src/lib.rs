@@ -88,6 +88,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod access;
 mod blobs;
 mod db;
 mod error;
@@ -102,18 +103,19 @@ mod schema;
 mod version_key;
 pub mod worker;
 
+pub use access::{ApiTokenRecord, AuditEntry, Role, SessionRecord, UserRecord};
 pub use blobs::{is_sha256, BlobStore, DiskBlobs, LocalBlob, PutBlob};
 pub use db::{Backend, DatabaseLocation};
 pub use error::StoreError;
 pub use facts::FactKind;
 pub use images::ImageFilter;
 pub use records::{
-    AddedImage, Approval, Completion, FactHit, ImageMeta, ImageRecord, Job, JobState, Lease,
-    NewSinceApproved, QueueCounts, QueuedScan, ReportOrigin, ReportRecord, RetryPolicy,
-    ScanSettings, SharedFact, TimelineEntry,
+    AddedImage, Approval, Completion, DeletedImage, FactHit, ImageMeta, ImageRecord, ImageSummary,
+    Job, JobState, Lease, ModelCount, NewSinceApproved, QueueCounts, QueuedScan, ReportOrigin,
+    ReportRecord, RetryPolicy, ScanSettings, SharedFact, TimelineEntry,
 };
 pub use reports::StoredReport;
-pub use s3::{S3Blobs, S3Location};
+pub use s3::{S3Blobs, S3Location, S3Object};
 pub use schema::current_version as schema_version;
 pub use version_key::version_key;
 

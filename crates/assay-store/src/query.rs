@@ -141,9 +141,27 @@ impl Store {
         vendor: &str,
         model: Option<&str>,
     ) -> Result<Vec<TimelineEntry>, StoreError> {
+        self.vendor_timeline_page(vendor, model, 0, i64::MAX)
+    }
+
+    /// [`vendor_timeline`](Self::vendor_timeline) from release `offset` (0-based), at most
+    /// `limit` releases: each page compares its first release with the one before it, so a
+    /// page costs its own releases' reports, not the whole history's.
+    pub fn vendor_timeline_page(
+        &self,
+        vendor: &str,
+        model: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let offset = offset.max(0);
+        // One release more before the page, to compare the page's first release with.
+        let before = i64::from(offset > 0);
         let images = self.list_images(&ImageFilter {
             vendor: Some(vendor.to_string()),
             model: model.map(str::to_string),
+            offset: Some(offset - before),
+            limit: Some(limit.max(0).saturating_add(before)),
             ..ImageFilter::default()
         })?;
         let mut cache = ReportCache::default();
@@ -168,6 +186,9 @@ impl Store {
                 changes,
             });
             previous = Some((image, report_id));
+        }
+        if before > 0 && !out.is_empty() {
+            out.remove(0);
         }
         Ok(out)
     }

@@ -353,3 +353,39 @@ pub struct NewSinceApproved {
     /// Every later release of the model with its changes against the approved one.
     pub releases: Vec<TimelineEntry>,
 }
+
+/// An image as the catalogue lists it: with its scan state, read in the same query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSummary {
+    /// The image.
+    #[serde(flatten)]
+    pub image: ImageRecord,
+    /// Its content's newest stored report.
+    pub report_id: Option<i64>,
+    /// The state of its content's newest scan job, if one was queued.
+    pub job_state: Option<JobState>,
+    /// Whether it is an approved release.
+    pub approved: bool,
+}
+
+/// A vendor's model with its number of images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelCount {
+    /// Vendor.
+    pub vendor: String,
+    /// Model.
+    pub model: String,
+    /// Images of it.
+    pub images: i64,
+}
+
+/// What deleting an image removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedImage {
+    /// The record that was deleted.
+    pub image: ImageRecord,
+    /// Reports deleted with it (none when other records name the same content).
+    pub reports_deleted: i64,
+    /// Whether its bytes were deleted from the blob store.
+    pub blob_deleted: bool,
+}

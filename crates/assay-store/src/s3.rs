@@ -44,6 +44,15 @@ impl std::fmt::Debug for S3Location {
     }
 }
 
+/// An object of a bucket, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Object {
+    /// Its key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// Blobs in an S3-compatible bucket.
 pub struct S3Blobs {
     bucket: Bucket,
@@ -118,6 +127,105 @@ impl S3Blobs {
         }
     }
 
+    /// Download object `key` into a temporary file in `scratch`: the file and the SHA-256 of
+    /// its bytes; `None` when there is no such object.
+    fn get(
+        &self,
+        key: &str,
+        scratch: &Path,
+    ) -> Result<Option<(tempfile::TempPath, String)>, StoreError> {
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), key)
+            .sign_with_time(SIGNATURE_LIFETIME, &self.now()?);
+        let mut response = self
+            .agent
+            .get(url.as_str())
+            .call()
+            .map_err(|e| s3_error("GET", e))?;
+        match response.status().as_u16() {
+            200..=299 => {}
+            404 => return Ok(None),
+            status => {
+                return Err(s3_error(
+                    "GET",
+                    format!("HTTP {status} for {key}: {}", body_text(response)),
+                ))
+            }
+        }
+        std::fs::create_dir_all(scratch).map_err(|e| StoreError::io("creating", scratch, e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(scratch)
+            .map_err(|e| StoreError::io("creating a file in", scratch, e))?;
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let (found, _) = copy_hashing(&mut reader, tmp.as_file_mut())
+            .map_err(|e| s3_error("downloading", format!("{key}: {e}")))?;
+        Ok(Some((tmp.into_temp_path(), found)))
+    }
+
+    /// The objects under `prefix`, in key order, at most `max` (images to register from a
+    /// bucket the lab drops firmware into).
+    pub fn list(&self, prefix: &str, max: usize) -> Result<Vec<S3Object>, StoreError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
+            action.with_prefix(prefix);
+            if let Some(t) = &token {
+                action.with_continuation_token(t.as_str());
+            }
+            let url = action.sign_with_time(SIGNATURE_LIFETIME, &self.now()?);
+            let response = self
+                .agent
+                .get(url.as_str())
+                .call()
+                .map_err(|e| s3_error("LIST", e))?;
+            let status = response.status().as_u16();
+            let text = body_text_all(response)?;
+            if !(200..300).contains(&status) {
+                return Err(s3_error(
+                    "LIST",
+                    format!(
+                        "HTTP {status}: {}",
+                        text.chars().take(400).collect::<String>()
+                    ),
+                ));
+            }
+            // Some servers (s3rver) answer in an older spelling of S3's namespace, which the
+            // parser does not know; the documents are otherwise the same.
+            let text = text.replace(
+                "xmlns=\"http://doc.s3.amazonaws.com/2006-03-01/\"",
+                "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"",
+            );
+            let page = rusty_s3::actions::ListObjectsV2::parse_response(&text)
+                .map_err(|e| s3_error("LIST", format!("unreadable listing: {e}")))?;
+            for object in page.contents {
+                if out.len() >= max {
+                    return Ok(out);
+                }
+                out.push(S3Object {
+                    size: object.size.unwrap_or(0),
+                    key: object.key,
+                });
+            }
+            match page.next_continuation_token {
+                Some(t) if out.len() < max => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Download any object of the bucket (not a blob of the store) into `scratch`; removed
+    /// when the returned value is dropped.
+    pub fn download(&self, key: &str, scratch: &Path) -> Result<LocalBlob, StoreError> {
+        let (tmp, _) = self
+            .get(key, scratch)?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "object",
+                id: key.to_string(),
+            })?;
+        Ok(LocalBlob::temporary(tmp))
+    }
+
     fn head(&self, key: &str) -> Result<bool, StoreError> {
         let url = self
             .bucket
@@ -134,6 +242,16 @@ impl S3Blobs {
             status => Err(s3_error("HEAD", format!("HTTP {status} for {key}"))),
         }
     }
+}
+
+/// A whole response body as text (a listing: at most 16 MiB).
+fn body_text_all(mut response: ureq::http::Response<ureq::Body>) -> Result<String, StoreError> {
+    response
+        .body_mut()
+        .with_config()
+        .limit(16 << 20)
+        .read_to_string()
+        .map_err(|e| s3_error("reading a response", e))
 }
 
 fn body_text(mut response: ureq::http::Response<ureq::Body>) -> String {
@@ -187,38 +305,39 @@ impl BlobStore for S3Blobs {
 
     fn fetch(&self, sha256: &str, scratch: &Path) -> Result<LocalBlob, StoreError> {
         let key = shard_path(sha256)?;
-        let url = self
-            .bucket
-            .get_object(Some(&self.credentials), &key)
-            .sign_with_time(SIGNATURE_LIFETIME, &self.now()?);
-        let mut response = self
-            .agent
-            .get(url.as_str())
-            .call()
-            .map_err(|e| s3_error("GET", e))?;
-        match response.status().as_u16() {
-            200..=299 => {}
-            404 => return Err(StoreError::BlobMissing(sha256.to_string())),
-            status => {
-                return Err(s3_error(
-                    "GET",
-                    format!("HTTP {status} for {key}: {}", body_text(response)),
-                ))
-            }
-        }
-        std::fs::create_dir_all(scratch).map_err(|e| StoreError::io("creating", scratch, e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(scratch)
-            .map_err(|e| StoreError::io("creating a file in", scratch, e))?;
-        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
-        let (found, _) = copy_hashing(&mut reader, tmp.as_file_mut())
-            .map_err(|e| s3_error("downloading", format!("{key}: {e}")))?;
+        let (tmp, found) = self
+            .get(&key, scratch)?
+            .ok_or_else(|| StoreError::BlobMissing(sha256.to_string()))?;
         if found != sha256 {
             return Err(StoreError::BlobCorrupt {
                 expected: sha256.to_string(),
                 found,
             });
         }
-        Ok(LocalBlob::temporary(tmp.into_temp_path()))
+        Ok(LocalBlob::temporary(tmp))
+    }
+
+    fn delete(&self, sha256: &str) -> Result<bool, StoreError> {
+        let key = shard_path(sha256)?;
+        if !self.head(&key)? {
+            return Ok(false);
+        }
+        let url = self
+            .bucket
+            .delete_object(Some(&self.credentials), &key)
+            .sign_with_time(SIGNATURE_LIFETIME, &self.now()?);
+        let response = self
+            .agent
+            .delete(url.as_str())
+            .call()
+            .map_err(|e| s3_error("DELETE", e))?;
+        match response.status().as_u16() {
+            200..=299 | 404 => Ok(true),
+            status => Err(s3_error(
+                "DELETE",
+                format!("HTTP {status} for {key}: {}", body_text(response)),
+            )),
+        }
     }
 
     fn describe(&self) -> String {

@@ -42,10 +42,11 @@ fn dialect(backend: Backend) -> [(&'static str, &'static str); 4] {
     }
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "images, settings, jobs, reports, facts, approvals",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "images, settings, jobs, reports, facts, approvals",
+        sql: r#"
 -- Image bytes known to the blob store, by content.
 CREATE TABLE blobs (
     sha256 TEXT PRIMARY KEY,
@@ -148,7 +149,63 @@ CREATE TABLE approvals (
     approved_at BIGINT NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "users, sessions, API tokens, audit log, catalogue order",
+        sql: r#"
+-- The catalogue's order (the image list pages through it): an index in exactly that order,
+-- so that a page at any offset reads the index instead of sorting every image.
+CREATE INDEX images_in_catalogue_order ON images (vendor, model, version_key, released, id);
+
+-- People who may use the web UI and the REST API. Passwords are argon2 PHC strings made by
+-- the server; the store never sees a password.
+CREATE TABLE users (
+    id {id},
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    disabled BIGINT NOT NULL DEFAULT 0
+);
+
+-- Browser sessions by the SHA-256 of their random cookie value (a stolen database yields
+-- no usable cookie), with the CSRF token of their forms.
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+
+-- API tokens: the id is public (part of the token), the secret is kept as an argon2 hash.
+CREATE TABLE api_tokens (
+    id {id},
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
+
+-- Who did what: logins, uploads, downloads, approvals, deletions, user and token changes.
+CREATE TABLE audit (
+    id {id},
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+-- Recent entries of one kind about one target (failed logins for a user name).
+CREATE INDEX audit_by_target ON audit (target, action, at);
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn current_version() -> i64 {

@@ -1,5 +1,6 @@
-//! The S3 blob store against a real S3-compatible server (`s3rver`: the S3 REST API over
-//! files on disk), and a worker scanning an image it fetched from there.
+//! The S3 blob store against a real S3-compatible server (`s3s-fs`, which verifies SigV4
+//! signatures, or `s3rver`: the S3 REST API over files on disk), and a worker scanning an
+//! image it fetched from there.
 
 mod support;
 
@@ -39,8 +40,7 @@ fn blobs_round_trip_through_a_real_s3_server() {
         blobs.fetch(&"0".repeat(64), scratch.path()),
         Err(StoreError::BlobMissing(_))
     ));
-    // The server checks who signs (s3rver checks the access key of a SigV4 request, not
-    // its signature bytes): an unknown key is refused.
+    // The server checks who signs: an unknown access key is refused.
     let mut wrong = server.location("assay-blobs");
     wrong.access_key = "NOT-A-KEY".into();
     let intruder = S3Blobs::new(&wrong, system_clock()).unwrap();
@@ -49,6 +49,22 @@ fn blobs_round_trip_through_a_real_s3_server() {
         matches!(refused, Err(StoreError::ObjectStorage(_))),
         "{refused:?}"
     );
+    // A server that verifies SigV4 (s3s-fs) also refuses the right key signed with the
+    // wrong secret, so the requests that pass above are correctly signed.
+    if server.verifies_signatures {
+        let mut forged = server.location("assay-blobs");
+        forged.secret_key = "not the secret".into();
+        let forger = S3Blobs::new(&forged, system_clock()).unwrap();
+        let refused = forger.contains(&first.sha256);
+        assert!(
+            matches!(refused, Err(StoreError::ObjectStorage(_))),
+            "{refused:?}"
+        );
+        let scratch2 = tempfile::tempdir().unwrap();
+        assert!(forger.fetch(&first.sha256, scratch2.path()).is_err());
+    } else {
+        eprintln!("*** the S3 server (s3rver) does not verify signatures; install s3s-fs ***");
+    }
 }
 
 #[test]

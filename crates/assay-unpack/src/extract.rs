@@ -163,6 +163,44 @@ fn create_new(path: &Path, perm: u32) -> std::io::Result<fs::File> {
     options.open(path)
 }
 
+/// The permission bits an extracted file gets: owner read and write always (the analyst must
+/// read it), execute bits as the image had them, and never more than `0755`: no group or world
+/// write, no setuid, setgid or sticky bit on the analyst's disk, whatever the image says (the
+/// image's own mode stays recorded in the report). Set explicitly after creation, so the
+/// umask cannot widen it either.
+pub fn file_permissions(image_mode: Option<u32>) -> u32 {
+    image_mode.map_or(0o644, |m| (m & 0o755) | 0o600)
+}
+
+/// The permission bits of an extracted directory: `0755` whatever the image or the umask.
+pub const DIRECTORY_PERMISSIONS: u32 = 0o755;
+
+/// Set `perm` on an open file (creation modes pass through the umask, which may be 000).
+fn set_permissions(file: &fs::File, perm: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(perm))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, perm);
+        Ok(())
+    }
+}
+
+/// Create one directory with at most [`DIRECTORY_PERMISSIONS`] (given to `mkdir`, so that
+/// even a umask of 000 cannot make it group- or world-writable).
+fn create_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(DIRECTORY_PERMISSIONS);
+    }
+    builder.create(path)
+}
+
 fn extracted_dir(p: &Path) -> PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(".extracted");
@@ -245,7 +283,7 @@ impl Writer {
                     return false;
                 }
                 Err(_) => {
-                    if let Err(e) = fs::create_dir(&cur) {
+                    if let Err(e) = create_dir(&cur) {
                         self.skip(format!("{}: {e}", cur.display()));
                         return false;
                     }
@@ -283,18 +321,19 @@ impl Writer {
             }
         }
         let full = self.root.join(rel);
-        // Permission bits only: never setuid, setgid or sticky on the analyst's disk.
-        let perm = mode.map_or(0o644, |m| (m & 0o777) | 0o600);
+        let perm = file_permissions(mode);
         // O_CREAT|O_EXCL never follows a symlink, dangling or not, so a new name is written
         // in one call; only an existing name (a second entry with the same path) needs a look.
         let written = match create_new(&full, perm) {
-            Ok(mut f) => f.write_all(bytes),
+            Ok(mut f) => f.write_all(bytes).and_then(|()| set_permissions(&f, perm)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 match fs::symlink_metadata(&full) {
                     // A new name, not truncation: the old file may be hard-linked elsewhere.
                     Ok(m) if m.file_type().is_file() => fs::remove_file(&full)
                         .and_then(|()| create_new(&full, perm))
-                        .and_then(|mut f| f.write_all(bytes)),
+                        .and_then(|mut f| {
+                            f.write_all(bytes).and_then(|()| set_permissions(&f, perm))
+                        }),
                     _ => {
                         self.skip(format!(
                             "{}: exists as a link or directory; not written through",
@@ -455,5 +494,40 @@ mod tests {
             link_target_inside(Path::new("a/b"), "/etc/passwd"),
             Some(PathBuf::from("etc/passwd"))
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn modes_are_never_more_permissive_than_0755() {
+        use std::os::unix::fs::PermissionsExt;
+        let modes = [
+            Some(0o104777),
+            Some(0o100666),
+            Some(0o102775),
+            Some(0o101777),
+            Some(0o100000),
+            Some(0o100751),
+            None,
+        ];
+        let entries = (0..modes.len())
+            .map(|i| {
+                let mut n = entry(2 + i as u32, NodeKind::File, &format!("/d/f{i}"), None);
+                n.mode = modes[i];
+                n
+            })
+            .collect();
+        let contents = modes.iter().map(|_| Some(b"x".to_vec())).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        extract(&result(entries, contents), tmp.path()).unwrap();
+        let on_disk = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let expected = [0o755, 0o644, 0o755, 0o755, 0o600, 0o751, 0o644];
+        for (i, want) in expected.iter().enumerate() {
+            let got = on_disk(&tmp.path().join(format!("tar@0x0/d/f{i}")));
+            assert_eq!(got, *want, "f{i}: {got:o}");
+        }
+        for dir in ["tar@0x0", "tar@0x0/d"] {
+            let got = on_disk(&tmp.path().join(dir));
+            assert_eq!(got & 0o7022, 0, "{dir}: {got:o}");
+        }
     }
 }

@@ -15,7 +15,9 @@ fn main() {
     let code = match commands::run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("assay: {e:#}");
+            // The message may quote a file name or a report's text: one escaped line.
+            let message = format!("assay: {e:#}");
+            eprintln!("{}", assay_model::terminal::escape(&message));
             if e.downcast_ref::<commands::UsageError>().is_some() {
                 2
             } else {

@@ -42,6 +42,8 @@ pub enum Command {
     /// A lab's catalogue: add images, queue scans, ask questions across images.
     #[command(subcommand)]
     Fleet(FleetCommand),
+    /// The fleet's web UI and REST API, with in-process workers (embedded store by default).
+    Serve(ServeArgs),
 }
 
 /// `--rules DIR` (repeatable).
@@ -124,6 +126,22 @@ pub struct QuietFlag {
     pub quiet: bool,
 }
 
+/// `--max-report-mib N` of the commands that read reports back.
+#[derive(clap::Args)]
+pub struct ReportSizeFlag {
+    /// Refuse a report (or a signed envelope's payload) larger than this many MiB before
+    /// reading it.
+    #[arg(long, value_name = "MIB", default_value_t = assay_engine::DEFAULT_MAX_REPORT_BYTES >> 20)]
+    pub max_report_mib: u64,
+}
+
+impl ReportSizeFlag {
+    /// The limit in bytes.
+    pub fn max_report_bytes(&self) -> u64 {
+        self.max_report_mib.saturating_mul(1 << 20)
+    }
+}
+
 /// `-o, --output FILE` of the commands that print a document.
 #[derive(clap::Args)]
 pub struct OutputFlag {
@@ -198,6 +216,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PUB")]
     pub key: Option<PathBuf>,
     #[command(flatten)]
+    pub report_size: ReportSizeFlag,
+    #[command(flatten)]
     pub detectors: DetectorFlags,
     #[command(flatten)]
     pub quiet: QuietFlag,
@@ -216,6 +236,8 @@ pub struct DiffArgs {
     pub output: OutputFlag,
     #[command(flatten)]
     pub as_of: AsOfFlag,
+    #[command(flatten)]
+    pub report_size: ReportSizeFlag,
     #[command(flatten)]
     pub detectors: DetectorFlags,
     #[command(flatten)]
@@ -357,6 +379,51 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<PathBuf>,
     /// Vulnerability database to match components against (default: $ASSAY_VULNDB, else
+    /// ~/.local/share/assay/vulndb.sqlite, when it exists).
+    #[arg(long)]
+    pub vulndb: Option<PathBuf>,
+    #[command(flatten)]
+    pub rule_dirs: RuleDirsFlag,
+    #[command(flatten)]
+    pub quiet: QuietFlag,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreFlags,
+    /// Address and port to listen on (put a TLS proxy in front for other machines).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Scan jobs run at once inside the server; 0: only external `assay worker` processes
+    /// scan.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub workers: usize,
+    /// Let anyone read images, reports and answers without logging in (writing still needs
+    /// a login).
+    #[arg(long)]
+    pub public_read: bool,
+    /// Mark cookies Secure: the server is reached over HTTPS (directly or through a proxy).
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Largest image upload, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub max_upload: u64,
+    /// A folder on the server that analysts may register images from (repeatable).
+    #[arg(long = "import-root", value_name = "DIR")]
+    pub import_roots: Vec<PathBuf>,
+    /// A bucket analysts may register images from, as s3://BUCKET/PREFIX (repeatable;
+    /// endpoint and credentials from the AWS variables, as for --blobs).
+    #[arg(long = "import-bucket", value_name = "s3://BUCKET")]
+    pub import_buckets: Vec<String>,
+    /// Hours a login lasts.
+    #[arg(long, default_value_t = 12, value_name = "HOURS")]
+    pub session_hours: u32,
+    /// Create an admin user NAME and exit: the password is read from standard input when it
+    /// is not a terminal, else generated and printed once.
+    #[arg(long, value_name = "NAME")]
+    pub create_admin: Option<String>,
+    /// Vulnerability database for the in-process workers (default: $ASSAY_VULNDB, else
     /// ~/.local/share/assay/vulndb.sqlite, when it exists).
     #[arg(long)]
     pub vulndb: Option<PathBuf>,

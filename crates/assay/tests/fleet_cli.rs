@@ -66,10 +66,8 @@ fn status(data: &Path, db: &str) -> serde_json::Value {
     fleet_json(data, db, &["status"])
 }
 
-/// A worker is killed right after it claims a job; after its lease expires another worker
-/// redoes the job, and the store holds one report.
-fn killed_worker_loses_nothing(db: &str, data: &Path) {
-    // Random bytes: nothing to find, but a scan long enough to be killed in.
+/// Random bytes: nothing to find, but a scan long enough to be interrupted in.
+fn noise(data: &Path) -> std::path::PathBuf {
     let image = data.join("noise.bin");
     let mut bytes = vec![0u8; 24 << 20];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -80,6 +78,107 @@ fn killed_worker_loses_nothing(db: &str, data: &Path) {
         *b = x as u8;
     }
     std::fs::write(&image, &bytes).unwrap();
+    image
+}
+
+/// Send SIGTERM to a child.
+fn terminate(child: &Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Wait for a child at most `within`; its exit status (the child is killed past that).
+fn wait_within(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > within {
+            child.kill().unwrap();
+            panic!("the process did not stop within {within:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM in the middle of a job: the worker claims nothing more, finishes the job, stores
+/// its report and exits 0; nothing is left running.
+#[test]
+fn sigterm_lets_a_worker_finish_its_job_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let db = format!("sqlite:{}", data.join("store.sqlite").display());
+    add(data, &db, &noise(data));
+    let mut polite = worker(data, &db, &["--id", "polite"]);
+    let mut stderr = BufReader::new(polite.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("claimed") {
+        line.clear();
+    }
+    assert!(line.contains("claimed"), "{line}");
+    terminate(&polite);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(
+        wait_within(&mut polite, Duration::from_secs(300)).success(),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("done, report") && rest.contains("stopped"),
+        "{rest}"
+    );
+    let s = status(data, &db);
+    assert_eq!(
+        (
+            s["counts"]["done"].as_i64(),
+            s["counts"]["running"].as_i64()
+        ),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    assert_eq!(s["reports"], 1, "{s}");
+}
+
+/// SIGTERM stops `assay serve` (its listener and its in-process workers) promptly.
+#[test]
+fn sigterm_stops_the_server_and_its_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = assay()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--data",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("http://") {
+        line.clear();
+    }
+    assert!(line.contains("assay serve: http://127.0.0.1:"), "{line}");
+    terminate(&server);
+    let status = wait_within(&mut server, Duration::from_secs(30));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+}
+
+/// A worker is killed right after it claims a job; after its lease expires another worker
+/// redoes the job, and the store holds one report.
+fn killed_worker_loses_nothing(db: &str, data: &Path) {
+    let image = noise(data);
     let id = add(data, db, &image);
     let mut doomed = worker(data, db, &["--id", "doomed"]);
     let stderr = BufReader::new(doomed.stderr.take().unwrap());

@@ -198,7 +198,15 @@ fn looks_like_passwd_line(f: &[&str]) -> bool {
         && f[0].len() <= 64
         && f[2].parse::<u32>().is_ok()
         && f[3].parse::<u32>().is_ok()
-        && f[0].bytes().all(|b| b.is_ascii_graphic())
+        && is_account_name(f[0])
+}
+
+/// Whether `name` can be an account's name: no blanks, nothing else asked. Login programs
+/// compare bytes, so a name with escape sequences, C1 controls or bidirectional overrides
+/// is an account like any other (and one chosen to hide); the fields around it tell a
+/// passwd line from other text.
+fn is_account_name(name: &str) -> bool {
+    !name.chars().any(|c| c.is_whitespace() || c == '\0')
 }
 
 fn looks_like_shadow_line(f: &[&str]) -> bool {
@@ -206,7 +214,7 @@ fn looks_like_shadow_line(f: &[&str]) -> bool {
     f.len() == 9
         && !f[0].is_empty()
         && f[0].len() <= 64
-        && f[0].bytes().all(|b| b.is_ascii_graphic())
+        && is_account_name(f[0])
         && f[2..8].iter().all(|s| num(s))
 }
 

@@ -7,7 +7,10 @@
 //! The page has no scripts, fonts, images or links to anything outside itself (styles are
 //! inline, the chart is inline SVG), so it opens offline and can be archived as evidence.
 //! Everything taken from the image is escaped: templates are `minijinja` HTML templates with
-//! auto-escaping, and no value is ever marked safe.
+//! auto-escaping, and no value is ever marked safe. Before the HTML escaping, every value
+//! shows its control and invisible formatting characters as visible escapes
+//! ([`assay_model::terminal`]): a browser honours a right-to-left override or a zero-width
+//! joiner in text as a terminal does, and `&#x202e;` would still be one.
 //!
 //! One concern per file: `words` says things in plain words (headline, labels, sizes), `page`
 //! builds the model the template renders, `tree` the container tree, `chart` the image map.
@@ -46,10 +49,26 @@ pub fn to_html(
     entropy: &EntropyProfile,
 ) -> Result<String, HtmlError> {
     let mut env = Environment::new();
+    env.set_formatter(visible_then_html_escaped);
     env.add_template("report.css", include_str!("../../templates/report.css"))?;
     env.add_template("report.html", include_str!("../../templates/report.html"))?;
     let page = build_page(report, rules, entropy);
     Ok(env.get_template("report.html")?.render(&page)?)
+}
+
+/// The template's formatter: a string value with its controls and invisible formatting
+/// characters made visible (line breaks and tabs kept: HTML folds them), then HTML-escaped.
+fn visible_then_html_escaped(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str().map(assay_model::terminal::escape_document) {
+        Some(std::borrow::Cow::Owned(visible)) if !value.is_safe() => {
+            minijinja::escape_formatter(out, state, &minijinja::Value::from(visible))
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
 }
 
 #[cfg(test)]

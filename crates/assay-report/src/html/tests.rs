@@ -94,3 +94,22 @@ fn chart_is_left_out_without_a_profile() {
     let html = to_html(&report, &[], &EntropyProfile::default()).unwrap();
     assert!(!html.contains("<svg"));
 }
+
+#[test]
+fn controls_and_bidi_overrides_are_shown_visibly() {
+    let mut report = sample_report();
+    let hidden = "invoice\u{202e}fdp.exe\u{1b}[2J\u{2066}\u{200b}\u{9b}";
+    report.nodes[2].path = hidden.into();
+    report.findings[0].title = format!("account {hidden}");
+    let html = render(&report);
+    for c in ['\u{202e}', '\u{1b}', '\u{2066}', '\u{200b}', '\u{9b}'] {
+        assert!(!html.contains(c), "{:x} reached the page", c as u32);
+    }
+    let text = unescape(&html);
+    assert!(
+        text.contains(r"invoice\u{202e}fdp.exe\x1b[2J\u{2066}\u{200b}\u{9b}"),
+        "escaped form missing"
+    );
+    // The numeric references a browser would honour are not there either.
+    assert!(!html.to_ascii_lowercase().contains("&#x202e;"));
+}

@@ -1,6 +1,6 @@
 //! Real servers for the store's tests: a PostgreSQL cluster made with `initdb` and run with
-//! `pg_ctl` in a temporary directory on a free port, and an S3-compatible server (`s3rver`
-//! from npm) in a temporary directory. When the programs are absent the tests that need
+//! `pg_ctl` in a temporary directory on a free port, and an S3-compatible server (`s3s-fs`,
+//! which verifies signatures, or else `s3rver` from npm) in a temporary directory. When the programs are absent the tests that need
 //! them say so loudly and return; `.ci/run` installs both, so CI always runs them.
 
 #![allow(dead_code)]
@@ -227,52 +227,84 @@ impl Drop for PgServer {
 
 /// The `s3rver` program: `$ASSAY_S3RVER`, else `s3rver` on the `PATH`.
 fn s3rver_program() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ASSAY_S3RVER") {
+    program("ASSAY_S3RVER", "s3rver")
+}
+
+/// `$VAR`, else `name` on the `PATH`.
+fn program(var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
-            .map(|d| d.join("s3rver"))
+            .map(|d| d.join(name))
             .find(|p| p.is_file())
     })
 }
 
-/// An S3-compatible server of this test (`s3rver`: files on disk; it knows the access key
-/// `S3RVER` and refuses others).
+/// Credentials of the S3 servers the tests start.
+const ACCESS_KEY: &str = "ASSAYTESTACCESSKEY";
+const SECRET_KEY: &str = "assay-test-secret-key-0123456789";
+
+/// An S3-compatible server of this test: `s3s-fs` (Rust; the S3 REST API over files on
+/// disk, and it verifies every SigV4 signature) when installed (`$ASSAY_S3S_FS` or on the
+/// `PATH`; `.ci/run` installs it), else `s3rver` (npm; it checks the access key of a request
+/// but not its signature bytes).
 pub struct S3Server {
     child: Child,
     _dir: tempfile::TempDir,
     pub port: u16,
+    /// Whether the server checks signatures (s3s-fs) or only access keys (s3rver).
+    pub verifies_signatures: bool,
+    access_key: &'static str,
+    secret_key: &'static str,
 }
 
 impl S3Server {
-    /// Start one; `None` (after a loud message) when `s3rver` is not installed.
+    /// Start one; `None` (after a loud message) when neither server is installed.
     pub fn start() -> Option<S3Server> {
-        let Some(program) = s3rver_program() else {
-            eprintln!(
-                "\n*** SKIPPING S3 tests: s3rver not found (`npm install -g s3rver`, or set \
-                 ASSAY_S3RVER) ***\n"
-            );
-            return None;
-        };
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let child = Command::new(program)
-            .arg("-d")
-            .arg(dir.path())
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting s3rver");
+        let (child, verifies_signatures, access_key, secret_key) =
+            if let Some(s3s) = program("ASSAY_S3S_FS", "s3s-fs") {
+                let child = Command::new(s3s)
+                    .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+                    .arg(dir.path())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("starting s3s-fs");
+                (child, true, ACCESS_KEY, SECRET_KEY)
+            } else if let Some(s3rver) = s3rver_program() {
+                let child = Command::new(s3rver)
+                    .arg("-d")
+                    .arg(dir.path())
+                    .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--silent"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("starting s3rver");
+                // s3rver knows the access key `S3RVER` and refuses others.
+                (child, false, "S3RVER", "S3RVER")
+            } else {
+                eprintln!(
+                    "\n*** SKIPPING S3 tests: neither s3s-fs nor s3rver found (set ASSAY_S3S_FS \
+                     or ASSAY_S3RVER) ***\n"
+                );
+                return None;
+            };
         assert!(
             wait_for_port(port, Duration::from_secs(30)),
-            "s3rver did not start"
+            "the S3 server did not start"
         );
         Some(S3Server {
             child,
             _dir: dir,
             port,
+            verifies_signatures,
+            access_key,
+            secret_key,
         })
     }
 
@@ -282,8 +314,8 @@ impl S3Server {
             endpoint: format!("http://127.0.0.1:{}", self.port),
             bucket: bucket.to_string(),
             region: "us-east-1".into(),
-            access_key: "S3RVER".into(),
-            secret_key: "S3RVER".into(),
+            access_key: self.access_key.into(),
+            secret_key: self.secret_key.into(),
             path_style: true,
         }
     }

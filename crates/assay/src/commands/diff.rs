@@ -10,7 +10,8 @@ pub fn run(args: DiffArgs) -> Result<i32> {
     let config = args
         .detectors
         .config()?
-        .with_reference_time(args.as_of.reference_time(false)?);
+        .with_reference_time(args.as_of.reference_time(false)?)
+        .with_max_report_bytes(args.report_size.max_report_bytes());
     let d = scanner(config, args.quiet.quiet)
         .diff(&args.old, &args.new)
         .map_err(engine_error)?;

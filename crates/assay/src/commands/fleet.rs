@@ -4,6 +4,7 @@
 use super::{clock_now, usage, write_output};
 use crate::flags::{FleetCommand, JsonFlag, StoreFlags};
 use anyhow::{Context, Result};
+use assay_model::terminal::{escape, escape_document};
 use assay_report::diff::{ReportDiff, SetChange};
 use assay_report::dsse;
 use assay_store::{
@@ -227,7 +228,7 @@ pub fn run(command: FleetCommand) -> Result<i32> {
                 let outcome = store
                     .import_report(&text)
                     .with_context(|| format!("importing {}", f.display()))?;
-                println!("{}: {outcome:?}", f.display());
+                println!("{}", escape(&format!("{}: {outcome:?}", f.display())));
             }
             Ok(0)
         }
@@ -248,7 +249,8 @@ fn print_or<T: Serialize + ?Sized>(
         s.push('\n');
         s
     } else {
-        text()
+        // Facts, paths and names come from images: nothing in them reaches the terminal raw.
+        escape_document(&text()).into_owned()
     };
     write_output(None, &out)?;
     Ok(0)
@@ -424,7 +426,7 @@ fn add(
             None
         };
         if !json.json {
-            println!(
+            let line = format!(
                 "{}: image {} (sha256 {}, {}){}",
                 f.display(),
                 a.image.id,
@@ -438,6 +440,7 @@ fn add(
                     .map(|j| format!(", job {}", j.job.id))
                     .unwrap_or_default()
             );
+            println!("{}", escape(&line));
         }
         added.push(a);
     }
@@ -496,7 +499,7 @@ fn export(store: &Store, image_id: i64, dir: &Path) -> Result<i32> {
     let key_path = dir.join("store.pub");
     std::fs::write(&key_path, dsse::verifying_key_to_text(&store.public_key()))
         .with_context(|| format!("writing {}", key_path.display()))?;
-    println!(
+    let line = format!(
         "wrote {}, {} and {}: check with assay verify --key {} {} {}",
         dir.join(&name).display(),
         report_path.display(),
@@ -505,6 +508,7 @@ fn export(store: &Store, image_id: i64, dir: &Path) -> Result<i32> {
         report_path.display(),
         dir.join(&name).display()
     );
+    println!("{}", escape(&line));
     Ok(0)
 }
 
@@ -516,7 +520,7 @@ fn tempfile_dir(near: &Path) -> Result<PathBuf> {
 
 /// The default data directory: `$XDG_DATA_HOME/assay/fleet`, else
 /// `~/.local/share/assay/fleet`.
-fn default_data_dir() -> Result<PathBuf> {
+pub(super) fn default_data_dir() -> Result<PathBuf> {
     let data = std::env::var_os("XDG_DATA_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
@@ -526,7 +530,7 @@ fn default_data_dir() -> Result<PathBuf> {
 }
 
 /// The system clock in Unix milliseconds, the store's clock.
-fn clock_ms() -> i64 {
+pub(super) fn clock_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -594,7 +598,7 @@ fn default_signing_key(data: &Path) -> Result<ed25519_dalek::SigningKey> {
 }
 
 /// `s3://BUCKET` with the endpoint, region and credentials from the AWS variables.
-fn s3_location(url: &str) -> Result<S3Location> {
+pub(super) fn s3_location(url: &str) -> Result<S3Location> {
     let bucket = url
         .strip_prefix("s3://")
         .map(|b| b.trim_end_matches('/'))

@@ -1,6 +1,6 @@
 //! `assay keygen`: an ed25519 key pair for signing reports.
 
-use super::usage;
+use super::{shown, usage};
 use crate::flags::KeygenArgs;
 use anyhow::{Context, Result};
 use assay_report::dsse;
@@ -17,7 +17,7 @@ pub fn run(args: KeygenArgs) -> Result<i32> {
     if !args.force && (output.exists() || public_path.exists()) {
         return Err(usage(format!(
             "{} or its .pub exists; pass --force to replace them",
-            output.display()
+            shown(output)
         )));
     }
     let mut seed = [0u8; 32];
@@ -31,8 +31,8 @@ pub fn run(args: KeygenArgs) -> Result<i32> {
     .with_context(|| format!("writing {}", public_path.display()))?;
     println!(
         "wrote {} (secret) and {}; keyid {}",
-        output.display(),
-        public_path.display(),
+        shown(output),
+        shown(&public_path),
         dsse::key_id(&key.verifying_key())
     );
     Ok(0)

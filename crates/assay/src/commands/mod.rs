@@ -7,6 +7,7 @@ mod fleet;
 mod keygen;
 mod rules;
 mod scan;
+mod serve;
 mod unpack;
 mod verify;
 mod vulndb;
@@ -34,6 +35,7 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Rules(args) => rules::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Fleet(command) => fleet::run(command),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
@@ -85,6 +87,22 @@ pub(crate) fn default_vulndb_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
     Some(data.join("assay").join("vulndb.sqlite"))
+}
+
+/// A path as the user gave it, for a line of output: bytes that are not UTF-8 shown as
+/// `\xNN` (the line it goes into is escaped whole, see [`TerminalText`]).
+///
+/// [`TerminalText`]: assay_model::terminal::TerminalText
+fn shown(path: &Path) -> std::borrow::Cow<'_, str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        assay_model::terminal::escape_raw(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_string_lossy()
+    }
 }
 
 /// Write a command's document to `path`, or to standard output.

@@ -1,8 +1,9 @@
 //! `assay vulndb import|info`: the offline vulnerability database.
 
-use super::{clock_now, default_vulndb_path};
+use super::{clock_now, default_vulndb_path, shown};
 use crate::flags::{DbFlag, VulndbCommand};
 use anyhow::{Context, Result};
+use assay_model::terminal::TerminalText;
 use assay_vulndb::VulnDb;
 use std::path::{Path, PathBuf};
 
@@ -36,36 +37,42 @@ fn import(files: &[PathBuf], db: &DbFlag, date: Option<String>) -> Result<i32> {
         } else {
             "imported".to_string()
         };
-        println!(
+        // Feed names and skipped records are the feed's text: every line escaped whole.
+        let mut text = TerminalText::new();
+        text.line(format_args!(
             "{}: {} {} records, {state} (sha256 {})",
-            f.display(),
+            shown(f),
             out.records,
             out.feed.kind,
             out.feed.sha256
-        );
+        ));
         for s in &out.skipped {
-            println!("  skipped: {s}");
+            text.line(format_args!("  skipped: {s}"));
         }
+        print!("{}", text.as_str());
     }
-    println!(
+    let mut text = TerminalText::new();
+    text.line(format_args!(
         "{}: {} vulnerability records from {} feeds",
-        path.display(),
+        shown(&path),
         store.record_count()?,
         store.feeds()?.len()
-    );
+    ));
+    print!("{}", text.as_str());
     Ok(0)
 }
 
 fn info(db: &DbFlag) -> Result<i32> {
     let path = path_of(db)?;
     let store = VulnDb::open(&path)?;
-    println!(
+    let mut text = TerminalText::new();
+    text.line(format_args!(
         "{}: {} vulnerability records",
-        path.display(),
+        shown(&path),
         store.record_count()?
-    );
+    ));
     for f in store.feeds()? {
-        println!(
+        text.line(format_args!(
             "  {} ({}) imported {}{} sha256 {}",
             f.name,
             f.kind,
@@ -74,8 +81,9 @@ fn info(db: &DbFlag) -> Result<i32> {
                 .map(|p| format!(", published {p},"))
                 .unwrap_or_default(),
             f.sha256
-        );
+        ));
     }
+    print!("{}", text.as_str());
     Ok(0)
 }
 

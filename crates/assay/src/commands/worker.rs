@@ -4,8 +4,9 @@
 use super::fleet::open_store;
 use super::{default_vulndb_path, usage};
 use crate::flags::WorkerArgs;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use assay_engine::{AnalysisConfig, CancelToken, VulnerabilitySource};
+use assay_model::terminal::escape;
 use assay_store::worker::{Worker, WorkerConfig, WorkerEvent};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,18 +23,7 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
     let scratch = args.scratch.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("assay-worker-{}", std::process::id()))
     });
-    let vulnerabilities = match args
-        .vulndb
-        .clone()
-        .or_else(|| default_vulndb_path().filter(|p| p.is_file()))
-    {
-        Some(path) => VulnerabilitySource::Path(path),
-        None => VulnerabilitySource::Unavailable,
-    };
-    let analysis = args
-        .rule_dirs
-        .apply(AnalysisConfig::new())?
-        .with_vulnerabilities(vulnerabilities);
+    let analysis = analysis_config(&args.rule_dirs, args.vulndb.clone())?;
     let mut config = WorkerConfig::new(id.clone(), &scratch)
         .with_lease(i64::try_from(args.lease.saturating_mul(1000)).unwrap_or(i64::MAX));
     config.concurrency = args.concurrency;
@@ -42,7 +32,8 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
     let quiet = args.quiet.quiet;
     let worker = Worker::new(store.clone(), config).on_event(Arc::new(move |event| {
         if !quiet {
-            eprintln!("{}", describe(&event));
+            // Job errors quote the image and the store: one escaped line.
+            eprintln!("{}", escape(&describe(&event)));
         }
     }));
     if !quiet {
@@ -54,17 +45,39 @@ pub fn run(args: WorkerArgs) -> Result<i32> {
     if args.until_idle {
         worker.run_until_idle();
     } else {
-        // Runs until the process is stopped; a stopped worker's job goes to another worker
-        // when its lease expires.
-        worker.run(&CancelToken::new());
+        // Runs until SIGTERM or SIGINT: the slots stop claiming, finish their current jobs
+        // and store their reports. A worker killed harder loses its job to another worker
+        // when the lease expires.
+        let stop = CancelToken::new();
+        assay_server::cancel_on_termination(stop.clone())
+            .context("installing the SIGTERM handler")?;
+        worker.run(&stop);
+        if !quiet {
+            eprintln!("assay worker {id}: stopped");
+        }
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(0)
 }
 
+/// The analysis every scan of a worker starts from: the rule directories and the
+/// vulnerability database (the given one, else the default one when it exists).
+pub(super) fn analysis_config(
+    rule_dirs: &crate::flags::RuleDirsFlag,
+    vulndb: Option<std::path::PathBuf>,
+) -> Result<AnalysisConfig> {
+    let vulnerabilities = match vulndb.or_else(|| default_vulndb_path().filter(|p| p.is_file())) {
+        Some(path) => VulnerabilitySource::Path(path),
+        None => VulnerabilitySource::Unavailable,
+    };
+    Ok(rule_dirs
+        .apply(AnalysisConfig::new())?
+        .with_vulnerabilities(vulnerabilities))
+}
+
 /// Open the store, waiting while the database cannot be reached (a worker started before
 /// its database, or during a restart).
-fn open_when_reachable(
+pub(super) fn open_when_reachable(
     flags: &crate::flags::StoreFlags,
     quiet: bool,
 ) -> Result<assay_store::Store> {
@@ -77,7 +90,12 @@ fn open_when_reachable(
                     .is_some_and(assay_store::StoreError::is_transient) =>
             {
                 if !quiet {
-                    eprintln!("assay worker: store unavailable ({e:#}); retrying");
+                    eprintln!(
+                        "{}",
+                        escape(&format!(
+                            "assay worker: store unavailable ({e:#}); retrying"
+                        ))
+                    );
                 }
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -126,7 +144,7 @@ fn describe(event: &WorkerEvent) -> String {
 }
 
 /// `HOSTNAME-PID`.
-fn default_worker_id() -> String {
+pub(super) fn default_worker_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string(Path::new("/etc/hostname")))
         .map(|h| h.trim().to_string())

@@ -20,7 +20,7 @@ use assay_model::{
     ListenerStart, NodeId, NodeKind, Severity,
 };
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Range;
 
 /// The exposure detector.
@@ -691,6 +691,11 @@ pub fn verify_listeners<'b>(
     bytes_at: impl Fn(&str) -> Option<&'b [u8]>,
     failures: &mut Vec<String>,
 ) -> (usize, usize) {
+    // Derived records by location, handed out in order: one pass however many are claimed.
+    let mut by_location: HashMap<&str, VecDeque<usize>> = HashMap::new();
+    for (j, d) in derived.iter().enumerate() {
+        by_location.entry(&d.location).or_default().push_back(j);
+    }
     let mut used = vec![false; derived.len()];
     let mut held = 0;
     for l in claimed {
@@ -698,8 +703,12 @@ pub fn verify_listeners<'b>(
         let mut ok = true;
         for e in &l.evidence {
             let holds = bytes_at(&e.location).is_some_and(|b| {
-                let (s, end) = (e.range.start as usize, e.range.end as usize);
-                s <= end && end <= b.len() && evidence_excerpt(&b[s..end]) == e.excerpt
+                let range = usize::try_from(e.range.start)
+                    .ok()
+                    .zip(usize::try_from(e.range.end).ok());
+                range
+                    .and_then(|(s, end)| b.get(s..end))
+                    .is_some_and(|at| evidence_excerpt(at) == e.excerpt)
             });
             if !holds {
                 failures.push(format!(
@@ -709,10 +718,9 @@ pub fn verify_listeners<'b>(
                 ok = false;
             }
         }
-        match derived
-            .iter()
-            .enumerate()
-            .position(|(j, d)| !used[j] && d.location == l.location)
+        match by_location
+            .get_mut(l.location.as_str())
+            .and_then(VecDeque::pop_front)
         {
             Some(j) => {
                 used[j] = true;

@@ -4,7 +4,7 @@
 use crate::limits::read_bounded;
 
 pub(super) const COMPR_NONE: u8 = 0;
-const COMPR_ZERO: u8 = 1;
+pub(super) const COMPR_ZERO: u8 = 1;
 const COMPR_RTIME: u8 = 2;
 const COMPR_RUBINMIPS: u8 = 3;
 const COMPR_COPY: u8 = 4;

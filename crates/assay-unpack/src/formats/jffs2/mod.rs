@@ -4,10 +4,12 @@
 //! Our own reader: the only crate (`jffs2`) binds GPL C through cmake. A JFFS2 image is a log of
 //! nodes with no index: the reader scans every node (4-byte aligned, skipping erased 0xFF space
 //! and garbage), checks the header, node and data CRCs, keeps the newest directory entry per
-//! (parent, name) and applies each inode's data nodes in version order, so that the newest write
-//! wins for every byte range. Paths come from the directory-entry graph, walked from the root
-//! inode with a depth bound and a visited set. Data nodes are decoded with every compressor
-//! Linux and OpenWrt write: none, zero, rtime, rubin/dynrubin, zlib, lzo and lzma.
+//! (parent, name) and replays each inode's data nodes in version order, so that the newest
+//! write wins for every byte range; only the nodes whose data still shows are decoded, and the
+//! walk and the replay are linear in the number of nodes however they overlap. Paths come from
+//! the directory-entry graph, walked from the root inode with a depth bound and a visited set.
+//! Data nodes are decoded with every compressor Linux and OpenWrt write: none, zero, rtime,
+//! rubin/dynrubin, zlib, lzo and lzma.
 //!
 //! A node with a bad CRC is skipped with a warning and the rest is read; the structure ends at
 //! the last valid node (rounded up to the erase block when cleanmarkers tell its size and the
@@ -15,9 +17,11 @@
 //! which is what finds the end of a JFFS2 partition inside a whole flash dump.
 //!
 //! One concern per file: `node` the on-media structures, `scan` the log scan and the
-//! extent, `compress` the data-node compressors, `tree` files and directories rebuilt.
+//! extent, `compress` the data-node compressors, `live` which node's data shows where (worked
+//! out before anything is decoded), `tree` files and directories rebuilt.
 
 mod compress;
+mod live;
 mod node;
 mod scan;
 mod tree;

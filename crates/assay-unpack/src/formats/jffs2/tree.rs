@@ -2,7 +2,8 @@
 //! in version order, and the directory graph walked from the root with a depth bound and a
 //! visited set.
 
-use super::compress::{decompress, COMPR_NONE};
+use super::compress::{decompress, COMPR_NONE, COMPR_ZERO};
+use super::live::{LiveMap, Write};
 use super::node::{rd16, rd32, Dirent, InodeNode};
 use super::scan::Scan;
 use crate::cursor::Endian;
@@ -33,14 +34,24 @@ fn inode_view(nodes: &[InodeNode]) -> Option<InodeView<'_>> {
     })
 }
 
-/// Assemble an inode's bytes: data nodes applied in version order over a zero-filled buffer,
-/// truncations honoured, size from the newest node.
+/// How many data nodes were decoded, and how many were not because nothing of them shows.
+#[derive(Debug, Default)]
+struct Decodes {
+    decoded: usize,
+    overwritten: usize,
+}
+
+/// Assemble an inode's bytes: the data nodes replayed in version order (see [`LiveMap`]),
+/// truncations honoured, size from the newest node; only the nodes whose data still shows are
+/// decoded, each once, and whatever a decode yields beyond the bytes it shows is charged to
+/// the budget on top of the file itself.
 fn assemble(
     d: &[u8],
     view: &InodeView,
     ctx: &UnpackContext,
     path: &str,
     out: &mut Unpacked,
+    decodes: &mut Decodes,
 ) -> Result<Vec<u8>, FormatError> {
     let mut size = view.latest.isize as u64;
     let covered = view
@@ -58,34 +69,64 @@ fn assemble(
         size = covered.min(size);
     }
     ctx.charge(size)?;
-    let size = size as usize;
-    let mut buf = vec![0u8; size];
-    let mut cur = 0usize;
+    let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0)];
     let mut bad = 0usize;
-    for n in &view.nodes {
-        let isize = n.isize as usize;
-        if isize < cur {
-            let from = isize.min(size);
-            let to = cur.min(size);
-            buf[from..to].fill(0);
-        }
-        cur = isize;
-        if n.dsize == 0 {
-            continue;
-        }
+    let writes = view.nodes.iter().map(|n| {
+        let start = u64::from(n.offset);
+        let written = n.dsize > 0 && n.dsize <= MAX_NODE_DATA;
         if n.dsize > MAX_NODE_DATA {
             bad += 1;
+        }
+        Write {
+            isize: u64::from(n.isize),
+            range: start..if written {
+                start + u64::from(n.dsize)
+            } else {
+                start
+            },
+        }
+    });
+    let live = LiveMap::replay(writes, buf.len() as u64).by_node();
+    decodes.overwritten += view
+        .nodes
+        .iter()
+        .filter(|n| n.dsize > 0 && n.dsize <= MAX_NODE_DATA)
+        .count()
+        .saturating_sub(live.len());
+    for (index, ranges) in live {
+        let Some(n) = view.nodes.get(index) else {
+            continue;
+        };
+        if n.compr == COMPR_ZERO {
+            // A hole: the buffer is zeros already.
             continue;
         }
+        let shown: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        if let Err(limit) = ctx.charge(u64::from(n.dsize).saturating_sub(shown)) {
+            out.warn(
+                WarningKind::Limit,
+                format!(
+                    "{path}: data nodes from the one at {:#x} on not decoded: {limit}",
+                    n.node_at
+                ),
+            );
+            break;
+        }
         let src = d
-            .get(n.data_at..n.data_at + n.csize as usize)
+            .get(n.data_at..n.data_at.saturating_add(n.csize as usize))
             .unwrap_or(&[]);
+        decodes.decoded += 1;
         match decompress(n.compr, src, n.dsize as usize) {
             Ok(bytes) => {
-                let off = n.offset as usize;
-                if off < size {
-                    let len = bytes.len().min(size - off);
-                    buf[off..off + len].copy_from_slice(&bytes[..len]);
+                for r in ranges {
+                    let from = (r.start - u64::from(n.offset)) as usize;
+                    let to = (r.end - u64::from(n.offset)) as usize;
+                    if let (Some(dst), Some(src)) = (
+                        buf.get_mut(r.start as usize..r.end as usize),
+                        bytes.get(from..to),
+                    ) {
+                        dst.copy_from_slice(src);
+                    }
                 }
             }
             Err(why) => {
@@ -144,6 +185,7 @@ pub(super) fn build(
     // Iterative walk: (directory inode, its path, depth).
     let mut stack: Vec<(u32, String, usize)> = vec![(ROOT_INO, String::new(), 0)];
     let mut dir_loops = 0usize;
+    let mut decodes = Decodes::default();
     let mut bad_names = 0usize;
     while let Some((dir, dir_path, depth)) = stack.pop() {
         let Some(list) = children.get(&dir) else {
@@ -198,7 +240,7 @@ pub(super) fn build(
                 }
                 Some(FileType::Symlink) => {
                     let target = match view {
-                        Some(v) => assemble(d, v, ctx, &path, out)?,
+                        Some(v) => assemble(d, v, ctx, &path, out, &mut decodes)?,
                         None => Vec::new(),
                     };
                     Entry::fs(
@@ -218,7 +260,7 @@ pub(super) fn build(
                 }
                 Some(FileType::Regular) | None => {
                     let bytes = match view {
-                        Some(v) => assemble(d, v, ctx, &path, out)?,
+                        Some(v) => assemble(d, v, ctx, &path, out, &mut decodes)?,
                         None => {
                             out.warn(
                                 WarningKind::Format,
@@ -249,6 +291,10 @@ pub(super) fn build(
         // Reverse so that the stack pops subdirectories in name order (pre-order listing).
         subdirs.reverse();
         stack.extend(subdirs);
+    }
+    out.detail("data_nodes_decoded", decodes.decoded);
+    if decodes.overwritten > 0 {
+        out.detail("data_nodes_overwritten", decodes.overwritten);
     }
     if dir_loops > 0 {
         out.warn(WarningKind::Format, format!("{dir_loops} directory entries lead back to a directory already listed (loop or hard-linked directory); skipped"));
