@@ -29,9 +29,9 @@ pub const DESCRIBES: &str = "describes";
 /// (a hard link, a shared extent): the earlier entry's path. The node shares that entry's
 /// content and hash and is not searched again.
 pub const SAME_AS: &str = "same_as";
-/// A container may spend at most 1/`FAIR_SHARE` of what its blob has left (see
-/// [`Run::analyse_blob`]).
-pub const FAIR_SHARE: u64 = 2;
+/// A container followed by possible siblings may spend what its blob has left except
+/// 1/`SIBLING_RESERVE` of it, kept for what follows (see [`Run::analyse_blob`]).
+pub const SIBLING_RESERVE: u64 = 4;
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -455,6 +455,16 @@ impl Run<'_> {
         let (markers, work): (Vec<_>, Vec<_>) = work
             .into_iter()
             .partition(|(c, _)| self.engine.whole_blob[c.format]);
+        // Where candidates start, to tell whether a container has siblings after it: in the
+        // image, whose candidates were probed while it was scanned, only those a probe
+        // accepted (a false hit of a short magic in compressed data is no sibling).
+        // A container whose length only its unpack tells is followed by the magics of its own
+        // records (JFFS2 nodes, cpio members): those of its own format are no siblings either.
+        let starts: Vec<(usize, usize)> = work
+            .iter()
+            .filter(|(_, p)| role != Role::Image || p.is_some())
+            .map(|(c, _)| (c.start, c.format))
+            .collect();
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
@@ -481,8 +491,25 @@ impl Run<'_> {
             };
             let Some(view) = view else { continue };
             // A container may spend a fair share of what is left here, so that a bomb in
-            // front never starves what follows it; what it leaves is returned.
-            let share = pool.share(pool.remaining() / FAIR_SHARE);
+            // front never starves what follows it; what it leaves is returned. With nothing
+            // after its span that could start another container, it may spend all of it.
+            let end = match span {
+                Some(l) => cand
+                    .start
+                    .saturating_add(usize::try_from(l).unwrap_or(usize::MAX)),
+                None => cand.start.saturating_add(1),
+            };
+            let first_after = starts.partition_point(|&(s, _)| s < end);
+            let siblings_after = starts
+                .get(first_after..)
+                .unwrap_or_default()
+                .iter()
+                .any(|&(_, f)| span.is_some() || f != cand.format);
+            let share = pool.share(if siblings_after {
+                pool.remaining() - pool.remaining() / SIBLING_RESERVE
+            } else {
+                pool.remaining()
+            });
             let ctx = UnpackContext { budget: &share };
             let result = format.unpack(&view, &ctx);
             let (unpacked, error) = match result {
@@ -599,7 +626,7 @@ impl Run<'_> {
             let Some(probe) = format.probe(data) else {
                 continue;
             };
-            let share = pool.share(pool.remaining() / FAIR_SHARE);
+            let share = pool.share(pool.remaining() - pool.remaining() / SIBLING_RESERVE);
             let ctx = UnpackContext { budget: &share };
             let (unpacked, error) = match format.unpack(data, &ctx) {
                 Ok(u) => (u, None),
@@ -647,7 +674,7 @@ impl Run<'_> {
             let Some(probe) = format.probe(data) else {
                 continue;
             };
-            let share = pool.share(pool.remaining() / FAIR_SHARE);
+            let share = pool.share(pool.remaining() - pool.remaining() / SIBLING_RESERVE);
             let ctx = UnpackContext { budget: &share };
             match format.unpack(data, &ctx) {
                 Ok(u) => {
