@@ -83,6 +83,7 @@ fn main() {
         contents.push(Some(Blob::from(d)));
     }
     let result = UnpackResult {
+        timing_dependent: false,
         image: ImageInfo {
             name: "dir".into(),
             size: 0,

@@ -366,12 +366,82 @@ pub fn run_detectors_timed(analysis: &Analysis) -> (Vec<Finding>, Vec<(&'static 
         .collect();
     let mut findings = Vec::new();
     let mut times = Vec::new();
-    for (f, name, secs) in results {
-        findings.extend(f);
+    for (mut f, name, secs) in results {
+        // Capped per detector, so that one flood never sits in memory beside another.
+        sort_findings(&mut f);
+        findings.extend(cap_findings(analysis, f));
         times.push((name, secs));
     }
     sort_findings(&mut findings);
     (findings, times)
+}
+
+/// Most findings of one rule listed for one node; the rest are counted (see [`cap_findings`]).
+pub const MAX_FINDINGS_PER_RULE_AND_NODE: usize = 100;
+/// Most findings of one rule listed for one image.
+pub const MAX_FINDINGS_PER_RULE: usize = 10_000;
+
+/// Keep at most [`MAX_FINDINGS_PER_RULE_AND_NODE`] findings of a rule per node and
+/// [`MAX_FINDINGS_PER_RULE`] per image, the first in canonical order (`findings` must be
+/// sorted by [`sort_findings`], so the worst are kept), and add for every rule that lost some
+/// one `ASSAY-EVASION-002` finding counting them, on the node that lost most. A crafted image
+/// then cannot make the report, its memory or its verification grow without bound, and the
+/// flood itself is reported.
+pub fn cap_findings(analysis: &Analysis, findings: Vec<Finding>) -> Vec<Finding> {
+    use assay_model::Severity;
+    use std::collections::HashMap;
+    /// What the caps left out of one rule.
+    struct Dropped {
+        count: usize,
+        worst: Severity,
+        by_node: BTreeMap<NodeId, usize>,
+    }
+    let mut per_rule: HashMap<String, usize> = HashMap::new();
+    let mut per_node: HashMap<(String, NodeId), usize> = HashMap::new();
+    let mut dropped: BTreeMap<String, Dropped> = BTreeMap::new();
+    let mut kept = Vec::with_capacity(findings.len().min(MAX_FINDINGS_PER_RULE));
+    for f in findings {
+        let in_rule = per_rule.entry(f.rule.clone()).or_insert(0);
+        let in_node = per_node.entry((f.rule.clone(), f.node)).or_insert(0);
+        if *in_rule < MAX_FINDINGS_PER_RULE && *in_node < MAX_FINDINGS_PER_RULE_AND_NODE {
+            *in_rule += 1;
+            *in_node += 1;
+            kept.push(f);
+            continue;
+        }
+        let d = dropped.entry(f.rule.clone()).or_insert(Dropped {
+            count: 0,
+            worst: f.severity,
+            by_node: BTreeMap::new(),
+        });
+        d.count += 1;
+        d.worst = d.worst.max(f.severity);
+        *d.by_node.entry(f.node).or_insert(0) += 1;
+    }
+    for (rule, d) in dropped {
+        // The node that lost most (the lowest id among equals).
+        let (node, here) = d.by_node.iter().fold(
+            (0, 0),
+            |best, (&n, &c)| if c > best.1 { (n, c) } else { best },
+        );
+        let mut f = analysis.finding(
+            &detectors::completeness::FINDINGS_CAPPED,
+            node,
+            0..0,
+            format!(
+                "{} more findings of {rule} not listed ({here} of them in this file; at most \
+                 {MAX_FINDINGS_PER_RULE_AND_NODE} a file and {MAX_FINDINGS_PER_RULE} an image are)",
+                d.count
+            ),
+        );
+        f.severity = d.worst;
+        f.context.insert("rule".into(), rule);
+        f.context.insert("not_listed".into(), d.count.to_string());
+        f.context
+            .insert("files".into(), d.by_node.len().to_string());
+        kept.push(f);
+    }
+    kept
 }
 
 /// Canonical order of findings: severity (worst first), then rule, location and range.
@@ -389,6 +459,58 @@ pub fn sort_findings(findings: &mut [Finding]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use assay_model::Severity;
+
+    #[test]
+    fn findings_are_capped_per_file_and_per_rule_and_the_rest_counted() {
+        use testutil::{tree, TestEntry};
+        let names: Vec<String> = (0..300).map(|i| format!("/f{i}")).collect();
+        let entries: Vec<TestEntry> = names
+            .iter()
+            .map(|n| TestEntry::File(n, b"secret", 0o644))
+            .collect();
+        let t = tree(&entries);
+        let a = Analysis::new(&t);
+        let rule = &detectors::completeness::FINDINGS_CAPPED;
+        let mut flood = Vec::new();
+        // 150 findings on the first file, 50 on each of the other 299: 15,100 in all.
+        for id in 2..302u32 {
+            let n = if id == 2 { 150 } else { 50 };
+            for i in 0..n {
+                let mut f = a.finding(rule, id, 0..1, format!("hit {i}"));
+                f.rule = "ASSAY-TEST-001".into();
+                f.severity = if id == 300 {
+                    Severity::Critical
+                } else {
+                    Severity::Low
+                };
+                flood.push(f);
+            }
+        }
+        sort_findings(&mut flood);
+        let kept = cap_findings(&a, flood);
+        let listed = kept.iter().filter(|f| f.rule == "ASSAY-TEST-001").count();
+        assert_eq!(listed, MAX_FINDINGS_PER_RULE);
+        let per_node = kept
+            .iter()
+            .filter(|f| f.rule == "ASSAY-TEST-001" && f.node == 2);
+        assert_eq!(per_node.count(), MAX_FINDINGS_PER_RULE_AND_NODE);
+        assert!(
+            kept.iter().any(|f| f.node == 300),
+            "the critical ones sort first"
+        );
+        let summary: Vec<_> = kept.iter().filter(|f| f.rule == rule.id).collect();
+        assert_eq!(summary.len(), 1);
+        assert_eq!(
+            summary[0].context["not_listed"],
+            (15_100 - 10_000).to_string()
+        );
+        assert_eq!(
+            summary[0].severity,
+            Severity::Low,
+            "the critical ones were all kept"
+        );
+    }
 
     #[test]
     fn links_resolve_relative_to_their_directory() {
@@ -462,6 +584,7 @@ pub mod testutil {
             contents.push(data.map(|d| Blob::from(d.to_vec())));
         }
         UnpackResult {
+            timing_dependent: false,
             image: ImageInfo {
                 name: "test.bin".into(),
                 size: 0,

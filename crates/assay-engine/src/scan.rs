@@ -27,8 +27,9 @@ pub enum Progress {
     },
     /// The image is unpacked.
     Unpacked,
-    /// A limit was reached: the image is unpacked again on one thread, where the order in
-    /// which branches spend the shared budget is fixed (the report stays reproducible).
+    /// The tree-wide node limit was reached: the image is unpacked again on one thread,
+    /// where the order in which branches take nodes is fixed (the report stays
+    /// reproducible). Byte limits never need this: budgets are shared out by position.
     UnpackingAgain,
     /// The detectors and component identification are running.
     Analysing,
@@ -248,11 +249,11 @@ impl Scan {
             .map_err(read_error)?;
         self.check_cancelled()?;
         self.report_progress(Progress::Unpacked);
-        // Branches that unpack in parallel share the byte and node budgets, so which branch a
-        // spent budget stops depends on thread timing. When a limit was reached, unpack again
-        // on one thread, where the order is fixed: the report stays reproducible and
-        // verifiable.
-        if result.warnings.iter().any(|w| w.kind == WarningKind::Limit) {
+        // Byte budgets are shared out by position, so a limit on bytes gives the same tree
+        // on every run. Only the tree-wide node count is one counter for all branches: when
+        // it fired, unpack again on one thread, where the order is fixed, so that the report
+        // stays reproducible and verifiable.
+        if result.timing_dependent {
             self.report_progress(Progress::UnpackingAgain);
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(1)

@@ -109,8 +109,8 @@ pub struct Node {
     pub mtime: Option<i64>,
     /// Format-specific facts worth showing (compression, block size, endianness, header
     /// fields), as sorted key/value strings.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub details: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
 }
 
 impl Node {
@@ -134,8 +134,130 @@ impl Node {
             entropy: None,
             duplicate_of: None,
             mtime: None,
-            details: BTreeMap::new(),
+            details: Details::default(),
         }
+    }
+}
+
+/// A node's format-specific facts: sorted key/value strings, serialised as a JSON object
+/// exactly like a `BTreeMap<String, String>`. Kept as one sorted vector because most nodes
+/// carry one or two facts and an archive can hold a million nodes: a map would cost a
+/// 500-byte tree node each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Details(Vec<(String, String)>);
+
+impl Details {
+    /// No facts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+    /// Whether `key` is set.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+    /// Set `key` to `value`, returning the value it replaces.
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                // Grown one by one: most nodes hold one or two facts.
+                self.0.reserve_exact(1);
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+    /// Remove `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+    /// Number of facts.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The facts in key order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &String)> + ExactSizeIterator {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    /// The keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+    /// The values in key order.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(_, v)| v)
+    }
+}
+
+impl From<BTreeMap<String, String>> for Details {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        let mut v: Vec<(String, String)> = map.into_iter().collect();
+        v.shrink_to_fit();
+        Details(v)
+    }
+}
+
+impl FromIterator<(String, String)> for Details {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let map: BTreeMap<String, String> = iter.into_iter().collect();
+        map.into()
+    }
+}
+
+impl Extend<(String, String)> for Details {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Details {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl IntoIterator for Details {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl std::ops::Index<&str> for Details {
+    type Output = String;
+    fn index(&self, key: &str) -> &String {
+        self.get(key).expect("no such detail")
+    }
+}
+
+impl Serialize for Details {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(d).map(Details::from)
     }
 }
 
@@ -204,6 +326,9 @@ pub enum Category {
     Secret,
     /// Insecure configuration.
     Config,
+    /// Signs that the image defeats its own analysis: bytes left unexamined behind a limit,
+    /// floods of findings that bury the real ones.
+    Evasion,
 }
 
 impl Category {
@@ -220,6 +345,7 @@ impl Category {
             Category::VulnerableComponent => "vulnerable-component",
             Category::Secret => "secret",
             Category::Config => "config",
+            Category::Evasion => "evasion",
         }
     }
 }
@@ -554,13 +680,16 @@ pub enum WarningKind {
     HighEntropy,
     /// An entry name climbs above its root; it is kept inside.
     PathTraversal,
+    /// An entry name or path is longer than the bounds (255 bytes a name, 4096 a path); it is
+    /// kept shortened.
+    NameLength,
     /// No usable vulnerability database: components were not matched.
     Vulndb,
 }
 
 impl WarningKind {
     /// Every kind, in declaration order.
-    pub const ALL: [WarningKind; 12] = [
+    pub const ALL: [WarningKind; 13] = [
         WarningKind::Limit,
         WarningKind::Truncated,
         WarningKind::Checksum,
@@ -572,6 +701,7 @@ impl WarningKind {
         WarningKind::SelfReference,
         WarningKind::HighEntropy,
         WarningKind::PathTraversal,
+        WarningKind::NameLength,
         WarningKind::Vulndb,
     ];
 
@@ -589,6 +719,7 @@ impl WarningKind {
             WarningKind::SelfReference => "self-reference",
             WarningKind::HighEntropy => "high-entropy",
             WarningKind::PathTraversal => "path-traversal",
+            WarningKind::NameLength => "name-length",
             WarningKind::Vulndb => "vulndb",
         }
     }
@@ -694,6 +825,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn details_read_and_write_like_a_sorted_map() {
+        let mut d = Details::new();
+        assert_eq!(d.insert("z".into(), "1".into()), None);
+        assert_eq!(d.insert("a".into(), "2".into()), None);
+        assert_eq!(d.insert("z".into(), "3".into()), Some("1".into()));
+        assert_eq!(d.get("z").map(String::as_str), Some("3"));
+        assert!(d.contains_key("a") && !d.contains_key("b"));
+        let json = serde_json::to_string(&d).unwrap();
+        let map: BTreeMap<String, String> = d.clone().into_iter().collect();
+        assert_eq!(json, serde_json::to_string(&map).unwrap());
+        assert_eq!(json, r#"{"a":"2","z":"3"}"#);
+        let back: Details = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(d.remove("a"), Some("2".into()));
+        assert_eq!(d.len(), 1);
+    }
+
+    #[test]
     fn escapes_non_printable_bytes() {
         assert_eq!(escape_bytes(b"a\x00b\\\n"), "a\\x00b\\\\\\n");
     }
@@ -728,6 +877,7 @@ mod tests {
                 "\"self-reference\"",
                 "\"high-entropy\"",
                 "\"path-traversal\"",
+                "\"name-length\"",
                 "\"vulndb\"",
             ]
         );

@@ -10,6 +10,12 @@ pub fn to_json(report: &Report) -> String {
     s
 }
 
+/// Write the same bytes as [`to_json`] to `w` without building them in memory first.
+pub fn write_json(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, report)?;
+    w.write_all(b"\n")
+}
+
 /// Parse a report written by [`to_json`] (or any producer of the same schema).
 pub fn from_json(text: &str) -> Result<Report, serde_json::Error> {
     serde_json::from_str(text)

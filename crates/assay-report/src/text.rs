@@ -135,20 +135,22 @@ pub fn summary_with(report: &Report, all: bool) -> String {
     out.into_string()
 }
 
-/// Where a category stands in the triage order: ways in that the network reaches (backdoors,
+/// Where a category stands in the triage order: an incomplete analysis first, then ways in that the network reaches (backdoors,
 /// remote access, accounts and credentials) before keys, endpoints, secrets and hardening.
 pub fn exposure_rank(c: Category) -> u8 {
     match c {
-        Category::Backdoor => 0,
-        Category::RemoteAccess => 1,
-        Category::Account => 2,
-        Category::Credential => 3,
-        Category::PrivateKey => 4,
-        Category::Endpoint => 5,
-        Category::Secret => 6,
-        Category::Config => 7,
-        Category::VulnerableComponent => 8,
-        Category::Hardening => 9,
+        // An image the analysis could not finish is the first thing an analyst must know.
+        Category::Evasion => 0,
+        Category::Backdoor => 1,
+        Category::RemoteAccess => 2,
+        Category::Account => 3,
+        Category::Credential => 4,
+        Category::PrivateKey => 5,
+        Category::Endpoint => 6,
+        Category::Secret => 7,
+        Category::Config => 8,
+        Category::VulnerableComponent => 9,
+        Category::Hardening => 10,
     }
 }
 

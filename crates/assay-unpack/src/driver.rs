@@ -25,6 +25,13 @@ const MIN_SCAN_SIZE: usize = 32;
 /// Detail key marking the node of a format that describes its whole parent blob without
 /// claiming it (see [`Format::describes_whole_blob`]): the parent's bytes stay unexplained.
 pub const DESCRIBES: &str = "describes";
+/// Detail key of an entry whose bytes are those of an earlier entry of the same container
+/// (a hard link, a shared extent): the earlier entry's path. The node shares that entry's
+/// content and hash and is not searched again.
+pub const SAME_AS: &str = "same_as";
+/// A container followed by possible siblings may spend what its blob has left except
+/// 1/`SIBLING_RESERVE` of it, kept for what follows (see [`Run::analyse_blob`]).
+pub const SIBLING_RESERVE: u64 = 4;
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;
 
@@ -78,6 +85,11 @@ pub struct UnpackResult {
     pub warnings: Vec<Warning>,
     /// Figures of the run.
     pub stats: Stats,
+    /// The tree-wide node limit fired. Byte budgets are shared out by position (the tree
+    /// does not depend on thread timing), but the node count is one counter for all
+    /// branches, so which branch it stopped can: a caller that needs a reproducible tree
+    /// unpacks again on one thread.
+    pub timing_dependent: bool,
 }
 
 impl UnpackResult {
@@ -120,6 +132,10 @@ enum Children {
 struct BlobAnalysis {
     children: Vec<Pending>,
     warnings: Vec<(WarningKind, String)>,
+    /// Bytes this blob's branch spent (decoded here and below).
+    spent: u64,
+    /// Whether a limit stopped something in this branch.
+    stopped: bool,
 }
 
 /// The engine: a registry of formats and the scanner built from it.
@@ -199,13 +215,21 @@ impl Unpacker {
             budget: Budget::new(limits),
             cache: Mutex::new(HashMap::new()),
             nodes: AtomicUsize::new(1),
+            nodes_refused: AtomicBool::new(false),
             scanned: AtomicU64::new(0),
             progress: opts.progress.clone(),
             cancel: opts.cancel.clone(),
         };
         let (hash, prescanned) = run.scan_image(&data);
         let top = Lineage { hash, up: None };
-        let analysis = run.analyse_blob(&data, 0, Role::Image, Some(&top), Some(prescanned));
+        let analysis = run.analyse_blob(
+            &data,
+            0,
+            Role::Image,
+            Some(&top),
+            Some(prescanned),
+            &run.budget,
+        );
         let mut root = Node::new(0, None, NodeKind::Image, name.to_string());
         root.size = data.len() as u64;
         root.sha256 = Some(hex(&hash));
@@ -218,7 +242,15 @@ impl Unpacker {
             warnings: Vec::new(),
         };
         let mut flat = Flattener::default();
-        flat.push(&pending, None, "");
+        // Exact sizes up front: a doubling vector of a million nodes wastes up to half.
+        let total = flat.count(&pending);
+        flat.nodes.reserve_exact(total);
+        flat.contents.reserve_exact(total);
+        // The cache's references go, so that the flattener takes unshared nodes over.
+        if let Ok(mut cache) = run.cache.lock() {
+            cache.clear();
+        }
+        flat.push(pending, None, "");
         if run.cancel.is_cancelled() {
             flat.warnings.push(Warning {
                 node: Some(0),
@@ -246,6 +278,7 @@ impl Unpacker {
             contents: flat.contents,
             warnings: flat.warnings,
             stats,
+            timing_dependent: run.nodes_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -268,8 +301,8 @@ impl Lineage<'_> {
     }
 }
 
-/// Content hash of a blob and whether it was searched as a file.
-type CacheKey = ([u8; 32], bool);
+/// Content hash of a blob, whether it was searched as a file, and its share of the budget.
+type CacheKey = ([u8; 32], bool, u64);
 
 /// State shared by all threads of one unpack run.
 struct Run<'e> {
@@ -277,6 +310,8 @@ struct Run<'e> {
     budget: Budget,
     cache: Mutex<HashMap<CacheKey, Arc<BlobAnalysis>>>,
     nodes: AtomicUsize,
+    /// Set when the node limit refused nodes (see [`UnpackResult::timing_dependent`]).
+    nodes_refused: AtomicBool,
     scanned: AtomicU64,
     progress: Option<Arc<ProgressFn>>,
     cancel: CancelToken,
@@ -285,7 +320,11 @@ struct Run<'e> {
 impl Run<'_> {
     fn take_nodes(&self, n: usize) -> bool {
         let before = self.nodes.fetch_add(n, Ordering::Relaxed);
-        before + n <= self.budget.limits().max_nodes
+        let ok = before + n <= self.budget.limits().max_nodes;
+        if !ok {
+            self.nodes_refused.store(true, Ordering::Relaxed);
+        }
+        ok
     }
 
     /// Analyse a blob once per content: the cache key is its hash plus whether it is
@@ -298,6 +337,7 @@ impl Run<'_> {
         depth: usize,
         role: Role,
         up: Option<&Lineage<'_>>,
+        share: u64,
     ) -> Arc<BlobAnalysis> {
         if Lineage::contains(up, &hash) {
             return Arc::new(BlobAnalysis {
@@ -307,14 +347,23 @@ impl Run<'_> {
                     "this content is identical to a container it sits in; not unpacked again"
                         .into(),
                 )],
+                spent: 0,
+                stopped: false,
             });
         }
-        let key = (hash, role == Role::File);
+        // The share is part of the key: a blob's analysis is a function of its bytes, how it
+        // is searched and what it may spend, so a repeat gets what a fresh analysis would,
+        // whichever thread came first.
+        let key = (hash, role == Role::File, share);
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return hit;
         }
         let here = Lineage { hash, up };
-        let analysis = Arc::new(self.analyse_blob(data, depth, role, Some(&here), None));
+        let pool = self.budget.share(share);
+        let mut analysis = self.analyse_blob(data, depth, role, Some(&here), None, &pool);
+        analysis.spent = pool.used();
+        analysis.stopped = pool.was_stopped();
+        let analysis = Arc::new(analysis);
         if let Ok(mut c) = self.cache.lock() {
             c.entry(key).or_insert_with(|| Arc::clone(&analysis));
         }
@@ -324,18 +373,34 @@ impl Run<'_> {
     /// Search the image in one pass, window by window: magic scan, the probes of every
     /// candidate and the image's hash all read a window while it is hot, and then the
     /// window is handed back (a large memory-mapped image never becomes resident).
-    fn scan_image(&self, data: &Blob) -> ([u8; 32], Vec<(Candidate, Probe)>) {
+    ///
+    /// A candidate that starts inside the span of one probed before it would be skipped by
+    /// [`analyse_blob`](Self::analyse_blob) once that one is claimed, so it is not probed here
+    /// (it is kept unprobed, and probed there only if it is reached after all): the members of
+    /// an archive each carry the archive's magic, and probing every one of them walks the
+    /// archive once per member, quadratic in the number of entries.
+    fn scan_image(&self, data: &Blob) -> ([u8; 32], Vec<(Candidate, Option<Probe>)>) {
         let mut hasher = Sha256::new();
         let mut probed = Vec::new();
+        let mut spanned_to = 0usize;
         self.engine
             .scanner
             .scan_windows(data, &mut |window, candidates| {
                 for c in candidates {
                     if self.engine.whole_blob[c.format] {
                         // A marker: the format is tried on the whole blob later.
-                        probed.push((c, Probe::default()));
+                        probed.push((c, Some(Probe::default())));
+                    } else if c.start < spanned_to {
+                        probed.push((c, None));
                     } else if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
-                        probed.push((c, p));
+                        let available = data.len().saturating_sub(c.start) as u64;
+                        if let Some(l) = p.length.map(|l| l.min(available)) {
+                            let end = c
+                                .start
+                                .saturating_add(usize::try_from(l).unwrap_or(usize::MAX));
+                            spanned_to = spanned_to.max(end);
+                        }
+                        probed.push((c, Some(p)));
                     }
                 }
                 hasher.update(&data[window.clone()]);
@@ -351,7 +416,8 @@ impl Run<'_> {
         depth: usize,
         role: Role,
         lineage: Option<&Lineage<'_>>,
-        prescanned: Option<Vec<(Candidate, Probe)>>,
+        prescanned: Option<Vec<(Candidate, Option<Probe>)>>,
+        pool: &Budget,
     ) -> BlobAnalysis {
         let mut out = BlobAnalysis::default();
         if self.cancel.is_cancelled() {
@@ -377,7 +443,7 @@ impl Run<'_> {
         self.scanned.fetch_add(data.len() as u64, Ordering::Relaxed);
         // Candidates with their probe when the image scan already ran it, else probed here.
         let work: Vec<(Candidate, Option<Probe>)> = match prescanned {
-            Some(p) => p.into_iter().map(|(c, p)| (c, Some(p))).collect(),
+            Some(p) => p,
             None => self
                 .engine
                 .scanner
@@ -389,6 +455,16 @@ impl Run<'_> {
         let (markers, work): (Vec<_>, Vec<_>) = work
             .into_iter()
             .partition(|(c, _)| self.engine.whole_blob[c.format]);
+        // Where candidates start, to tell whether a container has siblings after it: in the
+        // image, whose candidates were probed while it was scanned, only those a probe
+        // accepted (a false hit of a short magic in compressed data is no sibling).
+        // A container whose length only its unpack tells is followed by the magics of its own
+        // records (JFFS2 nodes, cpio members): those of its own format are no siblings either.
+        let starts: Vec<(usize, usize)> = work
+            .iter()
+            .filter(|(_, p)| role != Role::Image || p.is_some())
+            .map(|(c, _)| (c.start, c.format))
+            .collect();
         let mut claimed_end = 0usize;
         let mut gaps_from = 0usize;
         for (cand, pre) in work {
@@ -414,22 +490,47 @@ impl Run<'_> {
                 None => data.slice(cand.start..data.len()),
             };
             let Some(view) = view else { continue };
-            let ctx = UnpackContext {
-                budget: &self.budget,
+            // A container may spend a fair share of what is left here, so that a bomb in
+            // front never starves what follows it; what it leaves is returned. With nothing
+            // after its span that could start another container, it may spend all of it.
+            let end = match span {
+                Some(l) => cand
+                    .start
+                    .saturating_add(usize::try_from(l).unwrap_or(usize::MAX)),
+                None => cand.start.saturating_add(1),
             };
+            let first_after = starts.partition_point(|&(s, _)| s < end);
+            let siblings_after = starts
+                .get(first_after..)
+                .unwrap_or_default()
+                .iter()
+                .any(|&(_, f)| span.is_some() || f != cand.format);
+            let share = pool.share(if siblings_after {
+                pool.remaining() - pool.remaining() / SIBLING_RESERVE
+            } else {
+                pool.remaining()
+            });
+            let ctx = UnpackContext { budget: &share };
             let result = format.unpack(&view, &ctx);
             let (unpacked, error) = match result {
                 Ok(u) => (u, None),
                 Err(e) if probe.length.is_some() => (Unpacked::default(), Some(e)),
                 // A stream candidate whose decoder fails at once is a false hit of a
                 // short magic, not a broken container.
-                Err(_) => continue,
+                Err(_) => {
+                    settle(pool, &share);
+                    continue;
+                }
             };
             let consumed = span
                 .or(unpacked.consumed.map(|c| c.min(available)))
                 .unwrap_or(available);
             if consumed == 0 {
+                settle(pool, &share);
                 continue;
+            }
+            if limit_stopped(&unpacked, error.as_ref()) {
+                share.mark_stopped();
             }
             if cand.start > gaps_from {
                 self.push_unknown(&mut out, data, gaps_from, cand.start);
@@ -443,7 +544,9 @@ impl Run<'_> {
                 unpacked,
                 depth,
                 lineage,
+                &share,
             );
+            settle(pool, &share);
             if let Some(l) = probe.length {
                 if l > available {
                     container.warnings.push((
@@ -484,10 +587,10 @@ impl Run<'_> {
                 !claimed.iter().any(|&(s, e)| s <= at && at < e)
             })
             .collect();
-        let overlays = self.describe_whole(data, &free_markers, depth, lineage);
+        let overlays = self.describe_whole(data, &free_markers, depth, lineage, pool);
         if out.children.is_empty() {
             if role != Role::File || data.len() >= 4096 {
-                self.try_fallbacks(&mut out, data, depth, lineage);
+                self.try_fallbacks(&mut out, data, depth, lineage, pool);
             }
             if out.children.is_empty() && role == Role::Image {
                 self.push_unknown(&mut out, data, 0, data.len());
@@ -512,6 +615,7 @@ impl Run<'_> {
         markers: &[Candidate],
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
     ) -> Vec<Pending> {
         let mut formats: Vec<usize> = markers.iter().map(|c| c.format).collect();
         formats.sort_unstable();
@@ -522,13 +626,15 @@ impl Run<'_> {
             let Some(probe) = format.probe(data) else {
                 continue;
             };
-            let ctx = UnpackContext {
-                budget: &self.budget,
-            };
+            let share = pool.share(pool.remaining() - pool.remaining() / SIBLING_RESERVE);
+            let ctx = UnpackContext { budget: &share };
             let (unpacked, error) = match format.unpack(data, &ctx) {
                 Ok(u) => (u, None),
                 Err(e) => (Unpacked::default(), Some(e)),
             };
+            if limit_stopped(&unpacked, error.as_ref()) {
+                share.mark_stopped();
+            }
             let mut container = self.container(
                 format,
                 &probe.description,
@@ -538,7 +644,9 @@ impl Run<'_> {
                 unpacked,
                 depth,
                 lineage,
+                &share,
             );
+            settle(pool, &share);
             if let Some(e) = error {
                 container.warnings.push((e.kind(), e.to_string()));
             }
@@ -559,17 +667,20 @@ impl Run<'_> {
         data: &Blob,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
     ) {
         for &idx in &self.engine.fallbacks {
             let format = self.engine.formats[idx];
             let Some(probe) = format.probe(data) else {
                 continue;
             };
-            let ctx = UnpackContext {
-                budget: &self.budget,
-            };
+            let share = pool.share(pool.remaining() - pool.remaining() / SIBLING_RESERVE);
+            let ctx = UnpackContext { budget: &share };
             match format.unpack(data, &ctx) {
                 Ok(u) => {
+                    if limit_stopped(&u, None) {
+                        share.mark_stopped();
+                    }
                     let len = data.len() as u64;
                     out.children.push(self.container(
                         format,
@@ -580,7 +691,9 @@ impl Run<'_> {
                         u,
                         depth,
                         lineage,
+                        &share,
                     ));
+                    settle(pool, &share);
                     return;
                 }
                 Err(e) => out.warnings.push((
@@ -636,12 +749,13 @@ impl Run<'_> {
         unpacked: Unpacked,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        share: &Budget,
     ) -> Pending {
         let mut node = Node::new(0, None, NodeKind::Container, format.name().to_string());
         node.format = Some(format.name().to_string());
         node.offset = Some(offset as u64);
         node.size = consumed;
-        node.details = unpacked.details;
+        node.details = unpacked.details.into();
         if !description.is_empty() {
             node.details
                 .insert("description".into(), description.to_string());
@@ -670,10 +784,7 @@ impl Run<'_> {
             entries.clear();
         }
         let entries = resolve_hardlinks(entries, view);
-        let children: Vec<Pending> = entries
-            .into_par_iter()
-            .map(|e| self.entry(e, view, depth, lineage))
-            .collect();
+        let children = self.entries(entries, view, depth, lineage, share);
         Pending {
             label: format!("{}@{offset:#x}", format.name()),
             node,
@@ -684,12 +795,117 @@ impl Run<'_> {
         }
     }
 
+    /// Round two of sharing a container's budget among its entries: the entries a limit
+    /// stopped in round one are analysed again, one after the other in entry order, each
+    /// with a fair part of what the others left unspent. Everything here depends on entry
+    /// order and byte counts only, never on thread timing, so the tree is the same on every
+    /// run and on any number of threads.
+    fn share_out(
+        &self,
+        done: &mut [(usize, Pending)],
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
+    ) {
+        let mut again = Vec::new();
+        for (k, (_, p)) in done.iter().enumerate() {
+            if let Children::Analysis(a) = &p.children {
+                if a.stopped {
+                    again.push(k);
+                } else {
+                    pool.absorb(a.spent);
+                }
+            }
+        }
+        let mut left = again.len() as u64;
+        for k in again {
+            let Some((_, p)) = done.get_mut(k) else {
+                continue;
+            };
+            let (Some(bytes), Some(h)) = (p.content.clone(), p.hash) else {
+                continue;
+            };
+            let role = if p.node.kind == NodeKind::Stream {
+                Role::Stream
+            } else {
+                Role::File
+            };
+            let share = pool.remaining() / left.max(1);
+            left = left.saturating_sub(1);
+            let a = self.analyse_cached(&bytes, h, depth + 1, role, lineage, share);
+            pool.absorb(a.spent);
+            if a.stopped {
+                pool.mark_stopped();
+            }
+            p.children = Children::Analysis(a);
+        }
+    }
+
+    /// Turn a container's entries into nodes. Entries whose bytes are the very bytes of an
+    /// earlier entry (hard links, zip members and ISO records sharing one extent, an inode
+    /// reached twice) are references: their node names the first one (`same_as`) and shares
+    /// its content and hash, and they are neither hashed nor searched again, so duplicates
+    /// cost no work however many there are.
+    fn entries(
+        &self,
+        entries: Vec<Entry>,
+        view: &Blob,
+        depth: usize,
+        lineage: Option<&Lineage<'_>>,
+        pool: &Budget,
+    ) -> Vec<Pending> {
+        let firsts = same_bytes(&entries);
+        let (unique, refs): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .zip(firsts)
+            .enumerate()
+            .partition(|(_, (_, first))| first.is_none());
+        // Round one: every entry with bytes gets an equal share of what is left, fixed by
+        // the count alone, so the entries run in parallel and none can take another's.
+        let holders = unique
+            .iter()
+            .filter(|(_, (e, _))| has_bytes(&e.data))
+            .count();
+        let first_share = pool.remaining() / (holders.max(1) as u64);
+        let mut done: Vec<(usize, Pending)> = unique
+            .into_par_iter()
+            .map(|(i, (e, _))| (i, self.entry(e, view, depth, lineage, None, first_share)))
+            .collect();
+        self.share_out(&mut done, depth, lineage, pool);
+        if refs.is_empty() {
+            return done.into_iter().map(|(_, p)| p).collect();
+        }
+        // `done` is in entry order; each reference points at an earlier unique entry.
+        let mut out: Vec<Option<Pending>> = Vec::new();
+        out.resize_with(done.len() + refs.len(), || None);
+        for (i, p) in done.drain(..) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(p);
+            }
+        }
+        for (i, (e, first)) in refs {
+            let original = first.and_then(|f| out.get(f)).and_then(|p| p.as_ref());
+            let known = original.map(|p| Known {
+                path: p.node.path.clone(),
+                content: p.content.clone(),
+                hash: p.hash,
+            });
+            let pending = self.entry(e, view, depth, lineage, known, 0);
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(pending);
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
     fn entry(
         &self,
         entry: Entry,
         container: &Blob,
         depth: usize,
         lineage: Option<&Lineage<'_>>,
+        known: Option<Known>,
+        share: u64,
     ) -> Pending {
         let mut warnings = Vec::new();
         let (kind, label) = match &entry.kind {
@@ -703,6 +919,19 @@ impl Run<'_> {
             }
             other => {
                 let (path, suspicious) = normalize_path(&entry.path);
+                let path = match bound_path(&path) {
+                    Some(short) => {
+                        warnings.push((
+                            WarningKind::NameLength,
+                            format!(
+                                "entry path of {} bytes is longer than the bounds ({MAX_NAME} bytes a name, {MAX_PATH} a path); kept as {short:?}",
+                                path.len()
+                            ),
+                        ));
+                        short
+                    }
+                    None => path,
+                };
                 if suspicious {
                     warnings.push((
                         WarningKind::PathTraversal,
@@ -748,6 +977,21 @@ impl Run<'_> {
             }
             _ => {}
         }
+        if let Some(known) = known {
+            node.details.insert(SAME_AS.into(), known.path);
+            if let (Some(bytes), Some(h)) = (&known.content, known.hash) {
+                node.size = bytes.len() as u64;
+                node.sha256 = Some(hex(&h));
+            }
+            return Pending {
+                node,
+                label,
+                content: known.content,
+                hash: known.hash,
+                children: Children::Owned(Vec::new()),
+                warnings,
+            };
+        }
         let content = match entry.data {
             EntryData::None => None,
             EntryData::Owned(b) => Some(b),
@@ -782,8 +1026,14 @@ impl Run<'_> {
                 } else {
                     Role::File
                 };
-                children =
-                    Children::Analysis(self.analyse_cached(bytes, h, depth + 1, role, lineage));
+                children = Children::Analysis(self.analyse_cached(
+                    bytes,
+                    h,
+                    depth + 1,
+                    role,
+                    lineage,
+                    share,
+                ));
             }
         }
         Pending {
@@ -795,6 +1045,69 @@ impl Run<'_> {
             warnings,
         }
     }
+}
+
+/// What a reference entry takes over from the entry whose bytes it shares.
+/// (See also [`Run::share_out`] for how entries share a container's budget.)
+struct Known {
+    path: String,
+    content: Option<Blob>,
+    hash: Option<[u8; 32]>,
+}
+
+/// For each entry, the index of an earlier entry holding the very same bytes (the same range
+/// of the container, or the same decoded buffer), if any. Empty data is never shared.
+fn same_bytes(entries: &[Entry]) -> Vec<Option<usize>> {
+    #[derive(PartialEq, Eq, Hash)]
+    enum Key {
+        Range(u64, u64),
+        Owned(usize, usize),
+    }
+    let mut seen: HashMap<Key, usize> = HashMap::new();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let key = match &e.data {
+                EntryData::Range { offset, length } if *length > 0 => Key::Range(*offset, *length),
+                EntryData::Owned(b) if !b.is_empty() => Key::Owned(b.as_ptr() as usize, b.len()),
+                _ => return None,
+            };
+            match seen.entry(key) {
+                std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Whether an entry carries bytes to analyse.
+fn has_bytes(data: &EntryData) -> bool {
+    match data {
+        EntryData::None => false,
+        EntryData::Range { length, .. } => *length > 0,
+        EntryData::Owned(b) => !b.is_empty(),
+    }
+}
+
+/// Fold a finished share into the budget it was carved from.
+fn settle(pool: &Budget, share: &Budget) {
+    pool.absorb(share.used());
+    if share.was_stopped() {
+        pool.mark_stopped();
+    }
+}
+
+/// Whether a limit stopped a format's unpack (its error or one of its warnings says so).
+fn limit_stopped(unpacked: &Unpacked, error: Option<&crate::FormatError>) -> bool {
+    error.is_some_and(|e| e.kind() == WarningKind::Limit)
+        || unpacked
+            .warnings
+            .iter()
+            .any(|(k, _)| *k == WarningKind::Limit)
 }
 
 /// Give hard links the bytes of the entry they point to (tar and cpio store them once).
@@ -831,6 +1144,62 @@ fn resolve_hardlinks(mut entries: Vec<Entry>, container: &Blob) -> Vec<Entry> {
     }
     let _ = container;
     entries
+}
+
+/// Longest name of one path component kept in a node (as Linux's `NAME_MAX`).
+pub const MAX_NAME: usize = 255;
+/// Longest path kept in a node (as Linux's `PATH_MAX`). A deeper or longer path is kept by its
+/// last components, so that memory per entry stays bounded whatever the image declares.
+pub const MAX_PATH: usize = 4096;
+
+/// The normalised `path` within [`MAX_NAME`] and [`MAX_PATH`], or `None` when it already is:
+/// each longer name is cut (on a character boundary) and marked with `…`; a longer path keeps
+/// its last components behind `/…`.
+pub fn bound_path(path: &str) -> Option<String> {
+    if path.len() <= MAX_NAME && path.len() <= MAX_PATH {
+        return None;
+    }
+    let mut names: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    let mut changed = false;
+    for name in path.split('/').filter(|n| !n.is_empty()) {
+        if name.len() > MAX_NAME {
+            let mut end = MAX_NAME - '…'.len_utf8();
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            names.push(format!("{}…", &name[..end]).into());
+            changed = true;
+        } else {
+            names.push(name.into());
+        }
+    }
+    let total: usize = names.iter().map(|n| n.len() + 1).sum();
+    if total > MAX_PATH {
+        // Keep the last components that fit behind "/…".
+        let mut kept = 0;
+        let mut len = "/…".len();
+        for n in names.iter().rev() {
+            if len + n.len() + 1 > MAX_PATH {
+                break;
+            }
+            len += n.len() + 1;
+            kept += 1;
+        }
+        let mut out = String::from("/…");
+        for n in &names[names.len() - kept..] {
+            out.push('/');
+            out.push_str(n);
+        }
+        return Some(out);
+    }
+    changed.then(|| {
+        let mut out = String::with_capacity(total);
+        for n in &names {
+            out.push('/');
+            out.push_str(n);
+        }
+        out
+    })
 }
 
 /// Normalise an entry name to an absolute path inside its root: `.` and empty components
@@ -919,6 +1288,25 @@ struct Flattener {
 }
 
 impl Flattener {
+    /// How many nodes `push` will add for `p` (repeats of an analysed blob add none).
+    fn count(&mut self, p: &Pending) -> usize {
+        let mut seen: std::collections::HashSet<*const BlobAnalysis> = Default::default();
+        fn walk(p: &Pending, seen: &mut std::collections::HashSet<*const BlobAnalysis>) -> usize {
+            1 + match &p.children {
+                Children::Owned(c) => c.iter().map(|c| walk(c, seen)).sum(),
+                Children::Analysis(a) => {
+                    // Counted in full the first time only; a repeat is flattened once.
+                    if seen.insert(Arc::as_ptr(a)) {
+                        a.children.iter().map(|c| walk(c, seen)).sum()
+                    } else {
+                        0
+                    }
+                }
+            }
+        }
+        walk(p, &mut seen)
+    }
+
     /// Whether `ancestor` is `from` or one of its parents.
     fn is_ancestor(&self, ancestor: NodeId, from: Option<NodeId>) -> bool {
         let mut cur = from;
@@ -931,18 +1319,116 @@ impl Flattener {
         false
     }
 
-    fn push(&mut self, p: &Pending, parent: Option<NodeId>, parent_location: &str) {
+    /// Add `p` and everything below it, taking the nodes over (no copy) wherever the
+    /// pending tree is not shared.
+    fn push(&mut self, p: Pending, parent: Option<NodeId>, parent_location: &str) {
+        let Pending {
+            node,
+            label,
+            content,
+            hash,
+            children,
+            warnings,
+        } = p;
+        let (id, location, duplicate) = self.register(
+            node,
+            &label,
+            content,
+            hash,
+            &warnings,
+            parent,
+            parent_location,
+        );
+        match children {
+            Children::Owned(children) => {
+                for c in children {
+                    self.push(c, Some(id), &location);
+                }
+            }
+            Children::Analysis(a) => {
+                if duplicate {
+                    return;
+                }
+                self.analysis_warnings(&a, id, &location);
+                match Arc::try_unwrap(a) {
+                    Ok(a) => {
+                        for c in a.children {
+                            self.push(c, Some(id), &location);
+                        }
+                    }
+                    Err(a) => {
+                        for c in &a.children {
+                            self.push_shared(c, Some(id), &location);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Add `p` and everything below it from a pending tree other nodes still share.
+    fn push_shared(&mut self, p: &Pending, parent: Option<NodeId>, parent_location: &str) {
+        let (id, location, duplicate) = self.register(
+            p.node.clone(),
+            &p.label,
+            p.content.clone(),
+            p.hash,
+            &p.warnings,
+            parent,
+            parent_location,
+        );
+        match &p.children {
+            Children::Owned(children) => {
+                for c in children {
+                    self.push_shared(c, Some(id), &location);
+                }
+            }
+            Children::Analysis(a) => {
+                if duplicate {
+                    return;
+                }
+                self.analysis_warnings(a, id, &location);
+                for c in &a.children {
+                    self.push_shared(c, Some(id), &location);
+                }
+            }
+        }
+    }
+
+    fn analysis_warnings(&mut self, a: &BlobAnalysis, id: NodeId, location: &str) {
+        for (kind, message) in &a.warnings {
+            self.warnings.push(Warning {
+                node: Some(id),
+                location: location.to_string(),
+                kind: *kind,
+                message: message.clone(),
+            });
+        }
+    }
+
+    /// Give a node its id, parent and location, record its warnings and content, and say
+    /// whether its bytes repeat an earlier node's (then what it holds is not added again).
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &mut self,
+        mut node: Node,
+        label: &str,
+        content: Option<Blob>,
+        hash: Option<[u8; 32]>,
+        warnings: &[(WarningKind, String)],
+        parent: Option<NodeId>,
+        parent_location: &str,
+    ) -> (NodeId, String, bool) {
         let id = self.nodes.len() as NodeId;
-        let mut node = p.node.clone();
         node.id = id;
         node.parent = parent;
         node.location = if parent_location.is_empty() {
-            p.label.clone()
+            label.to_string()
         } else {
-            format!("{parent_location} ▸ {}", p.label)
+            format!("{parent_location} ▸ {label}")
         };
         let location = node.location.clone();
-        for (kind, message) in &p.warnings {
+        for (kind, message) in warnings {
             self.warnings.push(Warning {
                 node: Some(id),
                 location: location.clone(),
@@ -951,7 +1437,7 @@ impl Flattener {
             });
         }
         let mut duplicate = false;
-        if let (Some(h), true) = (p.hash, node.size > 0) {
+        if let (Some(h), true) = (hash, node.size > 0) {
             match self.first_by_hash.get(&h) {
                 Some(&first) => {
                     node.duplicate_of = Some(first);
@@ -973,30 +1459,8 @@ impl Flattener {
             }
         }
         self.nodes.push(node);
-        self.contents.push(p.content.clone());
-        match &p.children {
-            Children::Owned(children) => {
-                for c in children {
-                    self.push(c, Some(id), &location);
-                }
-            }
-            Children::Analysis(a) => {
-                if duplicate {
-                    return;
-                }
-                for (kind, message) in &a.warnings {
-                    self.warnings.push(Warning {
-                        node: Some(id),
-                        location: location.clone(),
-                        kind: *kind,
-                        message: message.clone(),
-                    });
-                }
-                for c in &a.children {
-                    self.push(c, Some(id), &location);
-                }
-            }
-        }
+        self.contents.push(content);
+        (id, location, duplicate)
     }
 }
 
@@ -1012,6 +1476,60 @@ mod tests {
         assert_eq!(normalize_path("a/../../b"), ("/b".into(), true));
         assert_eq!(normalize_path("a\\..\\b"), ("/b".into(), false));
         assert_eq!(normalize_path(""), ("/".into(), false));
+    }
+
+    #[test]
+    fn long_names_and_paths_are_bounded() {
+        assert_eq!(bound_path("/etc/passwd"), None);
+        let long_name = format!("/d/{}", "é".repeat(300));
+        let short = bound_path(&long_name).expect("a 600-byte name is cut");
+        assert!(short.len() <= MAX_NAME + 3, "{}", short.len());
+        assert!(short.starts_with("/d/é") && short.ends_with('…'));
+        let deep = "/abc".repeat(5000);
+        let short = bound_path(&deep).expect("a 20 KB path is cut");
+        assert!(short.len() <= MAX_PATH && short.starts_with("/…/abc/"));
+        let both = format!("{}/{}", "/x".repeat(3000), "n".repeat(1000));
+        let short = bound_path(&both).expect("cut");
+        assert!(short.len() <= MAX_PATH && short.ends_with("n…"), "{short}");
+    }
+
+    /// An archive format whose every member carries its magic and whose probe walks to the
+    /// archive's end from any member (as cpio's and tar's do), counting its calls.
+    struct Members;
+    static PROBES: AtomicUsize = AtomicUsize::new(0);
+    impl Format for Members {
+        fn name(&self) -> &'static str {
+            "members"
+        }
+        fn magics(&self) -> &'static [crate::Magic] {
+            const MAGICS: &[crate::Magic] = &[crate::Magic::at_start(b"MEMBER")];
+            MAGICS
+        }
+        fn probe(&self, data: &[u8]) -> Option<Probe> {
+            PROBES.fetch_add(1, Ordering::Relaxed);
+            Some(Probe {
+                length: Some(data.len() as u64),
+                description: String::new(),
+            })
+        }
+        fn unpack(&self, _: &Blob, _: &UnpackContext) -> Result<Unpacked, crate::FormatError> {
+            Ok(Unpacked::default())
+        }
+    }
+    static MEMBERS: Members = Members;
+
+    #[test]
+    fn members_inside_a_probed_archive_are_not_probed() {
+        let image = b"MEMBER-filler-16".repeat(10_000);
+        let engine = Unpacker::with_formats(vec![&MEMBERS]);
+        PROBES.store(0, Ordering::Relaxed);
+        let r = engine.unpack_bytes("a", Blob::from(image), &UnpackOptions::default());
+        assert_eq!(r.nodes.len(), 2, "the image and one archive");
+        assert_eq!(
+            PROBES.load(Ordering::Relaxed),
+            1,
+            "one probe, not one per member"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use crate::driver::UnpackResult;
 use assay_model::{NodeId, NodeKind};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -22,6 +23,8 @@ pub struct ExtractSummary {
     pub directories: usize,
     /// Symlinks created.
     pub symlinks: usize,
+    /// Of `files`, those written as hard links to an earlier file with the same bytes.
+    pub hard_links: usize,
     /// Entries not written, with the reason (escaping links, devices, name clashes).
     pub skipped: Vec<String>,
 }
@@ -56,6 +59,15 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
         summary: ExtractSummary::default(),
         known_dirs: std::collections::HashSet::new(),
     };
+    // Files whose bytes other nodes repeat (`duplicate_of`): where they were written, so that
+    // each repeat becomes a hard link to them instead of another copy.
+    let mut originals: HashMap<NodeId, Option<PathBuf>> = result
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::File && n.size > 0)
+        .filter_map(|n| n.duplicate_of)
+        .map(|id| (id, None))
+        .collect();
     // Where each node's children go (relative to the root), by node id.
     let mut child_dir: Vec<Option<PathBuf>> = vec![None; result.nodes.len()];
     // For filesystem entries: the folder of their container, which is their `/`.
@@ -103,8 +115,18 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
                         writer.mkdirs(&here);
                     }
                     NodeKind::File => {
-                        let bytes = result.content(node.id).map(|b| &b[..]).unwrap_or(&[]);
-                        writer.write_file(&here, bytes, node.mode);
+                        let first = node
+                            .duplicate_of
+                            .and_then(|f| originals.get(&f).cloned().flatten());
+                        let linked = first.is_some_and(|f| writer.hard_link(&f, &here));
+                        if !linked {
+                            let bytes = result.content(node.id).map(|b| &b[..]).unwrap_or(&[]);
+                            if writer.write_file(&here, bytes, node.mode) {
+                                if let Some(slot) = originals.get_mut(&node.id) {
+                                    *slot = Some(here.clone());
+                                }
+                            }
+                        }
                         child_dir[id] = Some(extracted_dir(&here));
                     }
                     _ => {
@@ -233,18 +255,23 @@ impl Writer {
         if rel.as_os_str().is_empty() || self.known_dirs.contains(rel) {
             return true;
         }
-        let mut cur = self.root.clone();
-        let mut cur_rel = PathBuf::new();
-        for comp in rel.components() {
-            let Component::Normal(c) = comp else {
+        // Only the components below the nearest directory already known are looked at, so
+        // entries in tree order cost one check each however deep the tree is.
+        let mut missing: Vec<&Path> = Vec::new();
+        let mut cur = Some(rel);
+        while let Some(p) = cur {
+            if p.as_os_str().is_empty() || self.known_dirs.contains(p) {
+                break;
+            }
+            missing.push(p);
+            cur = p.parent();
+        }
+        for cur_rel in missing.into_iter().rev() {
+            let Some(Component::Normal(_)) = cur_rel.components().next_back() else {
                 self.skip(format!("{}: unexpected path component", rel.display()));
                 return false;
             };
-            cur.push(c);
-            cur_rel.push(c);
-            if self.known_dirs.contains(&cur_rel) {
-                continue;
-            }
+            let cur = self.root.join(cur_rel);
             match fs::symlink_metadata(&cur) {
                 Ok(m) if m.file_type().is_dir() => {}
                 Ok(_) => {
@@ -263,15 +290,34 @@ impl Writer {
                     self.summary.directories += 1;
                 }
             }
-            self.known_dirs.insert(cur_rel.clone());
+            self.known_dirs.insert(cur_rel.to_path_buf());
         }
         true
     }
 
-    fn write_file(&mut self, rel: &Path, bytes: &[u8], mode: Option<u32>) {
+    /// Make `rel` a second name of the file this writer wrote at `first` (a repeat of its
+    /// bytes costs no disk space). Fails, writing nothing, when the name exists or the file
+    /// system has no hard links; the caller then writes a copy.
+    fn hard_link(&mut self, first: &Path, rel: &Path) -> bool {
         if let Some(parent) = rel.parent() {
             if !self.mkdirs(parent) {
-                return;
+                return false;
+            }
+        }
+        // link(2) never follows a symlink at the new name and fails if the name exists.
+        if fs::hard_link(self.root.join(first), self.root.join(rel)).is_err() {
+            return false;
+        }
+        self.summary.files += 1;
+        self.summary.hard_links += 1;
+        true
+    }
+
+    /// Write a regular file; whether it was written.
+    fn write_file(&mut self, rel: &Path, bytes: &[u8], mode: Option<u32>) -> bool {
+        if let Some(parent) = rel.parent() {
+            if !self.mkdirs(parent) {
+                return false;
             }
         }
         let full = self.root.join(rel);
@@ -282,17 +328,18 @@ impl Writer {
             Ok(mut f) => f.write_all(bytes).and_then(|()| set_permissions(&f, perm)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 match fs::symlink_metadata(&full) {
-                    Ok(m) if m.file_type().is_file() => {
-                        fs::File::create(&full).and_then(|mut f| {
+                    // A new name, not truncation: the old file may be hard-linked elsewhere.
+                    Ok(m) if m.file_type().is_file() => fs::remove_file(&full)
+                        .and_then(|()| create_new(&full, perm))
+                        .and_then(|mut f| {
                             f.write_all(bytes).and_then(|()| set_permissions(&f, perm))
-                        })
-                    }
+                        }),
                     _ => {
                         self.skip(format!(
                             "{}: exists as a link or directory; not written through",
                             rel.display()
                         ));
-                        return;
+                        return false;
                     }
                 }
             }
@@ -300,9 +347,10 @@ impl Writer {
         };
         if let Err(e) = written {
             self.skip(format!("{}: {e}", rel.display()));
-            return;
+            return false;
         }
         self.summary.files += 1;
+        true
     }
 
     /// Recreate a symlink with a target that stays inside its container folder: absolute
@@ -389,6 +437,7 @@ mod tests {
             contents: c,
             warnings: vec![],
             stats: Stats::default(),
+            timing_dependent: false,
         }
     }
 

@@ -8,6 +8,7 @@
 
 use crate::limits::Budget;
 use crate::Blob;
+use assay_model::Details;
 pub use assay_model::WarningKind;
 use std::collections::BTreeMap;
 
@@ -104,8 +105,9 @@ pub struct Entry {
     pub gid: Option<u32>,
     /// Modification time in Unix seconds (UTC), if the format stores one.
     pub mtime: Option<i64>,
-    /// Format-specific facts (compression, load address, volume type, ...).
-    pub details: BTreeMap<String, String>,
+    /// Format-specific facts (compression, load address, volume type, ...): compact, since
+    /// an archive may yield a million entries.
+    pub details: Details,
 }
 
 impl Entry {
@@ -119,7 +121,7 @@ impl Entry {
             uid: None,
             gid: None,
             mtime: None,
-            details: BTreeMap::new(),
+            details: Details::new(),
         }
     }
 
@@ -133,7 +135,7 @@ impl Entry {
             uid: None,
             gid: None,
             mtime: None,
-            details: BTreeMap::new(),
+            details: Details::new(),
         }
     }
 

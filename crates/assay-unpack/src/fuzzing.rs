@@ -135,4 +135,48 @@ pub fn fuzz_driver(data: &[u8]) {
         "{} nodes, over the limit of {max_nodes}",
         result.nodes.len()
     );
+    check_budget(&result, &fuzz_limits());
+}
+
+/// Assert the budget accounting of a whole run: the bytes the branches' shares spent, added
+/// up, never exceed the scan's total, and a run where no limit fired on the node count
+/// gives the same tree again (shares are fixed by position, not by thread timing).
+///
+/// # Panics
+/// When the accounting overflows the total or a second run differs.
+pub fn check_budget(result: &crate::UnpackResult, limits: &Limits) {
+    assert!(
+        result.stats.bytes_unpacked <= limits.max_total_bytes,
+        "shares spent {} bytes, over the total of {}",
+        result.stats.bytes_unpacked,
+        limits.max_total_bytes
+    );
+    if result.timing_dependent {
+        return;
+    }
+    let Some(image) = result.content(0) else {
+        return;
+    };
+    static ENGINE: OnceLock<Unpacker> = OnceLock::new();
+    let again = ENGINE.get_or_init(Unpacker::new).unpack_bytes(
+        &result.image.name,
+        image.clone(),
+        &UnpackOptions {
+            limits: Some(limits.clone()),
+            progress: None,
+            ..Default::default()
+        },
+    );
+    let ids = |r: &crate::UnpackResult| -> Vec<(String, Option<String>, u64)> {
+        r.nodes
+            .iter()
+            .map(|n| (n.location.clone(), n.sha256.clone(), n.size))
+            .collect()
+    };
+    assert_eq!(
+        ids(result),
+        ids(&again),
+        "a second run gave another tree: the budget depends on thread timing"
+    );
+    assert_eq!(result.stats.bytes_unpacked, again.stats.bytes_unpacked);
 }

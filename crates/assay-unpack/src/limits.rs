@@ -3,7 +3,7 @@
 
 use crate::FormatError;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Configurable bounds of one scan (see ARCHITECTURE.md, "Limits").
 #[derive(Debug, Clone)]
@@ -34,11 +34,16 @@ impl Limits {
     }
 }
 
-/// What the scan may still produce; shared by every thread of one scan.
+/// What one branch of the scan may still produce: the whole scan's budget at the top, and
+/// below it each container's and each file's share (see the driver's "Shares"). A format
+/// charges the budget its [`UnpackContext`](crate::UnpackContext) carries; the driver folds a
+/// finished share into its parent's with [`absorb`](Self::absorb).
 #[derive(Debug)]
 pub struct Budget {
     limits: Limits,
     used: AtomicU64,
+    /// Set when a limit stopped something in this branch (more bytes could change it).
+    stopped: AtomicBool,
 }
 
 impl Budget {
@@ -47,7 +52,36 @@ impl Budget {
         Budget {
             limits,
             used: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
         }
+    }
+
+    /// A fresh share of `bytes` under the same other limits.
+    pub fn share(&self, bytes: u64) -> Budget {
+        Budget::new(Limits {
+            max_total_bytes: bytes,
+            ..self.limits.clone()
+        })
+    }
+
+    /// Count `n` bytes a finished share spent (they are already bounded by that share,
+    /// which was carved from what this budget had left).
+    pub fn absorb(&self, n: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_add(n))
+            });
+    }
+
+    /// Record that a limit stopped something spending from this budget.
+    pub fn mark_stopped(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a limit stopped something spending from this budget.
+    pub fn was_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     /// The limits this budget enforces.
@@ -71,6 +105,7 @@ impl Budget {
         loop {
             let next = cur.saturating_add(n);
             if next > self.limits.max_total_bytes {
+                self.mark_stopped();
                 return Err(FormatError::Limit(format!(
                     "total unpacked bytes would exceed {} bytes",
                     self.limits.max_total_bytes

@@ -190,3 +190,85 @@ fn unpack_never_writes_through_symlinks_or_outside_the_output() {
         .file_type()
         .is_symlink());
 }
+
+/// Scan an image given by path to JSON (exit status 0 required).
+fn scan_path(image: &Path) -> Value {
+    let out = common::assay()
+        .args(["scan", "-q", "--format", "json"])
+        .arg(image)
+        .output()
+        .expect("run assay");
+    assert!(
+        out.status.success(),
+        "assay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+/// The findings of a report as (rule, path) pairs, sorted, without the evasion rules.
+fn finding_keys(r: &Value) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["rule"].as_str().unwrap().starts_with("ASSAY-EVASION-"))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn a_bomb_in_front_leaves_the_findings_behind_it_and_says_it_fired() {
+    use std::io::Write as _;
+    // About 200 KB of gzip'd zeros (200 MiB decoded, past the image's 64 MiB budget), then
+    // the example firmware: the bomb may take a fair share, never what the firmware needs.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let mut image = gz.finish().unwrap();
+    assert!(image.len() < 300 << 10, "{}", image.len());
+    let demo_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme-demo.bin");
+    let demo = std::fs::read(&demo_path).unwrap();
+    image.extend_from_slice(&demo);
+    let dir = tempfile::tempdir().unwrap();
+    let trapped = dir.path().join("trapped.bin");
+    std::fs::write(&trapped, &image).unwrap();
+
+    let clean = scan_path(&demo_path);
+    let r = scan_path(&trapped);
+    let want = finding_keys(&clean);
+    assert!(want.len() >= 10, "{want:?}");
+    assert_eq!(finding_keys(&r), want, "the findings behind the bomb");
+    let evasion: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "ASSAY-EVASION-001")
+        .collect();
+    assert_eq!(evasion.len(), 1, "{evasion:?}");
+    assert_eq!(evasion[0]["severity"], "high");
+    assert!(evasion[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("bytes behind a limit"));
+    assert!(!warnings_of_kind(&r, "limit").is_empty());
+    assert!(clean["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["rule"] != "ASSAY-EVASION-001"));
+
+    // Byte budgets are shared out by position: the same tree on every run.
+    let again = scan_path(&trapped);
+    assert_eq!(again["nodes"], r["nodes"]);
+    assert_eq!(again["findings"], r["findings"]);
+}

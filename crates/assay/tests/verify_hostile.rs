@@ -34,7 +34,10 @@ fn reordered_findings_are_matched_by_identity() {
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let findings = report["findings"].as_array_mut().unwrap();
     let n = findings.len();
-    assert!(n >= 1_000, "{n} findings");
+    // The findings caps (100 of a rule per file) bound what one file can raise; the rest
+    // are counted in an ASSAY-EVASION-002 finding, which verify re-derives like any other.
+    assert!(n >= 200, "{n} findings");
+    assert!(findings.iter().any(|f| f["rule"] == "ASSAY-EVASION-002"));
     findings.reverse();
     let reversed = tmp.path().join("reversed.json");
     std::fs::write(&reversed, serde_json::to_vec(&report).unwrap()).unwrap();

@@ -4,6 +4,7 @@ use crate::Detector;
 
 pub mod accounts;
 pub mod bind_shell;
+pub mod completeness;
 pub mod credentials;
 pub mod endpoints;
 pub mod exposure;
@@ -31,5 +32,6 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &magic_compare::MagicCompare,
         &exposure::Exposure,
         &bind_shell::BindShell,
+        &completeness::Completeness,
     ]
 }

@@ -58,6 +58,7 @@ fn category_phrase(c: Category) -> &'static str {
         Category::VulnerableComponent => "components with known vulnerabilities",
         Category::Secret => "embedded secrets such as API tokens or Wi-Fi keys",
         Category::Config => "insecure configuration",
+        Category::Evasion => "parts of the image left unexamined",
     }
 }
 

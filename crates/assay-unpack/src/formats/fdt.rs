@@ -81,11 +81,12 @@ struct Prop {
     value: std::ops::Range<usize>,
 }
 
-/// One node: its full path (`/images/kernel-1`) and its properties.
+/// One node: its name, where it sits, and its properties. Paths are not stored (a deep tree
+/// would hold the square of its depth in path bytes); they are walked from the root.
 #[derive(Debug, Clone)]
 struct Node {
-    path: String,
     name: String,
+    children: Vec<usize>,
     props: Vec<Prop>,
 }
 
@@ -146,15 +147,15 @@ impl Tree {
                             "device tree holds more than {MAX_NODES} nodes"
                         )));
                     }
-                    let path = match stack.last() {
-                        None => "/".to_string(),
-                        Some(&p) if tree.nodes[p].path == "/" => format!("/{name}"),
-                        Some(&p) => format!("{}/{name}", tree.nodes[p].path),
-                    };
-                    stack.push(tree.nodes.len());
+                    let index = tree.nodes.len();
+                    // A second root is kept but unreachable by path (the first wins).
+                    if let Some(&p) = stack.last() {
+                        tree.nodes[p].children.push(index);
+                    }
+                    stack.push(index);
                     tree.nodes.push(Node {
-                        path,
                         name,
+                        children: Vec::new(),
                         props: Vec::new(),
                     });
                 }
@@ -210,18 +211,25 @@ impl Tree {
         Ok(tree)
     }
 
+    /// The node at `path` (`/`, `/images`), found from the root one name at a time.
     fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.path == path)
+        let mut cur = self.nodes.first()?;
+        for name in path.split('/').filter(|n| !n.is_empty()) {
+            cur = self.children_of(cur).find(|c| c.name == name)?;
+        }
+        Some(cur)
+    }
+
+    /// The direct children of `node`.
+    fn children_of<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
+        node.children.iter().filter_map(|&i| self.nodes.get(i))
     }
 
     /// The direct children of the node at `path`.
-    fn children<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.nodes.iter().filter(move |n| {
-            n.path
-                .strip_prefix(path)
-                .and_then(|r| r.strip_prefix('/'))
-                .is_some_and(|r| !r.is_empty() && !r.contains('/'))
-        })
+    fn children<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.node(path)
+            .into_iter()
+            .flat_map(move |n| self.children_of(n))
     }
 }
 
@@ -264,7 +272,7 @@ fn is_fit(tree: &Tree) -> bool {
 }
 
 /// Where each image's bytes lie, relative to the FIT's start, and the FIT's full length.
-fn fit_images(data: &[u8], tree: &Tree, h: &FdtHeader) -> (Vec<(String, u64, u64)>, u64) {
+fn fit_images<'t>(data: &[u8], tree: &'t Tree, h: &FdtHeader) -> (Vec<(&'t Node, u64, u64)>, u64) {
     let base = align4(h.totalsize as usize) as u64;
     let mut out = Vec::new();
     let mut end = h.totalsize as u64;
@@ -282,7 +290,7 @@ fn fit_images(data: &[u8], tree: &Tree, h: &FdtHeader) -> (Vec<(String, u64, u64
         };
         if let Some((off, len)) = range {
             end = end.max(off.saturating_add(len));
-            out.push((img.name.clone(), off, len));
+            out.push((img, off, len));
         }
     }
     (out, end)
@@ -337,7 +345,8 @@ impl Format for Fit {
             .and_then(|t| i64::try_from(t).ok());
         let (images, _) = fit_images(data, &tree, &h);
         out.detail("images", images.len());
-        for (name, off, len) in images {
+        for (node, off, len) in images {
+            let name = &node.name;
             let avail = (data.len() as u64).saturating_sub(off).min(len);
             if avail < len {
                 out.warn(
@@ -355,16 +364,14 @@ impl Format for Fit {
                     length: avail,
                 },
             );
-            if let Some(node) = tree.node(&format!("/images/{name}")) {
-                for key in ["description", "type", "arch", "os", "compression"] {
-                    if let Some(v) = node.text(data, key) {
-                        e = e.with_detail(key, v);
-                    }
+            for key in ["description", "type", "arch", "os", "compression"] {
+                if let Some(v) = node.text(data, key) {
+                    e = e.with_detail(key, v);
                 }
-                for key in ["load", "entry"] {
-                    if let Some(v) = node.int(data, key) {
-                        e = e.with_detail(key, format!("{v:#x}"));
-                    }
+            }
+            for key in ["load", "entry"] {
+                if let Some(v) = node.int(data, key) {
+                    e = e.with_detail(key, format!("{v:#x}"));
                 }
             }
             out.entries.push(e);
@@ -472,5 +479,94 @@ mod tests {
         hostile_with(&Fit, FIT, &Hostile::flips(300));
         hostile_with(&Fit, FIT_EXT, &Hostile::flips(300));
         hostile_with(&Fdt, DTB, &Hostile::flips(300));
+    }
+
+    /// A flattened device tree built from `(begin name | prop | end)` tokens.
+    fn build(tokens: &[Token]) -> Vec<u8> {
+        let mut strings = Vec::new();
+        let mut st = Vec::new();
+        for t in tokens {
+            match t {
+                Token::Begin(name) => {
+                    st.extend(TOKEN_BEGIN_NODE.to_be_bytes());
+                    st.extend(name.as_bytes());
+                    st.push(0);
+                    st.resize(align4(st.len()), 0);
+                }
+                Token::Prop(name, value) => {
+                    st.extend(TOKEN_PROP.to_be_bytes());
+                    st.extend((value.len() as u32).to_be_bytes());
+                    let off = strings.len() as u32;
+                    strings.extend(name.as_bytes());
+                    strings.push(0);
+                    st.extend(off.to_be_bytes());
+                    st.extend(value);
+                    st.resize(align4(st.len()), 0);
+                }
+                Token::End => st.extend(TOKEN_END_NODE.to_be_bytes()),
+            }
+        }
+        st.extend(TOKEN_END.to_be_bytes());
+        let off_rsv = HEADER_LEN as u32;
+        let off_struct = off_rsv + 16;
+        let off_strings = off_struct + st.len() as u32;
+        let total = off_strings + strings.len() as u32;
+        let mut out = Vec::new();
+        for v in [
+            0xd00d_feedu32,
+            total,
+            off_struct,
+            off_strings,
+            off_rsv,
+            17,
+            16,
+            0,
+            strings.len() as u32,
+            st.len() as u32,
+        ] {
+            out.extend(v.to_be_bytes());
+        }
+        out.resize(off_struct as usize, 0);
+        out.extend(st);
+        out.extend(strings);
+        out
+    }
+
+    enum Token {
+        Begin(String),
+        Prop(&'static str, Vec<u8>),
+        End,
+    }
+
+    #[test]
+    fn many_fit_images_and_long_deep_names_stay_linear() {
+        // 50,000 images: each is found from its own node, never looked up by path.
+        let mut t = vec![Token::Begin(String::new()), Token::Begin("images".into())];
+        for i in 0..50_000 {
+            t.push(Token::Begin(format!("img-{i}")));
+            t.push(Token::Prop("data", vec![i as u8; 4]));
+            t.push(Token::End);
+        }
+        t.extend([Token::End, Token::End]);
+        let fit = build(&t);
+        let p = Fit.probe(&fit).expect("a FIT");
+        assert!(p.description.contains("50000 images"), "{}", p.description);
+        let u = unpack(&Fit, &fit);
+        assert_eq!(u.entries.len(), 50_000);
+        assert_eq!(u.entries[49_999].path, "img-49999");
+
+        // 64 levels of 60 KB names: no node holds its path, so memory stays linear.
+        let mut t = vec![Token::Begin(String::new())];
+        for i in 0..63 {
+            t.push(Token::Begin(format!("{i}{}", "n".repeat(60_000))));
+        }
+        t.push(Token::Prop("model", b"deep\0".to_vec()));
+        for _ in 0..64 {
+            t.push(Token::End);
+        }
+        let deep = build(&t);
+        let h = FdtHeader::parse(&deep).expect("header");
+        let tree = Tree::walk(&deep, &h).expect("walks");
+        assert_eq!(tree.nodes.len(), 64);
     }
 }

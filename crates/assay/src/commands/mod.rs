@@ -106,6 +106,29 @@ fn shown(path: &Path) -> std::borrow::Cow<'_, str> {
 }
 
 /// Write a command's document to `path`, or to standard output.
+/// Write to the file named by `path`, or to standard output, through a buffer.
+fn write_output_with(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    match path {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            write(&mut w)
+                .and_then(|()| w.flush())
+                .with_context(|| format!("writing {}", path.display()))
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&mut w)
+                .and_then(|()| w.flush())
+                .context("writing to standard output")
+        }
+    }
+}
+
 fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
         Some(path) => std::fs::write(path, text.as_bytes())

@@ -1,10 +1,12 @@
 //! `assay scan`: unpack, analyse and report in one of six formats, optionally signed.
 
-use super::{default_vulndb_path, engine_error, usage, write_output, FAIL_ON_REACHED};
+use super::{
+    default_vulndb_path, engine_error, usage, write_output, write_output_with, FAIL_ON_REACHED,
+};
 use crate::flags::{OutputFormat, ScanArgs};
 use crate::progress::scanner;
 use anyhow::{Context, Result};
-use assay_engine::VulnerabilitySource;
+use assay_engine::{ScanOutput, VulnerabilitySource};
 use assay_report::dsse;
 use assay_report::sbom::SbomOptions;
 use std::path::Path;
@@ -36,7 +38,23 @@ pub fn run(args: ScanArgs) -> Result<i32> {
         assay_unpack::extract::extract(&output.unpacked, dir)
             .with_context(|| format!("extracting into {}", dir.display()))?;
     }
-    let report = &output.report;
+    // The unpacked tree is not needed past this point but for the HTML image map: free it
+    // (a node list as long as the report's) before the report is serialised.
+    let profile = matches!(format, OutputFormat::Html).then(|| output.entropy_profile());
+    let ScanOutput { report, unpacked } = output;
+    drop(unpacked);
+    let report = &report;
+    let failed = args
+        .fail_on
+        .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t.severity()));
+    let code = if failed { FAIL_ON_REACHED } else { 0 };
+    if let (OutputFormat::Json, None) = (format, &signing_key) {
+        // Streamed: a report of a million nodes is never held as one string.
+        write_output_with(args.output.output.as_deref(), |w| {
+            assay_report::json::write_json(report, w)
+        })?;
+        return Ok(code);
+    }
     let sbom = || SbomOptions {
         timestamp: sbom_timestamp(args.reproducible),
     };
@@ -52,14 +70,11 @@ pub fn run(args: ScanArgs) -> Result<i32> {
             assay_report::sarif::to_sarif(report, &config.rules(), information_uri())
         }
         (OutputFormat::Html, _) => {
-            assay_report::html::to_html(report, &config.rules(), &output.entropy_profile())?
+            assay_report::html::to_html(report, &config.rules(), &profile.unwrap_or_default())?
         }
     };
     write_output(args.output.output.as_deref(), &text)?;
-    let failed = args
-        .fail_on
-        .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t.severity()));
-    Ok(if failed { FAIL_ON_REACHED } else { 0 })
+    Ok(code)
 }
 
 /// `--vulndb`, else the default database when it exists, else none (the report says so).

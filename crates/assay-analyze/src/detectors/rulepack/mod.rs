@@ -368,6 +368,7 @@ fn parse_category(s: &str) -> Option<Category> {
         "vulnerable-component" => Category::VulnerableComponent,
         "secret" => Category::Secret,
         "config" => Category::Config,
+        "evasion" => Category::Evasion,
         _ => return None,
     })
 }
