@@ -130,9 +130,11 @@ fn interpolates(v: &str) -> bool {
             .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
 }
 
-/// Whether a literal could be a real password: not a placeholder, variable, URL or hash.
+/// Whether a literal could be a real password: not a placeholder, variable, URL or hash, and
+/// not the text of a web page around a password field.
 pub(super) fn plausible_password(v: &str) -> bool {
     !is_placeholder(v)
+        && !is_ui_text(v)
         && !interpolates(v)
         && !v.contains(' ')
         && v.len() <= 128
@@ -140,9 +142,40 @@ pub(super) fn plausible_password(v: &str) -> bool {
         && identify(v, false).is_none()
 }
 
+/// Text of a user interface, not a secret: what is left of a comparison (`pw == ""` leaves
+/// `=`), a label (`'Password:'`), localised text (device passwords are typed on the web UI's
+/// ASCII keyboards; `'密码'`, `"Router-Passwort"` are field captions), or a placeholder that
+/// names the field itself (`wan_pppoe_pass=pppoe_passwd`).
+fn is_ui_text(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    v.starts_with('=')
+        || v.ends_with(':')
+        || !v.is_ascii()
+        || lower.contains("passwort")
+        || lower.contains("kennwort")
+        || (v.contains(['_', '.', '-']) && is_password_key(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn web_ui_text_is_no_password() {
+        for v in [
+            "=",
+            "Password:",
+            "\u{5bc6}\u{7801}",
+            "Router-Passwort",
+            "pppoe_passwd",
+            "l2tp_passwd",
+        ] {
+            assert!(!plausible_password(v), "{v}");
+        }
+        for v in ["admin", "sohoadmin", "@1GV)Z<!", "password", "1234"] {
+            assert!(plausible_password(v), "{v}");
+        }
+    }
+
     #[test]
     fn password_keys() {
         for k in [
