@@ -145,6 +145,11 @@ pub(super) fn scan_text(
         if looks_like_code(&s.value) && (code || !s.quoted) {
             continue;
         }
+        // `this.Password = Password`: a variable copied into a field of the same name.
+        let field = s.key.rsplit('.').next().unwrap_or(&s.key);
+        if !s.quoted && s.value.eq_ignore_ascii_case(field) {
+            continue;
+        }
         // A user set beside it: same section, or within a few lines elsewhere; the nearest.
         let user = all
             .iter()

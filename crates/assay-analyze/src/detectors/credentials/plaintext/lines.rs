@@ -3,7 +3,7 @@
 
 use super::super::hashes::identify;
 use super::httpd::httpd_auth_line;
-use super::names::{is_password_key, is_user_key, plausible_password};
+use super::names::{is_password_key, is_user_key, looks_like_code, plausible_password};
 use super::{cred_finding, re, COMMAND_CREDENTIAL, HTTPD_AUTH, SCRIPT_COMPARISON, URL_CREDENTIAL};
 use crate::detectors::text::{file_name, is_placeholder, lines, unquote};
 use crate::Analysis;
@@ -138,8 +138,11 @@ pub(super) fn scan_lines(
             || text.contains("test ")
             || text.contains("case")
         {
+            // An unquoted operand that is a call or a member access (`query("password")`)
+            // is the configured value, not a literal.
             let cmps: Vec<(String, String)> = cmp
                 .captures_iter(text)
+                .filter(|c| c[2].starts_with(['"', '\'']) || !looks_like_code(&c[2]))
                 .map(|c| (c[1].to_string(), unquote(&c[2]).to_string()))
                 .collect();
             for (var, lit) in &cmps {

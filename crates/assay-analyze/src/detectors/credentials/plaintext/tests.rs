@@ -55,6 +55,8 @@ fn placeholders_comments_and_policies_are_quiet() {
         File("/etc/login.defs", b"PASS_MIN_LEN 5\nPASS_WARN_AGE 7\n", 0o644),
         File("/usr/share/doc/x/README", b"password=example123\n", 0o644),
         File("/etc/init.d/s", b"if [ \"$pass\" = \"\" ]; then exit 1; fi\nwget --password=\"$PW\" http://x/\n", 0o755),
+        File("/www/auth/login.php", b"<?\n\tif ($user == query(\"name\") && $passwd == query(\"password\"))\n?>\n", 0o644),
+        File("/www/js/lang.js", b"gVarPassword = 'Password:';\nif (newPassword.value == \"\") {}\nwan_pppoe_pass=pppoe_passwd\nthis.Password = Password;\n", 0o644),
     ]);
     assert!(out.is_empty(), "{out:#?}");
 }
