@@ -30,7 +30,7 @@ pub const DESCRIBES: &str = "describes";
 /// content and hash and is not searched again.
 pub const SAME_AS: &str = "same_as";
 /// A container followed by possible siblings may spend what its blob has left except
-/// 1/`SIBLING_RESERVE` of it, kept for what follows (see [`Run::analyse_blob`]).
+/// 1/`SIBLING_RESERVE` of it, kept for what follows (see `Run::analyse_blob`).
 pub const SIBLING_RESERVE: u64 = 4;
 /// Entropy above which an unknown region is flagged as possibly encrypted or compressed.
 pub const HIGH_ENTROPY: f64 = 7.5;

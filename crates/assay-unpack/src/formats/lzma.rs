@@ -81,7 +81,7 @@ fn header(data: &[u8]) -> Option<(u8, u32, Option<u64>)> {
 /// shares (a dictionary with a zero low byte and a nonzero one above it, the top byte of the
 /// stated size 0x00 or 0xff, the range coder's zero byte) with a loop the compiler
 /// vectorises; blocks of zeros are stepped over whole (a
-/// header needs a nonzero dictionary); the rest is [`header`]'s check.
+/// header needs a nonzero dictionary); the rest is `header`'s check.
 pub fn find_headers(data: &[u8], window: std::ops::Range<usize>, starts: &mut Vec<usize>) {
     const LANES: usize = 32;
     const SPAN: usize = HEADER + 5;
