@@ -258,18 +258,7 @@ fn fs_reach(a: &Analysis, fs: usize, listeners: &[assay_model::Listener]) -> FsR
         if a.fs_of(l.node) != Some(fs) {
             continue;
         }
-        let ports = l
-            .ports
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} {}",
-                    p.protocol.as_deref().unwrap_or("port").to_uppercase(),
-                    p.port
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ports = crate::detectors::exposure::port_list(&l.ports);
         r.listening.insert(l.node, ports);
         if l.started {
             let by = l

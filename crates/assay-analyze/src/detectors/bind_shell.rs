@@ -109,18 +109,7 @@ impl Detector for BindShell {
                 continue;
             }
             let shell = String::from_utf8_lossy(&shell[..shell.len() - 1]).into_owned();
-            let ports = l
-                .ports
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{} {}",
-                        p.protocol.as_deref().unwrap_or("port").to_uppercase(),
-                        p.port
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let ports = crate::detectors::exposure::port_list(&l.ports);
             let mut f = a.finding(
                 &BIND_SHELL_PROGRAM,
                 l.node,

@@ -603,7 +603,9 @@ fn has_boot_configuration(a: &Analysis, fs: usize) -> bool {
     !m.commands.is_empty()
 }
 
-fn port_list(ports: &[ListenPort]) -> String {
+/// A listener's ports in words (`TCP 23, UDP 69`; `port 23` when the protocol is unknown),
+/// each once: the one wording every finding that names ports uses.
+pub(crate) fn port_list(ports: &[ListenPort]) -> String {
     let mut seen = BTreeSet::new();
     ports
         .iter()
