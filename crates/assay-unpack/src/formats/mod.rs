@@ -32,6 +32,7 @@ pub mod mbr;
 pub(crate) mod member_name;
 pub mod owfs;
 pub mod romfs;
+pub mod ros;
 pub mod seama;
 pub mod sevenz;
 pub mod squashfs;
@@ -71,6 +72,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
         &chk::Chk,
+        &ros::Ros,
         &tplink::TpLink,
         &img0::Img0,
         &owfs::Owfs,

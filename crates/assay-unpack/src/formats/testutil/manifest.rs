@@ -204,9 +204,15 @@ pub const FIRMWARE: &str = include_str!("../../../tests/fixtures/firmware/expect
 /// Check that `format` unpacks fixture `name` into exactly the entries [`FIRMWARE`] lists
 /// under `name/`, in its order, with its bytes.
 pub fn check_streams(format: &dyn crate::Format, name: &str, data: &[u8]) {
+    check_streams_in(format, name, data, FIRMWARE);
+}
+
+/// Check that `format` unpacks fixture `name` into exactly the entries the manifest
+/// `expected` lists under `name/` (same line format as [`FIRMWARE`]), in order, with bytes.
+pub fn check_streams_in(format: &dyn crate::Format, name: &str, data: &[u8], expected: &str) {
     let u = super::unpack(format, data);
     let prefix = format!("{name}/");
-    let want: Vec<(String, String)> = parse(FIRMWARE)
+    let want: Vec<(String, String)> = parse(expected)
         .into_iter()
         .filter_map(|l| Some((l.path.strip_prefix(&prefix)?.to_string(), l.value)))
         .collect();
