@@ -11,6 +11,7 @@ pub mod ar;
 pub mod arcadyan;
 pub mod bzip2;
 pub mod chk;
+pub mod compress;
 pub mod cpio;
 pub mod cramfs;
 pub mod ecos;
@@ -105,6 +106,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &zstd::Zstd,
         &lz4::Lz4,
         &lzop::Lzop,
+        &compress::Compress,
         &zlib::Zlib,
         // Last: lzma has no real magic.
         &lzma::Lzma,
