@@ -9,7 +9,9 @@ pub mod android_boot;
 pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
+pub mod arj;
 pub mod bzip2;
+pub mod cab;
 pub mod chk;
 pub mod compress;
 pub mod cpio;
@@ -27,9 +29,12 @@ pub mod iso9660;
 pub mod jffs2;
 pub mod jffs2_eof;
 pub mod lz4;
+pub mod luks;
+pub mod lzip;
 pub mod lzma;
 pub mod lzop;
 pub mod mbr;
+pub mod rar;
 pub(crate) mod member_name;
 pub mod owfs;
 pub mod romfs;
@@ -90,8 +95,12 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &cpio::Cpio,
         &sevenz::SevenZ,
         &ar::Ar,
+        &cab::Cab,
+        &arj::Arj,
+        &rar::Rar,
         // Disk images: file systems before partition tables, whose `55 AA` also ends every
         // FAT boot sector and hybrid ISO.
+        &luks::Luks,
         &iso9660::Iso9660,
         &ext::Ext,
         &fat::Fat,
@@ -107,6 +116,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &lz4::Lz4,
         &lzop::Lzop,
         &compress::Compress,
+        &lzip::Lzip,
         &zlib::Zlib,
         // Last: lzma has no real magic.
         &lzma::Lzma,
