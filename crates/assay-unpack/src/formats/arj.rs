@@ -194,7 +194,10 @@ impl Format for Arj {
                     if body.len() as u64 != size {
                         out.warn(
                             WarningKind::Corrupt,
-                            format!("{path}: stored member of {} bytes, header says {size}", body.len()),
+                            format!(
+                                "{path}: stored member of {} bytes, header says {size}",
+                                body.len()
+                            ),
                         );
                     }
                     Ok(EntryData::Range {
@@ -202,10 +205,8 @@ impl Format for Arj {
                         length: body.len() as u64,
                     })
                 }
-                1..=3 => lzh::decode(body, size as usize)
-                    .map(|v| EntryData::Owned(Blob::from(v))),
-                4 => fastest::decode(body, size as usize)
-                    .map(|v| EntryData::Owned(Blob::from(v))),
+                1..=3 => lzh::decode(body, size as usize).map(|v| EntryData::Owned(Blob::from(v))),
+                4 => fastest::decode(body, size as usize).map(|v| EntryData::Owned(Blob::from(v))),
                 m => Err(format!("method {m} is unknown")),
             };
             match decoded {
@@ -392,7 +393,12 @@ mod lzh {
 
     /// Lengths of the code-length code (or of the distance code): `n` 3-bit-or-unary
     /// lengths; after the `special`-th, a 2-bit run of zero lengths.
-    fn read_pt(bits: &mut Bits, nn: usize, nbit: u32, special: Option<usize>) -> Result<Code, String> {
+    fn read_pt(
+        bits: &mut Bits,
+        nn: usize,
+        nbit: u32,
+        special: Option<usize>,
+    ) -> Result<Code, String> {
         let n = bits.get(nbit) as usize;
         if n == 0 {
             let c = bits.get(nbit) as usize;
@@ -531,7 +537,11 @@ mod fastest {
             pwr <<= 1;
             width += 1;
         }
-        let v = if width != 0 { bits.get(width) as usize } else { 0 };
+        let v = if width != 0 {
+            bits.get(width) as usize
+        } else {
+            0
+        };
         v + plus
     }
 

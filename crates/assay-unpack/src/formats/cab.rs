@@ -162,8 +162,9 @@ fn decode_folder(d: &[u8], f: &Folder, data_reserve: usize, limit: u64) -> Resul
                 let body = data
                     .strip_prefix(b"CK")
                     .ok_or(format!("data block {i}: no MSZIP signature"))?;
-                let block = inflate_with_history(&out[out.len().saturating_sub(WINDOW)..], body, unpacked)
-                    .map_err(|e| format!("data block {i}: {e}"))?;
+                let block =
+                    inflate_with_history(&out[out.len().saturating_sub(WINDOW)..], body, unpacked)
+                        .map_err(|e| format!("data block {i}: {e}"))?;
                 out.extend_from_slice(&block);
             }
             _ => return Err(format!("{} folders are not decoded", method(f.compression))),
@@ -217,8 +218,10 @@ impl Format for Cab {
         if usize::from(count) > ctx.max_entries() {
             return Err(FormatError::Limit(format!("{count} files in the cabinet")));
         }
-        let (folders, files, data_reserve) = tables(d)
-            .ok_or_else(|| FormatError::Truncated { what: "cabinet folder or file table", offset: HEADER as u64 })?;
+        let (folders, files, data_reserve) = tables(d).ok_or(FormatError::Truncated {
+            what: "cabinet folder or file table",
+            offset: HEADER as u64,
+        })?;
         let mut out = Unpacked::default();
         let mut methods: Vec<&str> = folders.iter().map(|f| method(f.compression)).collect();
         methods.sort();
@@ -240,7 +243,10 @@ impl Format for Cab {
                 } else {
                     "names a folder the cabinet does not have"
                 };
-                out.warn(WarningKind::Unsupported, format!("{path}: {why}; listed, not opened"));
+                out.warn(
+                    WarningKind::Unsupported,
+                    format!("{path}: {why}; listed, not opened"),
+                );
                 out.entries.push(entry);
                 continue;
             };
@@ -260,7 +266,11 @@ impl Format for Cab {
                     if (end - start) as u64 != f.size {
                         out.warn(
                             WarningKind::Truncated,
-                            format!("{path}: {} of {} bytes lie inside its folder", end - start, f.size),
+                            format!(
+                                "{path}: {} of {} bytes lie inside its folder",
+                                end - start,
+                                f.size
+                            ),
                         );
                     }
                     if let Some(bytes) = blob.slice(start..end) {

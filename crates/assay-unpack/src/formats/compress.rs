@@ -269,7 +269,10 @@ mod tests {
         let got = entry_bytes(&data, &u.entries[0]).unwrap();
         let want = entry_bytes(PAYLOAD, &unpack(&Compress, PAYLOAD).entries[0]).unwrap();
         assert!(got.starts_with(&want));
-        assert!(u.warnings.iter().any(|(_, m)| m.contains("invalid LZW code")));
+        assert!(u
+            .warnings
+            .iter()
+            .any(|(_, m)| m.contains("invalid LZW code")));
     }
 
     #[test]

@@ -49,9 +49,9 @@ fn be64(d: &[u8], off: usize) -> Option<u64> {
 /// Whether a UUID field holds a UUID in text form (36 characters of hex digits and dashes).
 fn uuid_like(s: &str) -> bool {
     s.len() == 36
-        && s.bytes()
-            .enumerate()
-            .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit()))
+        && s.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        })
 }
 
 /// The string value of `"key":"value"` at its first occurrence in `json`.

@@ -79,7 +79,9 @@ impl Format for Lzip {
             let hit_limit = out.hit_limit;
             let produced = out.data;
             let member_start = start;
-            start = (start + HEADER).saturating_add(used as usize).min(input.len());
+            start = (start + HEADER)
+                .saturating_add(used as usize)
+                .min(input.len());
             members += 1;
             let crc = crc32fast::hash(&produced);
             output.extend_from_slice(&produced);
@@ -166,7 +168,10 @@ mod tests {
         assert!(Lzip.probe(b"LZIP\x01\x0c\x01").is_none()); // range coder byte
         assert!(Lzip.probe(PAYLOAD).is_some());
         // 0xd3: 2^19 - 6/16 of it.
-        assert_eq!(member_header(b"LZIP\x01\xd3\x00"), Some((1 << 19) - 6 * (1 << 15)));
+        assert_eq!(
+            member_header(b"LZIP\x01\xd3\x00"),
+            Some((1 << 19) - 6 * (1 << 15))
+        );
     }
 
     #[test]

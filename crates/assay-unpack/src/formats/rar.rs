@@ -238,7 +238,7 @@ fn list5(d: &[u8], max_entries: usize) -> Listing {
             break;
         };
         let body_at = p;
-        let Some(head) = d.get(pos + 4..body_at.saturating_add(size).min(usize::MAX)) else {
+        let Some(head) = d.get(pos + 4..body_at.saturating_add(size)) else {
             l.problem = Some(format!("block at {pos:#x} runs past the end"));
             break;
         };
@@ -251,8 +251,16 @@ fn list5(d: &[u8], max_entries: usize) -> Listing {
         let parsed = (|| {
             let kind = vint(header, &mut q)?;
             let flags = vint(header, &mut q)?;
-            let extra = if flags & 1 != 0 { vint(header, &mut q)? } else { 0 };
-            let data = if flags & 2 != 0 { vint(header, &mut q)? } else { 0 };
+            let extra = if flags & 1 != 0 {
+                vint(header, &mut q)?
+            } else {
+                0
+            };
+            let data = if flags & 2 != 0 {
+                vint(header, &mut q)?
+            } else {
+                0
+            };
             Some((kind, flags, extra, data))
         })();
         let Some((kind, flags, extra, data)) = parsed else {
@@ -563,7 +571,10 @@ mod tests {
             .find(|n| n.format.as_deref() == Some("rar"))
             .expect("rar node");
         assert_eq!(rar.offset, Some((SFX.len() - RAR4.len()) as u64));
-        assert!(r.nodes.iter().any(|n| n.path.ends_with("/etc/config/network")));
+        assert!(r
+            .nodes
+            .iter()
+            .any(|n| n.path.ends_with("/etc/config/network")));
     }
 
     #[test]
