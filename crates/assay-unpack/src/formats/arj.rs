@@ -610,6 +610,31 @@ mod tests {
         assert!(!u.warnings.is_empty());
     }
 
+    /// `M1` with its first member's stated size replaced (header CRC recomputed).
+    fn with_size(size: u32) -> Vec<u8> {
+        let mut d = M1.to_vec();
+        let at = header(&d, 0).unwrap().unwrap().end;
+        let basic = usize::from(le16(&d, at + 2).unwrap());
+        d[at + 4 + 16..at + 4 + 20].copy_from_slice(&size.to_le_bytes());
+        let crc = crc32fast::hash(&d[at + 4..at + 4 + basic]);
+        d[at + 4 + basic..at + 8 + basic].copy_from_slice(&crc.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn stated_sizes_are_bounded() {
+        // Past the stream limit: not decoded at all.
+        let d = with_size(u32::MAX);
+        let mut limits = crate::limits::Limits::for_image(d.len() as u64);
+        limits.max_stream_bytes = 1 << 20;
+        let u = crate::formats::testutil::unpack_with_limits(&Arj, &d, limits);
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Limit));
+        // Larger than the data holds: decoding stops at the data's end with a warning.
+        let d = with_size(1 << 20);
+        let u = unpack(&Arj, &d);
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Decode));
+    }
+
     #[test]
     fn probe_rejects_bad_headers() {
         assert!(Arj.probe(b"\x60\xea").is_none());
