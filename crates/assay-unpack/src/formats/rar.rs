@@ -3,10 +3,11 @@
 //! integers with CRC32), every member is listed with its name, sizes, method and flags, and
 //! members stored uncompressed (RAR 4 method 0x30, RAR 5 method 0) are extracted.
 //!
-//! Written here, and only this far: RAR's compression is proprietary, and the only
-//! decoders (unRAR and the crates that bind it) carry a licence that forbids re-creating
-//! the compressor, which a permissively licensed product cannot take on. So a compressed or
-//! encrypted member is listed without data and with a warning that says why. A self-
+//! Written here, and only this far: the Rust crates that decode RAR (`unrar` and its kin)
+//! bind the unRAR source, whose licence forbids re-creating the compressor and is not one a
+//! permissively licensed product can take on; clean-room decoders exist in C (libarchive),
+//! none in Rust yet. So a compressed or encrypted member is listed without data and with a
+//! warning that says why. A self-
 //! extracting archive (a DOS/Windows executable with the archive appended) is found by the
 //! magic scan at the archive's offset.
 
@@ -494,7 +495,7 @@ impl Format for Rar {
                 out.warn(
                     WarningKind::Unsupported,
                     format!(
-                        "{path}: RAR-compressed ({}); no decoder under a permissive licence exists, so it is listed, not opened",
+                        "{path}: RAR-compressed ({}); no pure-Rust decoder under a permissive licence exists, so it is listed, not opened",
                         m.method
                     ),
                 );
