@@ -154,7 +154,7 @@ fn decode_folder(d: &[u8], f: &Folder, data_reserve: usize, limit: u64) -> Resul
             .ok_or(format!("data block {i} runs past the end"))?;
         pos = at + packed;
         if (out.len() + unpacked) as u64 > limit {
-            return Err(format!("folder exceeds {limit} bytes"));
+            return Err(format!("folder exceeds {limit} bytes (the stream limit)"));
         }
         match f.compression & 0xf {
             0 => out.extend_from_slice(data),
@@ -280,6 +280,8 @@ impl Format for Cab {
                 Some(Err(e)) => out.warn(
                     if folder.compression & 0xf >= 2 {
                         WarningKind::Unsupported
+                    } else if e.ends_with("(the stream limit)") {
+                        WarningKind::Limit
                     } else {
                         WarningKind::Decode
                     },
@@ -331,6 +333,19 @@ pub(crate) mod tests {
             check_members(label, data, &u);
             assert!(u.entries.iter().all(|e| e.mtime.is_some()));
         }
+    }
+
+    #[test]
+    fn folders_past_the_stream_limit_are_not_decoded() {
+        let mut limits = crate::limits::Limits::for_image(MSZIP.len() as u64);
+        limits.max_stream_bytes = 4096;
+        let u = crate::formats::testutil::unpack_with_limits(&Cab, MSZIP, limits);
+        assert_eq!(u.entries.len(), 4);
+        assert!(u.entries.iter().all(|e| matches!(e.data, EntryData::None)));
+        assert!(u
+            .warnings
+            .iter()
+            .any(|(k, m)| *k == WarningKind::Limit && m.contains("exceeds 4096 bytes")));
     }
 
     #[test]
