@@ -1,7 +1,8 @@
-//! Member names of the archive formats (tar, cpio, zip, 7z, and the DOS archivers CAB, ARJ,
-//! RAR), made absolute the same way, and the MS-DOS time stamps of the DOS archivers:
-//! trailing separators dropped, a leading `./` dropped where the format writes one, and a
-//! leading `/` added. `..` is kept verbatim: the driver checks and reports it.
+//! Member names of the archive formats made absolute the same way: for tar, cpio, zip and 7z
+//! ([`absolute`]) trailing separators dropped, a leading `./` dropped where the format writes
+//! one, and a leading `/` added; for the DOS archivers CAB, ARJ and RAR ([`dos_absolute`])
+//! both `\` and `/` separate. `..` is kept verbatim: the driver checks and reports it. Also
+//! the MS-DOS time stamps those DOS archivers store ([`dos_time`]).
 
 /// Make a member name absolute without resolving `..`. `separators` are the characters
 /// trimmed from the end (`/`, and `\` for formats written on Windows); with `dot_prefix`, a
@@ -21,7 +22,7 @@ pub(crate) fn absolute(name: &str, separators: &[char], dot_prefix: bool) -> Str
     }
 }
 
-/// Make a name written by a DOS or Windows archiver (CAB, ARJ, RAR) absolute: `\\` and `/`
+/// Make a name written by a DOS or Windows archiver (CAB, ARJ, RAR) absolute: `\` and `/`
 /// both separate, empty and `.` components are dropped, `..` is kept verbatim for the driver
 /// to check.
 pub(crate) fn dos_absolute(name: &str) -> String {
