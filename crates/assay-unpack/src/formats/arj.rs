@@ -622,6 +622,21 @@ mod tests {
     }
 
     #[test]
+    fn garbled_members_are_listed_not_opened() {
+        let mut d = M0.to_vec();
+        let at = header(&d, 0).unwrap().unwrap().end;
+        let basic = usize::from(le16(&d, at + 2).unwrap());
+        d[at + 4 + 4] |= GARBLED;
+        let crc = crc32fast::hash(&d[at + 4..at + 4 + basic]);
+        d[at + 4 + basic..at + 8 + basic].copy_from_slice(&crc.to_le_bytes());
+        let u = unpack(&Arj, &d);
+        assert_eq!(u.entries.len(), 4);
+        assert!(matches!(u.entries[0].data, EntryData::None));
+        assert_eq!(u.entries[0].details["encrypted"], "true");
+        assert!(u.warnings[0].1.contains("encrypted (garbled) member"));
+    }
+
+    #[test]
     fn stated_sizes_are_bounded() {
         // Past the stream limit: not decoded at all.
         let d = with_size(u32::MAX);

@@ -597,6 +597,28 @@ mod tests {
     }
 
     #[test]
+    fn encrypted_members_are_listed_not_opened() {
+        // Set the RAR 4 "encrypted" flag of the second file header (notes.txt) and fix its
+        // header CRC.
+        let mut d = RAR4.to_vec();
+        let l = list4(&d, usize::MAX);
+        let notes = &l.members[1];
+        let size = 32 + notes.name.len();
+        let at = notes.data.0 as usize - size;
+        d[at + 3] |= 0x04;
+        let crc = (crc32fast::hash(&d[at + 2..at + size]) & 0xffff) as u16;
+        d[at..at + 2].copy_from_slice(&crc.to_le_bytes());
+        let u = unpack(&Rar, &d);
+        let e = u.entries.iter().find(|e| e.path == "/notes.txt").unwrap();
+        assert!(matches!(e.data, EntryData::None));
+        assert_eq!(e.details["encrypted"], "true");
+        assert!(u
+            .warnings
+            .iter()
+            .any(|(k, m)| *k == WarningKind::Unsupported && m.contains("/notes.txt: encrypted")));
+    }
+
+    #[test]
     fn probe_wants_a_valid_first_block() {
         assert!(Rar.probe(SIG4).is_none());
         assert!(Rar.probe(SIG5).is_none());
