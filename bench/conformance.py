@@ -57,6 +57,7 @@ ALIASES = {
     "bzip2": r"^bzip2$",
     "compress": r"^(compress|compressd)$",
     "cramfs": r"^cramfs",
+    "crypto_LUKS": r"^(crypto_)?luks",
     "ext": r"^(ext[234]?|extfs)$",
     "fat": r"^(v?fat|fat12|fat16|fat32)$",
     "gpt": r"^(gpt|efigpt|efi_gpt)$",

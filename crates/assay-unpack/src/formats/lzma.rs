@@ -265,6 +265,21 @@ fn drive(mut dec: LzmaStream, input: &[u8], limit: u64) -> (BoundedOut, Option<F
     }
 }
 
+/// Decode raw LZMA data that ends with an end marker (lzip members), producing at most
+/// `limit` bytes: the output, why it stopped early if it did, and the input bytes the
+/// stream used up to and including its end marker.
+pub(crate) fn decode_raw_lzma_stream(
+    data: &[u8],
+    (lc, lp, pb): (u32, u32, u32),
+    dict_size: u32,
+    limit: u64,
+) -> Result<(BoundedOut, Option<FormatError>, u64), FormatError> {
+    let dict = dict_size.clamp(MIN_DICT, MAX_DICT);
+    let dec = LzmaStream::new(u64::MAX, lc, lp, pb, dict, None)
+        .map_err(|e| FormatError::Decode(e.to_string()))?;
+    Ok(drive(dec, data, limit))
+}
+
 /// Decode raw LZMA data (no header) with explicit parameters, producing at most
 /// `out_limit` bytes. For containers that store LZMA without the `.lzma` header (vendor
 /// squashfs blocks): an end marker ends the data, and so does the end of the input,

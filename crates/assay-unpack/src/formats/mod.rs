@@ -9,8 +9,11 @@ pub mod android_boot;
 pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
+pub mod arj;
 pub mod bzip2;
+pub mod cab;
 pub mod chk;
+pub mod compress;
 pub mod cpio;
 pub mod cramfs;
 pub mod ecos;
@@ -25,12 +28,15 @@ pub mod img0;
 pub mod iso9660;
 pub mod jffs2;
 pub mod jffs2_eof;
+pub mod luks;
 pub mod lz4;
+pub mod lzip;
 pub mod lzma;
 pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod owfs;
+pub mod rar;
 pub mod romfs;
 pub mod ros;
 pub mod seama;
@@ -91,8 +97,12 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &cpio::Cpio,
         &sevenz::SevenZ,
         &ar::Ar,
+        &cab::Cab,
+        &arj::Arj,
+        &rar::Rar,
         // Disk images: file systems before partition tables, whose `55 AA` also ends every
         // FAT boot sector and hybrid ISO.
+        &luks::Luks,
         &iso9660::Iso9660,
         &ext::Ext,
         &fat::Fat,
@@ -107,6 +117,8 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &zstd::Zstd,
         &lz4::Lz4,
         &lzop::Lzop,
+        &compress::Compress,
+        &lzip::Lzip,
         &zlib::Zlib,
         // Last: lzma has no real magic.
         &lzma::Lzma,

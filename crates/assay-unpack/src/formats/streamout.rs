@@ -193,7 +193,7 @@ pub(crate) mod tests {
         use crate::formats::registry;
         use crate::{UnpackOptions, Unpacker};
         use assay_model::NodeKind;
-        let parts: [(&str, &[u8]); 8] = [
+        let parts: [(&str, &[u8]); 9] = [
             (
                 "lzma",
                 include_bytes!("../../tests/fixtures/compress/payload.lzma"),
@@ -225,6 +225,10 @@ pub(crate) mod tests {
             (
                 "zlib",
                 include_bytes!("../../tests/fixtures/compress/payload-9.zlib"),
+            ),
+            (
+                "lzip",
+                include_bytes!("../../tests/fixtures/compress/payload.lz"),
             ),
         ];
         let mut image = Vec::new();
