@@ -362,6 +362,34 @@ const AUTH_WORDS: &[&str] = &[
     "passphrase",
 ];
 
+/// First words of setting names that hold the account of another service the device logs
+/// into (a PPPoE or L2TP uplink, a DDNS provider, a Wi-Fi network, an ACS): a function that
+/// reads `ppp_username` or `wan_pppoe_passwd` configures a client, it does not authenticate
+/// anyone who talks to the device.
+const CLIENT_SERVICES: &[&str] = &[
+    "ppp", "pppoe", "pppoa", "pptp", "l2tp", "wan", "wl", "wlan", "wifi", "wps", "wpa", "psk",
+    "ddns", "dyndns", "smb", "samba", "ftp", "smtp", "mail", "pop3", "snmp", "vpn", "ipsec",
+    "openvpn", "radius", "acs", "cwmp", "tr069", "stun", "sip", "voip", "apn", "3g", "umts",
+    "proxy", "wds", "dsl", "wisp", "bigpond", "heartbeat", "ntp", "cloud",
+];
+
+/// Whether a string a function passes to a call shows an authentication path: a prompt, a
+/// form field or header of a login (`Password:`, `login_passwd`, `Authorization`), not the
+/// setting name of a client account (`ppp_username`).
+fn is_auth_word(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if !AUTH_WORDS.iter().any(|w| lower.contains(w)) {
+        return false;
+    }
+    let identifier = lower
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    !(identifier
+        && lower
+            .split(['_', '.', '-'])
+            .any(|p| CLIENT_SERVICES.contains(&p)))
+}
+
 /// The functions on an authentication path: they call an authentication function, or pass a
 /// prompt, form field or authorization header string to a call.
 fn auth_functions(image: &Image, functions: &[lower::Function]) -> HashMap<u64, String> {
@@ -377,11 +405,8 @@ fn auth_functions(image: &Image, functions: &[lower::Function]) -> HashMap<u64, 
             }
             let word = c.args.iter().take(4).find_map(|v| {
                 let (_, s) = image.string_at(v.value()?)?;
-                let lower = String::from_utf8_lossy(s).to_ascii_lowercase();
-                AUTH_WORDS
-                    .iter()
-                    .find(|w| lower.contains(*w))
-                    .map(|_| String::from_utf8_lossy(s).into_owned())
+                let text = String::from_utf8_lossy(s);
+                is_auth_word(&text).then(|| text.into_owned())
             });
             if let Some(w) = word {
                 let w: String = w.chars().take(40).collect();
