@@ -129,11 +129,23 @@ fn hostile_and_truncated_files_do_not_panic() {
 #[test]
 fn client_account_settings_are_no_authentication_path() {
     // Prompts, login form fields and headers are an authentication path...
-    for w in ["Password:", "login:", "login_passwd", "http_passwd", "Authorization"] {
+    for w in [
+        "Password:",
+        "login:",
+        "login_passwd",
+        "http_passwd",
+        "Authorization",
+    ] {
         assert!(is_auth_word(w), "{w}");
     }
     // ...the setting names of an uplink or provider account the device logs into are not.
-    for w in ["ppp_username", "wan_pppoe_passwd", "l2tp_password", "ddns_passwd", "wl_wpa_psk"] {
+    for w in [
+        "ppp_username",
+        "wan_pppoe_passwd",
+        "l2tp_password",
+        "ddns_passwd",
+        "wl_wpa_psk",
+    ] {
         assert!(!is_auth_word(w), "{w}");
     }
     assert!(!is_auth_word("wan_proto"));

@@ -193,3 +193,36 @@ fn carrier_dial_up_profiles_are_not_device_credentials() {
         .expect("device account");
     assert_eq!(admin.severity, Severity::High);
 }
+
+#[test]
+fn fragments_included_only_by_commented_out_lines_are_not_in_effect() {
+    let fragment: &[u8] =
+        b"server.modules += ( \"mod_db_vhost\" )\ndb-vhost.user = \"web\"\ndb-vhost.pass = \"Sq1-Pw9x\"\n";
+    let main_off: &[u8] =
+        b"## - mod_db_vhost -> conf.d/db_vhost.conf\n#include \"conf.d/db_vhost.conf\"\ninclude \"conf.d/access.conf\"\n";
+    let out = run(&[
+        File("/etc/httpd/modules.conf", main_off, 0o644),
+        File("/etc/httpd/conf.d/db_vhost.conf", fragment, 0o644),
+    ]);
+    let f = out
+        .iter()
+        .find(|f| f.path == "/etc/httpd/conf.d/db_vhost.conf")
+        .expect("still reported");
+    assert_eq!(f.severity, Severity::Low, "{f:#?}");
+    assert_eq!(f.context["included_only_by"], "/etc/httpd/modules.conf:2");
+    // Included by a live line (or by a wildcard of its directory): in effect.
+    for main_on in [
+        &b"include \"conf.d/db_vhost.conf\"\n"[..],
+        &b"#include \"conf.d/db_vhost.conf\"\ninclude \"conf.d/*.conf\"\n"[..],
+    ] {
+        let out = run(&[
+            File("/etc/httpd/modules.conf", main_on, 0o644),
+            File("/etc/httpd/conf.d/db_vhost.conf", fragment, 0o644),
+        ]);
+        let f = out
+            .iter()
+            .find(|f| f.path == "/etc/httpd/conf.d/db_vhost.conf")
+            .expect("reported");
+        assert_eq!(f.severity, Severity::High, "{f:#?}");
+    }
+}
