@@ -8,6 +8,7 @@ use crate::detectors::text::{is_placeholder, lines, unquote};
 use crate::Analysis;
 use assay_model::{Confidence, Finding, Severity};
 use regex::Regex;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -124,6 +125,59 @@ fn is_apn_key(key: &str) -> bool {
         .any(|p| p == "apn" || p == "apnname")
 }
 
+/// Literals a script compares with the value of a password field (`Password.value !=
+/// 'x'`, `'x' != PageData.Password`, `getValue('pppPassword') == 'x'`). A web page that
+/// writes such a literal into the field and tests for it again is showing a stand-in for a
+/// secret it never received, to submit the field only when the user typed a new one: the
+/// literal is a placeholder, not the password.
+fn compared_with_password_fields(bytes: &[u8]) -> HashSet<String> {
+    static LEFT: OnceLock<Regex> = OnceLock::new();
+    static RIGHT: OnceLock<Regex> = OnceLock::new();
+    const OPERAND: &str =
+        r#"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\([^()\n]{0,64}\)|\[[^\]\n]{0,32}\])*"#;
+    let left = re(
+        &LEFT,
+        &format!(r#"(?:^|[^\w$.])({OPERAND})\s*(?:!==|===|!=|==)\s*(?:"([^"\n]*)"|'([^'\n]*)')"#),
+    );
+    let right = re(
+        &RIGHT,
+        &format!(r#"(?:"([^"\n]*)"|'([^'\n]*)')\s*(?:!==|===|!=|==)\s*({OPERAND})"#),
+    );
+    let names_password = |operand: &str| {
+        operand
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(is_password_key)
+    };
+    let mut out = HashSet::new();
+    if memchr::memmem::find(bytes, b"==").is_none() && memchr::memmem::find(bytes, b"!=").is_none()
+    {
+        return out;
+    }
+    for (_, line) in lines(bytes) {
+        let Ok(text) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if !text.contains("==") && !text.contains("!=") {
+            continue;
+        }
+        for c in left.captures_iter(text) {
+            if names_password(&c[1]) {
+                if let Some(m) = c.get(2).or(c.get(3)) {
+                    out.insert(m.as_str().to_string());
+                }
+            }
+        }
+        for c in right.captures_iter(text) {
+            if names_password(&c[3]) {
+                if let Some(m) = c.get(1).or(c.get(2)) {
+                    out.insert(m.as_str().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Report the passwords set in a text file, then look at it line by line.
 pub(super) fn scan_text(
     analysis: &Analysis,
@@ -136,6 +190,11 @@ pub(super) fn scan_text(
     // UCI `config` and INI `[name]` sections: a user belongs to its own section.
     let sectioned = all.iter().any(|s| s.section > 0);
     let code = is_source_code(path);
+    let stand_ins = if all.iter().any(|s| s.quoted && is_password_key(&s.key)) {
+        compared_with_password_fields(bytes)
+    } else {
+        HashSet::new()
+    };
     for s in &all {
         if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
             continue;
@@ -148,6 +207,10 @@ pub(super) fn scan_text(
         // `this.Password = Password`: a variable copied into a field of the same name.
         let field = s.key.rsplit('.').next().unwrap_or(&s.key);
         if !s.quoted && s.value.eq_ignore_ascii_case(field) {
+            continue;
+        }
+        // A stand-in the page writes into a password field and tests for again.
+        if s.quoted && stand_ins.contains(&s.value) {
             continue;
         }
         // A user set beside it: same section, or within a few lines elsewhere; the nearest.

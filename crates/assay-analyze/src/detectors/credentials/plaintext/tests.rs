@@ -226,3 +226,18 @@ fn fragments_included_only_by_commented_out_lines_are_not_in_effect() {
         assert_eq!(f.severity, Severity::High, "{f:#?}");
     }
 }
+
+#[test]
+fn stand_ins_a_page_tests_its_password_fields_for_are_no_password() {
+    let page: &[u8] = b"function Wan(UserName, PasswordIsNull)\n{\nthis.UserName = UserName;\nif (PasswordIsNull == 1)\n{\nthis.Password = '';\n}\nelse\n{\nthis.Password = '*#Kq7!zv';\n}\n}\nfunction Submit()\n{\nif ('*#Kq7!zv' != PageData.Password)\n{\nForm.addParameter('y.Password', PageData.Password);\n}\n}\n";
+    let out = run(&[File("/etc/webpages", page, 0o644)]);
+    assert!(out.iter().all(|f| f.rule != "ASSAY-CRED-010"), "{out:#?}");
+    // A password set in a page that tests the field for another value stays a finding.
+    let page: &[u8] = b"this.UserName = 'admin';\nthis.Password = 'Hx7_pq2z';\nif (Password.value == '')\n{\nalert('empty');\n}\n";
+    let out = run(&[File("/etc/webpages", page, 0o644)]);
+    assert!(
+        out.iter()
+            .any(|f| f.rule == "ASSAY-CRED-010" && f.context["password"] == "Hx7_pq2z"),
+        "{out:#?}"
+    );
+}
