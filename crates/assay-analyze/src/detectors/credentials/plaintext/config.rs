@@ -94,6 +94,17 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
             if text[..key_at].ends_with("${") {
                 continue;
             }
+            // `challengePassword = A challenge password`: an unquoted first word of prose
+            // (a field description of openssl.cnf), not a value.
+            let value_end = c.get(2).map_or(text.len(), |m| m.end());
+            if !c[2].starts_with(['"', '\''])
+                && text[value_end..]
+                    .trim_start()
+                    .starts_with(|ch: char| ch.is_ascii_alphabetic())
+                && text[value_end..].starts_with([' ', '\t'])
+            {
+                continue;
+            }
             push(&c[1], &c[2], 0..text.len());
             any = true;
         }
@@ -178,6 +189,37 @@ fn compared_with_password_fields(bytes: &[u8]) -> HashSet<String> {
     out
 }
 
+/// Whether a setting is a caption of a web UI's string table: `share.passwd="Wachtwoord"`
+/// among `share.usrname="Gebruikersnaam"`, `share.hostname="Host Naam"` — a capitalised
+/// word in a run of settings of the same namespace whose values are captions (some of
+/// them several words).
+fn is_caption(all: &[Setting], s: &Setting) -> bool {
+    let Some((ns, _)) = s.key.rsplit_once('.') else {
+        return false;
+    };
+    let titled = |v: &str| {
+        v.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && v.chars().any(|c| c.is_ascii_lowercase())
+            && v.chars().all(|c| c.is_alphabetic() || c == '-' || c == ' ')
+    };
+    if !s.quoted || !titled(&s.value) {
+        return false;
+    }
+    let prefix = format!("{ns}.");
+    let neighbours: Vec<&Setting> = all
+        .iter()
+        .filter(|o| {
+            !std::ptr::eq(*o, s)
+                && o.quoted
+                && o.key.starts_with(&prefix)
+                && o.line_no.abs_diff(s.line_no) <= 8
+        })
+        .collect();
+    neighbours.len() >= 3
+        && neighbours.iter().any(|o| o.value.contains(' '))
+        && neighbours.iter().filter(|o| titled(&o.value)).count() * 2 >= neighbours.len()
+}
+
 /// Report the passwords set in a text file, then look at it line by line.
 pub(super) fn scan_text(
     analysis: &Analysis,
@@ -209,8 +251,9 @@ pub(super) fn scan_text(
         if !s.quoted && s.value.eq_ignore_ascii_case(field) {
             continue;
         }
-        // A stand-in the page writes into a password field and tests for again.
-        if s.quoted && stand_ins.contains(&s.value) {
+        // A stand-in the page writes into a password field and tests for again, or the
+        // field's caption in a string table.
+        if (s.quoted && stand_ins.contains(&s.value)) || is_caption(&all, s) {
             continue;
         }
         // A user set beside it: same section, or within a few lines elsewhere; the nearest.

@@ -241,3 +241,27 @@ fn stand_ins_a_page_tests_its_password_fields_for_are_no_password() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn captions_of_a_string_table_are_no_passwords() {
+    let table: &[u8] = b"share.enabled=\"Geactiveerd\";\nshare.disabled=\"Gedeactiveerd\";\nshare.usrname=\"Gebruikersnaam\";\nshare.passwd=\"Wachtwoord\";\nshare.hostname=\"Host Naam\";\nshare.compression=\"PPP Compressie\";\n";
+    let out = run(&[File("/www/lang_pack/share.js", table, 0o644)]);
+    assert!(out.iter().all(|f| f.rule != "ASSAY-CRED-010"), "{out:#?}");
+    // A password among settings of its own namespace that are not captions stays one.
+    let conf: &[u8] = b"db.host=\"localhost\";\ndb.name=\"web\";\ndb.user=\"web\";\ndb.passwd=\"Tornado\";\ndb.port=\"3306\";\n";
+    let out = run(&[File("/etc/app/db.conf", conf, 0o644)]);
+    assert!(out.iter().any(|f| f.rule == "ASSAY-CRED-010"), "{out:#?}");
+}
+
+#[test]
+fn field_descriptions_and_name_service_sources_are_no_passwords() {
+    let out = run(&[
+        File(
+            "/etc/openssl.cnf",
+            b"[ req_attributes ]\nchallengePassword\t\t= A challenge password\nchallengePassword_min\t\t= 4\n",
+            0o644,
+        ),
+        File("/etc/nsswitch.conf", b"passwd:\t\tcompat\ngroup:\t\tcompat\nhosts:\t\tfiles dns\n", 0o644),
+    ]);
+    assert!(out.iter().all(|f| f.rule != "ASSAY-CRED-010"), "{out:#?}");
+}
