@@ -385,6 +385,39 @@ fn text_endpoints(
                 found_on_line.push((h.start(), h.end(), host, None, false));
             }
         }
+        // A table of presets written on one line (a web UI's carrier APN list, a list of
+        // public DNS providers): one summary finding, not one per host.
+        found_on_line.retain(|f| !seen.by_file.contains(&(node, f.2.clone())));
+        if found_on_line.len() > MAX_HOSTS_PER_LINE && !pipes_to_shell && !tunnel {
+            let mut hosts: Vec<String> = Vec::new();
+            for f in &found_on_line {
+                seen.by_file.insert((node, f.2.clone()));
+                if !hosts.contains(&f.2) {
+                    hosts.push(f.2.clone());
+                }
+            }
+            let any_url = found_on_line.iter().any(|f| f.4);
+            let rule = if any_url { URL } else { ADDRESS };
+            let shown: Vec<&str> = hosts.iter().take(3).map(String::as_str).collect();
+            let mut f = a.finding(
+                &rule,
+                node,
+                line.range.clone(),
+                format!(
+                    "Table of {} hard-coded hosts on one line ({}, …)",
+                    hosts.len(),
+                    shown.join(", ")
+                ),
+            );
+            f.severity = Severity::Low;
+            f.confidence = Confidence::Medium;
+            f.context.insert("hosts".into(), hosts.len().to_string());
+            let listed: Vec<&str> = hosts.iter().take(32).map(String::as_str).collect();
+            f.context.insert("host_list".into(), listed.join(" "));
+            f.context.insert("line".into(), line.number.to_string());
+            out.push(f);
+            continue;
+        }
         for (_, _, host, port, is_url) in found_on_line {
             let matched = line.text.to_string();
             let key = (node, host.clone());
@@ -479,6 +512,9 @@ fn looks_like_version_context(line: &str, at: usize) -> bool {
         || tail.contains("ver ")
         || tail.contains("ver=")
 }
+
+/// More hosts than this on one line of text make a preset table, reported once.
+const MAX_HOSTS_PER_LINE: usize = 6;
 
 /// How far around a string in a program its neighbours are read.
 const NEIGHBOURHOOD: usize = 96;
@@ -665,6 +701,22 @@ mod tests {
         // A server address among options is still one.
         let c: &[u8] = b"\0defaultSvrAddr\0\x00198.51.100.45\0dhcpPlusInf\0version 1.2.3.4\0";
         assert!(!versions_beside(c, at(c, b"198."), 13));
+    }
+
+    #[test]
+    fn a_preset_table_on_one_line_is_one_finding() {
+        let mut line = b"define(function(){return{\"apns\":[".to_vec();
+        for i in 0..20 {
+            line.extend_from_slice(
+                format!("{{\"carrier\":\"c{i}\",\"url\":\"http://mms.carrier{i}.example/\"}},")
+                    .as_bytes(),
+            );
+        }
+        line.extend_from_slice(b"]}});\n");
+        let f = run(&[File("/www/lib/apn-config.js", &line, 0o644)]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].context["hosts"], "20");
+        assert_eq!(f[0].severity, Severity::Low);
     }
 
     #[test]
