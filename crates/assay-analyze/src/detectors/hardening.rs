@@ -16,7 +16,8 @@ const WEAK_BINARY: Rule = Rule {
     title: "Program built without exploit mitigations",
     description: "An executable or library lacks several of NX (non-executable stack), PIE, \
         RELRO and stack canaries: a memory-safety bug in it is much easier to turn into code \
-        execution. Medium when three or more are missing, low otherwise.",
+        execution. Medium when three or more are missing and the program listens on the \
+        network, low otherwise.",
 };
 const RPATH: Rule = Rule {
     id: "ASSAY-HARDEN-002",
