@@ -145,9 +145,6 @@ pub(super) fn report(
             w.context.insert("key_type".into(), k.key.kind.clone());
             w.context.insert("bits".into(), k.key.bits.to_string());
             if let Use::Server(by) = &use_ {
-                // A weak key a network server uses can be factored and the server
-                // impersonated: as serious as shipping the key at all.
-                w.severity = Severity::High;
                 w.context.insert("used_by".into(), by.clone());
             }
             out.push(w);

@@ -413,19 +413,17 @@ const CLIENT_SERVICES: &[&str] = &[
 
 /// Whether a string a function passes to a call shows an authentication path: a prompt, a
 /// form field or header of a login (`Password:`, `login_passwd`, `Authorization`), not the
-/// setting name of a client account (`ppp_username`).
+/// setting name of a client account (`ppp_username`) or a message about one.
 fn is_auth_word(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     if !AUTH_WORDS.iter().any(|w| lower.contains(w)) {
         return false;
     }
-    let identifier = lower
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    !(identifier
-        && lower
-            .split(['_', '.', '-'])
-            .any(|p| CLIENT_SERVICES.contains(&p)))
+    // A setting name (`wan_pppoe_passwd`) or a message about one (`HNAP:wan username or
+    // password has error`) names the client account it belongs to.
+    !lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|p| CLIENT_SERVICES.contains(&p))
 }
 
 /// The functions on an authentication path: they call an authentication function, or pass a

@@ -149,4 +149,5 @@ fn client_account_settings_are_no_authentication_path() {
         assert!(!is_auth_word(w), "{w}");
     }
     assert!(!is_auth_word("wan_proto"));
+    assert!(!is_auth_word("HNAP:wan username or password has error "));
 }
