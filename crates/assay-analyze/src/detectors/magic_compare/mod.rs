@@ -350,17 +350,12 @@ const AUTH_CALLS: &[&str] = &[
     "pam_authenticate",
     "readpassphrase",
 ];
-/// Words of the strings an authentication path uses: prompts, form fields, HTTP headers.
-const AUTH_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "login:",
-    "authoriz",
-    "www-authenticate",
-    "username",
-    "user name",
-    "passphrase",
-];
+/// Words of the strings only an authentication path uses: login prompts and HTTP
+/// authorization headers.
+const AUTH_WORDS: &[&str] = &["login:", "authoriz", "www-authenticate"];
+/// Words of a credential prompt (`Password:`, `Enter user name: `); a bare field or tag name
+/// (`Username`, `login_passwd`) is used by every handler that configures any account.
+const PROMPT_WORDS: &[&str] = &["password", "passwd", "username", "user name", "passphrase"];
 
 /// First words of setting names that hold the account of another service the device logs
 /// into (a PPPoE or L2TP uplink, a DDNS provider, a Wi-Fi network, an ACS): a function that
@@ -411,12 +406,14 @@ const CLIENT_SERVICES: &[&str] = &[
     "cloud",
 ];
 
-/// Whether a string a function passes to a call shows an authentication path: a prompt, a
-/// form field or header of a login (`Password:`, `login_passwd`, `Authorization`), not the
-/// setting name of a client account (`ppp_username`) or a message about one.
+/// Whether a string a function passes to a call shows an authentication path: a login or
+/// password prompt or an authorization header (`Password:`, `login:`, `Authorization`), not
+/// a field name every configuration handler uses (`Username`), nor the prompt or message of
+/// a client account the device logs into (`HNAP:wan username or password has error`).
 fn is_auth_word(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    if !AUTH_WORDS.iter().any(|w| lower.contains(w)) {
+    let prompt = lower.trim_end().ends_with(':') && PROMPT_WORDS.iter().any(|w| lower.contains(w));
+    if !prompt && !AUTH_WORDS.iter().any(|w| lower.contains(w)) {
         return false;
     }
     // A setting name (`wan_pppoe_passwd`) or a message about one (`HNAP:wan username or

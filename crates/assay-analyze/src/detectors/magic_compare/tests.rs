@@ -128,13 +128,13 @@ fn hostile_and_truncated_files_do_not_panic() {
 
 #[test]
 fn client_account_settings_are_no_authentication_path() {
-    // Prompts, login form fields and headers are an authentication path...
+    // Prompts and authorization headers are an authentication path...
     for w in [
         "Password:",
+        "Enter password: ",
         "login:",
-        "login_passwd",
-        "http_passwd",
         "Authorization",
+        "WWW-Authenticate",
     ] {
         assert!(is_auth_word(w), "{w}");
     }
@@ -149,5 +149,9 @@ fn client_account_settings_are_no_authentication_path() {
         assert!(!is_auth_word(w), "{w}");
     }
     assert!(!is_auth_word("wan_proto"));
+    // A bare field or tag name is used by every handler that configures an account.
+    assert!(!is_auth_word("Username"));
+    assert!(!is_auth_word("login_passwd"));
+    assert!(!is_auth_word("PPPoE password:"));
     assert!(!is_auth_word("HNAP:wan username or password has error "));
 }
