@@ -13,6 +13,7 @@ pub mod bzip2;
 pub mod chk;
 pub mod cpio;
 pub mod cramfs;
+pub mod dlink_encrpted;
 pub mod ecos;
 pub mod ext;
 pub mod fat;
@@ -70,6 +71,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &uboot_env::UBootEnv,
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
+        &dlink_encrpted::DlinkEncrptedImg,
         &chk::Chk,
         &tplink::TpLink,
         &img0::Img0,
