@@ -110,7 +110,7 @@ fn candidates(data: &[u8]) -> Vec<Vec<u8>> {
             let mut key = k.clone();
             key.push(extra);
             let h = apply_at(head, &key, 0);
-            if super::uimage::UImage.probe(&h).is_some() {
+            if super::uimage::header_proven(&h) {
                 push(&key);
                 break;
             }
