@@ -9,6 +9,7 @@ pub mod android_boot;
 pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
+pub mod avm_eva;
 pub mod bzip2;
 pub mod chk;
 pub mod cpio;
@@ -72,6 +73,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
         &dlink_encrpted::DlinkEncrptedImg,
+        &avm_eva::AvmEva,
         &chk::Chk,
         &tplink::TpLink,
         &img0::Img0,
