@@ -45,6 +45,7 @@ pub mod threadx;
 pub mod tplink;
 pub mod trx;
 pub mod ubi;
+pub mod ubnt;
 pub mod ubifs;
 pub mod uboot_env;
 pub mod uimage;
@@ -74,6 +75,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &seama::Seama,
         &dlink_encrpted::DlinkEncrptedImg,
         &avm_eva::AvmEva,
+        &ubnt::Ubnt,
         &chk::Chk,
         &tplink::TpLink,
         &img0::Img0,
