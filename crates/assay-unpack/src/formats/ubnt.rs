@@ -6,9 +6,11 @@
 //! CRC-32 of header and data with a pad word; and at the end an `END.` (or `ENDS`) signature
 //! with the CRC-32 of everything before it.
 //!
-//! Each partition is carved as a stream named after it (`kernel`, `rootfs`, `nvram`), so a
-//! kernel is cut at its partition's end rather than where an inner header says. Every CRC is
-//! checked. Written here: the layout is a few fixed headers.
+//! Each partition is carved as a stream named after it (`kernel`, `rootfs`, `nvram`), so the
+//! partition headers never become part of a payload. Partitions that fill their slot and are
+//! followed in flash by the next one are one span on the device (OpenWrt's kernel uImage runs
+//! on into `rootfs`); they are yielded joined (`kernel+rootfs`). Every CRC is checked.
+//! Written here: the layout is a few fixed headers.
 
 use crate::cursor::be32;
 use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
@@ -131,6 +133,22 @@ impl UbntImage {
     }
 }
 
+/// How many partitions from the first one on lie back to back in flash, each but the last
+/// filling its slot: their data is one span on the device (an OpenWrt kernel uImage runs on
+/// into the `rootfs` partition), so they are yielded joined.
+fn contiguous_run(parts: &[UbntPart]) -> usize {
+    let mut n = 1;
+    while let (Some(a), Some(b)) = (parts.get(n - 1), parts.get(n)) {
+        let fills = a.len == a.part_size as usize && a.part_size > 0;
+        if fills && a.base.checked_add(a.part_size) == Some(b.base) && b.base != 0 {
+            n += 1;
+        } else {
+            break;
+        }
+    }
+    n
+}
+
 fn ok(b: bool) -> &'static str {
     if b {
         "ok"
@@ -162,7 +180,7 @@ impl Format for Ubnt {
         })
     }
 
-    fn unpack(&self, data: &Blob, _ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
         let img = UbntImage::parse(data)
             .ok_or_else(|| FormatError::Corrupt("bad Ubiquiti firmware header".into()))?;
         let mut out = Unpacked::default();
@@ -194,14 +212,41 @@ impl Format for Ubnt {
                     format!("partition {}: CRC mismatch or missing", p.name),
                 );
             }
-            out.entries.push(
-                Entry::stream(
+        }
+        let mut i = 0;
+        while i < img.parts.len() {
+            let run = contiguous_run(&img.parts[i..]);
+            let p = &img.parts[i];
+            let data_of_run = if run > 1 {
+                let members = &img.parts[i..i + run];
+                let total: usize = members.iter().map(|m| m.len).sum();
+                ctx.charge(total as u64)?;
+                let mut joined = Vec::with_capacity(total);
+                for m in members {
+                    joined.extend_from_slice(&data[m.at..m.at + m.len]);
+                }
+                let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+                Some((names.join("+"), joined))
+            } else {
+                None
+            };
+            i += run;
+            let entry = match data_of_run {
+                Some((label, joined)) => Entry::stream(label, EntryData::Owned(Blob::from(joined)))
+                    .with_detail(
+                        "joined",
+                        "partitions that fill their slots and follow each other in flash, as the device sees them",
+                    ),
+                None => Entry::stream(
                     p.name.clone(),
                     EntryData::Range {
                         offset: p.at as u64,
                         length: p.len as u64,
                     },
-                )
+                ),
+            };
+            out.entries.push(
+                entry
                 .with_detail("index", p.index)
                 .with_detail("memory_address", format!("{:#010x}", p.mem))
                 .with_detail("flash_address", format!("{:#010x}", p.base))
@@ -251,6 +296,18 @@ mod tests {
             "partition and end signature: {:?}",
             u.warnings
         );
+    }
+
+    #[test]
+    fn partitions_back_to_back_in_flash_are_joined() {
+        let img = UbntImage::parse(IMG).unwrap();
+        let mut parts = img.parts.clone();
+        assert_eq!(contiguous_run(&parts), 1, "the fixture's kernel leaves room");
+        parts[0].part_size = parts[0].len as u32;
+        parts[1].base = parts[0].base + parts[0].part_size;
+        assert_eq!(contiguous_run(&parts), 2);
+        parts[1].base += 4;
+        assert_eq!(contiguous_run(&parts), 1);
     }
 
     #[test]
