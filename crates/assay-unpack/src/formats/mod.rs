@@ -10,6 +10,7 @@ pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
 pub mod avm_eva;
+pub mod bcm_tag;
 pub mod bzip2;
 pub mod chk;
 pub mod cpio;
@@ -76,6 +77,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &dlink_encrpted::DlinkEncrptedImg,
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
+        &bcm_tag::BcmTag,
         &chk::Chk,
         &tplink::TpLink,
         &img0::Img0,
