@@ -167,7 +167,12 @@ impl EvaImage {
                     return None;
                 }
                 let ok = le32(trailer, 0)? == ti_checksum(len, load, data.get(HEAD..trailer_at)?);
-                ("dual kernel", vec![first, second], Some(ok), trailer_at + HEAD)
+                (
+                    "dual kernel",
+                    vec![first, second],
+                    Some(ok),
+                    trailer_at + HEAD,
+                )
             }
             PRIMARY_MAGIC => {
                 let r = record(data, 0, PRIMARY_MAGIC)?;
@@ -236,7 +241,10 @@ impl Format for AvmEva {
         if let Some(d) = img.dual_ok {
             out.detail("dual_checksum", ok(d));
             if !d {
-                out.warn(WarningKind::Checksum, "dual-kernel trailer checksum mismatch");
+                out.warn(
+                    WarningKind::Checksum,
+                    "dual-kernel trailer checksum mismatch",
+                );
             }
         }
         if let Some((at, valid)) = img.signature {

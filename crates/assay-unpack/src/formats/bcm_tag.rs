@@ -143,7 +143,11 @@ impl Format for BcmTag {
                 h.version,
                 h.chip,
                 h.board,
-                if h.tag_crc_ok { "" } else { " (tag CRC mismatch)" }
+                if h.tag_crc_ok {
+                    ""
+                } else {
+                    " (tag CRC mismatch)"
+                }
             ),
         })
     }

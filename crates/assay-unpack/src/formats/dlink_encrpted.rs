@@ -107,7 +107,10 @@ impl Format for DlinkEncrptedImg {
         let mut out = Unpacked::default();
         out.detail("payload_size", h.size);
         out.detail("cipher", "AES-256-CBC");
-        out.detail("key", "D-Link fixed key of the encrpted_img scheme (public)");
+        out.detail(
+            "key",
+            "D-Link fixed key of the encrpted_img scheme (public)",
+        );
         let payload = data.get(HEADER_LEN..).unwrap_or_default();
         let declared = h.size as usize;
         let mut avail = payload.len().min(declared);
@@ -150,7 +153,10 @@ mod tests {
         check_streams_in(VENDOR, &DlinkEncrptedImg, "image.encrpted_img", IMG);
         let u = unpack(&DlinkEncrptedImg, IMG);
         let clear = entry_bytes(IMG, &u.entries[0]).unwrap();
-        assert!(clear.starts_with(b"UBI#"), "decrypted payload is the UBI image");
+        assert!(
+            clear.starts_with(b"UBI#"),
+            "decrypted payload is the UBI image"
+        );
     }
 
     #[test]

@@ -481,7 +481,9 @@ mod tests {
         let u = unpack(&Fdt, DTB);
         assert_eq!(u.entries.len(), 1);
         assert_eq!(u.entries[0].path, "devicetree.dtb");
-        assert!(matches!(u.entries[0].data, EntryData::Range { offset: 0, length } if length == DTB.len() as u64));
+        assert!(
+            matches!(u.entries[0].data, EntryData::Range { offset: 0, length } if length == DTB.len() as u64)
+        );
         assert_eq!(u.details["model"], "Assay Test Board");
         assert_eq!(u.details["compatible"], "assay,test-board, assay,test");
     }

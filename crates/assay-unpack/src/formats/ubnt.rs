@@ -89,8 +89,8 @@ impl UbntImage {
             let at = pos + PART_LEN;
             let avail = data.len().saturating_sub(at).min(size);
             let crc_at = at.saturating_add(size);
-            let crc_ok = avail == size
-                && be32(data, crc_at) == Some(crc32fast::hash(&data[pos..crc_at]));
+            let crc_ok =
+                avail == size && be32(data, crc_at) == Some(crc32fast::hash(&data[pos..crc_at]));
             parts.push(UbntPart {
                 name,
                 index: be32(h, 36)?,
@@ -113,9 +113,10 @@ impl UbntImage {
             return None;
         }
         let signature = match data.get(pos..pos + 4) {
-            Some(b"END.") | Some(b"ENDS") => {
-                Some((pos, be32(data, pos + 4) == Some(crc32fast::hash(&data[..pos]))))
-            }
+            Some(b"END.") | Some(b"ENDS") => Some((
+                pos,
+                be32(data, pos + 4) == Some(crc32fast::hash(&data[..pos])),
+            )),
             _ => None,
         };
         let length = match signature {
@@ -195,7 +196,10 @@ impl Format for Ubnt {
                 }
             }
             None if !img.truncated => {
-                out.warn(WarningKind::Corrupt, "no END signature after the partitions");
+                out.warn(
+                    WarningKind::Corrupt,
+                    "no END signature after the partitions",
+                );
             }
             None => {}
         }
@@ -247,12 +251,12 @@ impl Format for Ubnt {
             };
             out.entries.push(
                 entry
-                .with_detail("index", p.index)
-                .with_detail("memory_address", format!("{:#010x}", p.mem))
-                .with_detail("flash_address", format!("{:#010x}", p.base))
-                .with_detail("entry", format!("{:#010x}", p.entry))
-                .with_detail("partition_size", p.part_size)
-                .with_detail("crc", ok(p.crc_ok)),
+                    .with_detail("index", p.index)
+                    .with_detail("memory_address", format!("{:#010x}", p.mem))
+                    .with_detail("flash_address", format!("{:#010x}", p.base))
+                    .with_detail("entry", format!("{:#010x}", p.entry))
+                    .with_detail("partition_size", p.part_size)
+                    .with_detail("crc", ok(p.crc_ok)),
             );
         }
         Ok(out)
@@ -302,7 +306,11 @@ mod tests {
     fn partitions_back_to_back_in_flash_are_joined() {
         let img = UbntImage::parse(IMG).unwrap();
         let mut parts = img.parts.clone();
-        assert_eq!(contiguous_run(&parts), 1, "the fixture's kernel leaves room");
+        assert_eq!(
+            contiguous_run(&parts),
+            1,
+            "the fixture's kernel leaves room"
+        );
         parts[0].part_size = parts[0].len as u32;
         parts[1].base = parts[0].base + parts[0].part_size;
         assert_eq!(contiguous_run(&parts), 2);

@@ -113,7 +113,6 @@ fn rotate_to_zero(seen: &[u8], at: usize) -> Vec<u8> {
 /// checked at 4 KiB boundaries.
 type Candidate = (Vec<u8>, bool);
 
-
 /// Candidate keys, most likely first, without duplicates and without the identity.
 fn candidates(data: &[u8]) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
@@ -451,7 +450,9 @@ mod tests {
     fn long_key_behind_a_plain_vendor_header_is_found_from_padding() {
         // A 37-byte key XOR-ed from the start of the payload, which follows a 0x40-byte plain
         // header: neither offset 0 nor a 4 KiB boundary holds anything known.
-        let key: Vec<u8> = (0..37u8).map(|i| i.wrapping_mul(73).wrapping_add(11)).collect();
+        let key: Vec<u8> = (0..37u8)
+            .map(|i| i.wrapping_mul(73).wrapping_add(11))
+            .collect();
         let mut blob = b"VENDOR-HDR v1.2 board=XYZ".to_vec();
         blob.resize(0x40, b' ');
         blob.extend(xor_from(TRX, &key));
