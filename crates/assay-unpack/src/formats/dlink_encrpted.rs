@@ -53,33 +53,39 @@ impl EncrptedHeader {
     }
 }
 
-/// AES-256-CBC decryption of whole blocks of `cipher` (a multiple of 16 bytes).
-fn decrypt(cipher: &[u8]) -> Vec<u8> {
-    let aes = aes::Aes256::new(KEY.into());
-    let block = |prev: &[u8; 16], c: &[u8]| -> [u8; 16] {
+/// CBC decryption of whole 16-byte blocks of `cipher` with `decrypt_block` (the block
+/// cipher's decryption in place) and `iv`.
+pub(crate) fn cbc_decrypt(
+    decrypt_block: impl Fn(&mut aes::Block),
+    iv: &[u8; 16],
+    cipher: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cipher.len());
+    let mut prev = *iv;
+    for c in cipher.chunks_exact(BLOCK) {
         let mut b = aes::Block::default();
         b.copy_from_slice(c);
-        aes.decrypt_block(&mut b);
-        let mut p = [0u8; 16];
-        for (i, o) in p.iter_mut().enumerate() {
-            *o = b[i] ^ prev[i];
-        }
-        p
-    };
-    let mut out = Vec::with_capacity(cipher.len());
-    let mut prev = *IV;
-    for (i, c) in cipher.chunks_exact(BLOCK).enumerate() {
-        let mut p = block(&prev, c);
-        let at = i * BLOCK;
-        // The first block of a later erase block: chained, or encrypted afresh?
-        if at > 0 && at.is_multiple_of(PEB) && !p.starts_with(b"UBI#") {
-            let fresh = block(IV, c);
+        decrypt_block(&mut b);
+        out.extend(b.iter().zip(prev.iter()).map(|(x, y)| x ^ y));
+        prev.copy_from_slice(c);
+    }
+    out
+}
+
+/// AES-256-CBC decryption of whole blocks of `cipher` (a multiple of 16 bytes), with the
+/// first block of each later erase block re-read under the fixed IV when only that gives
+/// a UBI header.
+fn decrypt(cipher: &[u8]) -> Vec<u8> {
+    let aes = aes::Aes256::new(KEY.into());
+    let one = |b: &mut aes::Block| aes.decrypt_block(b);
+    let mut out = cbc_decrypt(one, IV, cipher);
+    for at in (PEB..out.len()).step_by(PEB) {
+        if !out[at..].starts_with(b"UBI#") {
+            let fresh = cbc_decrypt(one, IV, &cipher[at..at + BLOCK]);
             if fresh.starts_with(b"UBI#") {
-                p = fresh;
+                out[at..at + BLOCK].copy_from_slice(&fresh);
             }
         }
-        out.extend_from_slice(&p);
-        prev.copy_from_slice(c);
     }
     out
 }

@@ -16,6 +16,7 @@ pub mod chk;
 pub mod cpio;
 pub mod cramfs;
 pub mod dlink_encrpted;
+pub mod dlink_shrs;
 pub mod ecos;
 pub mod ext;
 pub mod fat;
@@ -75,6 +76,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
         &dlink_encrpted::DlinkEncrptedImg,
+        &dlink_shrs::DlinkShrs,
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
         &bcm_tag::BcmTag,
