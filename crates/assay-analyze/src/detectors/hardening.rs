@@ -72,7 +72,7 @@ impl Detector for Hardening {
         RULES
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         for node in &a.unpacked.nodes {
             let is_entry = matches!(node.kind, NodeKind::File | NodeKind::Directory);
             if !is_entry {
@@ -236,7 +236,7 @@ mod tests {
             Dir("/tmp"),
         ]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Hardening.run(&a, &mut out);
         assert!(out
             .iter()

@@ -4,7 +4,7 @@
 use super::parse::KeyInfo;
 use super::{ENCRYPTED_KEY, PRIVATE_KEY, REUSED_KEY, WEAK_KEY};
 use crate::Analysis;
-use assay_model::{Finding, NodeId};
+use assay_model::NodeId;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -26,7 +26,7 @@ pub(super) fn report(
     analysis: &Analysis,
     keys: Vec<Found>,
     publics: &BTreeMap<Vec<u8>, Vec<(String, String)>>,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let mut by_fp: BTreeMap<Vec<u8>, Vec<String>> = BTreeMap::new();
     for k in &keys {
