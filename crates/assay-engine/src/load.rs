@@ -120,7 +120,7 @@ impl ReportFile {
         };
         let content = if shape.payload_type.is_some() {
             let signed =
-                SignedPayload::from_json(&bytes, max_report).map_err(|source| match source {
+                SignedPayload::from_json_owned(bytes, max_report).map_err(|source| match source {
                     dsse::DsseError::PayloadTooLarge { length, .. } => too_large(length),
                     source => LoadError::Envelope {
                         path: path.to_path_buf(),
