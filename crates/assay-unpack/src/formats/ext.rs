@@ -380,8 +380,9 @@ fn walk(
 /// files are read smallest first, each at most an equal part of what is left for the files
 /// still to read (the order and the parts depend on the listed sizes alone). A file's zero
 /// blocks, holes included, are kept as a count and only materialised when non-zero bytes
-/// follow them: a trailing hole costs neither memory nor budget, only a walk over its block
-/// map, and that walk is bounded by [`HOLE_WALK`] stream limits for the whole file system.
+/// follow them: a trailing hole longer than the bytes before it (and 64 KiB) costs neither
+/// memory nor budget, only a walk over its block map, and that walk is bounded by
+/// [`HOLE_WALK`] stream limits for the whole file system.
 fn read_files(
     fs: &Ext4,
     mut files: Vec<(usize, PathBuf, u64)>,
@@ -404,7 +405,19 @@ fn read_files(
             continue;
         };
         match read {
-            Ok(file) => {
+            Ok(mut file) => {
+                // Zeros that end an ordinary file (padding, a zeroed last block) stay part of
+                // its bytes, so that what is analysed is the file; only a run longer than
+                // both the bytes before it and 64 KiB is left as a hole.
+                let run = file.zeros;
+                let keep = run <= (file.bytes.len() as u64).max(64 << 10)
+                    && file.bytes.len() as u64 + run <= cap
+                    && ctx.charge(run).is_ok();
+                if keep && run > 0 {
+                    let run = usize::try_from(run).unwrap_or(usize::MAX);
+                    file.bytes.resize(file.bytes.len().saturating_add(run), 0);
+                    file.zeros = 0;
+                }
                 if let Some((kind, w)) = file.warning {
                     out.warnings.push((kind, format!("{path_str}: {w}")));
                 }
