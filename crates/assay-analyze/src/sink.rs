@@ -137,10 +137,11 @@ impl FindingSink {
         let mut kept = self.held;
         for (rule, d) in self.dropped {
             // The node that lost most (the lowest id among equals).
-            let (node, here) = d.by_node.iter().fold(
-                (0, 0),
-                |best, (&n, &c)| if c > best.1 { (n, c) } else { best },
-            );
+            let (node, here) =
+                d.by_node.iter().fold(
+                    (0, 0),
+                    |best, (&n, &c)| if c > best.1 { (n, c) } else { best },
+                );
             let mut f = analysis.finding(
                 &detectors::completeness::FINDINGS_CAPPED,
                 node,
@@ -228,7 +229,12 @@ mod tests {
         let summaries: BTreeMap<String, usize> = streamed
             .iter()
             .filter(|f| f.rule == rule.id)
-            .map(|f| (f.context["rule"].clone(), f.context["not_listed"].parse().unwrap()))
+            .map(|f| {
+                (
+                    f.context["rule"].clone(),
+                    f.context["not_listed"].parse().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(summaries, dropped);
     }

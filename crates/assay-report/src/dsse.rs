@@ -266,12 +266,8 @@ impl SignedPayload {
                 max: max_payload,
             });
         }
-        let header = format!(
-            "DSSEv1 {} {} {length} ",
-            payload_type.len(),
-            payload_type
-        )
-        .into_bytes();
+        let header =
+            format!("DSSEv1 {} {} {length} ", payload_type.len(), payload_type).into_bytes();
         if header.len() + length > bytes.len() {
             return Self::from_json(&bytes, max_payload);
         }
@@ -509,7 +505,11 @@ mod tests {
                 ));
                 // A character that is no base64, late in the payload.
                 let mut bad = json.clone();
-                let start = bad.windows(12).position(|w| w == b"\"payload\": \"").unwrap() + 12;
+                let start = bad
+                    .windows(12)
+                    .position(|w| w == b"\"payload\": \"")
+                    .unwrap()
+                    + 12;
                 let end = start + bad[start..].iter().position(|&b| b == b'"').unwrap();
                 let at = end - 6;
                 bad[at] = b'*';

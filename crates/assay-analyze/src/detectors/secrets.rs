@@ -176,7 +176,13 @@ fn scan_binary(analysis: &Analysis, node: NodeId, bytes: &[u8], out: &mut crate:
     }
 }
 
-fn scan_text(analysis: &Analysis, node: NodeId, path: &str, bytes: &[u8], out: &mut crate::FindingSink) {
+fn scan_text(
+    analysis: &Analysis,
+    node: NodeId,
+    path: &str,
+    bytes: &[u8],
+    out: &mut crate::FindingSink,
+) {
     static KV: OnceLock<Regex> = OnceLock::new();
     static UCI: OnceLock<Regex> = OnceLock::new();
     let kv = re(
