@@ -73,7 +73,7 @@ impl Detector for Hardening {
         RULES
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         for node in &a.unpacked.nodes {
             let is_entry = matches!(node.kind, NodeKind::File | NodeKind::Directory);
             if !is_entry {
@@ -246,7 +246,7 @@ mod tests {
             Dir("/tmp"),
         ]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Hardening.run(&a, &mut out);
         assert!(out
             .iter()
@@ -266,8 +266,9 @@ mod tests {
             File("/sbin/rc_config", &tool, 0o755),
         ]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
-        Hardening.run(&a, &mut out);
+        let mut sink = crate::FindingSink::new();
+        Hardening.run(&a, &mut sink);
+        let out = sink.finish(&a);
         let weak = |p: &str| {
             out.iter()
                 .find(|f| f.rule == WEAK_BINARY.id && f.path == p)

@@ -255,7 +255,7 @@ fn walk(
     let max_dirs = sb.inodes;
     let mut dirs_seen = 0u64;
     let mut stack: Vec<(PathBuf, usize)> = vec![(PathBuf::new("/"), 0)];
-    let mut truncated_budget = false;
+    let mut files: Vec<(usize, PathBuf, u64)> = Vec::new();
     while let Some((dir, depth)) = stack.pop() {
         dirs_seen += 1;
         if dirs_seen > max_dirs {
@@ -293,7 +293,8 @@ fn walk(
             }
             if out.entries.len() >= ctx.max_entries() {
                 out.warn(WarningKind::Limit, "too many entries; the rest are ignored");
-                return Ok(());
+                stack.clear();
+                break;
             }
             let path = item.path();
             let path_str = String::from_utf8_lossy(path.as_ref()).into_owned();
@@ -345,20 +346,9 @@ fn walk(
                     }
                 },
                 FileType::Regular => {
-                    let bytes = read_file(&fs, &path, meta.len(), ctx, &mut truncated_budget);
-                    match bytes {
-                        Ok((b, warning)) => {
-                            if let Some((kind, w)) = warning {
-                                out.warn(kind, format!("{path_str}: {w}"));
-                            }
-                            Entry::fs(path_str.clone(), EntryKind::File)
-                                .with_data(EntryData::Owned(Blob::from(b)))
-                        }
-                        Err((kind, e)) => {
-                            out.warn(kind, format!("cannot read {path_str}: {e}"));
-                            Entry::fs(path_str.clone(), EntryKind::File)
-                        }
-                    }
+                    // Read once the whole tree is listed, smallest first (see `read_files`).
+                    files.push((out.entries.len(), path.clone(), meta.len()));
+                    Entry::fs(path_str.clone(), EntryKind::File)
                 }
                 // `ext4-view` does not expose the device numbers stored in the inode.
                 FileType::CharacterDevice | FileType::BlockDevice => Entry::fs(
@@ -382,53 +372,149 @@ fn walk(
         // Depth-first in directory order: push children reversed.
         stack.extend(children.into_iter().rev());
     }
+    read_files(&fs, files, ctx, out);
     Ok(())
 }
+
+/// Give every regular file its bytes, so that no file can starve the others of the budget:
+/// files are read smallest first, each at most an equal part of what is left for the files
+/// still to read (the order and the parts depend on the listed sizes alone). A file's zero
+/// blocks, holes included, are kept as a count and only materialised when non-zero bytes
+/// follow them: a trailing hole longer than the bytes before it (and 64 KiB) costs neither
+/// memory nor budget, only a walk over its block map, and that walk is bounded by
+/// [`HOLE_WALK`] stream limits for the whole file system.
+fn read_files(
+    fs: &Ext4,
+    mut files: Vec<(usize, PathBuf, u64)>,
+    ctx: &UnpackContext,
+    out: &mut Unpacked,
+) {
+    files.sort_by_key(|&(i, _, len)| (len, i));
+    let mut walk_left = ctx
+        .budget
+        .limits()
+        .max_stream_bytes
+        .saturating_mul(HOLE_WALK);
+    let count = files.len() as u64;
+    for (k, (index, path, len)) in files.into_iter().enumerate() {
+        let left = count - k as u64;
+        let cap = (ctx.stream_limit() / left.max(1)).min(ctx.stream_limit());
+        let read = read_file(fs, &path, len, cap, &mut walk_left, ctx);
+        let path_str = String::from_utf8_lossy(path.as_ref()).into_owned();
+        let Some(entry) = out.entries.get_mut(index) else {
+            continue;
+        };
+        match read {
+            Ok(mut file) => {
+                // Zeros that end an ordinary file (padding, a zeroed last block) stay part of
+                // its bytes, so that what is analysed is the file; only a run longer than
+                // both the bytes before it and 64 KiB is left as a hole.
+                let run = file.zeros;
+                let keep = run <= (file.bytes.len() as u64).max(64 << 10)
+                    && file.bytes.len() as u64 + run <= cap
+                    && ctx.charge(run).is_ok();
+                if keep && run > 0 {
+                    let run = usize::try_from(run).unwrap_or(usize::MAX);
+                    file.bytes.resize(file.bytes.len().saturating_add(run), 0);
+                    file.zeros = 0;
+                }
+                if let Some((kind, w)) = file.warning {
+                    out.warnings.push((kind, format!("{path_str}: {w}")));
+                }
+                let data = Blob::from(file.bytes);
+                entry.data = if file.zeros > 0 {
+                    EntryData::Sparse {
+                        length: data.len() as u64 + file.zeros,
+                        data,
+                    }
+                } else {
+                    EntryData::Owned(data)
+                };
+            }
+            Err((kind, e)) => out
+                .warnings
+                .push((kind, format!("cannot read {path_str}: {e}"))),
+        }
+    }
+}
+
+/// How many stream limits of zero blocks (holes) one file system may have walked.
+const HOLE_WALK: u64 = 1;
 
 /// A problem reading one file, with its kind.
 type FileWarning = (WarningKind, String);
 
-/// Read a file's bytes, at most the stream limit, charging the budget as it goes.
+/// One file as read: its bytes up to its last non-zero block, the zero bytes after them, and
+/// why it was cut, if it was.
+struct FileBytes {
+    bytes: Vec<u8>,
+    zeros: u64,
+    warning: Option<FileWarning>,
+}
+
+/// Read a file's bytes, materialising at most `cap` of them and charging the budget for
+/// those; runs of zeros are counted, not stored, until non-zero bytes follow.
 fn read_file(
     fs: &Ext4,
     path: &PathBuf,
     len: u64,
+    cap: u64,
+    walk_left: &mut u64,
     ctx: &UnpackContext,
-    budget_spent: &mut bool,
-) -> Result<(Vec<u8>, Option<FileWarning>), FileWarning> {
-    if *budget_spent {
-        return Err((WarningKind::Limit, "budget spent".into()));
-    }
+) -> Result<FileBytes, FileWarning> {
     let mut file = fs
         .open(path.as_path())
         .map_err(|e| (WarningKind::Format, e.to_string()))?;
-    let limit = ctx.stream_limit();
-    let want = len.min(limit);
-    let mut buf = Vec::new();
+    let mut out = FileBytes {
+        bytes: Vec::new(),
+        zeros: 0,
+        warning: None,
+    };
     let mut chunk = vec![0u8; 64 * 1024];
-    while (buf.len() as u64) < want {
-        let room = (want - buf.len() as u64).min(chunk.len() as u64) as usize;
+    let zeros = vec![0u8; chunk.len()];
+    let mut pos = 0u64;
+    while pos < len {
+        let room = (len - pos).min(chunk.len() as u64) as usize;
         let n = match file.read_bytes(&mut chunk[..room]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                let w = (WarningKind::Format, format!("read stops early: {e}"));
-                return Ok((buf, Some(w)));
+                out.warning = Some((WarningKind::Format, format!("read stops early: {e}")));
+                break;
             }
         };
-        if ctx.charge(n as u64).is_err() {
-            *budget_spent = true;
-            let w = (WarningKind::Limit, "unpack budget spent; file cut".into());
-            return Ok((buf, Some(w)));
+        let Some(got) = chunk.get(..n) else { break };
+        pos += n as u64;
+        // A slice comparison is one `memcmp`, fast in every build profile.
+        if zeros.get(..n) == Some(got) {
+            if *walk_left < n as u64 {
+                let w = format!(
+                    "file of {len} bytes cut at {}: too many zero blocks (holes) to walk",
+                    pos - n as u64
+                );
+                out.warning = Some((WarningKind::Limit, w));
+                return Ok(out);
+            }
+            *walk_left -= n as u64;
+            out.zeros += n as u64;
+            continue;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        // Non-zero bytes: the zeros before them become part of the file's bytes.
+        let grow = out.zeros + n as u64;
+        if out.bytes.len() as u64 + grow > cap || ctx.charge(grow).is_err() {
+            let kept = out.bytes.len() as u64;
+            out.zeros = 0;
+            let w = format!("file of {len} bytes cut to {kept}");
+            out.warning = Some((WarningKind::Limit, w));
+            ctx.budget.mark_stopped();
+            return Ok(out);
+        }
+        let run = usize::try_from(out.zeros).unwrap_or(usize::MAX);
+        out.bytes.resize(out.bytes.len().saturating_add(run), 0);
+        out.bytes.extend_from_slice(got);
+        out.zeros = 0;
     }
-    // Cut at the stream limit, which shrinks as the scan's budget is spent.
-    let warning = (len > want).then(|| {
-        let w = format!("file of {len} bytes cut to {want}");
-        (WarningKind::Limit, w)
-    });
-    Ok((buf, warning))
+    Ok(out)
 }
 
 #[cfg(test)]
