@@ -30,6 +30,7 @@ pub mod lzma;
 pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
+pub mod minix;
 pub mod owfs;
 pub mod romfs;
 pub mod seama;
@@ -93,6 +94,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         // FAT boot sector and hybrid ISO.
         &iso9660::Iso9660,
         &ext::Ext,
+        &minix::Minix,
         &fat::Fat,
         &gpt::Gpt,
         &mbr::Mbr,
