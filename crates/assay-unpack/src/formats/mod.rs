@@ -14,6 +14,7 @@ pub mod chk;
 pub mod cpio;
 pub mod cramfs;
 pub mod ecos;
+pub mod erofs;
 pub mod ext;
 pub mod fat;
 pub mod fdt;
@@ -95,6 +96,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &iso9660::Iso9660,
         &ext::Ext,
         &minix::Minix,
+        &erofs::Erofs,
         &fat::Fat,
         &gpt::Gpt,
         &mbr::Mbr,
