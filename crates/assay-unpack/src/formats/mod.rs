@@ -32,6 +32,7 @@ pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
+pub mod ntfs;
 pub mod owfs;
 pub mod romfs;
 pub mod seama;
@@ -97,6 +98,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &ext::Ext,
         &minix::Minix,
         &erofs::Erofs,
+        &ntfs::NtfsVolume,
         &fat::Fat,
         &gpt::Gpt,
         &mbr::Mbr,
