@@ -284,7 +284,7 @@ impl Volume<'_> {
 fn dirents(bytes: &[u8], dir_block: usize, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(), String> {
     for blk in bytes.chunks(dir_block) {
         let first = le16(blk, 8).ok_or("directory block is cut short")? as usize;
-        if first < 12 || first % 12 != 0 || first > blk.len() {
+        if first < 12 || !first.is_multiple_of(12) || first > blk.len() {
             return Err("directory block has a bad first name offset".into());
         }
         let n = first / 12;

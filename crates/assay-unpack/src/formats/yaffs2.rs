@@ -241,9 +241,7 @@ fn detect(d: &[u8]) -> Option<Geometry> {
     }
     candidates.into_iter().find_map(|(g, strict)| {
         let g = &g;
-        let Some(t) = read_tags(d, g.tags_at(0), endian) else {
-            return None;
-        };
+        let t = read_tags(d, g.tags_at(0), endian)?;
         if !t.header || !plausible(&t, g.data_per_chunk()) {
             return None;
         }
