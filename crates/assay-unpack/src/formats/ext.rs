@@ -22,6 +22,9 @@ const MAX_DEPTH: usize = 64;
 const FEATURE_COMPAT_HAS_JOURNAL: u32 = 0x4;
 const FEATURE_INCOMPAT_EXTENTS: u32 = 0x40;
 const FEATURE_INCOMPAT_64BIT: u32 = 0x80;
+const FEATURE_RO_COMPAT_METADATA_CSUM: u32 = 0x400;
+/// Bytes an inode needs to hold the high half of its checksum (`i_checksum_hi` ends there).
+const INODE_SIZE_FULL_CHECKSUM: u64 = 0x84;
 
 /// The superblock fields the probe checks.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ struct Superblock {
     block_size: u64,
     compat: u32,
     incompat: u32,
+    ro_compat: u32,
+    inode_size: u64,
     label: String,
 }
 
@@ -91,6 +96,8 @@ fn superblock(data: &[u8]) -> Option<Superblock> {
         block_size,
         compat: le32(sb, 92)?,
         incompat,
+        ro_compat: le32(sb, 100)?,
+        inode_size,
         label: crate::cursor::cstr(sb.get(120..136)?),
     })
 }
@@ -125,7 +132,32 @@ impl Superblock {
 }
 
 /// Reads for `ext4-view` from the blob's bytes; past the end is an error, never a panic.
-struct BlobReader(Blob);
+/// `superblock`, when set, replaces the superblock's 1024 bytes in what the crate reads.
+struct BlobReader {
+    data: Blob,
+    superblock: Option<Vec<u8>>,
+}
+
+impl Superblock {
+    /// The superblock as `ext4-view` should see it, when it differs from the image's.
+    ///
+    /// With 128-byte inodes and metadata checksums, ext4 keeps only the low 16 bits of each
+    /// inode checksum (the high half has no room; mke2fs -I 128 writes such images, and Linux
+    /// reads them). `ext4-view` refuses every such inode as truncated, so it is shown the
+    /// superblock without the metadata-checksum feature, and the reader says that checksums
+    /// were not verified.
+    fn view_for_crate(&self, data: &[u8]) -> Option<Vec<u8>> {
+        if self.ro_compat & FEATURE_RO_COMPAT_METADATA_CSUM == 0
+            || self.inode_size >= INODE_SIZE_FULL_CHECKSUM
+        {
+            return None;
+        }
+        let mut sb = data.get(1024..2048)?.to_vec();
+        let ro = (self.ro_compat & !FEATURE_RO_COMPAT_METADATA_CSUM).to_le_bytes();
+        sb[100..104].copy_from_slice(&ro);
+        Some(sb)
+    }
+}
 
 /// A read past the end of the image.
 #[derive(Debug)]
@@ -160,8 +192,15 @@ impl Ext4Read for BlobReader {
         };
         let start = usize::try_from(start_byte).map_err(|_| err())?;
         let end = start.checked_add(dst.len()).ok_or_else(err)?;
-        let src = self.0.get(start..end).ok_or_else(err)?;
+        let src = self.data.get(start..end).ok_or_else(err)?;
         dst.copy_from_slice(src);
+        if let Some(sb) = &self.superblock {
+            // Overlay the part of [1024, 2048) this read covers.
+            let (lo, hi) = (start.max(1024), end.min(2048));
+            if lo < hi {
+                dst[lo - start..hi - start].copy_from_slice(&sb[lo - 1024..hi - 1024]);
+            }
+        }
         Ok(())
     }
 }
@@ -241,7 +280,19 @@ fn walk(
     ctx: &UnpackContext,
     out: &mut Unpacked,
 ) -> Result<(), FormatError> {
-    let fs = match Ext4::load(Box::new(BlobReader(data.clone()))) {
+    let view = sb.view_for_crate(data);
+    if view.is_some() {
+        out.warn(
+            WarningKind::Checksum,
+            "metadata checksums not verified: 128-byte inodes hold only half of each \
+             inode checksum",
+        );
+    }
+    let reader = BlobReader {
+        data: data.clone(),
+        superblock: view,
+    };
+    let fs = match Ext4::load(Box::new(reader)) {
         Ok(fs) => fs,
         Err(e) => {
             out.warn(
@@ -546,6 +597,30 @@ mod tests {
             },
         );
         assert!(u.entries.iter().any(|e| e.path == "/lost+found"));
+    }
+
+    #[test]
+    fn ext4_with_128_byte_inodes_and_metadata_checksums() {
+        let img = gunzip(include_bytes!(
+            "../../tests/fixtures/filesystems/ext4-128.img.gz"
+        ));
+        let p = Ext.probe(&img).unwrap();
+        assert!(p.description.starts_with("ext4"), "{}", p.description);
+        let u = unpack(&Ext, &img);
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert_eq!(u.warnings[0].0, WarningKind::Checksum);
+        check(
+            "ext4-128",
+            &img,
+            &u.entries,
+            include_str!("../../tests/fixtures/filesystems/expected.txt"),
+            &Check {
+                devices: Devices::KindOnly,
+                ..Check::DISK
+            },
+        );
+        let passwd = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+        assert_eq!(passwd.uid, Some(70000));
     }
 
     #[test]
