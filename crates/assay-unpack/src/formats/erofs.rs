@@ -275,6 +275,8 @@ impl Volume<'_> {
                 self.d[offset as usize..(offset + length) as usize].to_vec()
             }
             EntryData::Owned(b) => b.to_vec(),
+            // Not produced by this reader; the stored bytes, without the trailing hole.
+            EntryData::Sparse { data, .. } => data.to_vec(),
             EntryData::None => Vec::new(),
         })
     }
