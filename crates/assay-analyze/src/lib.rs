@@ -364,16 +364,87 @@ pub fn run_detectors_timed(analysis: &Analysis) -> (Vec<Finding>, Vec<(&'static 
             (out, d.name(), started.elapsed().as_secs_f64())
         })
         .collect();
-    let mut findings = Vec::new();
+    let mut tagged = Vec::new();
     let mut times = Vec::new();
-    for (mut f, name, secs) in results {
+    for (i, (mut f, name, secs)) in results.into_iter().enumerate() {
         // Capped per detector, so that one flood never sits in memory beside another.
         sort_findings(&mut f);
-        findings.extend(cap_findings(analysis, f));
+        tagged.extend(cap_findings(analysis, f).into_iter().map(|f| (i, f)));
         times.push((name, secs));
     }
+    let mut findings = fold_overlapping(tagged);
     sort_findings(&mut findings);
     (findings, times)
+}
+
+/// Findings of different rules on the same bytes of a file that report one way in — `nc -l
+/// -p 4444 -e /bin/sh` is a bind shell to the remote-access detector, a shell handed to the
+/// network to the reverse-shell detector and a netcat shell to the rule pack — are one
+/// finding: the most severe (among equals, the earlier detector of the registry, whose
+/// rule is the more specific), with the others named in its `also_reported_by` context.
+/// Only backdoor and remote-access findings fold; `findings` carry their detector's index.
+fn fold_overlapping(tagged: Vec<(usize, Finding)>) -> Vec<Finding> {
+    use assay_model::Category;
+    let foldable = |f: &Finding| {
+        matches!(f.category, Category::Backdoor | Category::RemoteAccess)
+            && f.range.end > f.range.start
+    };
+    let mut order: Vec<usize> = (0..tagged.len())
+        .filter(|&i| foldable(&tagged[i].1))
+        .collect();
+    order.sort_by_key(|&i| {
+        (
+            tagged[i].1.node,
+            tagged[i].1.range.start,
+            tagged[i].1.range.end,
+        )
+    });
+    let mut drop = vec![false; tagged.len()];
+    let mut notes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut k = 0;
+    while k < order.len() {
+        // One cluster: overlapping ranges of one node.
+        let first = &tagged[order[k]].1;
+        let (node, mut end) = (first.node, first.range.end);
+        let mut j = k + 1;
+        while j < order.len()
+            && tagged[order[j]].1.node == node
+            && tagged[order[j]].1.range.start < end
+        {
+            end = end.max(tagged[order[j]].1.range.end);
+            j += 1;
+        }
+        let cluster = &order[k..j];
+        if cluster.len() > 1 {
+            let keeper = *cluster
+                .iter()
+                .min_by_key(|&&i| (std::cmp::Reverse(tagged[i].1.severity), tagged[i].0, i))
+                .unwrap_or(&cluster[0]);
+            for &i in cluster {
+                if tagged[i].1.rule != tagged[keeper].1.rule {
+                    drop[i] = true;
+                    notes.entry(keeper).or_default().push(format!(
+                        "{} ({}): {}",
+                        tagged[i].1.rule,
+                        tagged[i].1.severity.as_str(),
+                        tagged[i].1.title
+                    ));
+                }
+            }
+        }
+        k = j;
+    }
+    let mut out = Vec::with_capacity(tagged.len());
+    for (i, (_, mut f)) in tagged.into_iter().enumerate() {
+        if drop[i] {
+            continue;
+        }
+        if let Some(n) = notes.remove(&i) {
+            f.context.insert("also_reported_by".into(), n.join("; "));
+        }
+        out.push(f);
+    }
+    out
 }
 
 /// Most findings of one rule listed for one node; the rest are counted (see [`cap_findings`]).
@@ -603,6 +674,30 @@ mod analysis_tests {
     use super::testutil::{tree, TestEntry::*};
     use super::*;
     use assay_model::{Category, Severity};
+
+    #[test]
+    fn one_netcat_shell_line_is_one_finding() {
+        let t = tree(&[
+            File("/etc/inittab", b"::sysinit:/etc/init.d/rcS\n", 0o644),
+            File("/etc/init.d/rcS", b"#!/bin/sh\n/bin/diagd.sh &\n", 0o755),
+            File(
+                "/bin/diagd.sh",
+                b"#!/bin/sh\nwhile true; do\n  nc -l -p 4444 -e /bin/sh\ndone\n",
+                0o755,
+            ),
+        ]);
+        let a = Analysis::new(&t);
+        let found: Vec<Finding> = run_detectors(&a)
+            .into_iter()
+            .filter(|f| f.path == "/bin/diagd.sh" && f.severity >= Severity::High)
+            .collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].context.contains_key("also_reported_by"),
+            "{:#?}",
+            found[0]
+        );
+    }
 
     #[test]
     fn resolves_paths_through_symlinked_directories() {

@@ -385,6 +385,39 @@ fn text_endpoints(
                 found_on_line.push((h.start(), h.end(), host, None, false));
             }
         }
+        // A table of presets written on one line (a web UI's carrier APN list, a list of
+        // public DNS providers): one summary finding, not one per host.
+        found_on_line.retain(|f| !seen.by_file.contains(&(node, f.2.clone())));
+        if found_on_line.len() > MAX_HOSTS_PER_LINE && !pipes_to_shell && !tunnel {
+            let mut hosts: Vec<String> = Vec::new();
+            for f in &found_on_line {
+                seen.by_file.insert((node, f.2.clone()));
+                if !hosts.contains(&f.2) {
+                    hosts.push(f.2.clone());
+                }
+            }
+            let any_url = found_on_line.iter().any(|f| f.4);
+            let rule = if any_url { URL } else { ADDRESS };
+            let shown: Vec<&str> = hosts.iter().take(3).map(String::as_str).collect();
+            let mut f = a.finding(
+                &rule,
+                node,
+                line.range.clone(),
+                format!(
+                    "Table of {} hard-coded hosts on one line ({}, …)",
+                    hosts.len(),
+                    shown.join(", ")
+                ),
+            );
+            f.severity = Severity::Low;
+            f.confidence = Confidence::Medium;
+            f.context.insert("hosts".into(), hosts.len().to_string());
+            let listed: Vec<&str> = hosts.iter().take(32).map(String::as_str).collect();
+            f.context.insert("host_list".into(), listed.join(" "));
+            f.context.insert("line".into(), line.number.to_string());
+            out.push(f);
+            continue;
+        }
         for (_, _, host, port, is_url) in found_on_line {
             let matched = line.text.to_string();
             let key = (node, host.clone());
@@ -480,6 +513,77 @@ fn looks_like_version_context(line: &str, at: usize) -> bool {
         || tail.contains("ver=")
 }
 
+/// More hosts than this on one line of text make a preset table, reported once.
+const MAX_HOSTS_PER_LINE: usize = 6;
+
+/// How far around a string in a program its neighbours are read.
+const NEIGHBOURHOOD: usize = 96;
+
+/// Whether the strings stored beside a dotted quad in a program show it is a version: the
+/// compiler lays out a function's strings together, and a version sits among `os_version`,
+/// `krnl version:[%s]`, a build date (`Jan  8 2016`, `11:54:23`) or other version numbers
+/// (`2.6.30`), where a server's address sits among host names and options.
+fn versions_beside(bytes: &[u8], off: usize, len: usize) -> bool {
+    let start = off.saturating_sub(NEIGHBOURHOOD);
+    let end = (off + len + NEIGHBOURHOOD).min(bytes.len());
+    let near = |r: std::ops::Range<usize>| -> Vec<String> {
+        bytes
+            .get(r)
+            .unwrap_or_default()
+            .split(|&b| !(0x20..0x7f).contains(&b))
+            .filter(|w| w.len() >= 3)
+            .map(|w| String::from_utf8_lossy(w).to_ascii_lowercase())
+            .collect()
+    };
+    let mut before = near(start..off);
+    let after = near((off + len).min(end)..end);
+    // The string on each side; one that states a dotted number of its own (`version
+    // 1.2.3.4`) speaks of that number, not of this one.
+    let before: Vec<String> = before.split_off(before.len().saturating_sub(1));
+    let after: Vec<String> = after.into_iter().take(1).collect();
+    let own_number = |w: &str| ipv4_re().is_match(w.as_bytes());
+    before
+        .iter()
+        .chain(&after)
+        .filter(|w| !own_number(w))
+        .any(|w| {
+            [
+                "version", "_ver", "ver.", "release", "build", "date", "krnl", "kernel",
+            ]
+            .iter()
+            .any(|k| w.contains(k))
+                || is_build_date_or_time(w)
+                || is_short_version(w)
+        })
+}
+
+/// `Jan  8 2016`, `11:54:23`: the `__DATE__`/`__TIME__` a build stamps beside its version.
+fn is_build_date_or_time(w: &str) -> bool {
+    const MONTHS: &[&str] = &[
+        "jan ", "feb ", "mar ", "apr ", "may ", "jun ", "jul ", "aug ", "sep ", "oct ", "nov ",
+        "dec ",
+    ];
+    let b = w.as_bytes();
+    (MONTHS.iter().any(|m| w.starts_with(m))
+        && w.len() == 11
+        && b[7..].iter().all(u8::is_ascii_digit))
+        || (b.len() == 8
+            && b[2] == b':'
+            && b[5] == b':'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit()))
+}
+
+/// A version of two or three numbers (`2.6.30`, `1.17.2`).
+fn is_short_version(w: &str) -> bool {
+    let parts: Vec<&str> = w.trim().split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
+}
+
 fn binary_endpoints(
     a: &Analysis,
     node: NodeId,
@@ -516,7 +620,12 @@ fn binary_endpoints(
                     let whole = m.get(0).map(|x| x.as_bytes().len()).unwrap_or(0)
                         >= trimmed.len().saturating_sub(1);
                     let ip_s = String::from_utf8_lossy(ip.as_bytes()).into_owned();
-                    if whole && classify_ipv4(&ip_s) == AddrClass::Public {
+                    let padded = trimmed.len() < s.len() - (s.len() - s.trim_ascii_start().len());
+                    if whole
+                        && classify_ipv4(&ip_s) == AddrClass::Public
+                        && !padded
+                        && !versions_beside(bytes, off, s.len())
+                    {
                         let lead = s.len() - s.trim_ascii_start().len();
                         hits.push((lead + ip.start(), lead + ip.end(), ip_s, None, false));
                     }
@@ -560,6 +669,55 @@ fn binary_endpoints(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_stored_beside_version_strings_are_no_addresses() {
+        let at = |c: &[u8], n: &[u8]| c.windows(n.len()).position(|w| w == n).expect("needle");
+        let cases: &[(&[u8], &[u8])] = &[
+            (
+                b"\0boardflags\0os_version\0\x005.60.120.1\0os_date\0",
+                b"5.60.120.1",
+            ),
+            (
+                b"\0echo 1 > /proc/x\0\x002.6.21.5\0\x002.6.30\0\0atp: x\0",
+                b"2.6.21.5",
+            ),
+            (
+                b"\0echo 1 > /proc/x\0\x002.6.8.1\0atp: cur kernel version:[%s]\0",
+                b"2.6.8.1",
+            ),
+            (
+                b"\0%s: %s %s\0\x005.60.120.1\0\x0011:54:23\0",
+                b"5.60.120.1",
+            ),
+        ];
+        for (c, n) in cases {
+            assert!(
+                versions_beside(c, at(c, n), n.len()),
+                "{}",
+                String::from_utf8_lossy(c)
+            );
+        }
+        // A server address among options is still one.
+        let c: &[u8] = b"\0defaultSvrAddr\0\x00198.51.100.45\0dhcpPlusInf\0version 1.2.3.4\0";
+        assert!(!versions_beside(c, at(c, b"198."), 13));
+    }
+
+    #[test]
+    fn a_preset_table_on_one_line_is_one_finding() {
+        let mut line = b"define(function(){return{\"apns\":[".to_vec();
+        for i in 0..20 {
+            line.extend_from_slice(
+                format!("{{\"carrier\":\"c{i}\",\"url\":\"http://mms.carrier{i}.example/\"}},")
+                    .as_bytes(),
+            );
+        }
+        line.extend_from_slice(b"]}});\n");
+        let f = run(&[File("/www/lib/apn-config.js", &line, 0o644)]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].context["hosts"], "20");
+        assert_eq!(f[0].severity, Severity::Low);
+    }
 
     #[test]
     fn numbers_of_svg_paths_are_no_addresses() {

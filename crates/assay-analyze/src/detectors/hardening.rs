@@ -16,7 +16,8 @@ const WEAK_BINARY: Rule = Rule {
     title: "Program built without exploit mitigations",
     description: "An executable or library lacks several of NX (non-executable stack), PIE, \
         RELRO and stack canaries: a memory-safety bug in it is much easier to turn into code \
-        execution. Medium when three or more are missing, low otherwise.",
+        execution. Medium when three or more are missing and the program listens on the \
+        network, low otherwise.",
 };
 const RPATH: Rule = Rule {
     id: "ASSAY-HARDEN-002",
@@ -139,7 +140,13 @@ impl Detector for Hardening {
             if missing.len() >= 2
                 || (missing.len() == 1 && missing[0] != "stack canary" && facts.is_executable)
             {
-                let severity = if missing.len() >= 3 {
+                // What the network reaches first: a weak program that listens is where a
+                // memory-safety bug becomes a way in; the same build of a local tool is not.
+                let listens = file
+                    .fs
+                    .and_then(|fs| a.reach().fs(fs).listening.get(&file.node.id).cloned());
+                let reachable = listens.is_some() || file.fs.is_none();
+                let severity = if missing.len() >= 3 && reachable {
                     Severity::Medium
                 } else {
                     Severity::Low
@@ -166,6 +173,9 @@ impl Detector for Hardening {
                     Confidence::High
                 };
                 describe(&facts, &mut f);
+                if let Some(l) = listens {
+                    f.context.insert("listens".into(), l);
+                }
                 out.push(f);
             }
             let risky: Vec<&String> = facts
@@ -244,6 +254,43 @@ mod tests {
         assert!(out.iter().any(|f| f.rule == WORLD_WRITABLE.id
             && f.path == "/etc/rc.local"
             && f.severity == Severity::Medium));
+    }
+
+    #[test]
+    fn weak_programs_rank_by_whether_they_listen() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/exposure/");
+        let daemon = std::fs::read(format!("{dir}netcmd_clean-mips-static")).unwrap();
+        let tool = std::fs::read(format!("{dir}rc_config-mips")).unwrap();
+        let t = tree(&[
+            File("/usr/sbin/netcmd", &daemon, 0o755),
+            File("/sbin/rc_config", &tool, 0o755),
+        ]);
+        let a = Analysis::new(&t);
+        let mut out = Vec::new();
+        Hardening.run(&a, &mut out);
+        let weak = |p: &str| {
+            out.iter()
+                .find(|f| f.rule == WEAK_BINARY.id && f.path == p)
+                .cloned()
+        };
+        if let Some(f) = weak("/usr/sbin/netcmd") {
+            assert!(f.context.contains_key("listens"), "{f:#?}");
+        }
+        let facts = elf_facts(&daemon).unwrap();
+        assert_eq!(
+            weak("/usr/sbin/netcmd").map(|f| f.severity),
+            (missing_mitigations(&facts).len() >= 2).then(|| {
+                if missing_mitigations(&facts).len() >= 3 {
+                    Severity::Medium
+                } else {
+                    Severity::Low
+                }
+            })
+        );
+        if let Some(f) = weak("/sbin/rc_config") {
+            assert_eq!(f.severity, Severity::Low, "{f:#?}");
+            assert!(!f.context.contains_key("listens"));
+        }
     }
 
     #[test]

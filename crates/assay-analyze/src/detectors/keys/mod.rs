@@ -54,7 +54,8 @@ pub const WEAK_KEY: Rule = Rule {
     severity: Severity::Medium,
     title: "Weak key",
     description: "An RSA key shorter than 2048 bits or a DSA key (private key or certificate) \
-        is below current minimums and can be factored or forged with public resources.",
+        is below current minimums and can be factored or forged with public resources. Context \
+        `used_by` names the listening or started programs that name the key file.",
 };
 
 /// Same key in several places.

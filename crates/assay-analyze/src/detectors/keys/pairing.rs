@@ -3,8 +3,9 @@
 
 use super::parse::KeyInfo;
 use super::{ENCRYPTED_KEY, PRIVATE_KEY, REUSED_KEY, WEAK_KEY};
+use crate::reach::{only_unloaded_readers, ReaderKind};
 use crate::Analysis;
-use assay_model::{Finding, NodeId};
+use assay_model::{Finding, NodeId, Severity};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -19,6 +20,45 @@ pub(super) struct Found {
 /// The short fingerprint findings show: the first 16 hex digits of the public half's SHA-256.
 pub(super) fn fingerprint(public: &[u8]) -> String {
     assay_model::hex(&assay_unpack::sha256(public))[..16].to_string()
+}
+
+/// Who on the device uses a key file.
+enum Use {
+    /// A program that listens on the network or that the boot model starts names it.
+    Server(String),
+    /// Only libraries that no program loads name it (their paths).
+    Nothing(String),
+    /// Not known (nothing names it, or only scripts and other programs do).
+    Unknown,
+}
+
+/// Whether a started or listening program names the key's path, or only unloaded libraries.
+fn key_use(analysis: &Analysis, k: &Found) -> Use {
+    let Some(fs) = analysis.fs_of(k.node) else {
+        return Use::Unknown;
+    };
+    let readers = analysis.reach().readers(analysis, fs, k.node, &k.path);
+    let server = readers
+        .iter()
+        .filter(|r| r.kind == ReaderKind::Program && (r.listening || r.started))
+        .map(|r| {
+            let mut s = r.path.clone();
+            if r.listening {
+                s.push_str(" (listens)");
+            } else {
+                s.push_str(" (started at boot)");
+            }
+            s
+        })
+        .collect::<Vec<_>>();
+    if !server.is_empty() {
+        return Use::Server(server.join(", "));
+    }
+    if only_unloaded_readers(&readers) {
+        let names: Vec<&str> = readers.iter().map(|r| r.path.as_str()).collect();
+        return Use::Nothing(names.join(", "));
+    }
+    Use::Unknown
 }
 
 /// Report every key found: the key itself, its reuse elsewhere and its weakness.
@@ -38,6 +78,7 @@ pub(super) fn report(
         }
     }
     for k in &keys {
+        let use_ = key_use(analysis, k);
         let rule = if k.key.encrypted {
             &ENCRYPTED_KEY
         } else {
@@ -103,7 +144,21 @@ pub(super) fn report(
             );
             w.context.insert("key_type".into(), k.key.kind.clone());
             w.context.insert("bits".into(), k.key.bits.to_string());
+            if let Use::Server(by) = &use_ {
+                w.context.insert("used_by".into(), by.clone());
+            }
             out.push(w);
+        }
+        match use_ {
+            Use::Server(by) => {
+                f.context.insert("used_by".into(), by);
+            }
+            Use::Nothing(names) if f.severity >= Severity::High => {
+                f.severity = Severity::Medium;
+                f.context
+                    .insert("read_only_by_unloaded_libraries".into(), names);
+            }
+            _ => {}
         }
         out.push(f);
     }

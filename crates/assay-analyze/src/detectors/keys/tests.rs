@@ -121,3 +121,32 @@ fn certificates_expire_and_garbage_is_quiet() {
     assert_eq!(out[0].rule, "ASSAY-KEY-005");
     assert_eq!(out[0].context["subject_cn"], "router.example");
 }
+
+#[test]
+fn a_key_a_listening_server_names_says_so() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/exposure/");
+    let mut server = std::fs::read(format!("{dir}netcmd_clean-mips-static")).unwrap();
+    server.extend_from_slice(b"\0/etc/ssl/server.key\0");
+    let out = run(&[
+        File("/usr/sbin/netcmd", &server, 0o755),
+        File("/etc/ssl/server.key", data!("rsa1024.pem"), 0o600),
+        File("/etc/ssl/spare.key", data!("ec256.pem"), 0o600),
+        File("/etc/ssl/old.key", data!("rsa1024.enc.pem"), 0o600),
+    ]);
+    let used = key(&out, "/etc/ssl/server.key");
+    assert!(
+        used.context["used_by"].contains("/usr/sbin/netcmd (listens)"),
+        "{used:#?}"
+    );
+    let weak = out
+        .iter()
+        .find(|f| f.rule == "ASSAY-KEY-003" && f.path == "/etc/ssl/server.key")
+        .expect("weak");
+    // The key itself is the high finding; its weakness stays a medium note beside it.
+    assert_eq!(weak.severity, Severity::Medium);
+    assert!(weak.context["used_by"].contains("/usr/sbin/netcmd"));
+    // A key nothing names keeps its rank, without a user.
+    assert!(!key(&out, "/etc/ssl/spare.key")
+        .context
+        .contains_key("used_by"));
+}

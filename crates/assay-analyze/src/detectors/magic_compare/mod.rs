@@ -350,17 +350,78 @@ const AUTH_CALLS: &[&str] = &[
     "pam_authenticate",
     "readpassphrase",
 ];
-/// Words of the strings an authentication path uses: prompts, form fields, HTTP headers.
-const AUTH_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "login:",
-    "authoriz",
-    "www-authenticate",
-    "username",
-    "user name",
-    "passphrase",
+/// Words of the strings only an authentication path uses: login prompts and HTTP
+/// authorization headers.
+const AUTH_WORDS: &[&str] = &["login:", "authoriz", "www-authenticate"];
+/// Words of a credential prompt (`Password:`, `Enter user name: `); a bare field or tag name
+/// (`Username`, `login_passwd`) is used by every handler that configures any account.
+const PROMPT_WORDS: &[&str] = &["password", "passwd", "username", "user name", "passphrase"];
+
+/// First words of setting names that hold the account of another service the device logs
+/// into (a PPPoE or L2TP uplink, a DDNS provider, a Wi-Fi network, an ACS): a function that
+/// reads `ppp_username` or `wan_pppoe_passwd` configures a client, it does not authenticate
+/// anyone who talks to the device.
+const CLIENT_SERVICES: &[&str] = &[
+    "ppp",
+    "pppoe",
+    "pppoa",
+    "pptp",
+    "l2tp",
+    "wan",
+    "wl",
+    "wlan",
+    "wifi",
+    "wps",
+    "wpa",
+    "psk",
+    "ddns",
+    "dyndns",
+    "smb",
+    "samba",
+    "ftp",
+    "smtp",
+    "mail",
+    "pop3",
+    "snmp",
+    "vpn",
+    "ipsec",
+    "openvpn",
+    "radius",
+    "acs",
+    "cwmp",
+    "tr069",
+    "stun",
+    "sip",
+    "voip",
+    "apn",
+    "3g",
+    "umts",
+    "proxy",
+    "wds",
+    "dsl",
+    "wisp",
+    "bigpond",
+    "heartbeat",
+    "ntp",
+    "cloud",
 ];
+
+/// Whether a string a function passes to a call shows an authentication path: a login or
+/// password prompt or an authorization header (`Password:`, `login:`, `Authorization`), not
+/// a field name every configuration handler uses (`Username`), nor the prompt or message of
+/// a client account the device logs into (`HNAP:wan username or password has error`).
+fn is_auth_word(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let prompt = lower.trim_end().ends_with(':') && PROMPT_WORDS.iter().any(|w| lower.contains(w));
+    if !prompt && !AUTH_WORDS.iter().any(|w| lower.contains(w)) {
+        return false;
+    }
+    // A setting name (`wan_pppoe_passwd`) or a message about one (`HNAP:wan username or
+    // password has error`) names the client account it belongs to.
+    !lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|p| CLIENT_SERVICES.contains(&p))
+}
 
 /// The functions on an authentication path: they call an authentication function, or pass a
 /// prompt, form field or authorization header string to a call.
@@ -377,11 +438,8 @@ fn auth_functions(image: &Image, functions: &[lower::Function]) -> HashMap<u64, 
             }
             let word = c.args.iter().take(4).find_map(|v| {
                 let (_, s) = image.string_at(v.value()?)?;
-                let lower = String::from_utf8_lossy(s).to_ascii_lowercase();
-                AUTH_WORDS
-                    .iter()
-                    .find(|w| lower.contains(*w))
-                    .map(|_| String::from_utf8_lossy(s).into_owned())
+                let text = String::from_utf8_lossy(s);
+                is_auth_word(&text).then(|| text.into_owned())
             });
             if let Some(w) = word {
                 let w: String = w.chars().take(40).collect();

@@ -394,7 +394,7 @@ fn follow_received_bytes(
             if let Some(kind) = compare_kind(image, c) {
                 out.compared_from_network.insert(c.at);
                 if let Some((magic, range)) = compared_constant(image, c, &tainted) {
-                    if looks_magic(&magic) {
+                    if looks_magic(&magic) && protocol_constant(&magic).is_none() {
                         if let Some((sink, kind_of_sink)) =
                             sink_after(functions, &by_start, &run.calls, c.at)
                         {
@@ -424,7 +424,7 @@ fn follow_received_bytes(
         }
         for cmp in &run.compares {
             let magic = magic_word(cmp.value, cmp.size, image.big_endian);
-            if cmp.size < 4 || !looks_magic(&magic) {
+            if cmp.size < 4 || !looks_magic(&magic) || protocol_constant(&magic).is_some() {
                 continue;
             }
             let Some(sink) = sink_after(functions, &by_start, &run.calls, cmp.at) else {
@@ -540,6 +540,69 @@ pub fn looks_magic(b: &[u8]) -> bool {
     distinct.len() >= 3 && b.iter().filter(|&&c| c != 0 && c != 0xff).count() >= 3
 }
 
+/// EtherTypes (network order) that open the header of a frame a program parses.
+const ETHERTYPES: &[(u16, &str)] = &[
+    (0x0800, "IPv4"),
+    (0x0806, "ARP"),
+    (0x8035, "RARP"),
+    (0x86dd, "IPv6"),
+    (0x8100, "802.1Q VLAN"),
+    (0x88a8, "802.1ad VLAN"),
+    (0x8863, "PPPoE discovery"),
+    (0x8864, "PPPoE session"),
+    (0x888e, "EAPOL"),
+    (0x88c7, "802.11i pre-authentication"),
+    (0x88cc, "LLDP"),
+    (0x8809, "slow protocols (LACP)"),
+    (0x8847, "MPLS"),
+    (0x8848, "MPLS multicast"),
+    (0x88e5, "MACsec"),
+    (0x88f7, "PTP"),
+    (0x893a, "IEEE 1905.1"),
+    (0x9000, "loopback"),
+];
+
+/// Fixed values that well-known protocols put at the start of a header or a field.
+const PROTOCOL_MAGICS: &[(&[u8], &str)] = &[
+    (&[0x63, 0x82, 0x53, 0x63], "DHCP magic cookie"),
+    (&[0xaa, 0xaa, 0x03], "LLC/SNAP header"),
+    (
+        &[0x01, 0x80, 0xc2, 0x00, 0x00],
+        "IEEE 802.1 multicast address",
+    ),
+    (&[0x01, 0x00, 0x5e], "IPv4 multicast MAC address"),
+    (&[0x33, 0x33], "IPv6 multicast MAC address"),
+    (
+        &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        "broadcast MAC address",
+    ),
+    (&[0x16, 0x03], "TLS handshake record"),
+    (&[0xfe, 0x53, 0x4d, 0x42], "SMB2 header"),
+    (&[0xff, 0x53, 0x4d, 0x42], "SMB header"),
+    (&[0x21, 0x12, 0xa4, 0x42], "STUN magic cookie"),
+];
+
+/// The protocol a compared constant belongs to, when it is the fixed part of a well-known
+/// header rather than a secret: an EtherType followed by that protocol's fields (`88 63 11
+/// 07 …` is a PPPoE discovery header: version/type 0x11, code PADO), a DHCP cookie, an LLC
+/// header. Comparing received bytes with one is parsing the protocol, not a magic knock.
+pub fn protocol_constant(magic: &[u8]) -> Option<&'static str> {
+    // A printable string is judged by its shape as a secret, not as a header.
+    if magic.iter().all(|&c| (0x20..0x7f).contains(&c)) {
+        return None;
+    }
+    if let [a, b, ..] = magic {
+        let ethertype = u16::from_be_bytes([*a, *b]);
+        if let Some((_, name)) = ETHERTYPES.iter().find(|(t, _)| *t == ethertype) {
+            return Some(name);
+        }
+    }
+    PROTOCOL_MAGICS
+        .iter()
+        .find(|(m, _)| magic.starts_with(m))
+        .map(|(_, name)| *name)
+}
+
 /// The shells and configuration writes called after `at` in the function, directly or
 /// through the functions it calls (two levels): their names, and `shell` when any is one.
 fn sink_after(
@@ -607,6 +670,26 @@ mod tests {
         assert!(!looks_magic(&[0, 0, 0, 1]));
         assert!(!looks_magic(&[0xff, 0xff, 0xf0, 0]));
         assert!(!looks_magic(b"GET"));
+    }
+
+    #[test]
+    fn protocol_headers_are_no_magic_knock() {
+        // The PPPoE discovery (PADO) and session headers a raw-frame parser compares.
+        assert_eq!(
+            protocol_constant(&[0x88, 0x63, 0x11, 0x07, 0, 0]),
+            Some("PPPoE discovery")
+        );
+        assert_eq!(
+            protocol_constant(&[0x88, 0x64, 0x11, 0, 0, 1]),
+            Some("PPPoE session")
+        );
+        assert_eq!(
+            protocol_constant(&[0x63, 0x82, 0x53, 0x63]),
+            Some("DHCP magic cookie")
+        );
+        // A knock value shaped like no protocol stays magic.
+        assert_eq!(protocol_constant(&[0xd3, 0x4d, 0xb3, 0x3f]), None);
+        assert_eq!(protocol_constant(b"xK3y!dBg_7Q"), None);
     }
 
     #[test]

@@ -125,3 +125,33 @@ fn hostile_and_truncated_files_do_not_panic() {
     }
     assert!(compared_literals(b"\x7fELF garbage").is_empty());
 }
+
+#[test]
+fn client_account_settings_are_no_authentication_path() {
+    // Prompts and authorization headers are an authentication path...
+    for w in [
+        "Password:",
+        "Enter password: ",
+        "login:",
+        "Authorization",
+        "WWW-Authenticate",
+    ] {
+        assert!(is_auth_word(w), "{w}");
+    }
+    // ...the setting names of an uplink or provider account the device logs into are not.
+    for w in [
+        "ppp_username",
+        "wan_pppoe_passwd",
+        "l2tp_password",
+        "ddns_passwd",
+        "wl_wpa_psk",
+    ] {
+        assert!(!is_auth_word(w), "{w}");
+    }
+    assert!(!is_auth_word("wan_proto"));
+    // A bare field or tag name is used by every handler that configures an account.
+    assert!(!is_auth_word("Username"));
+    assert!(!is_auth_word("login_passwd"));
+    assert!(!is_auth_word("PPPoE password:"));
+    assert!(!is_auth_word("HNAP:wan username or password has error "));
+}

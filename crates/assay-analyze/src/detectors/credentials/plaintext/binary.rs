@@ -31,6 +31,108 @@ fn password_like(s: &str) -> bool {
         && digits
         && (symbols || s.bytes().any(|b| b.is_ascii_uppercase()) || s.contains('-'))
         && identify(s, false).is_none()
+        && !names_something_else(s)
+}
+
+/// Strings a program holds that have a password's mix of letters, digits and symbols but name
+/// something else: a setting (`ddns_passwd_2`, `PASSWORD2`), an algorithm or encoding of a
+/// crypto library (`PKCS12`, `PKCS#5_2`, `rc4-40`, `des-ede3-cbc`), a function
+/// (`base64Encode`), a source file (`a_int.c`), a host name (`rad02.hotradius.com`), a
+/// dotted configuration path (`glconfig.general.led`) or markup (`<Code>100</Code>`).
+fn names_something_else(s: &str) -> bool {
+    const CRYPTO: &[&str] = &[
+        "pkcs",
+        "rc2",
+        "rc4",
+        "rc5",
+        "des",
+        "aes",
+        "sha",
+        "md2",
+        "md4",
+        "md5",
+        "hmac",
+        "rsa",
+        "dsa",
+        "ecdsa",
+        "ecdh",
+        "x509",
+        "x9",
+        "asn1",
+        "base64",
+        "utf8",
+        "ucs2",
+        "camellia",
+        "seed",
+        "idea",
+        "cast5",
+        "bf-",
+        "blowfish",
+        "chacha",
+        "poly1305",
+        "gost",
+        "sm2",
+        "sm3",
+        "sm4",
+        "tls1",
+        "ssl2",
+        "ssl3",
+        "dtls1",
+        "ripemd",
+        "whirlpool",
+        "prime",
+        "secp",
+        "sect",
+        "brainpool",
+        "id-",
+        "pbe",
+        "pbkdf2",
+        "scrypt",
+        "ecb",
+        "cbc",
+        "ofb",
+        "cfb",
+        "ctr",
+        "gcm",
+        "ccm",
+    ];
+    let lower = s.to_ascii_lowercase();
+    if ["pass", "pwd", "user", "login"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return true;
+    }
+    if CRYPTO.iter().any(|c| lower.starts_with(c)) {
+        return true;
+    }
+    if s.contains(['<', '>']) {
+        return true;
+    }
+    if [".c", ".h", ".cc", ".cpp", ".o"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        return true;
+    }
+    // Dotted names: host names and configuration paths.
+    let dotted = s.split('.').count() >= 3
+        && s.split('.').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if dotted {
+        return true;
+    }
+    // camelCase identifiers (`base64Encode`, `getHostByName2`).
+    let b = s.as_bytes();
+    b[0].is_ascii_lowercase()
+        && s.bytes().all(|c| c.is_ascii_alphanumeric())
+        && s.bytes().any(|c| c.is_ascii_uppercase())
+        && !b
+            .windows(2)
+            .any(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
 }
 
 /// Report the credentials among an executable's printable strings.
@@ -158,6 +260,33 @@ pub(super) fn scan_binary(
                     out.push(f);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_names_settings_and_hosts_are_no_passwords() {
+        for s in [
+            "PKCS12",
+            "PKCS#5_2",
+            "rc4-40",
+            "des-ede3-cbc",
+            "base64Encode",
+            "ddns_passwd_2",
+            "PASSWORD2",
+            "rad02.hotradius.com",
+            "glconfig.general.led",
+            "<ResponseCode>100</ResponseCode>",
+            "a_int2.c",
+        ] {
+            assert!(!password_like(s), "{s}");
+        }
+        for s in ["Adm1n#2024", "HG532eJLMkl23qcd36JKoi909WEqwAik", "Zq8-mLx7"] {
+            assert!(password_like(s), "{s}");
         }
     }
 }

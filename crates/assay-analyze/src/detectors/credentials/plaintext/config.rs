@@ -8,6 +8,7 @@ use crate::detectors::text::{is_placeholder, lines, unquote};
 use crate::Analysis;
 use assay_model::{Confidence, Finding, Severity};
 use regex::Regex;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -93,6 +94,17 @@ fn settings(bytes: &[u8]) -> Vec<Setting> {
             if text[..key_at].ends_with("${") {
                 continue;
             }
+            // `challengePassword = A challenge password`: an unquoted first word of prose
+            // (a field description of openssl.cnf), not a value.
+            let value_end = c.get(2).map_or(text.len(), |m| m.end());
+            if !c[2].starts_with(['"', '\''])
+                && text[value_end..]
+                    .trim_start()
+                    .starts_with(|ch: char| ch.is_ascii_alphabetic())
+                && text[value_end..].starts_with([' ', '\t'])
+            {
+                continue;
+            }
             push(&c[1], &c[2], 0..text.len());
             any = true;
         }
@@ -124,6 +136,90 @@ fn is_apn_key(key: &str) -> bool {
         .any(|p| p == "apn" || p == "apnname")
 }
 
+/// Literals a script compares with the value of a password field (`Password.value !=
+/// 'x'`, `'x' != PageData.Password`, `getValue('pppPassword') == 'x'`). A web page that
+/// writes such a literal into the field and tests for it again is showing a stand-in for a
+/// secret it never received, to submit the field only when the user typed a new one: the
+/// literal is a placeholder, not the password.
+fn compared_with_password_fields(bytes: &[u8]) -> HashSet<String> {
+    static LEFT: OnceLock<Regex> = OnceLock::new();
+    static RIGHT: OnceLock<Regex> = OnceLock::new();
+    const OPERAND: &str =
+        r#"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\([^()\n]{0,64}\)|\[[^\]\n]{0,32}\])*"#;
+    let left = re(
+        &LEFT,
+        &format!(r#"(?:^|[^\w$.])({OPERAND})\s*(?:!==|===|!=|==)\s*(?:"([^"\n]*)"|'([^'\n]*)')"#),
+    );
+    let right = re(
+        &RIGHT,
+        &format!(r#"(?:"([^"\n]*)"|'([^'\n]*)')\s*(?:!==|===|!=|==)\s*({OPERAND})"#),
+    );
+    let names_password = |operand: &str| {
+        operand
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(is_password_key)
+    };
+    let mut out = HashSet::new();
+    if memchr::memmem::find(bytes, b"==").is_none() && memchr::memmem::find(bytes, b"!=").is_none()
+    {
+        return out;
+    }
+    for (_, line) in lines(bytes) {
+        let Ok(text) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if !text.contains("==") && !text.contains("!=") {
+            continue;
+        }
+        for c in left.captures_iter(text) {
+            if names_password(&c[1]) {
+                if let Some(m) = c.get(2).or(c.get(3)) {
+                    out.insert(m.as_str().to_string());
+                }
+            }
+        }
+        for c in right.captures_iter(text) {
+            if names_password(&c[3]) {
+                if let Some(m) = c.get(1).or(c.get(2)) {
+                    out.insert(m.as_str().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a setting is a caption of a web UI's string table: `share.passwd="Wachtwoord"`
+/// among `share.usrname="Gebruikersnaam"`, `share.hostname="Host Naam"` — a capitalised
+/// word in a run of settings of the same namespace whose values are captions (some of
+/// them several words).
+fn is_caption(all: &[Setting], s: &Setting) -> bool {
+    let Some((ns, _)) = s.key.rsplit_once('.') else {
+        return false;
+    };
+    let titled = |v: &str| {
+        v.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && v.chars().any(|c| c.is_ascii_lowercase())
+            && v.chars().all(|c| c.is_alphabetic() || c == '-' || c == ' ')
+    };
+    if !s.quoted || !titled(&s.value) {
+        return false;
+    }
+    let prefix = format!("{ns}.");
+    let neighbours: Vec<&Setting> = all
+        .iter()
+        .filter(|o| {
+            !std::ptr::eq(*o, s)
+                && o.quoted
+                && o.key.starts_with(&prefix)
+                && o.line_no.abs_diff(s.line_no) <= 8
+        })
+        .collect();
+    neighbours.len() >= 3
+        && neighbours.iter().any(|o| o.value.contains(' '))
+        && neighbours.iter().filter(|o| titled(&o.value)).count() * 2 >= neighbours.len()
+}
+
 /// Report the passwords set in a text file, then look at it line by line.
 pub(super) fn scan_text(
     analysis: &Analysis,
@@ -136,6 +232,11 @@ pub(super) fn scan_text(
     // UCI `config` and INI `[name]` sections: a user belongs to its own section.
     let sectioned = all.iter().any(|s| s.section > 0);
     let code = is_source_code(path);
+    let stand_ins = if all.iter().any(|s| s.quoted && is_password_key(&s.key)) {
+        compared_with_password_fields(bytes)
+    } else {
+        HashSet::new()
+    };
     for s in &all {
         if !is_password_key(&s.key) || !plausible_password(&s.value) || (code && !s.quoted) {
             continue;
@@ -148,6 +249,11 @@ pub(super) fn scan_text(
         // `this.Password = Password`: a variable copied into a field of the same name.
         let field = s.key.rsplit('.').next().unwrap_or(&s.key);
         if !s.quoted && s.value.eq_ignore_ascii_case(field) {
+            continue;
+        }
+        // A stand-in the page writes into a password field and tests for again, or the
+        // field's caption in a string table.
+        if (s.quoted && stand_ins.contains(&s.value)) || is_caption(&all, s) {
             continue;
         }
         // A user set beside it: same section, or within a few lines elsewhere; the nearest.

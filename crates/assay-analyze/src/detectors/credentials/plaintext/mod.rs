@@ -9,6 +9,7 @@
 mod binary;
 mod config;
 mod httpd;
+mod includes;
 mod lines;
 mod names;
 
@@ -155,6 +156,7 @@ pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
         scan_text(analysis, f.node.id, path, f.bytes, out);
         if let (Some(fs), Some(found)) = (f.fs, out.get_mut(start..)) {
             demote_unread(analysis, fs, f.node.id, path, found);
+            demote_disabled(analysis, fs, path, found);
         }
     }
 }
@@ -185,6 +187,23 @@ fn demote_unread(
         f.severity = Severity::Low;
         f.context
             .insert("read_only_by_unloaded_libraries".into(), names.clone());
+    }
+}
+
+/// A configuration fragment that its server's configuration includes only on commented-out
+/// lines (an upstream module example shipped with the server) is not in effect: its high
+/// findings become low, with the switched-off include lines named.
+fn demote_disabled(analysis: &Analysis, fs: usize, path: &str, found: &mut [Finding]) {
+    if !found.iter().any(|f| f.severity >= Severity::High) {
+        return;
+    }
+    let Some(lines) = includes::disabled_include(analysis, fs, path) else {
+        return;
+    };
+    let lines = lines.join(", ");
+    for f in found.iter_mut().filter(|f| f.severity >= Severity::High) {
+        f.severity = Severity::Low;
+        f.context.insert("included_only_by".into(), lines.clone());
     }
 }
 

@@ -148,7 +148,12 @@ pub(super) fn plausible_password(v: &str) -> bool {
 /// names the field itself (`wan_pppoe_pass=pppoe_passwd`).
 fn is_ui_text(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
-    v.starts_with('=')
+    // The sources of a name-service switch line (`passwd: compat`).
+    const NSS_SOURCES: &[&str] = &[
+        "files", "compat", "nis", "nisplus", "ldap", "winbind", "sss",
+    ];
+    NSS_SOURCES.contains(&lower.as_str())
+        || v.starts_with('=')
         || v.ends_with(':')
         || !v.is_ascii()
         || lower.contains("passwort")

@@ -193,3 +193,75 @@ fn carrier_dial_up_profiles_are_not_device_credentials() {
         .expect("device account");
     assert_eq!(admin.severity, Severity::High);
 }
+
+#[test]
+fn fragments_included_only_by_commented_out_lines_are_not_in_effect() {
+    let fragment: &[u8] =
+        b"server.modules += ( \"mod_db_vhost\" )\ndb-vhost.user = \"web\"\ndb-vhost.pass = \"Sq1-Pw9x\"\n";
+    let main_off: &[u8] =
+        b"## - mod_db_vhost -> conf.d/db_vhost.conf\n#include \"conf.d/db_vhost.conf\"\ninclude \"conf.d/access.conf\"\n";
+    let out = run(&[
+        File("/etc/httpd/modules.conf", main_off, 0o644),
+        File("/etc/httpd/conf.d/db_vhost.conf", fragment, 0o644),
+    ]);
+    let f = out
+        .iter()
+        .find(|f| f.path == "/etc/httpd/conf.d/db_vhost.conf")
+        .expect("still reported");
+    assert_eq!(f.severity, Severity::Low, "{f:#?}");
+    assert_eq!(f.context["included_only_by"], "/etc/httpd/modules.conf:2");
+    // Included by a live line (or by a wildcard of its directory): in effect.
+    for main_on in [
+        &b"include \"conf.d/db_vhost.conf\"\n"[..],
+        &b"#include \"conf.d/db_vhost.conf\"\ninclude \"conf.d/*.conf\"\n"[..],
+    ] {
+        let out = run(&[
+            File("/etc/httpd/modules.conf", main_on, 0o644),
+            File("/etc/httpd/conf.d/db_vhost.conf", fragment, 0o644),
+        ]);
+        let f = out
+            .iter()
+            .find(|f| f.path == "/etc/httpd/conf.d/db_vhost.conf")
+            .expect("reported");
+        assert_eq!(f.severity, Severity::High, "{f:#?}");
+    }
+}
+
+#[test]
+fn stand_ins_a_page_tests_its_password_fields_for_are_no_password() {
+    let page: &[u8] = b"function Wan(UserName, PasswordIsNull)\n{\nthis.UserName = UserName;\nif (PasswordIsNull == 1)\n{\nthis.Password = '';\n}\nelse\n{\nthis.Password = '*#Kq7!zv';\n}\n}\nfunction Submit()\n{\nif ('*#Kq7!zv' != PageData.Password)\n{\nForm.addParameter('y.Password', PageData.Password);\n}\n}\n";
+    let out = run(&[File("/etc/webpages", page, 0o644)]);
+    assert!(out.iter().all(|f| f.rule != "ASSAY-CRED-010"), "{out:#?}");
+    // A password set in a page that tests the field for another value stays a finding.
+    let page: &[u8] = b"this.UserName = 'admin';\nthis.Password = 'Hx7_pq2z';\nif (Password.value == '')\n{\nalert('empty');\n}\n";
+    let out = run(&[File("/etc/webpages", page, 0o644)]);
+    assert!(
+        out.iter()
+            .any(|f| f.rule == "ASSAY-CRED-010" && f.context["password"] == "Hx7_pq2z"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn captions_of_a_string_table_are_no_passwords() {
+    let table: &[u8] = b"share.enabled=\"Geactiveerd\";\nshare.disabled=\"Gedeactiveerd\";\nshare.usrname=\"Gebruikersnaam\";\nshare.passwd=\"Wachtwoord\";\nshare.hostname=\"Host Naam\";\nshare.compression=\"PPP Compressie\";\n";
+    let out = run(&[File("/www/lang_pack/share.js", table, 0o644)]);
+    assert!(out.iter().all(|f| f.rule != "ASSAY-CRED-010"), "{out:#?}");
+    // A password among settings of its own namespace that are not captions stays one.
+    let conf: &[u8] = b"db.host=\"localhost\";\ndb.name=\"web\";\ndb.user=\"web\";\ndb.passwd=\"Tornado\";\ndb.port=\"3306\";\n";
+    let out = run(&[File("/etc/app/db.conf", conf, 0o644)]);
+    assert!(out.iter().any(|f| f.rule == "ASSAY-CRED-010"), "{out:#?}");
+}
+
+#[test]
+fn field_descriptions_and_name_service_sources_are_no_passwords() {
+    let out = run(&[
+        File(
+            "/etc/openssl.cnf",
+            b"[ req_attributes ]\nchallengePassword\t\t= A challenge password\nchallengePassword_min\t\t= 4\n",
+            0o644,
+        ),
+        File("/etc/nsswitch.conf", b"passwd:\t\tcompat\ngroup:\t\tcompat\nhosts:\t\tfiles dns\n", 0o644),
+    ]);
+    assert!(out.iter().all(|f| f.rule != "ASSAY-CRED-010"), "{out:#?}");
+}
