@@ -992,6 +992,10 @@ impl Run<'_> {
                 warnings,
             };
         }
+        // A container's own bytes written out as one entry (a device tree kept as a file)
+        // are not searched again: the search would only find the container itself.
+        let whole_container = matches!(entry.data,
+            EntryData::Range { offset: 0, length } if length == container.len() as u64);
         let content = match entry.data {
             EntryData::None => None,
             EntryData::Owned(b) => Some(b),
@@ -1020,7 +1024,7 @@ impl Run<'_> {
             node.size = bytes.len() as u64;
             node.sha256 = Some(hex(&h));
             hash = Some(h);
-            if !bytes.is_empty() {
+            if !bytes.is_empty() && !whole_container {
                 let role = if kind == NodeKind::Stream {
                     Role::Stream
                 } else {

@@ -6,7 +6,6 @@ mod common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,24 +13,20 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Scan a fixture to JSON; returns the report and how long it took.
-fn scan(name: &str) -> (Value, Duration) {
-    let started = Instant::now();
+/// Scan a fixture to JSON. How long it takes is measured by `bench/hostile.sh`, not here:
+/// the containment is asserted on what the report says was decoded.
+fn scan(name: &str) -> Value {
     let out = common::assay()
         .args(["scan", "-q", "--format", "json"])
         .arg(fixture(name))
         .output()
         .expect("run assay");
-    let took = started.elapsed();
     assert!(
         out.status.success(),
         "assay failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (
-        serde_json::from_slice(&out.stdout).expect("JSON report"),
-        took,
-    )
+    serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
 fn warnings_of_kind<'a>(r: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -45,7 +40,7 @@ fn warnings_of_kind<'a>(r: &'a Value, kind: &str) -> Vec<&'a Value> {
 
 #[test]
 fn nested_image_five_containers_deep_recovers_every_file() {
-    let (r, _) = scan("nested.tar");
+    let r = scan("nested.tar");
     let expected = std::fs::read_to_string(fixture("expected-nested.txt")).unwrap();
     let nodes = r["nodes"].as_array().unwrap();
     for line in expected.lines() {
@@ -79,7 +74,7 @@ fn nested_image_five_containers_deep_recovers_every_file() {
 #[test]
 fn flat_and_nested_bombs_stop_at_the_budget_with_a_warning() {
     for name in ["bomb-flat.gz", "bomb-nested.gz"] {
-        let (r, took) = scan(name);
+        let r = scan(name);
         assert!(
             !warnings_of_kind(&r, "limit").is_empty(),
             "{name}: {:?}",
@@ -87,13 +82,12 @@ fn flat_and_nested_bombs_stop_at_the_budget_with_a_warning() {
         );
         let unpacked = r["stats"]["bytes_unpacked"].as_u64().unwrap();
         assert!(unpacked <= 64 << 20, "{name}: {unpacked} bytes unpacked");
-        assert!(took < Duration::from_secs(60), "{name} took {took:?}");
     }
 }
 
 #[test]
 fn nesting_stops_at_the_depth_limit() {
-    let (r, _) = scan("deep.gz");
+    let r = scan("deep.gz");
     let w = warnings_of_kind(&r, "limit");
     assert!(w
         .iter()
@@ -102,19 +96,18 @@ fn nesting_stops_at_the_depth_limit() {
 
 #[test]
 fn a_container_that_contains_itself_is_unpacked_once() {
-    let (r, took) = scan("self-ref.itb");
+    let r = scan("self-ref.itb");
     assert!(
         !warnings_of_kind(&r, "self-reference").is_empty(),
         "{:?}",
         r["warnings"]
     );
     assert!(r["nodes"].as_array().unwrap().len() < 10);
-    assert!(took < Duration::from_secs(10));
 }
 
 #[test]
 fn squashfs_entry_named_dot_dot_is_refused_with_a_warning() {
-    let (r, _) = scan("traversal.sqfs");
+    let r = scan("traversal.sqfs");
     assert!(!r["warnings"].as_array().unwrap().is_empty());
     for n in r["nodes"].as_array().unwrap() {
         assert!(!n["path"].as_str().unwrap().contains(".."), "{n}");

@@ -1,6 +1,7 @@
 //! Flattened device trees (DTB, magic `d0 0d fe ed`) and the U-Boot FIT images built on them.
 //!
-//! A plain DTB becomes a container with its model and compatible strings and no entries. A
+//! A plain DTB becomes a container with its model and compatible strings, holding itself as
+//! one stream (`devicetree.dtb`) so that an extraction writes it out as a file. A
 //! FIT is a DTB with an `/images` node: each image's `data` property (or, for images built
 //! with `mkimage -E`, its `data-offset`/`data-position` and `data-size` pointing past the
 //! tree) becomes a stream labelled by the image's node name (`kernel-1`, `fdt-1`).
@@ -425,6 +426,15 @@ impl Format for Fdt {
         if let Some(v) = tree.node("/chosen").and_then(|n| n.text(data, "bootargs")) {
             out.detail("bootargs", v);
         }
+        // The tree itself, so that an extraction holds it as a file (boot loaders and
+        // kernels are configured by it).
+        out.entries.push(Entry::stream(
+            "devicetree.dtb",
+            EntryData::Range {
+                offset: 0,
+                length: data.len() as u64,
+            },
+        ));
         Ok(out)
     }
 }
@@ -466,10 +476,14 @@ mod tests {
     }
 
     #[test]
-    fn plain_dtb_has_details_and_no_entries() {
+    fn plain_dtb_has_details_and_itself_as_its_entry() {
         assert!(Fit.probe(DTB).is_none());
         let u = unpack(&Fdt, DTB);
-        assert!(u.entries.is_empty());
+        assert_eq!(u.entries.len(), 1);
+        assert_eq!(u.entries[0].path, "devicetree.dtb");
+        assert!(
+            matches!(u.entries[0].data, EntryData::Range { offset: 0, length } if length == DTB.len() as u64)
+        );
         assert_eq!(u.details["model"], "Assay Test Board");
         assert_eq!(u.details["compatible"], "assay,test-board, assay,test");
     }

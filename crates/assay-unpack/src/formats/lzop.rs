@@ -1,7 +1,9 @@
 //! lzop files (`.lzo`): a header with a checksum, then blocks of LZO1X data, each with its
 //! sizes and optional Adler-32/CRC-32 checksums. The container is parsed here (no crate
 //! reads it) and blocks are decoded with the pure-Rust `lzo` crate. Checksums of the
-//! header and of the decoded data are checked.
+//! header and of the decoded data are checked. Files made with `lzop --filter=N` (N 1–16:
+//! each byte stored as its difference to the byte N before it, within a block) are
+//! un-filtered after decoding, before the checksums.
 
 use super::streamout::BoundedOut;
 use crate::cursor::{be32, Cursor, Endian};
@@ -32,7 +34,17 @@ struct Header {
     len: usize,
     method: u8,
     flags: u32,
+    /// The delta filter's distance (0: none).
+    filter: u32,
     name: String,
+}
+
+/// Undo lzop's delta filter over one block: each byte was stored as its difference to the
+/// byte `n` before it (bytes before the block count as zero).
+fn undo_delta(block: &mut [u8], n: usize) {
+    for i in n..block.len() {
+        block[i] = block[i].wrapping_add(block[i - n]);
+    }
 }
 
 /// Adler-32 (RFC 1950), as lzop uses it for headers and blocks.
@@ -74,9 +86,7 @@ fn parse_header(data: &[u8]) -> Result<Header, FormatError> {
         let _level = c.u8()?;
     }
     let flags = c.u32()?;
-    if flags & F_H_FILTER != 0 {
-        c.u32()?;
-    }
+    let filter = if flags & F_H_FILTER != 0 { c.u32()? } else { 0 };
     let _mode = c.u32()?;
     let _mtime = c.u32()?;
     if version >= 0x0940 {
@@ -103,6 +113,7 @@ fn parse_header(data: &[u8]) -> Result<Header, FormatError> {
         len: c.pos(),
         method,
         flags,
+        filter,
         name,
     })
 }
@@ -137,6 +148,13 @@ impl Format for Lzop {
                 h.method
             )));
         }
+        if h.filter > 16 {
+            return Err(FormatError::Unsupported(format!(
+                "lzop filter {} (only the delta filters 1-16)",
+                h.filter
+            )));
+        }
+        let mut unfiltered = Vec::new();
         let mut out = BoundedOut::new(ctx.stream_limit());
         let mut pos = h.len;
         let mut error = None;
@@ -217,6 +235,14 @@ impl Format for Lzop {
                     }
                 }
             };
+            let decoded: &[u8] = if h.filter > 0 {
+                unfiltered.clear();
+                unfiltered.extend_from_slice(decoded);
+                undo_delta(&mut unfiltered, h.filter as usize);
+                &unfiltered
+            } else {
+                decoded
+            };
             if d_adler.is_some_and(|s| s != adler32(decoded))
                 || d_crc.is_some_and(|s| s != crc32fast::hash(decoded))
             {
@@ -253,12 +279,23 @@ mod tests {
     const PAYLOAD: &[u8] = include_bytes!("../../tests/fixtures/compress/payload.lzo");
     const CRC32: &[u8] = include_bytes!("../../tests/fixtures/compress/payload-crc32.lzo");
     const ZEROS: &[u8] = include_bytes!("../../tests/fixtures/compress/zeros.lzo");
+    const FILTER3: &[u8] = include_bytes!("../../tests/fixtures/compress/payload-filter3.lzo");
 
     #[test]
     fn decodes_fixtures_with_exact_length() {
         check_fixture(&Lzop, "payload.lzo", PAYLOAD);
         check_fixture(&Lzop, "payload-crc32.lzo", CRC32);
         check_fixture(&Lzop, "zeros.lzo", ZEROS);
+    }
+
+    #[test]
+    fn delta_filtered_files_are_unfiltered() {
+        check_fixture(&Lzop, "payload-filter3.lzo", FILTER3);
+        let u = crate::formats::testutil::unpack(&Lzop, FILTER3);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        let mut block = vec![1u8, 2, 3, 1, 1, 1, 0xff];
+        undo_delta(&mut block, 3);
+        assert_eq!(block, [1, 2, 3, 2, 3, 4, 1]);
     }
 
     #[test]

@@ -10,12 +10,16 @@ pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
 pub mod arj;
+pub mod avm_eva;
+pub mod bcm_tag;
 pub mod bzip2;
 pub mod cab;
 pub mod chk;
 pub mod compress;
 pub mod cpio;
 pub mod cramfs;
+pub mod dlink_encrpted;
+pub mod dlink_shrs;
 pub mod ecos;
 pub mod ext;
 pub mod fat;
@@ -51,6 +55,7 @@ pub mod tplink;
 pub mod trx;
 pub mod ubi;
 pub mod ubifs;
+pub mod ubnt;
 pub mod uboot_env;
 pub mod uimage;
 pub mod vxworks;
@@ -77,6 +82,11 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &uboot_env::UBootEnv,
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
+        &dlink_encrpted::DlinkEncrptedImg,
+        &dlink_shrs::DlinkShrs,
+        &avm_eva::AvmEva,
+        &ubnt::Ubnt,
+        &bcm_tag::BcmTag,
         &chk::Chk,
         &ros::Ros,
         &tplink::TpLink,

@@ -172,8 +172,8 @@ mod tests {
 
     #[test]
     fn parts_are_carved_by_name_in_both_byte_orders() {
-        check_streams_in(&Ros, "image-le.ros", LE, EXPECTED);
-        check_streams_in(&Ros, "image-be.ros", BE, EXPECTED);
+        check_streams_in(EXPECTED, &Ros, "image-le.ros", LE);
+        check_streams_in(EXPECTED, &Ros, "image-be.ros", BE);
         let u = unpack(&Ros, BE);
         assert_eq!(u.details["endianness"], "big");
         assert_eq!(u.details["version"], "1.01");

@@ -181,6 +181,34 @@ impl UImageHeader {
     }
 }
 
+/// Whether `data` starts with a uImage header whose own CRC holds: a proof, unlike the
+/// probe, which also takes headers with a stale CRC.
+pub(crate) fn header_proven(data: &[u8]) -> bool {
+    data.starts_with(b"\x27\x05\x19\x56")
+        && UImageHeader::parse(data).is_some_and(|h| UImageHeader::crc_ok(data, h.header_crc))
+}
+
+impl UImageHeader {
+    /// Whether a header whose CRC does not match is still a uImage header: every enumerated
+    /// field names a known value and the name is text, NUL-padded. Vendors patch names and
+    /// sizes after `mkimage` without fixing the CRC, and damaged images keep their payload.
+    fn plausible(&self, data: &[u8]) -> bool {
+        let Some(name) = data.get(32..HEADER_LEN) else {
+            return false;
+        };
+        let text_len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        (self.os as usize) < OS_NAMES.len()
+            && self.os != 0
+            && (self.arch as usize) < ARCH_NAMES.len()
+            && self.arch != 0
+            && (self.image_type as usize) < TYPE_NAMES.len()
+            && (self.comp as usize) < COMP_NAMES.len()
+            && text_len > 0
+            && name[..text_len].iter().all(|&b| (0x20..0x7f).contains(&b))
+            && name[text_len..].iter().all(|&b| b == 0)
+    }
+}
+
 impl Format for UImage {
     fn name(&self) -> &'static str {
         "uimage"
@@ -192,18 +220,23 @@ impl Format for UImage {
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
         let h = UImageHeader::parse(data)?;
-        if !UImageHeader::crc_ok(data, h.header_crc) || h.image_type == 0 || h.size == 0 {
+        if h.image_type == 0 || h.size == 0 {
+            return None;
+        }
+        let crc_ok = UImageHeader::crc_ok(data, h.header_crc);
+        if !crc_ok && !h.plausible(data) {
             return None;
         }
         Some(Probe {
             length: Some(HEADER_LEN as u64 + h.size as u64),
             description: format!(
-                "uImage {} {} {}, {}, {:?}",
+                "uImage {} {} {}, {}, {:?}{}",
                 name_of(ARCH_NAMES, h.arch),
                 name_of(OS_NAMES, h.os),
                 name_of(TYPE_NAMES, h.image_type),
                 name_of(COMP_NAMES, h.comp),
-                h.name
+                h.name,
+                if crc_ok { "" } else { " (header CRC mismatch)" }
             ),
         })
     }
@@ -223,6 +256,17 @@ impl Format for UImage {
         out.detail("entry", format!("{:#010x}", h.entry));
         out.detail("timestamp", h.time);
         out.mtime = Some(i64::from(h.time));
+        // Said only when it fails: a good header CRC is what every uImage has.
+        if !UImageHeader::crc_ok(data, h.header_crc) {
+            out.detail("header_crc", "mismatch");
+            out.warn(
+                WarningKind::Checksum,
+                format!(
+                    "header CRC mismatch (stored {:#010x}); header altered or corrupt, read by its fields",
+                    h.header_crc
+                ),
+            );
+        }
         let payload = data.get(HEADER_LEN..).unwrap_or_default();
         let declared = h.size as usize;
         let available = payload.len().min(declared);
@@ -363,7 +407,30 @@ mod tests {
         assert_eq!(u.details["data_crc"], "mismatch");
         assert_eq!(u.warnings.len(), 1);
         d[5] ^= 1;
-        assert!(UImage.probe(&d).is_none(), "header CRC is checked");
+        assert!(!header_proven(&d), "header CRC is checked");
+        let p = UImage.probe(&d).expect("sane fields");
+        assert!(p.description.contains("header CRC mismatch"));
+    }
+
+    #[test]
+    fn stale_header_crc_with_sane_fields_is_read_with_a_warning() {
+        // A size patched after mkimage (as in a vendor image cut short): the CRC no longer
+        // holds, the fields do.
+        let mut d = LZMA.to_vec();
+        let size = u32::from_be_bytes(d[12..16].try_into().unwrap());
+        d[12..16].copy_from_slice(&(size + 0x10_0000).to_be_bytes());
+        let p = UImage.probe(&d).expect("read by its fields");
+        assert!(p.description.contains("header CRC mismatch"));
+        let u = unpack(&UImage, &d);
+        assert_eq!(u.details["header_crc"], "mismatch");
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Checksum));
+        assert!(u.warnings.iter().any(|(k, _)| *k == WarningKind::Truncated));
+        assert_eq!(u.entries.len(), 1);
+        // With a field out of its table as well, it is not a uImage.
+        d[28] = 0xee;
+        assert!(UImage.probe(&d).is_none());
+        assert!(!header_proven(&d));
+        assert!(header_proven(LZMA));
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! Images XOR-ed with a short repeating key (1–16 bytes), a common vendor obfuscation. The
-//! format has no magic: the driver tries it on whole blobs nothing else claimed.
+//! Images XOR-ed with a short repeating key (1–64 bytes), a common vendor obfuscation,
+//! also behind a plain vendor header (the key need not start at offset 0). The format has no
+//! magic: the driver tries it on whole blobs nothing else claimed.
 //!
-//! The key is found two ways: by known plaintext (the blob's first bytes XOR-ed with the
-//! magics firmware usually starts with: uImage, squashfs, gzip, LZMA, TRX, FDT, UBI, JFFS2,
-//! romfs, xz; for uImage one more key byte is guessed, proven by the header CRC), and by frequency (flash images are full of `00`/`ff` padding, which shows
-//! the key bytes in clear). A key is accepted only when the decoded blob then holds a
-//! structure that a registered format's probe accepts, at offset 0 or at a 4 KiB-aligned
-//! offset, so random data is not "decoded".
+//! Candidate keys come from three places: known plaintext (the magics firmware usually
+//! starts with, XOR-ed against the blob at 16-byte aligned offsets of its first 256 KiB; for
+//! uImage one more key
+//! byte is guessed, proven by the header CRC), frequency (per key position the most common
+//! byte of the first 64 KiB, which is the key over `00`/`ff` padding), and padding runs
+//! anywhere in the blob (a stretch that repeats with a period of at most 64 bytes is the key,
+//! or its complement, over `00`/`ff` fill). Every key is written as it applies from the blob's
+//! first byte, so a key found at offset `o` is rotated by `o` modulo its length: the node says
+//! the key and the phase (the offset of the run or magic it came from, modulo the length).
+//! A key is accepted only when the decoded blob then holds a structure, at any offset of its
+//! first 4 MiB, that a registered format's probe accepts, so random data is not "decoded".
 
 use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
@@ -15,10 +21,24 @@ use crate::{Blob, FormatError};
 pub struct Xor;
 
 /// Longest key tried.
-const MAX_KEY: usize = 16;
+const MAX_KEY: usize = 64;
+/// Longest key the column-frequency analysis tries (its cost grows with the square).
+const MAX_FREQ_KEY: usize = 16;
+/// Known plaintext is tried at offsets that are multiples of this, up to [`KNOWN_SPAN`]
+/// (vendor headers are short; a structure further in shows padding around it).
+const KNOWN_STEP: usize = 16;
+/// Where the known-plaintext search ends.
+const KNOWN_SPAN: usize = 256 << 10;
+/// Padding runs are looked for in windows starting this far apart (half a window, so that
+/// a run of one and a half windows is always seen).
+const RUN_STEP: usize = 128;
+/// Bytes a periodic stretch must span to count as padding under a key.
+const RUN_SPAN: usize = 256;
+/// Most candidate keys verified per blob.
+const MAX_CANDIDATES: usize = 32;
 /// Bytes of the blob looked at for the frequency analysis.
 const SAMPLE: usize = 64 * 1024;
-/// Structures are looked for at 4 KiB-aligned offsets up to here.
+/// Structures are looked for in the decoded blob up to here.
 const VERIFY_SPAN: usize = 4 << 20;
 
 /// Magics firmware commonly starts with.
@@ -80,27 +100,61 @@ fn minimal(key: &[u8]) -> &[u8] {
     key
 }
 
+/// The key as it applies from offset 0, given that `seen` applies from offset `at`.
+fn rotate_to_zero(seen: &[u8], at: usize) -> Vec<u8> {
+    let l = seen.len();
+    let shift = (l - at % l) % l;
+    (0..l).map(|j| seen[(j + shift) % l]).collect()
+}
+
+/// A candidate key (as applied from offset 0), and whether its evidence is strong enough
+/// (a repeat: padding, a dominant byte, a key periodic within a magic) to pay for a search
+/// of the whole decoded span; a key read off one magic at offset 0 without a repeat is only
+/// checked at 4 KiB boundaries.
+type Candidate = (Vec<u8>, bool);
+
 /// Candidate keys, most likely first, without duplicates and without the identity.
-fn candidates(data: &[u8]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    let mut push = |k: &[u8]| {
+fn candidates(data: &[u8]) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut push = |k: &[u8], thorough: bool| {
         let k = minimal(k).to_vec();
-        if k.iter().any(|&b| b != 0) && !out.contains(&k) {
-            out.push(k);
+        if out.len() < MAX_CANDIDATES
+            && k.iter().any(|&b| b != 0)
+            && !out.iter().any(|(c, _)| *c == k)
+        {
+            out.push((k, thorough));
         }
     };
-    // Known plaintext at offset 0: the key is periodic within the magic.
-    for magic in KNOWN {
-        let Some(head) = data.get(..magic.len()) else {
-            continue;
-        };
-        let k: Vec<u8> = head.iter().zip(magic.iter()).map(|(a, b)| a ^ b).collect();
-        for l in 1..=k.len().min(MAX_KEY) {
-            if (l..k.len()).all(|i| k[i] == k[i - l]) {
-                push(&k[..l]);
-                break;
+    // Known plaintext at aligned offsets: the key is periodic within the magic (a key longer
+    // than the magic cannot be read off it; padding runs find those).
+    let span = data.len().min(KNOWN_SPAN);
+    let mut at = 0;
+    while at < span {
+        for magic in KNOWN {
+            // At offset 0 any period within the magic is evidence; elsewhere only a key
+            // that repeats over at least 3 bytes of a magic of 4 or more, lest random bytes
+            // give a candidate at every offset (odds 2^-24 an offset and magic).
+            if at > 0 && magic.len() < 4 {
+                continue;
+            }
+            let Some(head) = data.get(at..at + magic.len()) else {
+                continue;
+            };
+            let mut k = [0u8; 8];
+            let n = magic.len().min(k.len());
+            for i in 0..n {
+                k[i] = head[i] ^ magic[i];
+            }
+            let k = &k[..n];
+            let max_period = if at == 0 { n } else { n - 3 };
+            for l in 1..=max_period.min(MAX_KEY) {
+                if k[l..].iter().zip(k).all(|(a, b)| a == b) {
+                    push(&rotate_to_zero(&k[..l], at), l < n);
+                    break;
+                }
             }
         }
+        at += KNOWN_STEP;
     }
     // One key byte past a uImage magic, proven by the header's own CRC (the CRC makes the
     // 256 guesses safe; other magics have no such check).
@@ -110,16 +164,28 @@ fn candidates(data: &[u8]) -> Vec<Vec<u8>> {
             let mut key = k.clone();
             key.push(extra);
             let h = apply_at(head, &key, 0);
-            if super::uimage::UImage.probe(&h).is_some() {
-                push(&key);
+            if super::uimage::header_proven(&h) {
+                push(&key, false);
                 break;
             }
         }
     }
+    // Padding runs anywhere: a stretch repeating with a short period is the key (over `00`)
+    // or its complement (over `ff`).
+    let mut at = 0;
+    while at + RUN_SPAN <= data.len() {
+        if let Some(l) = period(&data[at..at + RUN_SPAN]) {
+            let seen = &data[at..at + l];
+            push(&rotate_to_zero(seen, at), true);
+            let inverted: Vec<u8> = seen.iter().map(|b| b ^ 0xff).collect();
+            push(&rotate_to_zero(&inverted, at), true);
+        }
+        at += RUN_STEP;
+    }
     // Frequency: per key position, the most common byte is the key over `00` padding.
     let sample = &data[..data.len().min(SAMPLE)];
     if sample.len() >= 1024 {
-        for l in 1..=MAX_KEY {
+        for l in 1..=MAX_FREQ_KEY {
             let mut key = Vec::with_capacity(l);
             for phase in 0..l {
                 let mut counts = [0u32; 256];
@@ -140,41 +206,142 @@ fn candidates(data: &[u8]) -> Vec<Vec<u8>> {
                 key.push(best);
             }
             if key.len() == l {
-                push(&key);
+                push(&key, true);
                 let inverted: Vec<u8> = key.iter().map(|b| b ^ 0xff).collect();
-                push(&inverted);
+                push(&inverted, true);
             }
         }
     }
     out
 }
 
+/// The shortest period (at most [`MAX_KEY`]) with which `window` repeats throughout, if any.
+/// A period must show at least four times, so that a repeat is evidence.
+fn period(window: &[u8]) -> Option<usize> {
+    let first = *window.first()?;
+    let reach = MAX_KEY.min(window.len() / 4);
+    // The first byte recurs within one period; `memchr` rules out most windows at once.
+    memchr::memchr_iter(first, window.get(1..=reach)?)
+        .map(|i| i + 1)
+        .find(|&l| window[l..] == window[..window.len() - l])
+}
+
 /// Bytes decoded for a trial probe.
 const PROBE_PREFIX: usize = 1 << 20;
-/// Most tails decoded in full per candidate key (each costs a pass over the blob).
-const MAX_TRIALS: usize = 4;
+/// Most structures probed per candidate key.
+const MAX_TRIALS: usize = 16;
+/// Most keys whose whole decoded span is searched (each costs a pass over 4 MiB).
+const MAX_SEARCHED: usize = 12;
+/// Most structures probed per weakly founded key.
+const MAX_ALIGNED_TRIALS: usize = 4;
+/// Most strong-magic hits looked at per candidate key.
+const MAX_HITS: usize = 4096;
+
+/// What a key revealed: the key (as applied from offset 0), the format and the offset of
+/// the structure that proved it.
+#[derive(Debug, Clone)]
+struct Found {
+    key: Vec<u8>,
+    format: &'static str,
+    at: usize,
+}
+
+impl Found {
+    /// The key as it applies from the blob's first byte (the byte at offset `o` is XOR-ed
+    /// with `key[o mod len]`), and the phase: the key index that meets the revealed
+    /// structure's first byte, so a tool that XORs from the start of its payload used the
+    /// key rotated by the phase.
+    fn key_and_phase(&self) -> (Vec<u8>, usize) {
+        (self.key.clone(), self.at % self.key.len())
+    }
+}
+
+/// Verify a weakly founded key cheaply: decode 32 bytes at each 4 KiB boundary and probe
+/// where a strong magic appears.
+fn check_aligned(data: &[u8], formats: &[&'static dyn Format], key: Vec<u8>) -> Option<Found> {
+    let mut trials = 0;
+    let mut off = 0;
+    while off < data.len().min(VERIFY_SPAN) && trials < MAX_ALIGNED_TRIALS {
+        let end = data.len().min(off + 32);
+        let head = apply_at(&data[off..end], &key, off);
+        if strong_magic_at(formats, &head) {
+            trials += 1;
+            let end = data.len().min(off.saturating_add(PROBE_PREFIX));
+            let tail = apply_at(&data[off..end], &key, off);
+            if let Some(name) = verify(&tail) {
+                return Some(Found {
+                    key,
+                    format: name,
+                    at: off,
+                });
+            }
+        }
+        off += 4096;
+    }
+    None
+}
 
 /// The key and what it revealed, if any candidate works.
-fn find_key(data: &[u8]) -> Option<(Vec<u8>, &'static str, usize)> {
+fn find_key(data: &[u8]) -> Option<Found> {
     let formats = super::registry();
-    for key in candidates(data) {
-        let mut trials = 0;
-        let mut off = 0;
-        while off < data.len().min(VERIFY_SPAN) && trials < MAX_TRIALS {
-            // Decode 32 bytes at each aligned offset and look for a strong magic first.
-            let end = data.len().min(off + 32);
-            let head = apply_at(&data[off..end], &key, off);
-            if strong_magic_at(&formats, &head) {
-                trials += 1;
-                // Probes see a decoded prefix: enough for every header, and cheap even when
-                // the key is wrong (as it is for most known-plaintext guesses).
-                let end = data.len().min(off.saturating_add(PROBE_PREFIX));
-                let tail = apply_at(&data[off..end], &key, off);
-                if let Some(name) = verify(&tail) {
-                    return Some((key, name, off));
-                }
+    let magics: Vec<(&'static [u8], usize)> = formats
+        .iter()
+        .flat_map(|f| {
+            f.magics()
+                .iter()
+                .filter(|m| strong(*f, m))
+                .map(|m| (m.bytes, m.offset))
+        })
+        .collect();
+    let finder = aho_corasick::AhoCorasick::new(magics.iter().map(|(b, _)| *b)).ok()?;
+    let span = data.len().min(VERIFY_SPAN);
+    let mut searched = 0;
+    for (key, thorough) in candidates(data) {
+        if !thorough {
+            if let Some(f) = check_aligned(data, &formats, key) {
+                return Some(f);
             }
-            off += 4096;
+            continue;
+        }
+        if searched == MAX_SEARCHED {
+            continue;
+        }
+        searched += 1;
+        let decoded = apply_at(&data[..span], &key, 0);
+        // The first places a strong magic appears in the decoded span.
+        let mut starts: Vec<usize> = finder
+            .find_iter(&decoded)
+            .filter_map(|m| m.start().checked_sub(magics[m.pattern().as_usize()].1))
+            .take(MAX_HITS)
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut trials = 0;
+        for &off in &starts {
+            if trials == MAX_TRIALS {
+                break;
+            }
+            // Probes see a decoded prefix: enough for every header, and cheap even when the
+            // key is wrong (as it is for most known-plaintext guesses).
+            let end = data.len().min(off.saturating_add(PROBE_PREFIX));
+            let tail: std::borrow::Cow<'_, [u8]> = if end <= span {
+                std::borrow::Cow::Borrowed(&decoded[off..end])
+            } else {
+                std::borrow::Cow::Owned(apply_at(&data[off..end], &key, off))
+            };
+            // A magic followed by the right bytes is a trial; most hits of a wrong key die
+            // at the probe's first check, and only those that pass count against the cap.
+            if !strong_magic_at(&formats, &tail) {
+                continue;
+            }
+            trials += 1;
+            if let Some(name) = verify(&tail) {
+                return Some(Found {
+                    key,
+                    format: name,
+                    at: off,
+                });
+            }
         }
     }
     None
@@ -199,20 +366,22 @@ impl Format for Xor {
     }
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
-        let (key, name, at) = find_key(data)?;
+        let f = find_key(data)?;
+        let (key, phase) = f.key_and_phase();
         Some(Probe {
             length: Some(data.len() as u64),
             description: format!(
-                "XOR-obfuscated, {}-byte key {}, reveals {name} at {at:#x}",
+                "XOR-obfuscated, {}-byte key {} at phase {phase}, reveals {} at {:#x}",
                 key.len(),
-                assay_model::hex(&key)
+                assay_model::hex(&key),
+                f.format,
+                f.at
             ),
         })
     }
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
-        let (key, name, at) =
-            find_key(data).ok_or_else(|| FormatError::Corrupt("no XOR key found".into()))?;
+        let f = find_key(data).ok_or_else(|| FormatError::Corrupt("no XOR key found".into()))?;
         let limit = usize::try_from(ctx.stream_limit()).unwrap_or(usize::MAX);
         if data.len() > limit {
             return Err(FormatError::Limit(
@@ -220,11 +389,13 @@ impl Format for Xor {
             ));
         }
         ctx.charge(data.len() as u64)?;
-        let decoded = apply_at(data, &key, 0);
+        let decoded = apply_at(data, &f.key, 0);
         let mut out = Unpacked::default();
+        let (key, phase) = f.key_and_phase();
         out.detail("key", assay_model::hex(&key));
         out.detail("key_length", key.len());
-        out.detail("revealed", format!("{name} at {at:#x}"));
+        out.detail("phase", phase);
+        out.detail("revealed", format!("{} at {:#x}", f.format, f.at));
         out.entries.push(Entry::stream(
             "decoded",
             EntryData::Owned(Blob::from(decoded)),
@@ -242,6 +413,7 @@ mod tests {
 
     const IMG: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage.xor");
     const TRX: &[u8] = include_bytes!("../../tests/fixtures/firmware/image.trx");
+    const IMG_CLEAR: &[u8] = include_bytes!("../../tests/fixtures/firmware/uimage-lzma.bin");
 
     #[test]
     fn finds_key_by_known_plaintext() {
@@ -264,6 +436,59 @@ mod tests {
         let u = unpack(&Xor, &obf);
         assert_eq!(u.details["key"], assay_model::hex(key));
         assert_eq!(u.details["revealed"], "trx at 0x2000");
+    }
+
+    fn xor_from(clear: &[u8], key: &[u8]) -> Vec<u8> {
+        clear
+            .iter()
+            .zip(key.iter().cycle())
+            .map(|(a, b)| a ^ b)
+            .collect()
+    }
+
+    #[test]
+    fn long_key_behind_a_plain_vendor_header_is_found_from_padding() {
+        // A 37-byte key XOR-ed from the start of the payload, which follows a 0x40-byte plain
+        // header: neither offset 0 nor a 4 KiB boundary holds anything known.
+        let key: Vec<u8> = (0..37u8)
+            .map(|i| i.wrapping_mul(73).wrapping_add(11))
+            .collect();
+        let mut blob = b"VENDOR-HDR v1.2 board=XYZ".to_vec();
+        blob.resize(0x40, b' ');
+        blob.extend(xor_from(TRX, &key));
+        let u = unpack(&Xor, &blob);
+        // The key as it applies from offset 0 is the vendor's key rotated back by 0x40.
+        let from_zero: Vec<u8> = (0..37).map(|j| key[(j + 37 - 0x40 % 37) % 37]).collect();
+        assert_eq!(u.details["key"], assay_model::hex(&from_zero));
+        assert_eq!(u.details["phase"], (0x40 % 37).to_string());
+        assert_eq!(u.details["revealed"], "trx at 0x40");
+        let decoded = crate::formats::testutil::entry_bytes(&blob, &u.entries[0]).unwrap();
+        assert_eq!(&decoded[0x40..], TRX);
+    }
+
+    #[test]
+    fn ff_padding_gives_the_complement_of_the_key() {
+        let key = b"\x5a\xc3\x01\x99\x10\x20\x30";
+        let mut clear = vec![0xffu8; 0x3000];
+        clear.extend_from_slice(TRX);
+        let mut blob = vec![0u8; 0x30];
+        blob.extend(xor_from(&clear, key));
+        let u = unpack(&Xor, &blob);
+        let from_zero: Vec<u8> = (0..7).map(|j| key[(j + 7 - 0x30 % 7) % 7]).collect();
+        assert_eq!(u.details["key"], assay_model::hex(&from_zero));
+        assert_eq!(u.details["phase"], (0x3030 % 7).to_string());
+        assert_eq!(u.details["revealed"], "trx at 0x3030");
+    }
+
+    #[test]
+    fn short_key_found_by_known_plaintext_at_an_aligned_offset() {
+        // A 1-byte key over a uImage behind 0x50 plain bytes, with no padding to read.
+        let mut blob = vec![0x41u8; 0x50];
+        blob[0] = 0x42;
+        blob.extend(IMG_CLEAR.iter().map(|b| b ^ 0xa7));
+        let u = unpack(&Xor, &blob);
+        assert_eq!(u.details["key"], "a7");
+        assert_eq!(u.details["revealed"], "uimage at 0x50");
     }
 
     #[test]

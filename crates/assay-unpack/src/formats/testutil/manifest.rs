@@ -201,18 +201,21 @@ pub const DISKS: &str = include_str!("../../../tests/fixtures/disks/expected.txt
 /// `stream - <fixture>/<label> <sha256>`.
 pub const FIRMWARE: &str = include_str!("../../../tests/fixtures/firmware/expected.txt");
 
+/// The streams of the vendor container fixtures (`fixtures/scripts/vendor.sh`), in the
+/// format of [`FIRMWARE`].
+pub const VENDOR: &str = include_str!("../../../tests/fixtures/vendor/expected.txt");
+
 /// Check that `format` unpacks fixture `name` into exactly the entries [`FIRMWARE`] lists
 /// under `name/`, in its order, with its bytes.
 pub fn check_streams(format: &dyn crate::Format, name: &str, data: &[u8]) {
-    check_streams_in(format, name, data, FIRMWARE);
+    check_streams_in(FIRMWARE, format, name, data);
 }
 
-/// Check that `format` unpacks fixture `name` into exactly the entries the manifest
-/// `expected` lists under `name/` (same line format as [`FIRMWARE`]), in order, with bytes.
-pub fn check_streams_in(format: &dyn crate::Format, name: &str, data: &[u8], expected: &str) {
+/// [`check_streams`] against another stream manifest (such as [`VENDOR`]).
+pub fn check_streams_in(manifest: &str, format: &dyn crate::Format, name: &str, data: &[u8]) {
     let u = super::unpack(format, data);
     let prefix = format!("{name}/");
-    let want: Vec<(String, String)> = parse(expected)
+    let want: Vec<(String, String)> = parse(manifest)
         .into_iter()
         .filter_map(|l| Some((l.path.strip_prefix(&prefix)?.to_string(), l.value)))
         .collect();
