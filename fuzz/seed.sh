@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fill corpus/<target>/ with the committed fixtures that targets.txt lists for it (gzipped
-# disk images are inflated, except for the gzip target itself), plus every fixture for the
+# and bzip2ed disk images are inflated, except for those compressors' own targets), plus every fixture for the
 # driver. The corpus directories are not committed; rerun this after a fresh checkout.
 set -eu
 cd "$(dirname "$0")"
@@ -10,6 +10,9 @@ copy() { # target file
     case "$2" in
         *.gz) if [ "$1" != gzip ]; then
                   gzip -dc "$fixtures/$2" > "corpus/$1/${name%.gz}"; return
+              fi ;;
+        *.bz2) if [ "$1" != bzip2 ]; then
+                  bzip2 -dc "$fixtures/$2" > "corpus/$1/${name%.bz2}"; return
               fi ;;
     esac
     cp "$fixtures/$2" "corpus/$1/$name"

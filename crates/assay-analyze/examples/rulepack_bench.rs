@@ -40,7 +40,7 @@ fn main() {
         let analysis = Analysis::new(&unpacked);
         let bytes: usize = analysis.files().map(|f| f.bytes.len()).sum();
         let t = Instant::now();
-        let mut out = Vec::new();
+        let mut out = assay_analyze::FindingSink::new();
         pack.scan_analysis(&analysis, &mut out);
         println!(
             "{}: {} files, {:.1} MiB, rule pack {:.1} ms, {} findings",

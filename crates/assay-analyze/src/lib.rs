@@ -17,10 +17,12 @@ pub mod config;
 pub mod detectors;
 pub mod elf;
 pub mod reach;
+pub mod sink;
 
 pub use assay_model::Rule;
 pub use assay_unpack::CancelToken;
 pub use config::DetectorConfig;
+pub use sink::FindingSink;
 
 use assay_model::{escape_bytes, ByteRange, Confidence, Finding, Node, NodeId, NodeKind};
 use assay_unpack::UnpackResult;
@@ -42,8 +44,8 @@ pub trait Detector: Send + Sync {
         let _ = config;
         self.rules().iter().map(Rule::view).collect()
     }
-    /// Look at the tree and push findings.
-    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>);
+    /// Look at the tree and push findings into `out`, which caps them as they arrive.
+    fn run(&self, analysis: &Analysis, out: &mut FindingSink);
 }
 
 /// The files of one filesystem or archive, by normalised absolute path.
@@ -359,17 +361,17 @@ pub fn run_detectors_timed(analysis: &Analysis) -> (Vec<Finding>, Vec<(&'static 
         .filter(|_| !analysis.is_cancelled())
         .map(|d| {
             let started = std::time::Instant::now();
-            let mut out = Vec::new();
+            let mut out = FindingSink::new();
             d.run(analysis, &mut out);
-            (out, d.name(), started.elapsed().as_secs_f64())
+            let found = out.finish(analysis);
+            (found, d.name(), started.elapsed().as_secs_f64())
         })
         .collect();
     let mut tagged = Vec::new();
     let mut times = Vec::new();
-    for (i, (mut f, name, secs)) in results.into_iter().enumerate() {
-        // Capped per detector, so that one flood never sits in memory beside another.
-        sort_findings(&mut f);
-        tagged.extend(cap_findings(analysis, f).into_iter().map(|f| (i, f)));
+    for (i, (f, name, secs)) in results.into_iter().enumerate() {
+        // Capped per detector as they arrive (see `FindingSink`).
+        tagged.extend(f.into_iter().map(|f| (i, f)));
         times.push((name, secs));
     }
     let mut findings = fold_overlapping(tagged);
@@ -459,60 +461,9 @@ pub const MAX_FINDINGS_PER_RULE: usize = 10_000;
 /// then cannot make the report, its memory or its verification grow without bound, and the
 /// flood itself is reported.
 pub fn cap_findings(analysis: &Analysis, findings: Vec<Finding>) -> Vec<Finding> {
-    use assay_model::Severity;
-    use std::collections::HashMap;
-    /// What the caps left out of one rule.
-    struct Dropped {
-        count: usize,
-        worst: Severity,
-        by_node: BTreeMap<NodeId, usize>,
-    }
-    let mut per_rule: HashMap<String, usize> = HashMap::new();
-    let mut per_node: HashMap<(String, NodeId), usize> = HashMap::new();
-    let mut dropped: BTreeMap<String, Dropped> = BTreeMap::new();
-    let mut kept = Vec::with_capacity(findings.len().min(MAX_FINDINGS_PER_RULE));
-    for f in findings {
-        let in_rule = per_rule.entry(f.rule.clone()).or_insert(0);
-        let in_node = per_node.entry((f.rule.clone(), f.node)).or_insert(0);
-        if *in_rule < MAX_FINDINGS_PER_RULE && *in_node < MAX_FINDINGS_PER_RULE_AND_NODE {
-            *in_rule += 1;
-            *in_node += 1;
-            kept.push(f);
-            continue;
-        }
-        let d = dropped.entry(f.rule.clone()).or_insert(Dropped {
-            count: 0,
-            worst: f.severity,
-            by_node: BTreeMap::new(),
-        });
-        d.count += 1;
-        d.worst = d.worst.max(f.severity);
-        *d.by_node.entry(f.node).or_insert(0) += 1;
-    }
-    for (rule, d) in dropped {
-        // The node that lost most (the lowest id among equals).
-        let (node, here) = d.by_node.iter().fold(
-            (0, 0),
-            |best, (&n, &c)| if c > best.1 { (n, c) } else { best },
-        );
-        let mut f = analysis.finding(
-            &detectors::completeness::FINDINGS_CAPPED,
-            node,
-            0..0,
-            format!(
-                "{} more findings of {rule} not listed ({here} of them in this file; at most \
-                 {MAX_FINDINGS_PER_RULE_AND_NODE} a file and {MAX_FINDINGS_PER_RULE} an image are)",
-                d.count
-            ),
-        );
-        f.severity = d.worst;
-        f.context.insert("rule".into(), rule);
-        f.context.insert("not_listed".into(), d.count.to_string());
-        f.context
-            .insert("files".into(), d.by_node.len().to_string());
-        kept.push(f);
-    }
-    kept
+    let mut sink = FindingSink::new();
+    sink.extend(findings);
+    sink.finish(analysis)
 }
 
 /// Canonical order of findings: severity (worst first), then rule, location and range.
@@ -617,9 +568,9 @@ pub mod testutil {
     ) -> Vec<assay_model::Finding> {
         let t = tree(entries);
         let a = crate::Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         detector.run(&a, &mut out);
-        out
+        out.held().to_vec()
     }
 
     /// An unpacked tree holding one filesystem (`rootfs`, format `test`) with these entries.

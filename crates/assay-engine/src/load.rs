@@ -120,13 +120,15 @@ impl ReportFile {
         };
         let content = if shape.payload_type.is_some() {
             let signed =
-                SignedPayload::from_json(&bytes, max_report).map_err(|source| match source {
-                    dsse::DsseError::PayloadTooLarge { length, .. } => too_large(length),
-                    source => LoadError::Envelope {
-                        path: path.to_path_buf(),
-                        source,
+                SignedPayload::from_json_owned(bytes, max_report).map_err(
+                    |source| match source {
+                        dsse::DsseError::PayloadTooLarge { length, .. } => too_large(length),
+                        source => LoadError::Envelope {
+                            path: path.to_path_buf(),
+                            source,
+                        },
                     },
-                })?;
+                )?;
             Content::Envelope(signed)
         } else if bytes.len() as u64 > max_report {
             return Err(too_large(bytes.len() as u64));

@@ -236,6 +236,82 @@ impl SignedPayload {
         })
     }
 
+    /// Like [`from_json`](Self::from_json), taking the envelope's bytes and decoding the
+    /// payload's base64 in place inside them: the envelope and its payload are never held
+    /// twice, so reading an envelope costs about its own size in memory, not twice that.
+    pub fn from_json_owned(mut bytes: Vec<u8>, max_payload: u64) -> Result<Self, DsseError> {
+        let (payload_type, signatures, span) = {
+            let text: EnvelopeText = serde_json::from_slice(&bytes)
+                .map_err(|e| DsseError::BadEnvelope(shortened(&e.to_string(), 200)))?;
+            let span = match &text.payload {
+                std::borrow::Cow::Borrowed(b64) => {
+                    let at = (b64.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+                    Some(at..at + b64.len())
+                }
+                // Escapes in the string (never in base64 written by a signer): the copy.
+                std::borrow::Cow::Owned(_) => None,
+            };
+            (text.payload_type, text.signatures, span)
+        };
+        let Some(span) = span.filter(|r| r.end <= bytes.len()) else {
+            return Self::from_json(&bytes, max_payload);
+        };
+        let b64_len = span.len();
+        let tail = bytes.get(span.clone()).unwrap_or_default();
+        let padding = tail.iter().rev().take(2).filter(|&&b| b == b'=').count();
+        let length = (b64_len / 4 * 3).saturating_sub(padding) + (b64_len % 4 * 3 / 4);
+        if length as u64 > max_payload {
+            return Err(DsseError::PayloadTooLarge {
+                length: length as u64,
+                max: max_payload,
+            });
+        }
+        let header =
+            format!("DSSEv1 {} {} {length} ", payload_type.len(), payload_type).into_bytes();
+        if header.len() + length > bytes.len() {
+            return Self::from_json(&bytes, max_payload);
+        }
+        // Decode chunk by chunk to the front of the buffer: the output (three bytes per four
+        // characters) never overtakes the input still to be read, which starts later.
+        const CHUNK: usize = 64 << 10;
+        let mut input = vec![0u8; CHUNK];
+        let mut output = vec![0u8; CHUNK / 4 * 3 + 16];
+        let mut read = span.start;
+        let mut written = 0usize;
+        while read < span.end {
+            let n = (span.end - read).min(CHUNK);
+            let (Some(src), Some(dst)) = (input.get_mut(..n), bytes.get(read..read + n)) else {
+                break;
+            };
+            src.copy_from_slice(dst);
+            let got = B64
+                .decode_slice(&*src, &mut output)
+                .map_err(|e| DsseError::BadEnvelope(format!("payload: {e}")))?;
+            let Some(out) = bytes.get_mut(written..written + got) else {
+                break;
+            };
+            out.copy_from_slice(output.get(..got).unwrap_or_default());
+            written += got;
+            read += n;
+        }
+        if written != length {
+            return Err(DsseError::BadEnvelope(
+                "payload: base64 of an unexpected length".into(),
+            ));
+        }
+        // `DSSEv1 <len> <type> <len> ` in front of the payload: the PAE, in the same buffer.
+        let payload_at = header.len();
+        bytes.truncate(length);
+        bytes.splice(0..0, header);
+        bytes.shrink_to_fit();
+        Ok(SignedPayload {
+            payload_type,
+            signatures,
+            pae: bytes,
+            payload_at,
+        })
+    }
+
     /// The payload bytes, not checked by anyone yet.
     pub fn payload(&self) -> &[u8] {
         self.pae.get(self.payload_at..).unwrap_or_default()
@@ -410,5 +486,35 @@ mod tests {
         assert_eq!(p, k.verifying_key());
         assert!(signing_key_from_text("# nothing\n").is_err());
         assert!(verifying_key_from_text("AAAA\n").is_err());
+    }
+
+    #[test]
+    fn an_envelope_decoded_in_place_equals_one_decoded_aside() {
+        for len in [0usize, 1, 2, 3, 100, 65_535, 65_536, 200_001] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let json = sign(&payload, &key(3)).to_json().into_bytes();
+            let aside = SignedPayload::from_json(&json, u64::MAX).unwrap();
+            let inside = SignedPayload::from_json_owned(json.clone(), u64::MAX).unwrap();
+            assert_eq!(inside.payload(), &payload[..], "{len}");
+            assert_eq!(inside.pae, aside.pae, "{len}");
+            assert!(inside.verify(&key(3).verifying_key()).is_ok());
+            if len > 10 {
+                assert!(matches!(
+                    SignedPayload::from_json_owned(json.clone(), len as u64 - 1),
+                    Err(DsseError::PayloadTooLarge { .. })
+                ));
+                // A character that is no base64, late in the payload.
+                let mut bad = json.clone();
+                let start = bad
+                    .windows(12)
+                    .position(|w| w == b"\"payload\": \"")
+                    .unwrap()
+                    + 12;
+                let end = start + bad[start..].iter().position(|&b| b == b'"').unwrap();
+                let at = end - 6;
+                bad[at] = b'*';
+                assert!(SignedPayload::from_json_owned(bad, u64::MAX).is_err());
+            }
+        }
     }
 }

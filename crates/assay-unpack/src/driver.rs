@@ -889,6 +889,8 @@ impl Run<'_> {
                 path: p.node.path.clone(),
                 content: p.content.clone(),
                 hash: p.hash,
+                size: p.node.size,
+                sha256: p.node.sha256.clone(),
             });
             let pending = self.entry(e, view, depth, lineage, known, 0);
             if let Some(slot) = out.get_mut(i) {
@@ -979,9 +981,9 @@ impl Run<'_> {
         }
         if let Some(known) = known {
             node.details.insert(SAME_AS.into(), known.path);
-            if let (Some(bytes), Some(h)) = (&known.content, known.hash) {
-                node.size = bytes.len() as u64;
-                node.sha256 = Some(hex(&h));
+            if known.content.is_some() && known.hash.is_some() {
+                node.size = known.size;
+                node.sha256 = known.sha256;
             }
             return Pending {
                 node,
@@ -996,9 +998,14 @@ impl Run<'_> {
         // are not searched again: the search would only find the container itself.
         let whole_container = matches!(entry.data,
             EntryData::Range { offset: 0, length } if length == container.len() as u64);
+        let mut sparse_length = None;
         let content = match entry.data {
             EntryData::None => None,
             EntryData::Owned(b) => Some(b),
+            EntryData::Sparse { data, length } => {
+                sparse_length = Some(length.max(data.len() as u64));
+                Some(data)
+            }
             EntryData::Range { offset, length } => {
                 let range = usize::try_from(offset).ok().and_then(|o| {
                     let l = usize::try_from(length).ok()?;
@@ -1020,9 +1027,29 @@ impl Run<'_> {
         let mut hash = None;
         let mut children = Children::Owned(Vec::new());
         if let Some(bytes) = &content {
-            let h = sha256(bytes);
-            node.size = bytes.len() as u64;
-            node.sha256 = Some(hex(&h));
+            let h = match sparse_length {
+                None => {
+                    let h = sha256(bytes);
+                    node.size = bytes.len() as u64;
+                    node.sha256 = Some(hex(&h));
+                    h
+                }
+                Some(length) => {
+                    node.size = length;
+                    let (h, whole) = sparse_hash(bytes, length - bytes.len() as u64, share);
+                    node.sha256 = whole.then(|| hex(&h));
+                    if !whole {
+                        warnings.push((
+                            WarningKind::Limit,
+                            format!(
+                                "sparse file of {length} bytes: its {} trailing zero bytes are past this file's share of the budget and are not hashed (no sha256)",
+                                length - bytes.len() as u64
+                            ),
+                        ));
+                    }
+                    h
+                }
+            };
             hash = Some(h);
             if !bytes.is_empty() && !whole_container {
                 let role = if kind == NodeKind::Stream {
@@ -1057,6 +1084,32 @@ struct Known {
     path: String,
     content: Option<Blob>,
     hash: Option<[u8; 32]>,
+    size: u64,
+    sha256: Option<String>,
+}
+
+/// The identity of a sparse file: `data` followed by `zeros` zero bytes. The zeros are hashed
+/// (streaming, never materialised) when there are no more of them than `share`, the file's
+/// part of the byte budget; then the hash is the file's SHA-256 and `true`. Past that, the
+/// hash only identifies the content within this scan (data hash and length) and is `false`.
+fn sparse_hash(data: &[u8], zeros: u64, share: u64) -> ([u8; 32], bool) {
+    if zeros <= share {
+        let mut h = Sha256::new();
+        h.update(data);
+        let block = [0u8; 64 * 1024];
+        let mut left = zeros;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            h.update(&block[..n]);
+            left -= n as u64;
+        }
+        return (h.finalize().into(), true);
+    }
+    let mut h = Sha256::new();
+    h.update(b"assay sparse file\0");
+    h.update(sha256(data));
+    h.update((data.len() as u64 + zeros).to_le_bytes());
+    (h.finalize().into(), false)
 }
 
 /// For each entry, the index of an earlier entry holding the very same bytes (the same range
@@ -1066,6 +1119,7 @@ fn same_bytes(entries: &[Entry]) -> Vec<Option<usize>> {
     enum Key {
         Range(u64, u64),
         Owned(usize, usize),
+        Sparse(usize, usize, u64),
     }
     let mut seen: HashMap<Key, usize> = HashMap::new();
     entries
@@ -1075,6 +1129,9 @@ fn same_bytes(entries: &[Entry]) -> Vec<Option<usize>> {
             let key = match &e.data {
                 EntryData::Range { offset, length } if *length > 0 => Key::Range(*offset, *length),
                 EntryData::Owned(b) if !b.is_empty() => Key::Owned(b.as_ptr() as usize, b.len()),
+                EntryData::Sparse { data, length } if !data.is_empty() => {
+                    Key::Sparse(data.as_ptr() as usize, data.len(), *length)
+                }
                 _ => return None,
             };
             match seen.entry(key) {
@@ -1094,6 +1151,7 @@ fn has_bytes(data: &EntryData) -> bool {
         EntryData::None => false,
         EntryData::Range { length, .. } => *length > 0,
         EntryData::Owned(b) => !b.is_empty(),
+        EntryData::Sparse { length, .. } => *length > 0,
     }
 }
 
@@ -1140,6 +1198,10 @@ fn resolve_hardlinks(mut entries: Vec<Entry>, container: &Blob) -> Vec<Entry> {
                         length: *length,
                     },
                     EntryData::Owned(b) => EntryData::Owned(b.clone()),
+                    EntryData::Sparse { data, length } => EntryData::Sparse {
+                        data: data.clone(),
+                        length: *length,
+                    },
                     EntryData::None => EntryData::None,
                 };
                 entries[i].data = data;

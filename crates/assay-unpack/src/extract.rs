@@ -100,7 +100,7 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
                 };
                 let here = parent_dir.join(sanitize_component(label));
                 if let Some(bytes) = result.content(node.id) {
-                    writer.write_file(&here, bytes, None);
+                    writer.write_file(&here, bytes, bytes.len() as u64, None);
                 }
                 child_dir[id] = Some(extracted_dir(&here));
             }
@@ -121,7 +121,8 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
                         let linked = first.is_some_and(|f| writer.hard_link(&f, &here));
                         if !linked {
                             let bytes = result.content(node.id).map(|b| &b[..]).unwrap_or(&[]);
-                            if writer.write_file(&here, bytes, node.mode) {
+                            let len = node.size.max(bytes.len() as u64);
+                            if writer.write_file(&here, bytes, len, node.mode) {
                                 if let Some(slot) = originals.get_mut(&node.id) {
                                     *slot = Some(here.clone());
                                 }
@@ -150,6 +151,14 @@ pub fn extract(result: &UnpackResult, dir: &Path) -> Result<ExtractSummary, Extr
 
 /// Create a new file with the given permission bits, failing if the name exists (as a
 /// file, a directory or a symlink: `O_EXCL` does not follow links).
+/// Give a written file its trailing hole: the length `len` past the `bytes` written.
+fn extend(f: &fs::File, bytes: &[u8], len: u64) -> std::io::Result<()> {
+    if len > bytes.len() as u64 {
+        f.set_len(len)?;
+    }
+    Ok(())
+}
+
 fn create_new(path: &Path, perm: u32) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -313,8 +322,9 @@ impl Writer {
         true
     }
 
-    /// Write a regular file; whether it was written.
-    fn write_file(&mut self, rel: &Path, bytes: &[u8], mode: Option<u32>) -> bool {
+    /// Write a regular file of `len` bytes: `bytes`, then a hole (a sparse file's trailing
+    /// zeros, never materialised); whether it was written.
+    fn write_file(&mut self, rel: &Path, bytes: &[u8], len: u64, mode: Option<u32>) -> bool {
         if let Some(parent) = rel.parent() {
             if !self.mkdirs(parent) {
                 return false;
@@ -325,14 +335,19 @@ impl Writer {
         // O_CREAT|O_EXCL never follows a symlink, dangling or not, so a new name is written
         // in one call; only an existing name (a second entry with the same path) needs a look.
         let written = match create_new(&full, perm) {
-            Ok(mut f) => f.write_all(bytes).and_then(|()| set_permissions(&f, perm)),
+            Ok(mut f) => f
+                .write_all(bytes)
+                .and_then(|()| extend(&f, bytes, len))
+                .and_then(|()| set_permissions(&f, perm)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 match fs::symlink_metadata(&full) {
                     // A new name, not truncation: the old file may be hard-linked elsewhere.
                     Ok(m) if m.file_type().is_file() => fs::remove_file(&full)
                         .and_then(|()| create_new(&full, perm))
                         .and_then(|mut f| {
-                            f.write_all(bytes).and_then(|()| set_permissions(&f, perm))
+                            f.write_all(bytes)
+                                .and_then(|()| extend(&f, bytes, len))
+                                .and_then(|()| set_permissions(&f, perm))
                         }),
                     _ => {
                         self.skip(format!(

@@ -56,6 +56,14 @@ pub enum EntryData {
     },
     /// Bytes produced by decoding (decompression, reassembly).
     Owned(Blob),
+    /// A sparse file: `data`, then zeros up to `length` bytes. Its trailing hole is never
+    /// materialised, charged or searched; only its hash covers it (see the driver).
+    Sparse {
+        /// The file's bytes up to its last non-zero block.
+        data: Blob,
+        /// The file's length, `data` included.
+        length: u64,
+    },
 }
 
 /// What kind of entry a container yields.

@@ -107,6 +107,15 @@ pub fn check_unpacked(name: &str, view: &Blob, unpacked: &Unpacked, limits: &Lim
                     limits.max_stream_bytes
                 );
             }
+            EntryData::Sparse { data, length } => {
+                assert!(
+                    data.len() as u64 <= *length && *length <= limits.max_stream_bytes,
+                    "{name}: sparse entry {:?} of {length} bytes holds {} (stream limit {})",
+                    entry.path,
+                    data.len(),
+                    limits.max_stream_bytes
+                );
+            }
         }
     }
 }

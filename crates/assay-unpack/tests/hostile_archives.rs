@@ -399,3 +399,49 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+#[test]
+fn squashfs_hard_links_are_decoded_and_charged_once() {
+    // One 1 MiB file and 500 hard links to its inode (mksquashfs, made by
+    // `fixtures/scripts/hostile-traps.sh`). Decoding every link would need 501 MiB; a budget
+    // of 4 MiB must be enough, since the inode is decoded once and the links refer to it.
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/hostile/links.sqfs"
+    ))
+    .expect("fixture");
+    let mut limits = Limits::for_image(data.len() as u64);
+    limits.max_total_bytes = 4 << 20;
+    let r = Unpacker::new().unpack_bytes(
+        "links.sqfs",
+        Blob::from(data),
+        &UnpackOptions {
+            limits: Some(limits),
+            progress: None,
+            ..Default::default()
+        },
+    );
+    assert!(!has_limit_warning(&r.warnings), "{:?}", r.warnings);
+    let files: Vec<_> = r
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::File)
+        .collect();
+    assert_eq!(files.len(), 501);
+    assert!(files.iter().all(|n| n.size == 1 << 20));
+    let first = files
+        .iter()
+        .find(|n| !n.details.contains_key("same_as"))
+        .expect("one decoded copy");
+    let refs = files
+        .iter()
+        .filter(|n| n.details.get("same_as") == Some(&first.path))
+        .count();
+    assert_eq!(refs, 500);
+    assert!(files.iter().all(|n| n.sha256 == first.sha256));
+    assert!(
+        r.stats.bytes_unpacked < 2 << 20,
+        "{} bytes decoded",
+        r.stats.bytes_unpacked
+    );
+}

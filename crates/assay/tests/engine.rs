@@ -265,3 +265,34 @@ fn a_bomb_in_front_leaves_the_findings_behind_it_and_says_it_fired() {
     assert_eq!(again["nodes"], r["nodes"]);
     assert_eq!(again["findings"], r["findings"]);
 }
+
+#[test]
+fn a_sparse_hole_in_front_costs_nothing_and_hides_nothing() {
+    // An ext4 (made by `fixtures/scripts/hostile-traps.sh`) whose first file is a 3 GiB hole,
+    // then /etc/passwd with a second UID-0 account and /etc/shadow with an empty root
+    // password. Before, reading the hole spent the whole budget and both were cut to 0 bytes.
+    let r = scan_path(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/sparse-trap.ext4.xz"),
+    );
+    let keys = finding_keys(&r);
+    for want in [
+        ("ASSAY-ACCT-001", "/etc/passwd"),
+        ("ASSAY-ACCT-002", "/etc/shadow"),
+    ] {
+        assert!(
+            keys.iter()
+                .any(|(rule, path)| rule == want.0 && path == want.1),
+            "{want:?} missing from {keys:?}"
+        );
+    }
+    let nodes = r["nodes"].as_array().unwrap();
+    let hole = nodes
+        .iter()
+        .find(|n| n["path"] == "/a/hole.bin")
+        .expect("the hole");
+    assert_eq!(hole["size"], 3u64 << 30);
+    // The hole is neither decoded nor charged: what was unpacked is the 4 MiB file system the
+    // xz stream holds and the two small files.
+    let unpacked = r["stats"]["bytes_unpacked"].as_u64().unwrap();
+    assert!(unpacked < 8 << 20, "{unpacked}");
+}

@@ -387,7 +387,7 @@ impl Detector for Accounts {
         &[EXTRA_ROOT, EMPTY_PASSWORD, SERVICE_SHELL, MISMATCH]
     }
 
-    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         let files = account_files(analysis);
         for file in &files {
             match file.kind {
@@ -403,7 +403,7 @@ fn passwd_findings(
     analysis: &Analysis,
     files: &[AccountFile],
     file: &AccountFile,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let shadow = sibling_shadow(files, file);
     let shadow_entry = |name: &str| shadow.and_then(|s| s.entries.iter().find(|e| e.name == name));
@@ -483,7 +483,7 @@ fn shadow_findings(
     analysis: &Analysis,
     files: &[AccountFile],
     file: &AccountFile,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let passwd = passwd_for(files, file);
     let names: BTreeSet<&str> = passwd
@@ -542,9 +542,9 @@ mod tests {
 
     fn run(t: &assay_unpack::UnpackResult) -> Vec<Finding> {
         let a = Analysis::new(t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Accounts.run(&a, &mut out);
-        out
+        out.held().to_vec()
     }
 
     const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/ash\n\

@@ -14,7 +14,7 @@
 use crate::detectors::exposure::listeners;
 use crate::elf::elf_facts;
 use crate::{Analysis, Detector, Rule};
-use assay_model::{Category, Confidence, Finding, Severity};
+use assay_model::{Category, Confidence, Severity};
 
 const BIND_SHELL_PROGRAM: Rule = Rule {
     id: "ASSAY-BACKDOOR-031",
@@ -81,7 +81,7 @@ impl Detector for BindShell {
         std::slice::from_ref(&BIND_SHELL_PROGRAM)
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         for l in listeners(a) {
             if !l.protocols.iter().any(|p| p.starts_with("tcp")) {
                 continue;
@@ -181,7 +181,7 @@ mod tests {
                 File("/usr/sbin/rlogind", &login, 0o755),
             ]);
             let a = Analysis::new(&t);
-            let mut out = Vec::new();
+            let mut out = crate::FindingSink::new();
             BindShell.run(&a, &mut out);
             assert_eq!(out.len(), 2, "{arch}: {out:#?}");
             let f = out

@@ -49,7 +49,7 @@ impl Detector for Completeness {
         RULES
     }
 
-    fn run(&self, analysis: &Analysis, out: &mut Vec<assay_model::Finding>) {
+    fn run(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         let unpacked = analysis.unpacked;
         let stopped: BTreeSet<NodeId> = unpacked
             .warnings
@@ -110,7 +110,7 @@ mod tests {
             TestEntry::File("/etc/passwd", b"root::0:0::/:/bin/sh\n", 0o644),
         ]);
         let clean = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Completeness.run(&clean, &mut out);
         assert!(out.is_empty(), "no limit, no finding: {out:?}");
         for (node, kind) in [

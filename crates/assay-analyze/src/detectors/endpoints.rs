@@ -8,7 +8,7 @@ use crate::boot::{
     boot_model, is_text, lines, program_of, shell_words, split_commands, strip_comment, Trigger,
 };
 use crate::{Analysis, Detector, Rule};
-use assay_model::{Category, Confidence, Finding, NodeId, Severity};
+use assay_model::{Category, Confidence, NodeId, Severity};
 use regex::bytes::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -223,7 +223,7 @@ impl Detector for Endpoints {
         RULES
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         let mut seen = Seen {
             by_file: BTreeSet::new(),
         };
@@ -275,7 +275,7 @@ fn text_endpoints(
     bytes: &[u8],
     runs: Option<&(Trigger, String)>,
     seen: &mut Seen,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let base_severity = if runs.is_some() || looks_like_config(a, node) {
         Severity::Medium
@@ -590,7 +590,7 @@ fn binary_endpoints(
     bytes: &[u8],
     started_by: Option<&String>,
     seen: &mut Seen,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     for (off, s) in printable_strings(bytes, 7) {
         let mut hits: Vec<(usize, usize, String, Option<String>, bool)> = Vec::new();
@@ -736,7 +736,7 @@ mod tests {
     }
     use crate::testutil::TestEntry::*;
 
-    fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
+    fn run(entries: &[crate::testutil::TestEntry]) -> Vec<assay_model::Finding> {
         crate::testutil::run_detector(&Endpoints, entries)
     }
 

@@ -72,7 +72,7 @@ impl Detector for RemoteAccess {
         RULES
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         for fs in 0..a.filesystems.len() {
             let model = boot_model(a, fs);
             for cmd in &model.commands {

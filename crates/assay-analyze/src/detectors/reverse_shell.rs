@@ -13,7 +13,7 @@ use crate::boot::{
 };
 use crate::detectors::text::looks_like_text;
 use crate::{Analysis, Detector, Rule};
-use assay_model::{Category, Confidence, Finding, NodeId, Severity};
+use assay_model::{Category, Confidence, NodeId, Severity};
 use std::collections::BTreeMap;
 
 /// Largest text file read as a script.
@@ -48,7 +48,7 @@ impl Detector for ReverseShell {
         std::slice::from_ref(&SCRIPT_SHELL)
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         let mut runs: BTreeMap<NodeId, (Trigger, String)> = BTreeMap::new();
         for fs in 0..a.filesystems.len() {
             let model = boot_model(a, fs);
@@ -107,7 +107,7 @@ fn scan_script(
     fs: Option<usize>,
     bytes: &[u8],
     runs: Option<&(Trigger, String)>,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let mut sourced = 0usize;
@@ -487,7 +487,7 @@ mod tests {
             File("/usr/bin/health.sh", b"#!/bin/sh\nnc -z 192.0.2.1 80 || reboot\n", 0o755),
         ]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         ReverseShell.run(&a, &mut out);
         assert_eq!(out.len(), 2, "{out:#?}");
         let support = out

@@ -7,7 +7,7 @@ use super::text::{
     entropy, file_name, is_elf, is_placeholder, lines, looks_like_text, strings, unquote,
 };
 use crate::{Analysis, Detector, Rule};
-use assay_model::{Category, Confidence, Finding, NodeId, Severity};
+use assay_model::{Category, Confidence, NodeId, Severity};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -130,7 +130,7 @@ impl Detector for Secrets {
         &[CLOUD_TOKEN, API_KEY, WIFI_PSK, SNMP_COMMUNITY]
     }
 
-    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         for f in analysis.files() {
             let (node, bytes, path) = (f.node.id, f.bytes, f.node.path.as_str());
             if is_elf(bytes) {
@@ -147,7 +147,7 @@ impl Detector for Secrets {
     }
 }
 
-fn scan_binary(analysis: &Analysis, node: NodeId, bytes: &[u8], out: &mut Vec<Finding>) {
+fn scan_binary(analysis: &Analysis, node: NodeId, bytes: &[u8], out: &mut crate::FindingSink) {
     for (range, s) in strings(bytes, 16) {
         if let Some((kind, r)) = token_kind(s) {
             let mut f = analysis.finding(
@@ -176,7 +176,13 @@ fn scan_binary(analysis: &Analysis, node: NodeId, bytes: &[u8], out: &mut Vec<Fi
     }
 }
 
-fn scan_text(analysis: &Analysis, node: NodeId, path: &str, bytes: &[u8], out: &mut Vec<Finding>) {
+fn scan_text(
+    analysis: &Analysis,
+    node: NodeId,
+    path: &str,
+    bytes: &[u8],
+    out: &mut crate::FindingSink,
+) {
     static KV: OnceLock<Regex> = OnceLock::new();
     static UCI: OnceLock<Regex> = OnceLock::new();
     let kv = re(
@@ -320,7 +326,7 @@ mod tests {
     use super::*;
     use crate::testutil::TestEntry::*;
 
-    fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
+    fn run(entries: &[crate::testutil::TestEntry]) -> Vec<assay_model::Finding> {
         crate::testutil::run_detector(&Secrets, entries)
     }
 

@@ -214,7 +214,8 @@ impl Format for Arj {
                     let bytes: &[u8] = match &data {
                         EntryData::Owned(v) => v,
                         EntryData::Range { .. } => body,
-                        EntryData::None => &[],
+                        // Never produced here: ARJ stores no holes.
+                        EntryData::None | EntryData::Sparse { .. } => &[],
                     };
                     if crc32fast::hash(bytes) != crc {
                         out.warn(WarningKind::Corrupt, format!("{path}: CRC32 mismatch"));

@@ -22,6 +22,9 @@ const MAX_DEPTH: usize = 64;
 const FEATURE_COMPAT_HAS_JOURNAL: u32 = 0x4;
 const FEATURE_INCOMPAT_EXTENTS: u32 = 0x40;
 const FEATURE_INCOMPAT_64BIT: u32 = 0x80;
+const FEATURE_RO_COMPAT_METADATA_CSUM: u32 = 0x400;
+/// Bytes an inode needs to hold the high half of its checksum (`i_checksum_hi` ends there).
+const INODE_SIZE_FULL_CHECKSUM: u64 = 0x84;
 
 /// The superblock fields the probe checks.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ struct Superblock {
     block_size: u64,
     compat: u32,
     incompat: u32,
+    ro_compat: u32,
+    inode_size: u64,
     label: String,
 }
 
@@ -91,6 +96,8 @@ fn superblock(data: &[u8]) -> Option<Superblock> {
         block_size,
         compat: le32(sb, 92)?,
         incompat,
+        ro_compat: le32(sb, 100)?,
+        inode_size,
         label: crate::cursor::cstr(sb.get(120..136)?),
     })
 }
@@ -125,7 +132,32 @@ impl Superblock {
 }
 
 /// Reads for `ext4-view` from the blob's bytes; past the end is an error, never a panic.
-struct BlobReader(Blob);
+/// `superblock`, when set, replaces the superblock's 1024 bytes in what the crate reads.
+struct BlobReader {
+    data: Blob,
+    superblock: Option<Vec<u8>>,
+}
+
+impl Superblock {
+    /// The superblock as `ext4-view` should see it, when it differs from the image's.
+    ///
+    /// With 128-byte inodes and metadata checksums, ext4 keeps only the low 16 bits of each
+    /// inode checksum (the high half has no room; mke2fs -I 128 writes such images, and Linux
+    /// reads them). `ext4-view` refuses every such inode as truncated, so it is shown the
+    /// superblock without the metadata-checksum feature, and the reader says that checksums
+    /// were not verified.
+    fn view_for_crate(&self, data: &[u8]) -> Option<Vec<u8>> {
+        if self.ro_compat & FEATURE_RO_COMPAT_METADATA_CSUM == 0
+            || self.inode_size >= INODE_SIZE_FULL_CHECKSUM
+        {
+            return None;
+        }
+        let mut sb = data.get(1024..2048)?.to_vec();
+        let ro = (self.ro_compat & !FEATURE_RO_COMPAT_METADATA_CSUM).to_le_bytes();
+        sb[100..104].copy_from_slice(&ro);
+        Some(sb)
+    }
+}
 
 /// A read past the end of the image.
 #[derive(Debug)]
@@ -160,8 +192,15 @@ impl Ext4Read for BlobReader {
         };
         let start = usize::try_from(start_byte).map_err(|_| err())?;
         let end = start.checked_add(dst.len()).ok_or_else(err)?;
-        let src = self.0.get(start..end).ok_or_else(err)?;
+        let src = self.data.get(start..end).ok_or_else(err)?;
         dst.copy_from_slice(src);
+        if let Some(sb) = &self.superblock {
+            // Overlay the part of [1024, 2048) this read covers.
+            let (lo, hi) = (start.max(1024), end.min(2048));
+            if lo < hi {
+                dst[lo - start..hi - start].copy_from_slice(&sb[lo - 1024..hi - 1024]);
+            }
+        }
         Ok(())
     }
 }
@@ -241,7 +280,19 @@ fn walk(
     ctx: &UnpackContext,
     out: &mut Unpacked,
 ) -> Result<(), FormatError> {
-    let fs = match Ext4::load(Box::new(BlobReader(data.clone()))) {
+    let view = sb.view_for_crate(data);
+    if view.is_some() {
+        out.warn(
+            WarningKind::Checksum,
+            "metadata checksums not verified: 128-byte inodes hold only half of each \
+             inode checksum",
+        );
+    }
+    let reader = BlobReader {
+        data: data.clone(),
+        superblock: view,
+    };
+    let fs = match Ext4::load(Box::new(reader)) {
         Ok(fs) => fs,
         Err(e) => {
             out.warn(
@@ -255,7 +306,7 @@ fn walk(
     let max_dirs = sb.inodes;
     let mut dirs_seen = 0u64;
     let mut stack: Vec<(PathBuf, usize)> = vec![(PathBuf::new("/"), 0)];
-    let mut truncated_budget = false;
+    let mut files: Vec<(usize, PathBuf, u64)> = Vec::new();
     while let Some((dir, depth)) = stack.pop() {
         dirs_seen += 1;
         if dirs_seen > max_dirs {
@@ -293,7 +344,8 @@ fn walk(
             }
             if out.entries.len() >= ctx.max_entries() {
                 out.warn(WarningKind::Limit, "too many entries; the rest are ignored");
-                return Ok(());
+                stack.clear();
+                break;
             }
             let path = item.path();
             let path_str = String::from_utf8_lossy(path.as_ref()).into_owned();
@@ -345,20 +397,9 @@ fn walk(
                     }
                 },
                 FileType::Regular => {
-                    let bytes = read_file(&fs, &path, meta.len(), ctx, &mut truncated_budget);
-                    match bytes {
-                        Ok((b, warning)) => {
-                            if let Some((kind, w)) = warning {
-                                out.warn(kind, format!("{path_str}: {w}"));
-                            }
-                            Entry::fs(path_str.clone(), EntryKind::File)
-                                .with_data(EntryData::Owned(Blob::from(b)))
-                        }
-                        Err((kind, e)) => {
-                            out.warn(kind, format!("cannot read {path_str}: {e}"));
-                            Entry::fs(path_str.clone(), EntryKind::File)
-                        }
-                    }
+                    // Read once the whole tree is listed, smallest first (see `read_files`).
+                    files.push((out.entries.len(), path.clone(), meta.len()));
+                    Entry::fs(path_str.clone(), EntryKind::File)
                 }
                 // `ext4-view` does not expose the device numbers stored in the inode.
                 FileType::CharacterDevice | FileType::BlockDevice => Entry::fs(
@@ -382,53 +423,149 @@ fn walk(
         // Depth-first in directory order: push children reversed.
         stack.extend(children.into_iter().rev());
     }
+    read_files(&fs, files, ctx, out);
     Ok(())
 }
+
+/// Give every regular file its bytes, so that no file can starve the others of the budget:
+/// files are read smallest first, each at most an equal part of what is left for the files
+/// still to read (the order and the parts depend on the listed sizes alone). A file's zero
+/// blocks, holes included, are kept as a count and only materialised when non-zero bytes
+/// follow them: a trailing hole longer than the bytes before it (and 64 KiB) costs neither
+/// memory nor budget, only a walk over its block map, and that walk is bounded by
+/// [`HOLE_WALK`] stream limits for the whole file system.
+fn read_files(
+    fs: &Ext4,
+    mut files: Vec<(usize, PathBuf, u64)>,
+    ctx: &UnpackContext,
+    out: &mut Unpacked,
+) {
+    files.sort_by_key(|&(i, _, len)| (len, i));
+    let mut walk_left = ctx
+        .budget
+        .limits()
+        .max_stream_bytes
+        .saturating_mul(HOLE_WALK);
+    let count = files.len() as u64;
+    for (k, (index, path, len)) in files.into_iter().enumerate() {
+        let left = count - k as u64;
+        let cap = (ctx.stream_limit() / left.max(1)).min(ctx.stream_limit());
+        let read = read_file(fs, &path, len, cap, &mut walk_left, ctx);
+        let path_str = String::from_utf8_lossy(path.as_ref()).into_owned();
+        let Some(entry) = out.entries.get_mut(index) else {
+            continue;
+        };
+        match read {
+            Ok(mut file) => {
+                // Zeros that end an ordinary file (padding, a zeroed last block) stay part of
+                // its bytes, so that what is analysed is the file; only a run longer than
+                // both the bytes before it and 64 KiB is left as a hole.
+                let run = file.zeros;
+                let keep = run <= (file.bytes.len() as u64).max(64 << 10)
+                    && file.bytes.len() as u64 + run <= cap
+                    && ctx.charge(run).is_ok();
+                if keep && run > 0 {
+                    let run = usize::try_from(run).unwrap_or(usize::MAX);
+                    file.bytes.resize(file.bytes.len().saturating_add(run), 0);
+                    file.zeros = 0;
+                }
+                if let Some((kind, w)) = file.warning {
+                    out.warnings.push((kind, format!("{path_str}: {w}")));
+                }
+                let data = Blob::from(file.bytes);
+                entry.data = if file.zeros > 0 {
+                    EntryData::Sparse {
+                        length: data.len() as u64 + file.zeros,
+                        data,
+                    }
+                } else {
+                    EntryData::Owned(data)
+                };
+            }
+            Err((kind, e)) => out
+                .warnings
+                .push((kind, format!("cannot read {path_str}: {e}"))),
+        }
+    }
+}
+
+/// How many stream limits of zero blocks (holes) one file system may have walked.
+const HOLE_WALK: u64 = 1;
 
 /// A problem reading one file, with its kind.
 type FileWarning = (WarningKind, String);
 
-/// Read a file's bytes, at most the stream limit, charging the budget as it goes.
+/// One file as read: its bytes up to its last non-zero block, the zero bytes after them, and
+/// why it was cut, if it was.
+struct FileBytes {
+    bytes: Vec<u8>,
+    zeros: u64,
+    warning: Option<FileWarning>,
+}
+
+/// Read a file's bytes, materialising at most `cap` of them and charging the budget for
+/// those; runs of zeros are counted, not stored, until non-zero bytes follow.
 fn read_file(
     fs: &Ext4,
     path: &PathBuf,
     len: u64,
+    cap: u64,
+    walk_left: &mut u64,
     ctx: &UnpackContext,
-    budget_spent: &mut bool,
-) -> Result<(Vec<u8>, Option<FileWarning>), FileWarning> {
-    if *budget_spent {
-        return Err((WarningKind::Limit, "budget spent".into()));
-    }
+) -> Result<FileBytes, FileWarning> {
     let mut file = fs
         .open(path.as_path())
         .map_err(|e| (WarningKind::Format, e.to_string()))?;
-    let limit = ctx.stream_limit();
-    let want = len.min(limit);
-    let mut buf = Vec::new();
+    let mut out = FileBytes {
+        bytes: Vec::new(),
+        zeros: 0,
+        warning: None,
+    };
     let mut chunk = vec![0u8; 64 * 1024];
-    while (buf.len() as u64) < want {
-        let room = (want - buf.len() as u64).min(chunk.len() as u64) as usize;
+    let zeros = vec![0u8; chunk.len()];
+    let mut pos = 0u64;
+    while pos < len {
+        let room = (len - pos).min(chunk.len() as u64) as usize;
         let n = match file.read_bytes(&mut chunk[..room]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                let w = (WarningKind::Format, format!("read stops early: {e}"));
-                return Ok((buf, Some(w)));
+                out.warning = Some((WarningKind::Format, format!("read stops early: {e}")));
+                break;
             }
         };
-        if ctx.charge(n as u64).is_err() {
-            *budget_spent = true;
-            let w = (WarningKind::Limit, "unpack budget spent; file cut".into());
-            return Ok((buf, Some(w)));
+        let Some(got) = chunk.get(..n) else { break };
+        pos += n as u64;
+        // A slice comparison is one `memcmp`, fast in every build profile.
+        if zeros.get(..n) == Some(got) {
+            if *walk_left < n as u64 {
+                let w = format!(
+                    "file of {len} bytes cut at {}: too many zero blocks (holes) to walk",
+                    pos - n as u64
+                );
+                out.warning = Some((WarningKind::Limit, w));
+                return Ok(out);
+            }
+            *walk_left -= n as u64;
+            out.zeros += n as u64;
+            continue;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        // Non-zero bytes: the zeros before them become part of the file's bytes.
+        let grow = out.zeros + n as u64;
+        if out.bytes.len() as u64 + grow > cap || ctx.charge(grow).is_err() {
+            let kept = out.bytes.len() as u64;
+            out.zeros = 0;
+            let w = format!("file of {len} bytes cut to {kept}");
+            out.warning = Some((WarningKind::Limit, w));
+            ctx.budget.mark_stopped();
+            return Ok(out);
+        }
+        let run = usize::try_from(out.zeros).unwrap_or(usize::MAX);
+        out.bytes.resize(out.bytes.len().saturating_add(run), 0);
+        out.bytes.extend_from_slice(got);
+        out.zeros = 0;
     }
-    // Cut at the stream limit, which shrinks as the scan's budget is spent.
-    let warning = (len > want).then(|| {
-        let w = format!("file of {len} bytes cut to {want}");
-        (WarningKind::Limit, w)
-    });
-    Ok((buf, warning))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -460,6 +597,30 @@ mod tests {
             },
         );
         assert!(u.entries.iter().any(|e| e.path == "/lost+found"));
+    }
+
+    #[test]
+    fn ext4_with_128_byte_inodes_and_metadata_checksums() {
+        let img = gunzip(include_bytes!(
+            "../../tests/fixtures/filesystems/ext4-128.img.gz"
+        ));
+        let p = Ext.probe(&img).unwrap();
+        assert!(p.description.starts_with("ext4"), "{}", p.description);
+        let u = unpack(&Ext, &img);
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert_eq!(u.warnings[0].0, WarningKind::Checksum);
+        check(
+            "ext4-128",
+            &img,
+            &u.entries,
+            include_str!("../../tests/fixtures/filesystems/expected.txt"),
+            &Check {
+                devices: Devices::KindOnly,
+                ..Check::DISK
+            },
+        );
+        let passwd = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+        assert_eq!(passwd.uid, Some(70000));
     }
 
     #[test]

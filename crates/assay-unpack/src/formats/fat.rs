@@ -15,11 +15,14 @@ use std::collections::HashSet;
 /// A FAT file system (the boot sector is at offset 0).
 pub struct Fat;
 
+/// The boot sector's file-system type field, which is informational only: formatters pad it
+/// with spaces (`FAT16   `) or NULs (`FAT16\0\0\0`), so only its first five bytes are
+/// matched, and the variant is decided from the geometry, never from this text.
 static MAGICS: &[Magic] = &[
-    Magic::at(b"FAT12   ", 54),
-    Magic::at(b"FAT16   ", 54),
-    Magic::at(b"FAT     ", 54),
-    Magic::at(b"FAT32   ", 82),
+    Magic::at(b"FAT12", 54),
+    Magic::at(b"FAT16", 54),
+    Magic::at(b"FAT  ", 54),
+    Magic::at(b"FAT32", 82),
 ];
 
 /// Deepest directory nesting walked.
@@ -31,7 +34,8 @@ const ATTR_DIRECTORY: u8 = 0x10;
 const ATTR_VOLUME: u8 = 0x08;
 const ATTR_LFN: u8 = 0x0f;
 
-/// Which FAT variant, by cluster count as the specification decides it.
+/// Which FAT variant: FAT32 by its BPB layout (no 16-bit FAT size, no fixed root directory),
+/// as Linux decides it, even with few clusters; FAT12 or FAT16 by cluster count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Fat12,
@@ -84,20 +88,28 @@ fn geometry(data: &[u8]) -> Option<Geometry> {
     if total == 0 || fat_sectors == 0 {
         return None;
     }
+    // A FAT32 BPB has no 16-bit FAT size and no fixed root directory. Linux reads such a
+    // volume as FAT32 whatever its cluster count (mkfs.fat makes them with a warning), so
+    // the cluster count decides only between FAT12 and FAT16.
+    let fat32_bpb = le16(b, 22)? == 0 && root_entries == 0;
     let root_sectors = (root_entries * 32).div_ceil(bps);
     let meta = reserved + fats * fat_sectors + root_sectors;
     let data_sectors = total.checked_sub(meta)?;
     let clusters = data_sectors / spc;
-    let variant = if clusters < 4085 {
+    let variant = if fat32_bpb {
+        Variant::Fat32
+    } else if clusters < 4085 {
         Variant::Fat12
     } else if clusters < 65525 {
         Variant::Fat16
     } else {
-        Variant::Fat32
+        // A 16-bit FAT size or a fixed root directory with FAT32's cluster count: not a
+        // layout any formatter writes.
+        return None;
     };
     let root_cluster = if variant == Variant::Fat32 {
-        // FAT32 has no fixed root directory and version 0.0.
-        if root_entries != 0 || le16(b, 42)? != 0 {
+        // FAT32 version 0.0.
+        if le16(b, 42)? != 0 {
             return None;
         }
         le32(b, 44)?
@@ -551,6 +563,76 @@ mod tests {
             &gunzip(include_bytes!("../../tests/fixtures/disks/fat16.img.gz")),
             "Fat16",
         );
+    }
+
+    const FS: &str = include_str!("../../tests/fixtures/filesystems/expected.txt");
+
+    /// The files and directories of the filesystems tree (FAT keeps no links or devices).
+    fn fs_tree() -> String {
+        FS.lines()
+            .filter(|l| l.starts_with("f ") || l.starts_with("d "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn fat16_with_zero_heads_and_nul_padded_type() {
+        let img = gunzip(include_bytes!(
+            "../../tests/fixtures/filesystems/fat16-noheads.img.gz"
+        ));
+        assert_eq!(&img[0x36..0x3e], b"FAT16\0\0\0");
+        assert_eq!(le16(&img, 0x1a), Some(0));
+        let p = Fat.probe(&img).expect("probe");
+        assert!(p.description.starts_with("Fat16"), "{}", p.description);
+        let u = unpack(&Fat, &img);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        manifest::check(
+            "fat16-noheads",
+            &img,
+            &u.entries,
+            &fs_tree(),
+            &Check {
+                modes: false,
+                ..Check::EXACT
+            },
+        );
+    }
+
+    #[test]
+    fn fat32_with_few_clusters() {
+        let img = gunzip(include_bytes!(
+            "../../tests/fixtures/filesystems/fat32-small.img.gz"
+        ));
+        let p = Fat.probe(&img).expect("probe");
+        assert!(
+            p.description.starts_with("Fat32, 2804 clusters"),
+            "{}",
+            p.description
+        );
+        let u = unpack(&Fat, &img);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        // 8.3 names in upper case, written by fixtures/scripts/fat_add.py.
+        let want: Vec<String> = ["/BIN/TOOL", "/DATA/BIG.BIN", "/ETC/PASSWD"]
+            .iter()
+            .map(|p| {
+                let line = FS
+                    .lines()
+                    .find(|l| l.split(' ').nth(2) == Some(&p.to_lowercase()))
+                    .unwrap();
+                format!("{p} {}", line.rsplit(' ').next().unwrap())
+            })
+            .collect();
+        let mut got: Vec<String> = u
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| {
+                let bytes = crate::formats::testutil::entry_bytes(&img, e).unwrap();
+                format!("{} {}", e.path, crate::formats::testutil::sha_hex(&bytes))
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want);
     }
 
     #[test]

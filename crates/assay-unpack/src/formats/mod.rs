@@ -21,6 +21,7 @@ pub mod cramfs;
 pub mod dlink_encrpted;
 pub mod dlink_shrs;
 pub mod ecos;
+pub mod erofs;
 pub mod ext;
 pub mod fat;
 pub mod fdt;
@@ -39,6 +40,8 @@ pub mod lzma;
 pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
+pub mod minix;
+pub mod ntfs;
 pub mod owfs;
 pub mod rar;
 pub mod romfs;
@@ -115,6 +118,9 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &luks::Luks,
         &iso9660::Iso9660,
         &ext::Ext,
+        &minix::Minix,
+        &erofs::Erofs,
+        &ntfs::NtfsVolume,
         &fat::Fat,
         &gpt::Gpt,
         &mbr::Mbr,

@@ -33,14 +33,13 @@ static MAGICS: &[Magic] = &[
     Magic::at_start(b"\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff"),
 ];
 
-/// (page, spare) geometries of NAND parts that carry YAFFS2.
-const GEOMETRIES: &[(usize, usize)] = &[
-    (512, 16),
-    (1024, 32),
-    (2048, 64),
-    (4096, 128),
-    (8192, 256),
-    (16384, 512),
+/// NAND page sizes that carry YAFFS2.
+const PAGES: &[usize] = &[512, 1024, 2048, 4096, 8192, 16384];
+/// Spare (OOB) sizes of NAND parts: tried after the classic page/32 for each page size, since
+/// many parts have another (4096-byte pages with 32, 64, 128, 218, 224 or 256 spare bytes;
+/// 8192 with 436, 448, 640 or 744).
+const SPARES: &[usize] = &[
+    16, 32, 64, 128, 218, 224, 232, 256, 376, 436, 448, 512, 640, 744, 1024, 1216, 1280,
 ];
 const TAGS_LEN: usize = 16;
 const LOWEST_SEQ: u32 = 0x1000;
@@ -205,45 +204,64 @@ fn detect(d: &[u8]) -> Option<Geometry> {
         [0, 0, 0, _] => Endian::Big,
         _ => return None,
     };
+    // The classic page/32 spare first (what most images use), then every other spare size;
+    // those must also show the second chunk in the same or the next erase block (its
+    // sequence number equal or one more), which a wrong stride does not.
     let mut candidates = Vec::new();
-    for &(page, spare) in GEOMETRIES {
-        for off in [0usize, 2] {
-            candidates.push(Geometry {
-                page,
-                spare,
-                tags: TagPlace::Oob(off),
-                endian,
-            });
+    for &page in PAGES {
+        let classic = page / 32;
+        for spare in
+            std::iter::once(classic).chain(SPARES.iter().copied().filter(|&s| s != classic))
+        {
+            for off in [0usize, 2] {
+                if spare >= off + TAGS_LEN && spare <= page / 2 {
+                    candidates.push((
+                        Geometry {
+                            page,
+                            spare,
+                            tags: TagPlace::Oob(off),
+                            endian,
+                        },
+                        spare != classic,
+                    ));
+                }
+            }
         }
     }
-    for &(page, _) in GEOMETRIES {
-        candidates.push(Geometry {
-            page,
-            spare: 0,
-            tags: TagPlace::Inband,
-            endian,
-        });
+    for &page in PAGES {
+        candidates.push((
+            Geometry {
+                page,
+                spare: 0,
+                tags: TagPlace::Inband,
+                endian,
+            },
+            false,
+        ));
     }
-    candidates.into_iter().find(|g| {
-        let Some(t) = read_tags(d, g.tags_at(0), endian) else {
-            return false;
-        };
+    candidates.into_iter().find_map(|(g, strict)| {
+        let g = &g;
+        let t = read_tags(d, g.tags_at(0), endian)?;
         if !t.header || !plausible(&t, g.data_per_chunk()) {
-            return false;
+            return None;
         }
         if t.obj <= DELETED {
-            return false;
+            return None;
         }
         // The header agrees with its tags' extra type field, when present.
         if let Some(raw_chunk) = rd32(d, g.tags_at(0) + 8, endian) {
             let raw_obj = rd32(d, g.tags_at(0) + 4, endian).unwrap_or(0);
             if raw_chunk & HEADER_FLAG != 0 && rd32(d, 0, endian) != Some(raw_obj >> 28) {
-                return false;
+                return None;
             }
         }
         // Like binwalk, ask for a second object or data chunk with plausible tags.
         read_tags(d, g.tags_at(g.stride()), endian)
-            .is_some_and(|t| plausible(&t, g.data_per_chunk()))
+            .is_some_and(|n| {
+                plausible(&n, g.data_per_chunk())
+                    && (!strict || (n.seq >= t.seq && n.seq - t.seq <= 1))
+            })
+            .then_some(*g)
     })
 }
 
@@ -605,6 +623,33 @@ mod tests {
     const INBAND: &[u8] = include_bytes!("../../tests/fixtures/yaffs2/le-2048-inband.yaffs2");
     const BINWALK: &[u8] = include_bytes!("../../tests/fixtures/yaffs2/binwalk-yaffs2.bin");
     const EXPECTED: &str = include_str!("../../tests/fixtures/yaffs2/expected.txt");
+
+    #[test]
+    fn page_4096_with_32_and_64_byte_spare() {
+        let want = parse(EXPECTED);
+        for (name, gz, desc) in [
+            (
+                "le-4096-32",
+                &include_bytes!("../../tests/fixtures/yaffs2/le-4096-32.yaffs2.gz")[..],
+                "page 4096 + spare 32 ",
+            ),
+            (
+                "be-4096-64-bbm",
+                &include_bytes!("../../tests/fixtures/yaffs2/be-4096-64-bbm.yaffs2.gz")[..],
+                "page 4096 + spare 64 ",
+            ),
+        ] {
+            let img = crate::formats::testutil::gunzip(gz);
+            let p = Yaffs2
+                .probe(&img)
+                .unwrap_or_else(|| panic!("{name}: no probe"));
+            assert!(p.description.contains(desc), "{name}: {}", p.description);
+            let u = unpack(&Yaffs2, &img);
+            assert!(u.warnings.is_empty(), "{name}: {:?}", u.warnings);
+            assert_eq!(manifest(&img, &u.entries), want, "{name}");
+            assert_eq!(u.consumed, Some(img.len() as u64), "{name}");
+        }
+    }
 
     #[test]
     fn every_geometry_round_trips() {

@@ -111,7 +111,7 @@ impl Detector for Credentials {
         ]
     }
 
-    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         let targets = hash_targets(analysis);
         let results: Vec<Finding> = targets
             .par_iter()
@@ -403,9 +403,9 @@ mod tests {
 
     fn run(t: &assay_unpack::UnpackResult) -> Vec<Finding> {
         let a = Analysis::new(t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Credentials.run(&a, &mut out);
-        out
+        out.held().to_vec()
     }
 
     #[test]
@@ -478,7 +478,7 @@ daemon:*:19000:0:99999:7:::\n";
         let other_words = crate::DetectorConfig::new().with_extra_words(vec!["hunter2".into()]);
         let cracked = |config: &crate::DetectorConfig| {
             let a = Analysis::new(&t).with_config(config);
-            let mut out = Vec::new();
+            let mut out = crate::FindingSink::new();
             Credentials.run(&a, &mut out);
             out.iter()
                 .find(|f| f.rule == "ASSAY-CRED-001")

@@ -61,7 +61,7 @@ impl Detector for Exposure {
         RULES
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         let listeners = listeners(a);
         let by_node: BTreeMap<NodeId, &Listener> = listeners.iter().map(|l| (l.node, l)).collect();
         for (node, p) in programs(a) {

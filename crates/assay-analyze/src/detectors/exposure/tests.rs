@@ -89,7 +89,7 @@ fn a_listener_on_every_architecture_with_port_protocol_address_and_start() {
             }
         }
         // The unstarted listener is called out, the started one is not.
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Exposure.run(&a, &mut out);
         let unstarted: Vec<&Finding> = out
             .iter()
@@ -125,7 +125,7 @@ fn planted_magic_packets_are_found_in_dynamic_and_static_builds() {
             File("/usr/sbin/netcmd", &daemon, 0o755),
         ]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Exposure.run(&a, &mut out);
         let hits: Vec<&Finding> = out
             .iter()
@@ -171,13 +171,13 @@ fn clean_twins_raise_no_backdoor() {
         let daemon = fixture(&format!("netcmd_clean-{build}"));
         let t = tree(&[File("/usr/sbin/netcmd", &daemon, 0o755)]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         Exposure.run(&a, &mut out);
         assert!(
             out.iter().all(|f| f.category != Category::Backdoor),
             "{build}: {out:#?}"
         );
-        let mut magic = Vec::new();
+        let mut magic = crate::FindingSink::new();
         crate::detectors::magic_compare::MagicCompare.run(&a, &mut magic);
         assert!(magic.is_empty(), "{build}: {magic:#?}");
     }
@@ -189,7 +189,7 @@ fn configuration_checks_before_system_are_not_backdoors() {
         let rc = fixture(&format!("rc_config-{arch}"));
         let t = tree(&[File("/sbin/rc", &rc, 0o755)]);
         let a = Analysis::new(&t);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         crate::detectors::magic_compare::MagicCompare.run(&a, &mut out);
         Exposure.run(&a, &mut out);
         assert!(out.is_empty(), "{arch}: {out:#?}");

@@ -7,7 +7,7 @@ use super::parse::ssh_public;
 use super::AUTHORIZED_KEY;
 use crate::detectors::text::{file_name, lines};
 use crate::Analysis;
-use assay_model::{Category, Confidence, Finding, NodeId, Severity};
+use assay_model::{Category, Confidence, NodeId, Severity};
 use std::collections::BTreeMap;
 
 /// Report each key line of an authorized_keys file; record public keys of `.pub` files.
@@ -17,7 +17,7 @@ pub(super) fn authorized_keys(
     path: &str,
     bytes: &[u8],
     publics: &mut BTreeMap<Vec<u8>, Vec<(String, String)>>,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let name = file_name(path);
     let authorized = name.starts_with("authorized_keys") || path.contains("/authorized_keys/");

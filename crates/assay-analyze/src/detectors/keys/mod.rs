@@ -17,7 +17,7 @@ mod pem;
 
 use super::text::looks_like_text;
 use crate::{Analysis, Detector, Rule};
-use assay_model::{Category, Finding, Severity};
+use assay_model::{Category, Severity};
 use authorized::authorized_keys;
 use cert::certificate;
 use pairing::Found;
@@ -108,7 +108,7 @@ impl Detector for Keys {
         ]
     }
 
-    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         let mut keys: Vec<Found> = Vec::new();
         // public half → (path, what) of certificates and public keys
         let mut publics: BTreeMap<Vec<u8>, Vec<(String, String)>> = BTreeMap::new();

@@ -5,7 +5,7 @@ use super::parse::KeyInfo;
 use super::{ENCRYPTED_KEY, PRIVATE_KEY, REUSED_KEY, WEAK_KEY};
 use crate::reach::{only_unloaded_readers, ReaderKind};
 use crate::Analysis;
-use assay_model::{Finding, NodeId, Severity};
+use assay_model::{NodeId, Severity};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -66,7 +66,7 @@ pub(super) fn report(
     analysis: &Analysis,
     keys: Vec<Found>,
     publics: &BTreeMap<Vec<u8>, Vec<(String, String)>>,
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let mut by_fp: BTreeMap<Vec<u8>, Vec<String>> = BTreeMap::new();
     for k in &keys {

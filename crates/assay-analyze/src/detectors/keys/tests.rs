@@ -7,19 +7,19 @@ macro_rules! data {
     };
 }
 
-fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
+fn run(entries: &[crate::testutil::TestEntry]) -> Vec<assay_model::Finding> {
     run_as_of(1_700_000_000, entries)
 }
 
-fn run_as_of(as_of: i64, entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
+fn run_as_of(as_of: i64, entries: &[crate::testutil::TestEntry]) -> Vec<assay_model::Finding> {
     let t = tree(entries);
     let a = Analysis::new(&t).with_as_of(as_of);
-    let mut out = Vec::new();
+    let mut out = crate::FindingSink::new();
     Keys.run(&a, &mut out);
-    out
+    out.held().to_vec()
 }
 
-fn key<'f>(out: &'f [Finding], path: &str) -> &'f Finding {
+fn key<'f>(out: &'f [assay_model::Finding], path: &str) -> &'f assay_model::Finding {
     out.iter()
         .find(|f| (f.rule == "ASSAY-KEY-001" || f.rule == "ASSAY-KEY-002") && f.path == path)
         .unwrap_or_else(|| panic!("no key at {path}: {out:#?}"))

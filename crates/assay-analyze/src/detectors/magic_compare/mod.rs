@@ -87,7 +87,7 @@ impl Detector for MagicCompare {
         RULES
     }
 
-    fn run(&self, a: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, a: &Analysis, out: &mut crate::FindingSink) {
         let files: Vec<_> = a
             .files()
             .filter(|f| f.node.duplicate_of.is_none() && f.bytes.starts_with(b"\x7fELF"))

@@ -94,7 +94,7 @@ fn findings_carry_function_call_site_and_evidence() {
     let bytes = fixture("login_master-mipsel-O0");
     let t = tree(&[File("/usr/sbin/gw_login", &bytes, 0o755)]);
     let a = Analysis::new(&t);
-    let mut out = Vec::new();
+    let mut out = crate::FindingSink::new();
     MagicCompare.run(&a, &mut out);
     assert_eq!(out.len(), 1);
     let f = &out[0];

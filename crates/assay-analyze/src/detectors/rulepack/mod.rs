@@ -197,7 +197,7 @@ impl RulePack {
 
     /// Scan every file of the tree (each distinct content once, in parallel) and push one
     /// finding per matching rule and file.
-    pub fn scan_analysis(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
+    pub fn scan_analysis(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         // Group files by content so that copies are scanned once and reported at every path.
         let mut groups: BTreeMap<&str, Vec<NodeId>> = BTreeMap::new();
         let mut unhashed: Vec<Vec<NodeId>> = Vec::new();
@@ -404,7 +404,7 @@ impl Detector for RulePackDetector {
             .collect()
     }
 
-    fn run(&self, analysis: &Analysis, out: &mut Vec<Finding>) {
+    fn run(&self, analysis: &Analysis, out: &mut crate::FindingSink) {
         analysis.config().rule_pack().scan_analysis(analysis, out);
     }
 }

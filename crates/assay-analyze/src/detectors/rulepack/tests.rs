@@ -188,8 +188,9 @@ fn detector_reports_each_copy_at_the_matched_bytes() {
     ]);
     let analysis = Analysis::new(&t);
     let pack = RulePack::builtin().unwrap();
-    let mut out = Vec::new();
-    pack.scan_analysis(&analysis, &mut out);
+    let mut sink = crate::FindingSink::new();
+    pack.scan_analysis(&analysis, &mut sink);
+    let mut out = sink.held().to_vec();
     crate::sort_findings(&mut out);
     assert_eq!(out.len(), 2);
     for f in &out {
@@ -227,9 +228,9 @@ fn each_config_runs_and_lists_its_own_rules() {
     let builtin = crate::DetectorConfig::new();
     let run = |config: &crate::DetectorConfig| {
         let analysis = Analysis::new(&t).with_config(config);
-        let mut out = Vec::new();
+        let mut out = crate::FindingSink::new();
         RulePackDetector.run(&analysis, &mut out);
-        out.into_iter().map(|f| f.rule).collect::<Vec<_>>()
+        out.iter().map(|f| f.rule.clone()).collect::<Vec<_>>()
     };
     // Interleaved in one process: neither config leaks into the other.
     assert_eq!(run(&user), vec!["ASSAY-USER-Factory_Switch"]);

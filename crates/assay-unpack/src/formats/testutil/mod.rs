@@ -43,6 +43,11 @@ pub fn entry_bytes(container: &[u8], e: &Entry) -> Option<Vec<u8>> {
     match &e.data {
         EntryData::None => None,
         EntryData::Owned(b) => Some(b.to_vec()),
+        EntryData::Sparse { data, length } => {
+            let mut v = data.to_vec();
+            v.resize(*length as usize, 0);
+            Some(v)
+        }
         EntryData::Range { offset, length } => container
             .get(*offset as usize..(*offset + *length) as usize)
             .map(|s| s.to_vec()),

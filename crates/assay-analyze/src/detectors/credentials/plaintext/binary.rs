@@ -6,7 +6,7 @@ use super::names::{is_password_key, is_user_key};
 use super::{cred_finding, BINARY_CREDENTIAL};
 use crate::detectors::text::{is_placeholder, strings};
 use crate::Analysis;
-use assay_model::{Confidence, Finding, Severity};
+use assay_model::{Confidence, Severity};
 
 fn user_like(s: &str) -> bool {
     (3..=32).contains(&s.len())
@@ -140,7 +140,7 @@ pub(super) fn scan_binary(
     analysis: &Analysis,
     node: assay_model::NodeId,
     bytes: &[u8],
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let strs = strings(bytes, 4);
     // (a) key=value defaults.

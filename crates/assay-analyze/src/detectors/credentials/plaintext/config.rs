@@ -6,7 +6,7 @@ use super::names::{is_password_key, is_user_key, looks_like_code, plausible_pass
 use super::{cred_finding, re, CONFIG_PASSWORD};
 use crate::detectors::text::{is_placeholder, lines, unquote};
 use crate::Analysis;
-use assay_model::{Confidence, Finding, Severity};
+use assay_model::{Confidence, Severity};
 use regex::Regex;
 use std::collections::HashSet;
 use std::ops::Range;
@@ -226,7 +226,7 @@ pub(super) fn scan_text(
     node: assay_model::NodeId,
     path: &str,
     bytes: &[u8],
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     let all = settings(bytes);
     // UCI `config` and INI `[name]` sections: a user belongs to its own section.

@@ -7,7 +7,7 @@ use super::names::{is_password_key, is_user_key, looks_like_code, plausible_pass
 use super::{cred_finding, re, COMMAND_CREDENTIAL, HTTPD_AUTH, SCRIPT_COMPARISON, URL_CREDENTIAL};
 use crate::detectors::text::{file_name, is_placeholder, lines, unquote};
 use crate::Analysis;
-use assay_model::{Finding, Severity};
+use assay_model::Severity;
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -17,7 +17,7 @@ pub(super) fn scan_lines(
     node: assay_model::NodeId,
     path: &str,
     bytes: &[u8],
-    out: &mut Vec<Finding>,
+    out: &mut crate::FindingSink,
 ) {
     static URL: OnceLock<Regex> = OnceLock::new();
     static CMD: OnceLock<Regex> = OnceLock::new();

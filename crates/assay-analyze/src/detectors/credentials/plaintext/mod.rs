@@ -132,7 +132,7 @@ pub(super) fn cred_finding(
 }
 
 /// Scan every text file and binary for plaintext credentials.
-pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
+pub fn scan(analysis: &Analysis, out: &mut crate::FindingSink) {
     for f in analysis.files() {
         let path = &f.node.path;
         if is_elf(f.bytes) {
@@ -152,12 +152,15 @@ pub fn scan(analysis: &Analysis, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let start = out.len();
-        scan_text(analysis, f.node.id, path, f.bytes, out);
-        if let (Some(fs), Some(found)) = (f.fs, out.get_mut(start..)) {
-            demote_unread(analysis, fs, f.node.id, path, found);
-            demote_disabled(analysis, fs, path, found);
+        // One file's findings in a sink of their own (capped as they come), demoted as a
+        // group, then handed on.
+        let mut here = crate::FindingSink::new();
+        scan_text(analysis, f.node.id, path, f.bytes, &mut here);
+        if let Some(fs) = f.fs {
+            demote_unread(analysis, fs, f.node.id, path, here.held_mut());
+            demote_disabled(analysis, fs, path, here.held_mut());
         }
+        out.append(here);
     }
 }
 

@@ -5,9 +5,9 @@ use assay_model::Severity;
 fn run(entries: &[crate::testutil::TestEntry]) -> Vec<Finding> {
     let t = tree(entries);
     let a = Analysis::new(&t);
-    let mut out = Vec::new();
+    let mut out = crate::FindingSink::new();
     scan(&a, &mut out);
-    out
+    out.held().to_vec()
 }
 
 #[test]

@@ -1,0 +1,568 @@
+//! EROFS, the read-only file system of Android system partitions and newer embedded Linux
+//! builds: superblock at 1024 (magic `E2 E1 F5 E0`), 32-byte compact and 64-byte extended
+//! inodes addressed by node id, directories as blocks of 12-byte entries with names after them.
+//!
+//! Own reader: no permissively licensed Rust crate reads EROFS images from bytes. Read: plain
+//! and tail-inline ("flat") data, chunk-based files, directories, links, devices. Compressed
+//! files (lz4/lzma cluster maps) are listed with their metadata and a warning, without data.
+//! Every node id, block address and size is checked against the image; directory cycles,
+//! depth and sizes are bounded.
+
+use crate::cursor::{le16, le32, le64};
+use crate::format::{
+    Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
+};
+use crate::{Blob, FormatError};
+use std::collections::HashSet;
+
+/// An EROFS image (superblock 1024 bytes from the start).
+pub struct Erofs;
+
+const SB: usize = 1024;
+static MAGICS: &[Magic] = &[Magic::at(&[0xe2, 0xe1, 0xf5, 0xe0], SB)];
+
+/// Deepest directory nesting walked.
+const MAX_DEPTH: usize = 64;
+/// Largest directory read.
+const MAX_DIR_BYTES: u64 = 64 << 20;
+/// Longest symbolic link target read.
+const MAX_LINK: u64 = 4096;
+/// Incompatible features this reader understands: zero padding and compression
+/// configurations (compressed data is only listed), big physical clusters, chunked files,
+/// a device table (only device 0 is read), tail packing, fragments, deduplication and
+/// xattr name prefixes.
+const KNOWN_INCOMPAT: u32 = 0x1ff;
+
+/// The superblock, checked.
+#[derive(Debug, Clone)]
+struct Super {
+    block: u64,
+    root_nid: u64,
+    build_time: i64,
+    blocks: u64,
+    meta: u64,
+    incompat: u32,
+    dir_block: u64,
+    name: String,
+}
+
+fn superblock(d: &[u8]) -> Option<Super> {
+    if le32(d, SB)? != 0xe0f5_e1e2 {
+        return None;
+    }
+    let bits = *d.get(SB + 12)?;
+    if !(9..=16).contains(&bits) {
+        return None;
+    }
+    let block = 1u64 << bits;
+    let dirbits = *d.get(SB + 90)?;
+    if u32::from(bits) + u32::from(dirbits) > 20 {
+        return None;
+    }
+    let blocks = u64::from(le32(d, SB + 36)?);
+    let meta = u64::from(le32(d, SB + 40)?);
+    if blocks == 0 || meta >= blocks {
+        return None;
+    }
+    Some(Super {
+        block,
+        root_nid: u64::from(le16(d, SB + 14)?),
+        build_time: le64(d, SB + 24)? as i64,
+        blocks,
+        meta,
+        incompat: le32(d, SB + 80)?,
+        dir_block: block << dirbits,
+        name: crate::cursor::cstr(d.get(SB + 64..SB + 80)?),
+    })
+}
+
+/// How an inode's data is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Plain,
+    Inline,
+    Compressed,
+    Chunked,
+}
+
+/// One inode, decoded.
+struct Inode {
+    layout: Layout,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    mtime: i64,
+    /// Raw block address, chunk format or device number, by layout and type.
+    u: u32,
+    /// Where data after the inode (and its xattrs) starts: the inline tail or chunk map.
+    tail: u64,
+}
+
+struct Volume<'a> {
+    s: Super,
+    d: &'a [u8],
+}
+
+impl Volume<'_> {
+    fn inode(&self, nid: u64) -> Result<Inode, String> {
+        let at = nid
+            .checked_mul(32)
+            .and_then(|o| o.checked_add(self.s.meta * self.s.block))
+            .filter(|&o| o + 32 <= self.d.len() as u64)
+            .ok_or_else(|| format!("node {nid} lies past the end of the image"))?;
+        let a = at as usize;
+        let d = self.d;
+        let format = le16(d, a).unwrap_or(0);
+        let extended = format & 1 != 0;
+        let layout = match (format >> 1) & 7 {
+            0 => Layout::Plain,
+            2 => Layout::Inline,
+            1 | 3 => Layout::Compressed,
+            4 => Layout::Chunked,
+            l => return Err(format!("node {nid}: unknown data layout {l}")),
+        };
+        let xattr_count = u64::from(le16(d, a + 2).unwrap_or(0));
+        let xattr_size = if xattr_count == 0 {
+            0
+        } else {
+            12 + (xattr_count - 1) * 4
+        };
+        let size = if extended { 64 } else { 32 };
+        if at + size > d.len() as u64 {
+            return Err(format!("node {nid} lies past the end of the image"));
+        }
+        let r32 = |o: usize| le32(d, a + o).unwrap_or(0);
+        let r16 = |o: usize| u32::from(le16(d, a + o).unwrap_or(0));
+        Ok(if extended {
+            Inode {
+                layout,
+                mode: r16(4),
+                uid: r32(24),
+                gid: r32(28),
+                size: le64(d, a + 8).unwrap_or(0),
+                mtime: le64(d, a + 32).unwrap_or(0) as i64,
+                u: r32(16),
+                tail: at + size + xattr_size,
+            }
+        } else {
+            Inode {
+                layout,
+                mode: r16(4),
+                uid: r16(24),
+                gid: r16(26),
+                size: u64::from(r32(8)),
+                mtime: self.s.build_time,
+                u: r32(16),
+                tail: at + size + xattr_size,
+            }
+        })
+    }
+
+    /// Offset of block `b`, if the whole block lies inside the image.
+    fn block(&self, b: u64, len: u64) -> Result<u64, String> {
+        let at = b
+            .checked_mul(self.s.block)
+            .filter(|&o| o.saturating_add(len) <= self.d.len() as u64)
+            .ok_or_else(|| format!("block {b} lies past the end of the image"))?;
+        Ok(at)
+    }
+
+    /// The pieces of the file's first `len` bytes: (offset in the image or a hole, length).
+    fn extents(&self, ino: &Inode, len: u64) -> Result<Vec<(Option<u64>, u64)>, String> {
+        let bs = self.s.block;
+        match ino.layout {
+            Layout::Compressed => Err("compressed data is not decoded".into()),
+            Layout::Plain => {
+                if len == 0 {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![(Some(self.block(u64::from(ino.u), len)?), len)])
+            }
+            Layout::Inline => {
+                if len == 0 {
+                    return Ok(Vec::new());
+                }
+                // All blocks but the last are at the block address; the tail is inline.
+                let full = ((ino.size - 1) / bs * bs).min(len);
+                let mut v = Vec::new();
+                if full > 0 {
+                    v.push((Some(self.block(u64::from(ino.u), full)?), full));
+                }
+                let tail = len - full;
+                if tail > 0 {
+                    if ino.tail.saturating_add(tail) > self.d.len() as u64 {
+                        return Err("inline data lies past the end of the image".into());
+                    }
+                    v.push((Some(ino.tail), tail));
+                }
+                Ok(v)
+            }
+            Layout::Chunked => {
+                let fmt = ino.u;
+                let bits = fmt & 0x1f;
+                if bits > 31 {
+                    return Err("chunk size is out of range".into());
+                }
+                let chunk = bs
+                    .checked_shl(bits)
+                    .filter(|&c| c <= 1 << 40)
+                    .ok_or("chunk size is out of range")?;
+                let indexes = fmt & 0x20 != 0;
+                let (unit, start) = if indexes {
+                    (8u64, ino.tail.div_ceil(8) * 8)
+                } else {
+                    (4u64, ino.tail)
+                };
+                let n = len.div_ceil(chunk);
+                let mut v: Vec<(Option<u64>, u64)> = Vec::new();
+                for i in 0..n {
+                    let at = (start + i * unit) as usize;
+                    let (dev, addr) = if indexes {
+                        (le16(self.d, at + 2), le32(self.d, at + 4))
+                    } else {
+                        (Some(0), le32(self.d, at))
+                    };
+                    let (Some(dev), Some(addr)) = (dev, addr) else {
+                        return Err("chunk map lies past the end of the image".into());
+                    };
+                    let take = chunk.min(len - i * chunk);
+                    if addr == u32::MAX {
+                        v.push((None, take));
+                        continue;
+                    }
+                    if dev != 0 {
+                        return Err(format!("data on extra device {dev} is not in this image"));
+                    }
+                    let off = self.block(u64::from(addr), take)?;
+                    match v.last_mut() {
+                        Some((Some(o), l)) if *o + *l == off => *l += take,
+                        _ => v.push((Some(off), take)),
+                    }
+                }
+                Ok(v)
+            }
+        }
+    }
+
+    /// The file's first `len` bytes: zero-copy when contiguous, else gathered.
+    fn read(&self, ino: &Inode, len: u64, ctx: &UnpackContext) -> Result<EntryData, String> {
+        let ext = self.extents(ino, len)?;
+        match ext.as_slice() {
+            [] => return Ok(EntryData::Owned(Blob::from(Vec::new()))),
+            [(Some(o), l)] => {
+                return Ok(EntryData::Range {
+                    offset: *o,
+                    length: *l,
+                })
+            }
+            _ => {}
+        }
+        ctx.charge(len).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(len as usize);
+        for (o, l) in ext {
+            match o {
+                None => out.resize(out.len() + l as usize, 0),
+                Some(o) => out.extend_from_slice(&self.d[o as usize..(o + l) as usize]),
+            }
+        }
+        Ok(EntryData::Owned(Blob::from(out)))
+    }
+
+    fn read_small(&self, ino: &Inode, max: u64, ctx: &UnpackContext) -> Result<Vec<u8>, String> {
+        Ok(match self.read(ino, ino.size.min(max), ctx)? {
+            EntryData::Range { offset, length } => {
+                self.d[offset as usize..(offset + length) as usize].to_vec()
+            }
+            EntryData::Owned(b) => b.to_vec(),
+            EntryData::None => Vec::new(),
+        })
+    }
+}
+
+/// The (node id, name) entries of a directory's bytes, block by block.
+fn dirents(bytes: &[u8], dir_block: usize, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(), String> {
+    for blk in bytes.chunks(dir_block) {
+        let first = le16(blk, 8).ok_or("directory block is cut short")? as usize;
+        if first < 12 || !first.is_multiple_of(12) || first > blk.len() {
+            return Err("directory block has a bad first name offset".into());
+        }
+        let n = first / 12;
+        for i in 0..n {
+            let nid = le64(blk, i * 12).unwrap_or(0);
+            let start = le16(blk, i * 12 + 8).unwrap_or(0) as usize;
+            let end = if i + 1 < n {
+                le16(blk, (i + 1) * 12 + 8).unwrap_or(0) as usize
+            } else {
+                // The last name runs to a NUL or the end of the block.
+                let rest = blk.get(start..).unwrap_or_default();
+                start + memchr::memchr(0, rest).unwrap_or(rest.len())
+            };
+            let name = blk
+                .get(start..end)
+                .ok_or("directory entry name is out of range")?;
+            out.push((nid, name.to_vec()));
+        }
+    }
+    Ok(())
+}
+
+impl Format for Erofs {
+    fn name(&self) -> &'static str {
+        "erofs"
+    }
+
+    fn magics(&self) -> &'static [Magic] {
+        MAGICS
+    }
+
+    fn probe(&self, data: &[u8]) -> Option<Probe> {
+        let s = superblock(data)?;
+        let vol = Volume { s, d: data };
+        let root = vol.inode(vol.s.root_nid).ok()?;
+        if root.mode & 0o170000 != 0o040000 {
+            return None;
+        }
+        let s = &vol.s;
+        Some(Probe {
+            length: Some((s.blocks * s.block).min(data.len() as u64)),
+            description: format!(
+                "EROFS, {} blocks of {} bytes, volume {:?}",
+                s.blocks, s.block, s.name
+            ),
+        })
+    }
+
+    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+        let s =
+            superblock(data).ok_or_else(|| FormatError::Corrupt("bad EROFS superblock".into()))?;
+        let mut out = Unpacked::default();
+        out.detail("block_size", s.block);
+        out.detail("feature_incompat", format!("{:#x}", s.incompat));
+        if s.incompat & !KNOWN_INCOMPAT != 0 {
+            out.warn(
+                WarningKind::Unsupported,
+                format!(
+                    "unknown incompatible features {:#x}: the tree may be incomplete",
+                    s.incompat & !KNOWN_INCOMPAT
+                ),
+            );
+        }
+        let total = s.blocks * s.block;
+        if total > data.len() as u64 {
+            out.warn(
+                WarningKind::Truncated,
+                format!("image of {total} bytes is cut to {} bytes", data.len()),
+            );
+        }
+        let vol = Volume { s, d: data };
+        let root = vol.s.root_nid;
+        let mut compressed = 0usize;
+        let mut visited = HashSet::new();
+        let mut stack = vec![(root, String::new(), 0usize)];
+        while let Some((nid, path, depth)) = stack.pop() {
+            let shown = if path.is_empty() { "/" } else { &path };
+            if !visited.insert(nid) {
+                out.warn(
+                    WarningKind::Format,
+                    format!("directory {shown} was already listed: a cycle"),
+                );
+                continue;
+            }
+            let mut ents = Vec::new();
+            let listed = vol
+                .inode(nid)
+                .and_then(|dir| vol.read_small(&dir, MAX_DIR_BYTES, ctx))
+                .and_then(|bytes| dirents(&bytes, vol.s.dir_block as usize, &mut ents));
+            if let Err(e) = listed {
+                out.warn(WarningKind::Format, format!("directory {shown}: {e}"));
+            }
+            let mut children = Vec::new();
+            for (child, raw) in ents {
+                if raw == b"." || raw == b".." {
+                    continue;
+                }
+                let name = String::from_utf8_lossy(&raw).into_owned();
+                if name.is_empty() || name.contains('/') {
+                    out.warn(
+                        WarningKind::Format,
+                        format!("bad name {name:?} in directory {shown}"),
+                    );
+                    continue;
+                }
+                if out.entries.len() >= ctx.max_entries() {
+                    out.warn(WarningKind::Limit, "too many entries; the rest are ignored");
+                    return Ok(out);
+                }
+                let full = format!("{path}/{name}");
+                let ino = match vol.inode(child) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        out.warn(WarningKind::Format, format!("{full}: {e}"));
+                        continue;
+                    }
+                };
+                let kind = match ino.mode & 0o170000 {
+                    0o040000 => EntryKind::Directory,
+                    0o100000 => EntryKind::File,
+                    0o120000 => match vol.read_small(&ino, MAX_LINK, ctx) {
+                        Ok(t) => EntryKind::Symlink(String::from_utf8_lossy(&t).into_owned()),
+                        Err(e) => {
+                            out.warn(WarningKind::Format, format!("{full}: {e}"));
+                            EntryKind::Symlink(String::new())
+                        }
+                    },
+                    m @ (0o020000 | 0o060000) => {
+                        let dev = ino.u;
+                        EntryKind::Device {
+                            block: m == 0o060000,
+                            major: (dev & 0xfff00) >> 8,
+                            minor: (dev & 0xff) | ((dev >> 12) & 0xfff00),
+                        }
+                    }
+                    0o010000 => EntryKind::Fifo,
+                    0o140000 => EntryKind::Socket,
+                    m => {
+                        out.warn(
+                            WarningKind::Format,
+                            format!("{full}: unknown file type {m:#o}"),
+                        );
+                        continue;
+                    }
+                };
+                let mut entry = Entry::fs(full.clone(), kind.clone())
+                    .with_owner(ino.mode, ino.uid, ino.gid)
+                    .with_mtime(ino.mtime);
+                match kind {
+                    EntryKind::File if ino.layout == Layout::Compressed => {
+                        compressed += 1;
+                        entry = entry.with_detail("compressed", "not decoded");
+                    }
+                    EntryKind::File => {
+                        let want = ino.size.min(ctx.stream_limit());
+                        if want < ino.size {
+                            out.warn(
+                                WarningKind::Limit,
+                                format!("{full}: cut to {want} of {} bytes", ino.size),
+                            );
+                        }
+                        match vol.read(&ino, want, ctx) {
+                            Ok(d) => entry = entry.with_data(d),
+                            Err(e) => out.warn(WarningKind::Format, format!("{full}: {e}")),
+                        }
+                    }
+                    EntryKind::Directory => {
+                        if depth + 1 >= MAX_DEPTH {
+                            out.warn(
+                                WarningKind::Limit,
+                                format!("{full} is nested too deep; not walked"),
+                            );
+                        } else {
+                            children.push((child, full, depth + 1));
+                        }
+                    }
+                    _ => {}
+                }
+                out.entries.push(entry);
+            }
+            stack.extend(children.into_iter().rev());
+        }
+        if compressed > 0 {
+            out.warn(
+                WarningKind::Unsupported,
+                format!(
+                    "{compressed} compressed files listed without their data: \
+                     EROFS cluster decompression is not implemented"
+                ),
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::testutil::hostile::{hostile_with, Hostile};
+    use crate::formats::testutil::manifest::{check, Check};
+    use crate::formats::testutil::{gunzip, unpack};
+
+    const EXPECTED: &str = include_str!("../../tests/fixtures/filesystems/expected.txt");
+    const PLAIN: &[u8] = include_bytes!("../../tests/fixtures/filesystems/erofs.img.gz");
+    const CHUNKED: &[u8] = include_bytes!("../../tests/fixtures/filesystems/erofs-chunked.img.gz");
+    const LZ4: &[u8] = include_bytes!("../../tests/fixtures/filesystems/erofs-lz4.img.gz");
+
+    fn tree(name: &str, img: &[u8]) {
+        let p = Erofs
+            .probe(img)
+            .unwrap_or_else(|| panic!("{name}: no probe"));
+        assert_eq!(p.length, Some(img.len() as u64), "{name}");
+        let u = unpack(&Erofs, img);
+        assert!(u.warnings.is_empty(), "{name}: {:?}", u.warnings);
+        check(name, img, &u.entries, EXPECTED, &Check::EXACT);
+    }
+
+    #[test]
+    fn flat_and_inline_tree_matches() {
+        tree("erofs", &gunzip(PLAIN));
+    }
+
+    #[test]
+    fn chunk_based_tree_matches() {
+        tree("erofs-chunked", &gunzip(CHUNKED));
+    }
+
+    #[test]
+    fn extended_inode_gives_owner_and_time() {
+        let img = gunzip(PLAIN);
+        let u = unpack(&Erofs, &img);
+        // The fixture gives /etc/passwd a uid over 65535: only an extended inode holds it.
+        let e = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+        assert_eq!(e.uid, Some(70000));
+        assert_eq!(e.mtime, Some(1_600_000_000));
+    }
+
+    #[test]
+    fn compressed_files_are_listed_with_a_warning() {
+        let img = gunzip(LZ4);
+        let u = unpack(&Erofs, &img);
+        assert!(
+            u.warnings
+                .iter()
+                .any(|(_, w)| w.contains("compressed files")),
+            "{:?}",
+            u.warnings
+        );
+        check(
+            "erofs-lz4",
+            &img,
+            &u.entries
+                .iter()
+                .filter(|e| e.kind != EntryKind::File)
+                .cloned()
+                .collect::<Vec<_>>(),
+            &EXPECTED
+                .lines()
+                .filter(|l| !l.starts_with("f "))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+            &Check::EXACT,
+        );
+        let files = u
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .count();
+        assert_eq!(
+            files,
+            EXPECTED.lines().filter(|l| l.starts_with("f ")).count()
+        );
+    }
+
+    #[test]
+    fn hostile_input() {
+        for img in [PLAIN, CHUNKED, LZ4] {
+            hostile_with(&Erofs, &gunzip(img), &Hostile::disk());
+        }
+    }
+}
