@@ -275,6 +275,9 @@ impl Volume<'_> {
                 self.d[offset as usize..(offset + length) as usize].to_vec()
             }
             EntryData::Owned(b) => b.to_vec(),
+            // `read` never yields a sparse file; were it to, a directory or link needs only
+            // the bytes before the hole.
+            EntryData::Sparse { data, .. } => data.to_vec(),
             EntryData::None => Vec::new(),
         })
     }

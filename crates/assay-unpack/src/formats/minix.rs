@@ -357,6 +357,9 @@ impl Volume<'_> {
                 p,
             ),
             Ok((EntryData::Owned(b), p)) => (b.to_vec(), p),
+            // `read` never yields a sparse file; were it to, a directory or link needs only
+            // the bytes before the hole.
+            Ok((EntryData::Sparse { data, .. }, p)) => (data.to_vec(), p),
             Ok((EntryData::None, p)) => (Vec::new(), p),
             Err(e) => (Vec::new(), Some(e.to_string())),
         }
