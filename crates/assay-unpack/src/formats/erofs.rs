@@ -109,7 +109,7 @@ impl Volume<'_> {
         let at = nid
             .checked_mul(32)
             .and_then(|o| o.checked_add(self.s.meta * self.s.block))
-            .filter(|&o| o + 32 <= self.d.len() as u64)
+            .filter(|&o| o.checked_add(32).is_some_and(|e| e <= self.d.len() as u64))
             .ok_or_else(|| format!("node {nid} lies past the end of the image"))?;
         let a = at as usize;
         let d = self.d;
