@@ -109,7 +109,7 @@ impl Volume<'_> {
         let at = nid
             .checked_mul(32)
             .and_then(|o| o.checked_add(self.s.meta * self.s.block))
-            .filter(|&o| o + 32 <= self.d.len() as u64)
+            .filter(|&o| o.checked_add(32).is_some_and(|e| e <= self.d.len() as u64))
             .ok_or_else(|| format!("node {nid} lies past the end of the image"))?;
         let a = at as usize;
         let d = self.d;
@@ -275,7 +275,8 @@ impl Volume<'_> {
                 self.d[offset as usize..(offset + length) as usize].to_vec()
             }
             EntryData::Owned(b) => b.to_vec(),
-            // Not produced by this reader; the stored bytes, without the trailing hole.
+            // `read` never yields a sparse file; were it to, a directory or link needs only
+            // the bytes before the hole.
             EntryData::Sparse { data, .. } => data.to_vec(),
             EntryData::None => Vec::new(),
         })

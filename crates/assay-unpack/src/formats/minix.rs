@@ -357,7 +357,8 @@ impl Volume<'_> {
                 p,
             ),
             Ok((EntryData::Owned(b), p)) => (b.to_vec(), p),
-            // Not produced by this reader; the stored bytes, without the trailing hole.
+            // `read` never yields a sparse file; were it to, a directory or link needs only
+            // the bytes before the hole.
             Ok((EntryData::Sparse { data, .. }, p)) => (data.to_vec(), p),
             Ok((EntryData::None, p)) => (Vec::new(), p),
             Err(e) => (Vec::new(), Some(e.to_string())),
