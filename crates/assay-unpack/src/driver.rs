@@ -12,7 +12,9 @@ use crate::Blob;
 use assay_model::{hex, ImageInfo, Node, NodeId, NodeKind, Stats, Warning, WarningKind};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -145,6 +147,9 @@ pub struct Unpacker {
     fallbacks: Vec<usize>,
     /// Per format: whether it describes whole blobs (see [`Format::describes_whole_blob`]).
     whole_blob: Vec<bool>,
+    /// The magics of the whole-blob formats alone, with each one's index in `formats`: searched
+    /// in the image windows the full search skips (see `scan_image`).
+    markers: (MagicScanner, Vec<usize>),
 }
 
 impl Default for Unpacker {
@@ -168,12 +173,17 @@ impl Unpacker {
             .filter(|(_, f)| f.magics().is_empty() && f.finder().is_none())
             .map(|(i, _)| i)
             .collect();
-        let whole_blob = formats.iter().map(|f| f.describes_whole_blob()).collect();
+        let whole_blob: Vec<bool> = formats.iter().map(|f| f.describes_whole_blob()).collect();
+        let marker_index: Vec<usize> = (0..formats.len()).filter(|&i| whole_blob[i]).collect();
+        let marker_formats: Vec<&'static dyn Format> =
+            marker_index.iter().map(|&i| formats[i]).collect();
+        let markers = (MagicScanner::new(&marker_formats), marker_index);
         Unpacker {
             formats,
             scanner,
             fallbacks,
             whole_blob,
+            markers,
         }
     }
 
@@ -382,30 +392,56 @@ impl Run<'_> {
     fn scan_image(&self, data: &Blob) -> ([u8; 32], Vec<(Candidate, Option<Probe>)>) {
         let mut hasher = Sha256::new();
         let mut probed = Vec::new();
-        let mut spanned_to = 0usize;
-        self.engine
-            .scanner
-            .scan_windows(data, &mut |window, candidates| {
+        // How far the probed structures span, and whether a stream whose length only its
+        // unpack tells was accepted: until one is, every structure probed with a length is
+        // claimed by `analyse_blob` (nothing before it can claim past its start), so the
+        // windows wholly inside its span are not searched at all — their candidates would be
+        // skipped anyway. A tar of a million members is then searched once, not member by
+        // member. Whole-blob formats are still looked for there (their own small automaton).
+        let spanned_to = Cell::new(0usize);
+        let stream_open = Cell::new(false);
+        let skip = |w: Range<usize>| !stream_open.get() && w.start > 0 && w.end <= spanned_to.get();
+        let (marker_scanner, marker_index) = &self.engine.markers;
+        self.engine.scanner.scan_windows_skipping(
+            data,
+            &skip,
+            &mut |window, candidates, skipped| {
+                if skipped {
+                    let search_end = window.end.saturating_add(64).min(data.len());
+                    let mut seen = Vec::new();
+                    for c in marker_scanner.candidates(&data[window.start..search_end]) {
+                        let start = window.start + c.start;
+                        if start < window.end && !seen.contains(&c.format) {
+                            seen.push(c.format);
+                            let format = marker_index[c.format];
+                            probed.push((Candidate { start, format }, Some(Probe::default())));
+                        }
+                    }
+                }
                 for c in candidates {
                     if self.engine.whole_blob[c.format] {
                         // A marker: the format is tried on the whole blob later.
                         probed.push((c, Some(Probe::default())));
-                    } else if c.start < spanned_to {
+                    } else if c.start < spanned_to.get() {
                         probed.push((c, None));
                     } else if let Some(p) = self.engine.formats[c.format].probe(&data[c.start..]) {
                         let available = data.len().saturating_sub(c.start) as u64;
-                        if let Some(l) = p.length.map(|l| l.min(available)) {
-                            let end = c
-                                .start
-                                .saturating_add(usize::try_from(l).unwrap_or(usize::MAX));
-                            spanned_to = spanned_to.max(end);
+                        match p.length.map(|l| l.min(available)) {
+                            Some(l) => {
+                                let end = c
+                                    .start
+                                    .saturating_add(usize::try_from(l).unwrap_or(usize::MAX));
+                                spanned_to.set(spanned_to.get().max(end));
+                            }
+                            None => stream_open.set(true),
                         }
                         probed.push((c, Some(p)));
                     }
                 }
                 hasher.update(&data[window.clone()]);
                 data.release(window);
-            });
+            },
+        );
         probed.sort_by_key(|(c, _)| *c);
         (hasher.finalize().into(), probed)
     }

@@ -116,10 +116,27 @@ impl MagicScanner {
     /// range and the candidates whose magic starts in it while its bytes are still hot. A large
     /// memory-mapped image is then read once for the search, the probes and its hash.
     pub fn scan_windows(&self, data: &[u8], visit: &mut dyn FnMut(Range<usize>, Vec<Candidate>)) {
+        self.scan_windows_skipping(data, &|_| false, &mut |w, found, _| visit(w, found));
+    }
+
+    /// Like [`scan_windows`](Self::scan_windows), but a window for which `skip` answers true
+    /// (asked just before it is searched) is not searched: `visit` gets it with no candidates
+    /// and `true`, so that its bytes can still be hashed and handed back.
+    pub fn scan_windows_skipping(
+        &self,
+        data: &[u8],
+        skip: &dyn Fn(Range<usize>) -> bool,
+        visit: &mut dyn FnMut(Range<usize>, Vec<Candidate>, bool),
+    ) {
         let longest = self.shards.iter().map(|s| s.longest).max().unwrap_or(1);
         let mut start = 0;
         while start < data.len() {
             let end = start.saturating_add(RELEASE_STEP).min(data.len());
+            if skip(start..end) {
+                visit(start..end, Vec::new(), true);
+                start = end;
+                continue;
+            }
             // A magic that starts in the window may end after it.
             let search_end = end.saturating_add(longest - 1).min(data.len());
             let mut found = Vec::new();
@@ -150,7 +167,7 @@ impl MagicScanner {
             }
             found.sort_unstable();
             found.dedup();
-            visit(start..end, found);
+            visit(start..end, found, false);
             start = end;
         }
     }
@@ -285,6 +302,32 @@ mod tests {
         s.scan_windows(&data, &mut |w, _| windows.push(w));
         assert_eq!(windows.len(), 3);
         assert_eq!(windows[1], RELEASE_STEP..2 * RELEASE_STEP);
+    }
+
+    #[test]
+    fn a_skipped_window_is_visited_but_not_searched() {
+        let s = MagicScanner::new(&[&A]);
+        let mut data = vec![0u8; 3 * RELEASE_STEP];
+        for p in [10, RELEASE_STEP + 10, 2 * RELEASE_STEP + 10] {
+            data[p..p + 4].copy_from_slice(b"ABAB");
+        }
+        let mut seen = Vec::new();
+        s.scan_windows_skipping(
+            &data,
+            &|w| w.start == RELEASE_STEP,
+            &mut |w, found, skipped| {
+                let starts: Vec<usize> = found.iter().map(|c| c.start).collect();
+                seen.push((w.start, starts, skipped));
+            },
+        );
+        assert_eq!(
+            seen,
+            [
+                (0, vec![10], false),
+                (RELEASE_STEP, vec![], true),
+                (2 * RELEASE_STEP, vec![2 * RELEASE_STEP + 10], false),
+            ]
+        );
     }
 
     #[test]
