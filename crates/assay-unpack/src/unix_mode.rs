@@ -93,6 +93,12 @@ impl FileType {
     }
 }
 
+/// Major and minor numbers of a device number in Linux's 32-bit encoding (`new_decode_dev`;
+/// the old 16-bit encoding is its subset), as most Linux file systems store it.
+pub fn linux_dev(dev: u32) -> (u32, u32) {
+    ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+}
+
 impl EntryKind {
     /// The entry kind a Unix mode names, with the link target and device numbers supplied by
     /// the caller (see [`FileType::entry_kind`]); `None` when the mode's type bits name no
@@ -125,6 +131,8 @@ mod tests {
             let kind = t.entry_kind(|| "target".into(), || (1, 3));
             assert_eq!(FileType::of_entry_kind(&kind), t);
         }
+        assert_eq!(linux_dev(0x0801), (8, 1));
+        assert_eq!(linux_dev(0x0010_0403), (4, 0x103));
         assert_eq!(FileType::of_mode(0o644), None);
         assert_eq!(FileType::of_mode(0o030644), None);
     }

@@ -12,6 +12,7 @@ use crate::cursor::{le16, le32, le64};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
+use crate::unix_mode::{linux_dev, FileType, S_IFMT};
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
 
@@ -323,7 +324,7 @@ impl Format for Erofs {
         let s = superblock(data)?;
         let vol = Volume { s, d: data };
         let root = vol.inode(vol.s.root_nid).ok()?;
-        if root.mode & 0o170000 != 0o040000 {
+        if FileType::of_mode(root.mode) != Some(FileType::Directory) {
             return None;
         }
         let s = &vol.s;
@@ -405,34 +406,23 @@ impl Format for Erofs {
                         continue;
                     }
                 };
-                let kind = match ino.mode & 0o170000 {
-                    0o040000 => EntryKind::Directory,
-                    0o100000 => EntryKind::File,
-                    0o120000 => match vol.read_small(&ino, MAX_LINK, ctx) {
-                        Ok(t) => EntryKind::Symlink(String::from_utf8_lossy(&t).into_owned()),
+                let Some(file_type) = FileType::of_mode(ino.mode) else {
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{full}: unknown file type {:#o}", ino.mode & S_IFMT),
+                    );
+                    continue;
+                };
+                let kind = file_type.entry_kind(
+                    || match vol.read_small(&ino, MAX_LINK, ctx) {
+                        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
                         Err(e) => {
                             out.warn(WarningKind::Format, format!("{full}: {e}"));
-                            EntryKind::Symlink(String::new())
+                            String::new()
                         }
                     },
-                    m @ (0o020000 | 0o060000) => {
-                        let dev = ino.u;
-                        EntryKind::Device {
-                            block: m == 0o060000,
-                            major: (dev & 0xfff00) >> 8,
-                            minor: (dev & 0xff) | ((dev >> 12) & 0xfff00),
-                        }
-                    }
-                    0o010000 => EntryKind::Fifo,
-                    0o140000 => EntryKind::Socket,
-                    m => {
-                        out.warn(
-                            WarningKind::Format,
-                            format!("{full}: unknown file type {m:#o}"),
-                        );
-                        continue;
-                    }
-                };
+                    || linux_dev(ino.u),
+                );
                 let mut entry = Entry::fs(full.clone(), kind.clone())
                     .with_owner(ino.mode, ino.uid, ino.gid)
                     .with_mtime(ino.mtime);

@@ -12,6 +12,7 @@ use crate::cursor::{be16, be32, le16, le32};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
+use crate::unix_mode::{linux_dev, FileType, S_IFMT};
 use crate::{Blob, FormatError};
 use std::collections::HashSet;
 
@@ -393,7 +394,7 @@ impl Format for Minix {
         let vol = Volume { g, d: data };
         // The root must be a directory: rejects chance matches of the short magic.
         let root = vol.inode(ROOT).ok()?;
-        if root.mode & 0o170000 != 0o040000 || root.size == 0 {
+        if FileType::of_mode(root.mode) != Some(FileType::Directory) || root.size == 0 {
             return None;
         }
         let g = &vol.g;
@@ -431,7 +432,7 @@ impl Format for Minix {
         let root = vol
             .inode(ROOT)
             .map_err(|e| FormatError::Corrupt(format!("root directory: {e}")))?;
-        if root.mode & 0o170000 != 0o040000 {
+        if FileType::of_mode(root.mode) != Some(FileType::Directory) {
             return Err(FormatError::Corrupt("root inode is not a directory".into()));
         }
         let mut visited = HashSet::new();
@@ -492,36 +493,23 @@ impl Format for Minix {
                         continue;
                     }
                 };
-                let kind = match ino.mode & 0o170000 {
-                    0o040000 => EntryKind::Directory,
-                    0o100000 => EntryKind::File,
-                    0o120000 => {
+                let Some(file_type) = FileType::of_mode(ino.mode) else {
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{full}: unknown file type {:#o}", ino.mode & S_IFMT),
+                    );
+                    continue;
+                };
+                let kind = file_type.entry_kind(
+                    || {
                         let (t, p) = vol.read_small(&ino, MAX_LINK, ctx);
                         if let Some(p) = p {
                             out.warn(WarningKind::Format, format!("{full}: {p}"));
                         }
-                        EntryKind::Symlink(String::from_utf8_lossy(&t).into_owned())
-                    }
-                    m @ (0o020000 | 0o060000) => {
-                        // Linux's encoding of device numbers (the old 16-bit one is its
-                        // subset).
-                        let dev = ino.zones[0];
-                        EntryKind::Device {
-                            block: m == 0o060000,
-                            major: (dev & 0xfff00) >> 8,
-                            minor: (dev & 0xff) | ((dev >> 12) & 0xfff00),
-                        }
-                    }
-                    0o010000 => EntryKind::Fifo,
-                    0o140000 => EntryKind::Socket,
-                    m => {
-                        out.warn(
-                            WarningKind::Format,
-                            format!("{full}: unknown file type {m:#o}"),
-                        );
-                        continue;
-                    }
-                };
+                        String::from_utf8_lossy(&t).into_owned()
+                    },
+                    || linux_dev(ino.zones[0]),
+                );
                 let mut entry = Entry::fs(full.clone(), kind.clone())
                     .with_owner(ino.mode, ino.uid, ino.gid)
                     .with_mtime(ino.mtime);
