@@ -8,7 +8,8 @@ peer's test asserts, and (with --peers) what binwalk v3 and unblob do on the sam
                                  [--network-gear] [--json OUT] [--timeout S] [--reuse]
 
 For every sample it runs `assay unpack` (the extracted tree) and `assay scan --format json`
-(the recognised formats: every node's format, with the offset of those directly in the image),
+(the recognised formats: every node's format, with the offset in the input of those whose
+bytes are the input's own: carved from the image, directly or through carved parts),
 and with --peers the `binwalk-shim` and `unblob-shim` variants of ../shared/tools/peers/run.sh
 (binwalk v3 and unblob with Debian's `unsquashfs` in place of `sasquatch`, which no registry
 has; say so beside every figure). Each tool is judged only on what the sample's expectation in
@@ -145,12 +146,40 @@ def assay_warnings(workdir):
 
 
 def assay_recognised(workdir):
-    """(top, anywhere): formats directly in the image with offset and size; every format in the tree."""
+    """(top, anywhere): formats found in the input's own bytes, with their offset in the input and
+    size; every format in the tree.
+
+    A node is in the input's own bytes when every node from it up to the image was carved from
+    its parent (each has an offset there): a container directly in the image, or one inside a
+    part that a vendor container carves out. Its offset in the input is the sum of those
+    offsets, which is what binwalk's signature offsets mean. Nodes below a decoded layer (no
+    offset in their parent) are not in the input's bytes and count for "anywhere" only.
+    """
     rep = assay_report(workdir)
     nodes = rep.get("nodes", [])
     root = nodes[0]["id"] if nodes else None
-    top = [(n["format"], n.get("offset"), n.get("size")) for n in nodes
-           if n.get("parent") == root and n.get("format")]
+    by_id = {n["id"]: n for n in nodes}
+
+    def input_offset(n):
+        total = 0
+        while n.get("parent") is not None:
+            if n.get("offset") is None:
+                return None
+            total += n["offset"]
+            if n["parent"] == root:
+                return total
+            n = by_id.get(n["parent"])
+            if n is None:
+                return None
+        return None
+
+    top = []
+    for n in nodes:
+        if not n.get("format"):
+            continue
+        at = input_offset(n)
+        if at is not None:
+            top.append((n["format"], at, n.get("size")))
     anywhere = sorted({n["format"] for n in nodes if n.get("format")})
     return top, anywhere
 

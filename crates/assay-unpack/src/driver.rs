@@ -997,6 +997,11 @@ impl Run<'_> {
         node.gid = entry.gid;
         node.mtime = entry.mtime;
         node.details = entry.details;
+        // Bytes carved from the container keep their place in it: the chain of offsets from
+        // the image down to this node is then byte-exact evidence.
+        if let EntryData::Range { offset, .. } = entry.data {
+            node.offset = Some(offset);
+        }
         match &entry.kind {
             EntryKind::Symlink(t) => node.link_target = Some(t.clone()),
             EntryKind::Hardlink(t) => {

@@ -72,10 +72,12 @@ fn tplink_firmware_down_to_the_os_and_the_web_pages() {
         .expect("vxworks inside");
     let stream = &r.nodes[os.parent.unwrap() as usize];
     assert_eq!(stream.kind, NodeKind::Stream);
-    assert_eq!(
-        stream.details.get("compression").map(String::as_str),
-        Some("lzma")
-    );
+    // The OS is the decoded data of an lzma node that sits in the IMG0 part at its offset.
+    let lzma = &r.nodes[stream.parent.unwrap() as usize];
+    assert_eq!(lzma.format.as_deref(), Some("lzma"));
+    assert_eq!(lzma.offset, Some(0));
+    let part = &r.nodes[lzma.parent.unwrap() as usize];
+    assert_eq!((part.kind, part.offset), (NodeKind::Stream, Some(128)));
     assert_eq!(
         os.details.get("load_address").map(String::as_str),
         Some("0x80010000")

@@ -14,10 +14,9 @@
 //! | 64 | up to eight (offset, length) pairs of the parts, offsets from the magic |
 //! | 128 | the parts |
 //!
-//! Parts that start with an lzma-alone header (TP-Link's VxWorks kernels use the uncommon
-//! properties byte 0x6e) are decoded here; the others are carved as they are.
+//! The parts are carved as they are; the lzma-alone streams among them (TP-Link's VxWorks
+//! kernels use the uncommon properties byte 0x6e) are found by the lzma format's own search.
 
-use super::owfs::decode_lzma_alone;
 use crate::cursor::{be16, be32};
 use crate::format::{Entry, EntryData, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind};
 use crate::{Blob, FormatError};
@@ -112,7 +111,7 @@ impl Format for Img0 {
         })
     }
 
-    fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
+    fn unpack(&self, data: &Blob, _: &UnpackContext) -> Result<Unpacked, FormatError> {
         let h = parse(data).ok_or_else(|| FormatError::Corrupt("bad IMG0 header".into()))?;
         let mut out = Unpacked::default();
         out.detail("product_id", format!("{:#06x}", h.product));
@@ -150,37 +149,16 @@ impl Format for Img0 {
                 continue;
             }
             let len = len.min(have - off);
-            let Some(bytes) = data.slice(off as usize..(off + len) as usize) else {
-                continue;
-            };
-            let entry = match decode_lzma_alone(&bytes, ctx) {
-                Some(Ok((decoded, warnings))) => {
-                    for (kind, w) in warnings {
-                        out.warn(kind, format!("{label}: {w}"));
-                    }
-                    Entry::stream(&label, EntryData::Owned(decoded))
-                        .with_detail("compression", "lzma")
-                        .with_detail("stored_offset", format!("{off:#x}"))
-                        .with_detail("stored_size", len)
-                }
-                Some(Err(e)) => {
-                    out.warn(e.kind(), format!("{label}: lzma data does not decode: {e}"));
-                    Entry::stream(
-                        &label,
-                        EntryData::Range {
-                            offset: off,
-                            length: len,
-                        },
-                    )
-                }
-                None => Entry::stream(
-                    &label,
-                    EntryData::Range {
-                        offset: off,
-                        length: len,
-                    },
-                ),
-            };
+            // Carved as they are: an lzma part (TP-Link's kernels use the uncommon properties
+            // byte 0x6e) is found and decoded by the lzma format in the part, so the stream
+            // keeps its own node at its offset in the image.
+            let entry = Entry::stream(
+                &label,
+                EntryData::Range {
+                    offset: off,
+                    length: len,
+                },
+            );
             out.entries.push(entry);
         }
         Ok(out)
@@ -214,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn parts_are_carved_and_lzma_parts_decoded() {
+    fn parts_are_carved_at_their_offsets() {
         let d = sample();
         let p = Img0.probe(&d).expect("probe");
         assert_eq!(p.length, Some(d.len() as u64));
@@ -224,23 +202,50 @@ mod tests {
             u.entries[0].data,
             EntryData::Range { offset: 128, .. }
         ));
-        assert_eq!(
-            u.entries[1].details.get("compression").map(String::as_str),
-            Some("lzma")
-        );
-        let EntryData::Owned(b) = &u.entries[1].data else {
-            panic!("decoded part");
-        };
-        let expected = crate::formats::testutil::sha_hex(b);
-        assert_eq!(
-            expected,
-            crate::formats::streamout::tests::expected_sha("payload.lzma")
-        );
+        assert!(matches!(
+            u.entries[1].data,
+            EntryData::Range { offset: 160, .. }
+        ));
         assert_eq!(
             u.details.get("language").map(String::as_str),
             Some("English")
         );
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+    }
+
+    #[test]
+    fn the_lzma_part_is_a_node_at_its_offset_in_the_image() {
+        use crate::driver::{UnpackOptions, Unpacker};
+        let mut image = vec![0x55u8; 20]; // a vendor prefix, as in front of TP-Link's IMG0
+        image.extend_from_slice(&sample());
+        let r =
+            Unpacker::new().unpack_bytes("fw", crate::Blob::from(image), &UnpackOptions::default());
+        let at = |id: usize| {
+            let mut n = &r.nodes[id];
+            let mut abs = 0u64;
+            loop {
+                abs += n.offset.expect("a chain of carved slices");
+                match n.parent {
+                    Some(p) if p != 0 => n = &r.nodes[p as usize],
+                    _ => return abs,
+                }
+            }
+        };
+        let lzma = r
+            .nodes
+            .iter()
+            .position(|n| n.format.as_deref() == Some("lzma"))
+            .expect("lzma node");
+        assert_eq!(at(lzma), 20 + 160);
+        let decoded = r
+            .nodes
+            .iter()
+            .position(|n| n.parent == Some(lzma as u32))
+            .expect("decoded stream");
+        assert_eq!(
+            r.nodes[decoded].sha256.as_deref(),
+            Some(crate::formats::streamout::tests::expected_sha("payload.lzma").as_str())
+        );
     }
 
     #[test]
