@@ -11,8 +11,8 @@ use crate::cursor::{le16, le64};
 use crate::format::WarningKind;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
-use ntfs::structured_values::NtfsFileNamespace;
-use ntfs::{Ntfs, NtfsReadSeek};
+use ntfs::structured_values::{NtfsFileNamespace, NtfsIndexRoot};
+use ntfs::{Ntfs, NtfsAttributeType, NtfsReadSeek};
 use std::collections::HashSet;
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -133,6 +133,13 @@ fn walk(data: &Blob, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Form
                 continue;
             }
         };
+        if let Some(problem) = index_record_size_problem(&dir) {
+            out.warn(
+                WarningKind::Corrupt,
+                format!("directory {shown}: {problem}"),
+            );
+            continue;
+        }
         let index = match dir.directory_index(&mut fs) {
             Ok(i) => i,
             Err(e) => {
@@ -215,6 +222,35 @@ fn walk(data: &Blob, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Form
     Ok(())
 }
 
+/// Smallest and largest index record accepted from a directory's `$INDEX_ROOT`: records
+/// are whole 512-byte sectors (the update sequence fixes one word per sector), 4 KiB in
+/// practice.
+const INDEX_RECORD_SIZES: std::ops::RangeInclusive<u32> = 512..=64 << 10;
+
+/// Why the directory's index records cannot be read, when its `$INDEX_ROOT` states a record
+/// size no volume uses. The crate allocates and slices records of the stated size without
+/// checking it (a size under a record header's length panicked in it), so the size is
+/// checked here first.
+fn index_record_size_problem(dir: &ntfs::NtfsFile) -> Option<String> {
+    for attribute in dir.attributes_raw() {
+        let Ok(attribute) = attribute else {
+            return None;
+        };
+        if attribute.ty().ok()? != NtfsAttributeType::IndexRoot
+            || attribute.name().ok()?.to_string_lossy() != "$I30"
+        {
+            continue;
+        }
+        let root = attribute
+            .resident_structured_value::<NtfsIndexRoot>()
+            .ok()?;
+        let size = root.index_record_size();
+        return (root.is_large_index() && (!INDEX_RECORD_SIZES.contains(&size) || size % 512 != 0))
+            .then(|| format!("$INDEX_ROOT states index records of {size} bytes; not read"));
+    }
+    None
+}
+
 /// The unnamed data stream of file record `record`, up to the scan's per-stream limit, and
 /// its full length.
 fn read_data(
@@ -251,6 +287,7 @@ fn read_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cursor::le32;
     use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::{entry_bytes, sha_hex, unpack};
     use std::io::Read;
@@ -302,6 +339,48 @@ mod tests {
         let mut d = image();
         d[0x28..0x30].fill(0);
         assert!(NtfsVolume.probe(&d).is_none());
+    }
+
+    /// The root directory's `$INDEX_ROOT` value in the fixture: (where its index record size
+    /// is, whether the root index is large).
+    fn root_index_record_size_at(img: &[u8]) -> (usize, bool) {
+        let cluster = usize::from(img[0x0d]) * usize::from(le16(img, 0x0b).unwrap());
+        let mft = le64(img, 0x30).unwrap() as usize * cluster;
+        let record = mft + ROOT_RECORD as usize * 1024;
+        let mut at = record + usize::from(le16(img, record + 0x14).unwrap());
+        loop {
+            let ty = u32::from_le_bytes(img[at..at + 4].try_into().unwrap());
+            assert_ne!(ty, 0xffff_ffff, "no $INDEX_ROOT in the root's record");
+            let len = u32::from_le_bytes(img[at + 4..at + 8].try_into().unwrap()) as usize;
+            if ty == 0x90 {
+                let value = at + usize::from(le16(img, at + 0x14).unwrap());
+                return (value + 8, img[value + 0x1c] & 1 == 1);
+            }
+            at += len;
+        }
+    }
+
+    #[test]
+    fn an_index_record_size_no_volume_uses_is_refused_with_a_warning() {
+        let mut img = image();
+        let (at, large) = root_index_record_size_at(&img);
+        assert!(
+            large,
+            "the fixture's root index spills into $INDEX_ALLOCATION"
+        );
+        assert_eq!(le32(&img, at), Some(4096));
+        for bad in [0u32, 2, 100, 1 << 30] {
+            img[at..at + 4].copy_from_slice(&bad.to_le_bytes());
+            let u = unpack(&NtfsVolume, &img);
+            assert!(
+                u.warnings
+                    .iter()
+                    .any(|(_, w)| w.contains(&format!("index records of {bad} bytes"))),
+                "{bad}: {:?}",
+                u.warnings
+            );
+            assert!(!u.warnings.iter().any(|(_, w)| w.contains("panicked")));
+        }
     }
 
     #[test]
