@@ -28,6 +28,7 @@ pub mod fdt;
 pub(crate) mod firmware_code;
 pub mod gpt;
 pub mod gzip;
+pub mod hilink;
 pub mod ihex;
 pub mod img0;
 pub mod iso9660;
@@ -86,6 +87,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
         &dlink_encrpted::DlinkEncrptedImg,
+        &hilink::HilinkEncrypted,
         &dlink_shrs::DlinkShrs,
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
