@@ -26,6 +26,8 @@ const RESERVED: u8 = 0x60;
 const CLEAR: usize = 256;
 /// Output the probe's trial decode asks for.
 const TRIAL_OUT: usize = 4096;
+/// Input a candidate must decode without an invalid code (or end cleanly within).
+const TRIAL_IN: usize = 512;
 
 /// Header fields: (largest code width, block mode), when plausible.
 fn header(data: &[u8]) -> Option<(u32, bool)> {
@@ -184,11 +186,15 @@ impl Format for Compress {
             }
         }
         // Two magic bytes are weak: decode the start. Random bytes soon give a code beyond
-        // the table, which no encoder writes.
+        // the table, which no encoder writes; structured bytes (a kernel's tables) can run on
+        // for a hundred bytes before they do, so a stream must hold for its first 512 bytes
+        // (or to its end).
         let mut out = BoundedOut::new(TRIAL_OUT as u64);
         let (stop, used) = decode(data, &mut out);
         match stop {
-            Stop::BadCode(_) if out.data.len() < 64 || used < data.len().min(64) => return None,
+            Stop::BadCode(_) if out.data.len() < 64 || used < data.len().min(TRIAL_IN) => {
+                return None
+            }
             _ if out.data.is_empty() => return None,
             _ => {}
         }
@@ -291,6 +297,19 @@ mod tests {
         }
         assert_eq!(rejected, 200);
         assert!(Compress.probe(PAYLOAD).is_some());
+    }
+
+    #[test]
+    fn a_stream_that_breaks_within_its_first_512_bytes_is_no_candidate() {
+        // Valid codes for a while, then bytes that soon give a code beyond the table: what two
+        // chance magic bytes in a kernel's tables look like.
+        assert!(PAYLOAD.len() > 1024);
+        let mut d = PAYLOAD[..150].to_vec();
+        d.extend(std::iter::repeat_n(0xffu8, 2000));
+        assert!(Compress.probe(&d).is_none());
+        let mut d = PAYLOAD[..700].to_vec();
+        d.extend(std::iter::repeat_n(0xffu8, 2000));
+        assert!(Compress.probe(&d).is_some(), "damaged after 512 bytes: still found");
     }
 
     #[test]
