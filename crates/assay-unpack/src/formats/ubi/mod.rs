@@ -51,7 +51,17 @@ impl Format for Ubi {
 
     fn probe(&self, data: &[u8]) -> Option<Probe> {
         let first = parse_ec_header(data)?;
-        let peb = detect_peb_size(data, &first)?;
+        let Some(peb) = detect_peb_size(data, &first) else {
+            // One checked erase-counter header and no second one: a UBI device all the same
+            // (an empty or cut one); it claims only the header area it proves.
+            return Some(Probe {
+                length: Some((first.data_offset as u64).min(data.len() as u64)),
+                description: format!(
+                    "UBI erase-counter header alone (PEB size unknown), image seq {:#x}",
+                    first.image_seq
+                ),
+            });
+        };
         let length = image_length(data, peb);
         Some(Probe {
             length: Some(length),
@@ -67,10 +77,19 @@ impl Format for Ubi {
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
         let first = parse_ec_header(data)
             .ok_or_else(|| FormatError::Corrupt("no valid UBI erase-counter header".into()))?;
-        let peb = detect_peb_size(data, &first)
-            .ok_or_else(|| FormatError::Corrupt("cannot tell the UBI PEB size".into()))?;
-        let leb_size = peb - first.data_offset;
         let mut out = Unpacked::default();
+        let Some(peb) = detect_peb_size(data, &first) else {
+            out.detail("vid_hdr_offset", first.vid_hdr_offset);
+            out.detail("data_offset", first.data_offset);
+            out.detail("image_seq", format!("{:#x}", first.image_seq));
+            out.detail("erase_count_first", first.erase_count);
+            out.warn(
+                WarningKind::Truncated,
+                "one erase-counter header and no second one: the PEB size is unknown, so no volume can be read (an empty or cut UBI device)",
+            );
+            return Ok(out);
+        };
+        let leb_size = peb - first.data_offset;
         out.detail("peb_size", peb);
         out.detail("leb_size", leb_size);
         out.detail("vid_hdr_offset", first.vid_hdr_offset);

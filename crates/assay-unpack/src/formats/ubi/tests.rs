@@ -130,6 +130,34 @@ fn detects_peb_when_second_peb_is_erased() {
 }
 
 #[test]
+fn a_lone_erase_counter_header_is_a_ubi_device_without_volumes() {
+    // The first PEB's header, then nothing UBI wrote (a cut or empty device, as blkid's
+    // sample): recognised, the header area claimed, and why nothing more is read.
+    let mut img = IMG[..PEB].to_vec();
+    img[64..].fill(0);
+    img.resize(PEB * 3 + 4096, 0);
+    let p = Ubi.probe(&img).expect("probe");
+    assert_eq!(
+        p.length,
+        Some(parse_ec_header(&img).unwrap().data_offset as u64)
+    );
+    assert!(
+        p.description.contains("PEB size unknown"),
+        "{}",
+        p.description
+    );
+    let u = unpack(&Ubi, &img);
+    assert!(u.entries.is_empty());
+    assert!(u
+        .warnings
+        .iter()
+        .any(|(k, w)| *k == WarningKind::Truncated && w.contains("PEB size is unknown")));
+    // A damaged header is still nothing.
+    img[10] ^= 1;
+    assert!(Ubi.probe(&img).is_none());
+}
+
+#[test]
 fn rejects_random_magic() {
     let mut d = b"UBI#".to_vec();
     d.extend(std::iter::repeat_n(0u8, 200));
