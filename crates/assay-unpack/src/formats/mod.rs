@@ -10,6 +10,7 @@ pub mod android_sparse;
 pub mod ar;
 pub mod arcadyan;
 pub mod arj;
+pub mod arm_zimage;
 pub mod avm_eva;
 pub mod bcm_tag;
 pub mod bzip2;
@@ -80,6 +81,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &ubi::Ubi,
         &ubifs::Ubifs,
         &uimage::UImage,
+        &arm_zimage::ArmZimage,
         &fdt::Fit,
         &fdt::Fdt,
         &trx::Trx,
