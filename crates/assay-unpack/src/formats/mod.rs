@@ -28,6 +28,7 @@ pub mod fdt;
 pub(crate) mod firmware_code;
 pub mod gpt;
 pub mod gzip;
+pub mod hwnp;
 pub mod ihex;
 pub mod img0;
 pub mod iso9660;
@@ -89,6 +90,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &dlink_shrs::DlinkShrs,
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
+        &hwnp::Hwnp,
         &bcm_tag::BcmTag,
         &chk::Chk,
         &ros::Ros,
