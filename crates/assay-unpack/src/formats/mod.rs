@@ -42,6 +42,7 @@ pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
+pub mod npk;
 pub mod ntfs;
 pub mod owfs;
 pub mod rar;
@@ -91,6 +92,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
         &hwnp::Hwnp,
+        &npk::Npk,
         &bcm_tag::BcmTag,
         &chk::Chk,
         &ros::Ros,
