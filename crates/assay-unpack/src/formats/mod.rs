@@ -46,6 +46,7 @@ pub mod npk;
 pub mod ntfs;
 pub mod owfs;
 pub mod rar;
+pub mod realtek;
 pub mod romfs;
 pub mod ros;
 pub mod seama;
@@ -93,6 +94,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &ubnt::Ubnt,
         &hwnp::Hwnp,
         &npk::Npk,
+        &realtek::Realtek,
         &bcm_tag::BcmTag,
         &chk::Chk,
         &ros::Ros,

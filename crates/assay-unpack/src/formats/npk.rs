@@ -184,12 +184,16 @@ impl Format for Npk {
         let mut out = Unpacked::default();
         out.detail("parts", p.parts.len());
         if p.truncated {
+            let last = p.parts.last().map_or((0, 0, 0), |q| (q.kind, q.size, q.avail));
             out.warn(
                 WarningKind::Truncated,
                 format!(
-                    "package declares {} bytes, the last part runs past the {} present",
+                    "package declares {} bytes, {} present: its last part (type {}) declares {} bytes, {} present",
                     p.declared,
-                    data.len()
+                    data.len(),
+                    last.0,
+                    last.1,
+                    last.2
                 ),
             );
         } else if p.mismatch {
