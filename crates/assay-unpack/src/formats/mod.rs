@@ -71,6 +71,7 @@ pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
+pub mod zynos;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -95,6 +96,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &hwnp::Hwnp,
         &npk::Npk,
         &realtek::Realtek,
+        &zynos::Zynos,
         &bcm_tag::BcmTag,
         &chk::Chk,
         &ros::Ros,
