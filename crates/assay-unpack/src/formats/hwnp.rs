@@ -194,7 +194,10 @@ impl Format for Hwnp {
             );
         }
         let len = data.len() as u64;
-        match usize::try_from(p.declared).ok().and_then(|end| data.get(FILE_CRC_FROM..end)) {
+        match usize::try_from(p.declared)
+            .ok()
+            .and_then(|end| data.get(FILE_CRC_FROM..end))
+        {
             Some(span) if p.declared >= FILE_CRC_FROM as u64 => {
                 let file_ok = crc32fast::hash(span) == p.file_crc;
                 out.detail("crc", ok(file_ok));
@@ -386,7 +389,10 @@ mod tests {
 
     #[test]
     fn flash_items_are_streams_and_crc_damage_warns() {
-        let d = build(&[("flash:kernel", b"kernel bytes"), ("flash:rootfs", b"hsqs....")]);
+        let d = build(&[
+            ("flash:kernel", b"kernel bytes"),
+            ("flash:rootfs", b"hsqs...."),
+        ]);
         let u = unpack(&Hwnp, &d);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
         assert_eq!(u.entries[0].kind, EntryKind::Stream);

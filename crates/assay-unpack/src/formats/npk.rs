@@ -184,7 +184,10 @@ impl Format for Npk {
         let mut out = Unpacked::default();
         out.detail("parts", p.parts.len());
         if p.truncated {
-            let last = p.parts.last().map_or((0, 0, 0), |q| (q.kind, q.size, q.avail));
+            let last = p
+                .parts
+                .last()
+                .map_or((0, 0, 0), |q| (q.kind, q.size, q.avail));
             out.warn(
                 WarningKind::Truncated,
                 format!(

@@ -230,10 +230,7 @@ mod tests {
             .filter(|l| l.contains("image.cvimg+rootfs/"))
             .map(|l| l.rsplit('\t').next().unwrap().to_string());
         let bytes = crate::formats::testutil::entry_bytes(rest, &u.entries[0]).unwrap();
-        assert_eq!(
-            Some(crate::formats::testutil::sha_hex(&bytes)),
-            want.next()
-        );
+        assert_eq!(Some(crate::formats::testutil::sha_hex(&bytes)), want.next());
         assert!(bytes.starts_with(b"hsqs"));
     }
 
@@ -257,7 +254,12 @@ mod tests {
         // Text after the signature (addresses that are letters), a huge flash offset, a
         // length below the checksum's or beyond any flash.
         assert!(Realtek.probe(b"csys is a string, not a header").is_none());
-        for (at, v) in [(8usize, 0x2000_0000u32), (12, 1), (12, 0x4000_0000), (4, 0x1000)] {
+        for (at, v) in [
+            (8usize, 0x2000_0000u32),
+            (12, 1),
+            (12, 0x4000_0000),
+            (4, 0x1000),
+        ] {
             let mut d = IMG.to_vec();
             d[at..at + 4].copy_from_slice(&v.to_be_bytes());
             assert!(Realtek.probe(&d).is_none(), "field {at} = {v:#x}");

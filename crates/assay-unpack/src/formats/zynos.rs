@@ -84,7 +84,11 @@ impl Header {
         let end = ver.iter().position(|&b| b == 0).unwrap_or(ver.len());
         let printable = ver[..end].iter().all(|&b| (0x20..0x7f).contains(&b))
             && ver[end..].iter().all(|&b| b == 0);
-        let size = if flags & COMPRESSED != 0 { csize } else { osize };
+        let size = if flags & COMPRESSED != 0 {
+            csize
+        } else {
+            osize
+        };
         if !printable || flags & (OCSUM | CCSUM) == 0 || size == 0 || osize > MAX_SIZE {
             return None;
         }
