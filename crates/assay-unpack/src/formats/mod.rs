@@ -30,6 +30,7 @@ pub(crate) mod firmware_code;
 pub mod gpt;
 pub mod gzip;
 pub mod hilink;
+pub mod hwnp;
 pub mod ihex;
 pub mod img0;
 pub mod iso9660;
@@ -43,9 +44,11 @@ pub mod lzop;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
+pub mod npk;
 pub mod ntfs;
 pub mod owfs;
 pub mod rar;
+pub mod realtek;
 pub mod romfs;
 pub mod ros;
 pub mod seama;
@@ -70,6 +73,7 @@ pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
+pub mod zynos;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -93,6 +97,10 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &dlink_shrs::DlinkShrs,
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
+        &hwnp::Hwnp,
+        &npk::Npk,
+        &realtek::Realtek,
+        &zynos::Zynos,
         &bcm_tag::BcmTag,
         &chk::Chk,
         &ros::Ros,
