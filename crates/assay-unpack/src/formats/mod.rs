@@ -44,6 +44,8 @@ pub mod minix;
 pub mod ntfs;
 pub mod owfs;
 pub mod rar;
+pub mod rar_ppmd;
+pub mod rar_v3_decode;
 pub mod romfs;
 pub mod ros;
 pub mod seama;

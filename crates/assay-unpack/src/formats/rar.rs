@@ -12,6 +12,7 @@
 //! magic scan at the archive's offset.
 
 use super::member_name::{dos_absolute, dos_time};
+use super::rar_v3_decode;
 use crate::cursor::{le16, le32};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
@@ -47,6 +48,10 @@ struct Member {
     split: bool,
     crc: Option<u32>,
     mtime: Option<i64>,
+    /// RAR 4: the version needed to unpack (29 and 36 are the RAR 2.9 algorithm) and the
+    /// dictionary size.
+    unp_ver: u8,
+    dict: u32,
 }
 
 /// What the headers give: the members, archive flags, where the archive ends, and what
@@ -202,6 +207,8 @@ fn file4(h: &[u8], flags: u16, data_at: u64) -> Option<Member> {
         split: flags & 0x0003 != 0,
         crc: Some(crc),
         mtime: dos_time(time),
+        unp_ver: *h.get(24)?,
+        dict: 0x10000 << ((flags >> 5) & 7).min(6),
     })
 }
 
@@ -379,6 +386,7 @@ fn file5(h: &[u8], mut q: usize, extra: u64, flags: u64, data: (u64, u64)) -> Op
         split: flags & 0x18 != 0,
         crc,
         mtime,
+        ..Member::default()
     })
 }
 
@@ -451,7 +459,9 @@ impl Format for Rar {
             );
         }
         let mut compressed = 0usize;
-        for m in &l.members {
+        // The RAR 2.9 stream of a solid run of RAR 4 members, carried from one to the next.
+        let mut stream: Option<rar_v3_decode::Decoder> = None;
+        for (index, m) in l.members.iter().enumerate() {
             let path = dos_absolute(&m.name);
             let mut e = Entry::fs(
                 path.clone(),
@@ -480,6 +490,9 @@ impl Format for Rar {
                 continue;
             }
             let in_archive = m.data.0.saturating_add(m.data.1) <= d.len() as u64;
+            if l.version == 4 && !m.stored && (!m.solid || m.encrypted || m.split) {
+                stream = None;
+            }
             if m.encrypted {
                 out.warn(
                     WarningKind::Unsupported,
@@ -490,6 +503,9 @@ impl Format for Rar {
                     WarningKind::Unsupported,
                     format!("{path}: continues in another volume; listed, not opened"),
                 );
+            } else if !m.stored && l.version == 4 && matches!(m.unp_ver, 29 | 36) && in_archive {
+                compressed += 1;
+                e = rar4_member(d, &l.members, index, &mut stream, &path, ctx, &mut out, e)?;
             } else if !m.stored {
                 compressed += 1;
                 out.warn(
@@ -525,6 +541,69 @@ impl Format for Rar {
         }
         Ok(out)
     }
+}
+
+/// Decode the RAR 4 member `members[index]` (RAR 2.9 algorithm) into its entry: a solid
+/// member continues `stream`, any other starts one. The window is the dictionary, or less
+/// when the data of the run is smaller, and never more than the budget allows.
+#[allow(clippy::too_many_arguments)]
+fn rar4_member(
+    d: &[u8],
+    members: &[Member],
+    index: usize,
+    stream: &mut Option<rar_v3_decode::Decoder>,
+    path: &str,
+    ctx: &UnpackContext,
+    out: &mut Unpacked,
+    e: Entry,
+) -> Result<Entry, FormatError> {
+    let m = &members[index];
+    let size = m.unpacked.unwrap_or(0);
+    if size > ctx.stream_limit() {
+        *stream = None;
+        out.warn(
+            WarningKind::Limit,
+            format!("{path}: {size} bytes exceed the stream limit; not opened"),
+        );
+        return Ok(e);
+    }
+    if m.solid && stream.is_none() && index > 0 {
+        out.warn(
+            WarningKind::Decode,
+            format!("{path}: solid member whose earlier members could not be decoded; not opened"),
+        );
+        return Ok(e);
+    }
+    let decoder = stream.get_or_insert_with(|| {
+        // The run this member starts: it and the solid members after it.
+        let run: u64 = std::iter::once(m)
+            .chain(members[index + 1..].iter().take_while(|n| n.solid))
+            .filter_map(|n| n.unpacked)
+            .fold(0u64, u64::saturating_add);
+        let window = u64::from(m.dict)
+            .min(run.max(1).next_power_of_two())
+            .min(ctx.stream_limit().max(1));
+        rar_v3_decode::Decoder::new(window as usize)
+    });
+    let (offset, length) = m.data;
+    let packed = &d[offset as usize..(offset + length) as usize];
+    let decoded = decoder.member(packed, size as usize);
+    if let Some(p) = &decoded.problem {
+        out.warn(
+            WarningKind::Decode,
+            format!(
+                "{path}: {p}; {} of {size} bytes kept",
+                decoded.data.len()
+            ),
+        );
+    } else if m.crc.is_some_and(|c| crc32fast::hash(&decoded.data) != c) {
+        out.warn(WarningKind::Corrupt, format!("{path}: CRC32 mismatch"));
+    }
+    if decoded.data.is_empty() && size > 0 {
+        return Ok(e);
+    }
+    ctx.charge(decoded.data.len() as u64)?;
+    Ok(e.with_data(EntryData::Owned(Blob::from(decoded.data))))
 }
 
 #[cfg(test)]
@@ -625,6 +704,30 @@ mod tests {
         let mut d = RAR4.to_vec();
         d[7] ^= 1; // main header CRC
         assert!(Rar.probe(&d).is_none());
+    }
+
+    #[test]
+    #[ignore]
+    fn explore() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rar4");
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        for extra in ["testfile.rar3.rar", "testfile.rar3.solid.rar"] {
+            files.push(format!("/work/main/bench/conformance/cache/samples/binwalk-ng/{extra}").into());
+        }
+        files.sort();
+        for f in files {
+            let d = std::fs::read(&f).unwrap();
+            let t = std::time::Instant::now();
+            let u = unpack(&Rar, &d);
+            println!("== {} ({:?})", f.display(), t.elapsed());
+            for e in &u.entries {
+                let len = match &e.data { EntryData::Owned(b) => b.len() as i64, EntryData::Range{length,..} => *length as i64, _ => -1 };
+                println!("  {} {:?} {} {}", e.path, e.details.get("method"), e.details.get("size").map(|s| s.as_str()).unwrap_or("-"), len);
+            }
+            for w in &u.warnings {
+                println!("  W {:?} {}", w.0, w.1);
+            }
+        }
     }
 
     #[test]
