@@ -591,10 +591,7 @@ fn rar4_member(
     if let Some(p) = &decoded.problem {
         out.warn(
             WarningKind::Decode,
-            format!(
-                "{path}: {p}; {} of {size} bytes kept",
-                decoded.data.len()
-            ),
+            format!("{path}: {p}; {} of {size} bytes kept", decoded.data.len()),
         );
     } else if m.crc.is_some_and(|c| crc32fast::hash(&decoded.data) != c) {
         out.warn(WarningKind::Corrupt, format!("{path}: CRC32 mismatch"));
@@ -627,12 +624,21 @@ mod tests {
             check_members(label, data, &u);
             let dir = u.entries.iter().find(|e| e.path == "/etc").unwrap();
             assert_eq!(dir.kind, EntryKind::Directory, "{label}");
-            // The compressed member is listed without data, with a warning saying why.
             let packed = u.entries.iter().find(|e| e.path == "/packed.dat").unwrap();
+            assert_eq!(u.details["compressed_members"], "1");
+            if version == "1.5-4.x" {
+                // RAR 4 compressed members are decoded; this one holds no real compressed
+                // data, so decoding it gives a warning.
+                assert_eq!(u.warnings.len(), 1, "{label}: {:?}", u.warnings);
+                let (kind, message) = &u.warnings[0];
+                assert!(matches!(kind, WarningKind::Decode | WarningKind::Corrupt));
+                assert!(message.starts_with("/packed.dat: "), "{message}");
+                continue;
+            }
+            // The compressed member is listed without data, with a warning saying why.
             assert!(matches!(packed.data, EntryData::None), "{label}");
             assert_eq!(u.warnings.len(), 1, "{label}: {:?}", u.warnings);
             assert!(u.warnings[0].1.contains("/packed.dat: RAR-compressed"));
-            assert_eq!(u.details["compressed_members"], "1");
         }
     }
 
@@ -706,33 +712,121 @@ mod tests {
         assert!(Rar.probe(&d).is_none());
     }
 
+    const RAR4_EXPECTED: &str = include_str!("../../tests/fixtures/rar4/expected.txt");
+
+    fn rar4_fixture(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rar4/");
+        std::fs::read(format!("{dir}{name}")).unwrap()
+    }
+
+    fn owned(u: &Unpacked, path: &str) -> Vec<u8> {
+        match &u.entries.iter().find(|e| e.path == path).unwrap().data {
+            EntryData::Owned(b) => b.to_vec(),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
     #[test]
-    #[ignore]
-    fn explore() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rar4");
-        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-        for extra in ["testfile.rar3.rar", "testfile.rar3.solid.rar"] {
-            files.push(format!("/work/main/bench/conformance/cache/samples/binwalk-ng/{extra}").into());
-        }
-        files.sort();
-        for f in files {
-            let d = std::fs::read(&f).unwrap();
-            let t = std::time::Instant::now();
-            let u = unpack(&Rar, &d);
-            println!("== {} ({:?})", f.display(), t.elapsed());
-            for e in &u.entries {
-                let len = match &e.data { EntryData::Owned(b) => b.len() as i64, EntryData::Range{length,..} => *length as i64, _ => -1 };
-                println!("  {} {:?} {} {}", e.path, e.details.get("method"), e.details.get("size").map(|s| s.as_str()).unwrap_or("-"), len);
-            }
-            for w in &u.warnings {
-                println!("  W {:?} {}", w.0, w.1);
+    fn rar4_members_decode_to_their_expected_hashes() {
+        // LZ (normal, best, many blocks, the low-distance reset), PPMd (best, solid PPMd),
+        // filters (E8E9 and Delta in bsdcat.exe) and two solid runs.
+        let mut fixtures: Vec<&str> = Vec::new();
+        for line in RAR4_EXPECTED.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(' ').next().unwrap();
+            if !fixtures.contains(&name) {
+                fixtures.push(name);
             }
         }
+        assert!(fixtures.len() >= 8);
+        for name in fixtures {
+            let data = rar4_fixture(name);
+            let u = unpack(&Rar, &data);
+            assert!(u.warnings.is_empty(), "{name}: {:?}", u.warnings);
+            for line in RAR4_EXPECTED
+                .lines()
+                .filter(|l| l.starts_with(&format!("{name} ")))
+            {
+                let f: Vec<&str> = line.split(' ').collect();
+                let got = owned(&u, f[1]);
+                assert_eq!(got.len().to_string(), f[2], "{line}");
+                assert_eq!(crate::formats::testutil::sha_hex(&got), f[3], "{line}");
+            }
+        }
+        // Contents libarchive's tests state.
+        let u = unpack(&Rar, &rar4_fixture("rar_filter.rar"));
+        let exe = owned(&u, "/bsdcat.exe");
+        assert_eq!(exe.len(), 204_288);
+        assert_eq!(exe[..12], [0x4d, 0x5a, 0x90, 0, 3, 0, 0, 0, 4, 0, 0, 0]);
+        let u = unpack(&Rar, &rar4_fixture("rar_multi_lzss_blocks.rar"));
+        let text = owned(&u, "/multi_lzss_blocks_test.txt");
+        assert!(text.ends_with(b"-bottom: 0in\"><BR>\n</P>\n</BODY>\n</HTML>"));
+        assert_eq!(u.details["compressed_members"], "1");
+    }
+
+    #[test]
+    fn corrupt_packed_data_is_a_warning_and_the_listing_goes_on() {
+        let mut d = rar4_fixture("rar_compress_normal.rar");
+        let first = list4(&d, usize::MAX).members[0].data;
+        let mid = (first.0 + first.1 / 2) as usize;
+        for b in &mut d[mid..mid + 16] {
+            *b ^= 0x5a;
+        }
+        let u = unpack(&Rar, &d);
+        assert_eq!(u.entries.len(), 6);
+        assert!(
+            u.warnings.iter().any(
+                |(k, m)| matches!(k, WarningKind::Corrupt | WarningKind::Decode)
+                    && m.starts_with("/LibarchiveAddingTest.html:")
+            ),
+            "{:?}",
+            u.warnings
+        );
+        // The other members are separate streams and still decode.
+        let txt = owned(&u, "/testdir/test.txt");
+        assert_eq!(txt, b"test text document\r\n");
+    }
+
+    #[test]
+    fn a_solid_run_stops_at_its_first_broken_member() {
+        let mut d = rar4_fixture("sc_solid.rar");
+        let first = list4(&d, usize::MAX).members[0].data;
+        // Cut the first member's data short: the whole run after it cannot be decoded.
+        let at = first.0 as usize;
+        for b in &mut d[at..at + 64] {
+            *b = 0;
+        }
+        let u = unpack(&Rar, &d);
+        assert_eq!(u.entries.len(), 6);
+        assert!(u
+            .warnings
+            .iter()
+            .any(|(_, m)| m.starts_with("/exe/test.exe:") && m.contains("earlier member")));
+    }
+
+    #[test]
+    fn members_past_the_stream_limit_are_not_decoded() {
+        let data = rar4_fixture("rar_multi_lzss_blocks.rar");
+        let mut limits = crate::limits::Limits::for_image(data.len() as u64);
+        limits.max_stream_bytes = 1 << 20;
+        let u = crate::formats::testutil::unpack_with_limits(&Rar, &data, limits);
+        assert!(matches!(u.entries[0].data, EntryData::None));
+        assert!(u
+            .warnings
+            .iter()
+            .any(|(k, m)| *k == WarningKind::Limit && m.contains("exceed the stream limit")));
     }
 
     #[test]
     fn hostile_inputs_do_not_panic() {
         hostile(&Rar, RAR4);
         hostile(&Rar, RAR5);
+        for name in [
+            "rar_compress_normal.rar",
+            "rar3_lowdist_reset.rar",
+            "ss_solid_ppmd.cbr",
+            "rar_ppmd_use_after_free.rar",
+        ] {
+            hostile(&Rar, &rar4_fixture(name));
+        }
     }
 }

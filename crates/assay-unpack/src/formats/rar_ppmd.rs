@@ -371,7 +371,10 @@ impl Ppmd7 {
         if self.i2u(i) != nu {
             i = i.wrapping_sub(1);
             let k = self.i2u(i);
-            self.insert_node(ptr + k * UNIT, (nu.wrapping_sub(k).wrapping_sub(1)) as usize);
+            self.insert_node(
+                ptr + k * UNIT,
+                (nu.wrapping_sub(k).wrapping_sub(1)) as usize,
+            );
         }
         self.insert_node(ptr, i);
     }
@@ -450,7 +453,10 @@ impl Ppmd7 {
             if self.i2u(i) != nu {
                 i = i.wrapping_sub(1);
                 let k = self.i2u(i);
-                self.insert_node(node + k * UNIT, (nu.wrapping_sub(k).wrapping_sub(1)) as usize);
+                self.insert_node(
+                    node + k * UNIT,
+                    (nu.wrapping_sub(k).wrapping_sub(1)) as usize,
+                );
             }
             self.insert_node(node, i);
             n = next;
@@ -763,8 +769,8 @@ impl Ppmd7 {
                     }
                 }
                 let sf = self.summ_freq(c);
-                let add = u32::from(2 * ns1 < ns)
-                    + 2 * u32::from((4 * ns1 <= ns) & (sf <= 8 * ns1));
+                let add =
+                    u32::from(2 * ns1 < ns) + 2 * u32::from((4 * ns1 <= ns) & (sf <= 8 * ns1));
                 self.set_summ_freq(c, sf + add);
             } else {
                 let s = self.alloc_units(0);
@@ -780,10 +786,7 @@ impl Ppmd7 {
                     st.freq = (MAX_FREQ - 4) as u8;
                 }
                 self.set_state(s, st);
-                self.set_summ_freq(
-                    c,
-                    u32::from(st.freq) + self.init_esc + u32::from(ns > 3),
-                );
+                self.set_summ_freq(c, u32::from(st.freq) + self.init_esc + u32::from(ns > 3));
             }
             let mut cf = 2 * self.freq(self.found) * (self.summ_freq(c) + 6);
             let sf = s0.wrapping_add(self.summ_freq(c));
@@ -905,9 +908,7 @@ impl Ppmd7 {
         }
         self.set_summ_freq(
             mc,
-            sum_freq
-                .wrapping_add(esc_freq)
-                .wrapping_sub(esc_freq >> 1),
+            sum_freq.wrapping_add(esc_freq).wrapping_sub(esc_freq >> 1),
         );
         self.found = self.stats(mc);
     }

@@ -216,7 +216,13 @@ impl Huff {
         bits.skip(l as u32);
         let dist = (v.wrapping_sub(self.limit[l - 1])) >> (16 - l);
         let pos = self.first[l].wrapping_add(dist) as usize;
-        usize::from(self.symbols.get(pos).or(self.symbols.first()).copied().unwrap_or(0))
+        usize::from(
+            self.symbols
+                .get(pos)
+                .or(self.symbols.first())
+                .copied()
+                .unwrap_or(0),
+        )
     }
 }
 
@@ -363,7 +369,12 @@ fn itanium(data: &mut [u8], offset: u32) {
                     let start = i * 41 + 5;
                     if get_bits(block, start + 37, 4) == 5 {
                         let off = get_bits(block, start + 13, 20);
-                        set_bits(block, off.wrapping_sub(file_offset) & 0xfffff, start + 13, 20);
+                        set_bits(
+                            block,
+                            off.wrapping_sub(file_offset) & 0xfffff,
+                            start + 13,
+                            20,
+                        );
                     }
                 }
             }
@@ -589,7 +600,9 @@ impl Decoder {
         if let Some(b) = &self.broken {
             return Decoded {
                 data: Vec::new(),
-                problem: Some(format!("an earlier member of the solid stream failed ({b})")),
+                problem: Some(format!(
+                    "an earlier member of the solid stream failed ({b})"
+                )),
             };
         }
         let mut m = Member {
@@ -601,10 +614,9 @@ impl Decoder {
         let result = self.run(&mut bits, &mut m);
         let mut problem = match result {
             Ok(_) if m.out.len() >= size => None,
-            Ok(Stop::EndOfFile) => Some(format!(
-                "end of data after {} of {size} bytes",
-                m.out.len()
-            )),
+            Ok(Stop::EndOfFile) => {
+                Some(format!("end of data after {} of {size} bytes", m.out.len()))
+            }
             Ok(Stop::Exhausted) => Some(format!(
                 "packed data ends after {} of {size} bytes",
                 m.out.len()
@@ -753,7 +765,11 @@ impl Decoder {
                 self.tables_read = false;
                 self.read_tables(bits)?;
             }
-            2 => return Ok(Some(Stop::EndOfFile)),
+            2 => {
+                // The next member of a solid stream starts with a block header.
+                self.tables_read = false;
+                return Ok(Some(Stop::EndOfFile));
+            }
             3 => {
                 let first = self.ppm_char(bits)?;
                 let mut length = usize::from(first & 7) + 1;
@@ -1109,10 +1125,68 @@ mod tests {
 
     #[test]
     fn delta_filter_undoes_differences() {
-        let mut d = [0u8.wrapping_sub(1), 0u8.wrapping_sub(1), 0u8.wrapping_sub(1)];
+        let mut d = [
+            0u8.wrapping_sub(1),
+            0u8.wrapping_sub(1),
+            0u8.wrapping_sub(1),
+        ];
         delta(&mut d, 1).unwrap();
         assert_eq!(d, [1, 2, 3]);
         assert!(delta(&mut d, 0).is_err());
+    }
+
+    /// Bits, MSB first, from a string of 0s and 1s.
+    fn pack(bits: &str) -> Vec<u8> {
+        let bits: Vec<u8> = bits
+            .bytes()
+            .filter(|b| *b != b' ')
+            .map(|b| b - b'0')
+            .collect();
+        bits.chunks(8)
+            .map(|c| c.iter().enumerate().fold(0u8, |a, (i, b)| a | b << (7 - i)))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_filter_programs_are_not_run() {
+        let mut d = Decoder::new(1 << 16);
+        // Program 1 (new), block at +0, length 4, a 3-byte program whose XOR checks.
+        let record = pack("000001 000000 000100 000011 00000011 00000001 00000010");
+        d.add_filter(0x80 | 0x20, &record).unwrap();
+        assert_eq!(d.programs.len(), 1);
+        assert_eq!(d.programs[0].kind, None);
+        let mut m = Member {
+            out: Vec::new(),
+            base: 0,
+            size: 8,
+        };
+        for b in b"abcdefgh" {
+            d.put(*b);
+        }
+        let err = d.flush(&mut m).unwrap_err();
+        assert!(err.contains("unknown RarVM filter program"), "{err}");
+        // What came before the block is kept.
+        assert!(m.out.is_empty());
+    }
+
+    #[test]
+    fn oversized_filter_blocks_are_refused() {
+        let mut d = Decoder::new(1 << 20);
+        // Length 0x40000 (32-bit number form): past RarVM's work area.
+        let record = pack(
+            "000001 000000 11 00000000000001000000000000000000 000011 00000011 00000001 00000010",
+        );
+        assert!(d.add_filter(0x80 | 0x20, &record).is_err());
+        // A program number never defined.
+        assert!(d.add_filter(0x80, &pack("000101 000000")).is_err());
+    }
+
+    #[test]
+    fn e8_filter_makes_call_targets_relative_again() {
+        // A call at offset 0 to absolute 0x105 becomes relative to the next instruction.
+        let mut d = [0xe8, 0x05, 0x01, 0, 0, 0x90, 0x90];
+        e8(&mut d, 0, false);
+        assert_eq!(d, [0xe8, 0x04, 0x01, 0, 0, 0x90, 0x90]);
     }
 
     #[test]
