@@ -490,8 +490,16 @@ impl Format for Rar {
                 continue;
             }
             let in_archive = m.data.0.saturating_add(m.data.1) <= d.len() as u64;
-            if l.version == 4 && !m.stored && (!m.solid || m.encrypted || m.split) {
-                stream = None;
+            if l.version == 4 && !m.stored {
+                if !m.solid {
+                    stream = None;
+                }
+                if m.encrypted || m.split {
+                    // A solid run cannot go on past a member it cannot decode.
+                    stream = Some(rar_v3_decode::Decoder::failed(format!(
+                        "{path} is encrypted or split"
+                    )));
+                }
             }
             if m.encrypted {
                 out.warn(
@@ -503,7 +511,7 @@ impl Format for Rar {
                     WarningKind::Unsupported,
                     format!("{path}: continues in another volume; listed, not opened"),
                 );
-            } else if !m.stored && l.version == 4 && matches!(m.unp_ver, 29 | 36) && in_archive {
+            } else if !m.stored && l.version == 4 && in_archive {
                 compressed += 1;
                 e = rar4_member(d, &l.members, index, &mut stream, &path, ctx, &mut out, e)?;
             } else if !m.stored {
@@ -559,18 +567,27 @@ fn rar4_member(
 ) -> Result<Entry, FormatError> {
     let m = &members[index];
     let size = m.unpacked.unwrap_or(0);
-    if size > ctx.stream_limit() {
-        *stream = None;
+    if !matches!(m.unp_ver, 29 | 36) {
+        *stream = Some(rar_v3_decode::Decoder::failed(format!(
+            "{path} uses another algorithm"
+        )));
         out.warn(
-            WarningKind::Limit,
-            format!("{path}: {size} bytes exceed the stream limit; not opened"),
+            WarningKind::Unsupported,
+            format!(
+                "{path}: RAR {}.{} compression (only the RAR 2.9 algorithm of RAR 3.x/4.x is decoded); listed, not opened",
+                m.unp_ver / 10,
+                m.unp_ver % 10
+            ),
         );
         return Ok(e);
     }
-    if m.solid && stream.is_none() && index > 0 {
+    if size > ctx.stream_limit() {
+        *stream = Some(rar_v3_decode::Decoder::failed(format!(
+            "{path} is past the stream limit"
+        )));
         out.warn(
-            WarningKind::Decode,
-            format!("{path}: solid member whose earlier members could not be decoded; not opened"),
+            WarningKind::Limit,
+            format!("{path}: {size} bytes exceed the stream limit; not opened"),
         );
         return Ok(e);
     }

@@ -35,6 +35,8 @@ const MAX_PROGRAMS: usize = 1024;
 const MAX_PENDING: usize = 8192;
 /// Largest PPMd model accepted (RAR's own limit is 256 MiB).
 pub const MAX_PPMD_MEMORY: usize = 256 << 20;
+/// Smallest window: more than one symbol's output.
+const MIN_WINDOW: usize = 4096;
 /// Bytes decoded past a member's stated end while looking for its end marker.
 const OVERRUN_SLACK: usize = 0x1000;
 
@@ -565,7 +567,8 @@ impl Decoder {
     /// A stream with a window of `window` bytes (a power of two; the caller bounds it by
     /// the dictionary, the data and the budget).
     pub fn new(window: usize) -> Decoder {
-        let window = window.max(1).next_power_of_two();
+        // Never smaller than what one symbol can produce (a match of 260, PPMd's 287).
+        let window = window.max(MIN_WINDOW).next_power_of_two();
         let (dist_base, dist_bits) = dist_tables();
         Decoder {
             window: vec![0; window],
@@ -593,6 +596,14 @@ impl Decoder {
             dist_bits,
             broken: None,
         }
+    }
+
+    /// A stream that cannot go on (a solid run after a member that could not be decoded):
+    /// every member given to it gets `why` as its problem.
+    pub fn failed(why: String) -> Decoder {
+        let mut d = Decoder::new(1);
+        d.broken = Some(why);
+        d
     }
 
     /// Decode the next member: `packed` is its data, `size` its stated unpacked size.
@@ -650,7 +661,9 @@ impl Decoder {
             if m.out.len() >= m.size + OVERRUN_SLACK {
                 return Ok(Stop::EndOfFile);
             }
-            if bits.overrun() || (bits.at_end() && m.out.len() >= m.size) {
+            // The range coder reads ahead: a PPMd member ends at its end-of-file escape,
+            // which a solid run needs to see.
+            if bits.overrun() || (bits.at_end() && m.out.len() >= m.size && !self.ppm_block) {
                 self.flush(m)?;
                 return Ok(Stop::Exhausted);
             }
