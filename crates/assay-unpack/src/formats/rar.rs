@@ -3,11 +3,12 @@
 //! integers with CRC32), every member is listed with its name, sizes, method and flags, and
 //! members stored uncompressed (RAR 4 method 0x30, RAR 5 method 0) are extracted.
 //!
-//! Written here, and only this far: the Rust crates that decode RAR (`unrar` and its kin)
-//! bind the unRAR source, whose licence forbids re-creating the compressor and is not one a
-//! permissively licensed product can take on; clean-room decoders exist in C (libarchive),
-//! none in Rust yet. So a compressed or encrypted member is listed without data and with a
-//! warning that says why. A self-
+//! Written here: the Rust crates that decode RAR (`unrar` and its kin) bind the unRAR
+//! source, whose licence forbids re-creating the compressor and is not one a permissively
+//! licensed product can take on; clean-room decoders exist in C (libarchive), none in Rust.
+//! RAR 3.x/4.x compressed members (the RAR 2.9 algorithm) are decoded by our own
+//! [`super::rar_v3_decode`], solid runs in order; any other compressed member, and every
+//! encrypted one, is listed without data and with a warning that says why. A self-
 //! extracting archive (a DOS/Windows executable with the archive appended) is found by the
 //! magic scan at the archive's offset.
 
