@@ -154,7 +154,7 @@ impl Ppmd7 {
     /// A model over `size` bytes of memory; `None` when the size is unusable.
     pub fn new(size: usize) -> Option<Ppmd7> {
         let size = u32::try_from(size).ok()?;
-        if size < UNIT || size > 0xFFFF_FFFF - 12 * 3 {
+        if !(UNIT..=0xFFFF_FFFF - 12 * 3).contains(&size) {
             return None;
         }
         let align = 4 - (size & 3);
@@ -564,11 +564,11 @@ impl Ppmd7 {
             );
         }
         self.lo_unit += 128 * UNIT;
-        for i in 0..128 {
-            for k in 0..8 {
-                let v = (BIN_SCALE - u32::from(INIT_BIN_ESC[k]) / (i as u32 + 2)) as u16;
+        for (i, row) in self.bin_summ.iter_mut().enumerate() {
+            for (k, &esc) in INIT_BIN_ESC.iter().enumerate() {
+                let v = (BIN_SCALE - u32::from(esc) / (i as u32 + 2)) as u16;
                 for m in (0..64).step_by(8) {
-                    self.bin_summ[i][k + m] = v;
+                    row[k + m] = v;
                 }
             }
         }
