@@ -48,6 +48,8 @@ pub mod npk;
 pub mod ntfs;
 pub mod owfs;
 pub mod rar;
+pub mod rar_ppmd;
+pub mod rar_v3_decode;
 pub mod realtek;
 pub mod romfs;
 pub mod ros;
