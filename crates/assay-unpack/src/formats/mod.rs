@@ -44,6 +44,7 @@ pub mod minix;
 pub mod ntfs;
 pub mod owfs;
 pub mod rar;
+pub mod rar_v5_decode;
 pub mod romfs;
 pub mod ros;
 pub mod seama;
