@@ -59,7 +59,7 @@ fn corrupt<T>(msg: impl Into<String>) -> Result<T, Rar5Error> {
 const MAX_DICTIONARY: u64 = 64 << 30;
 /// Longest block a filter may cover (RAR's own limit).
 const MAX_FILTER_BLOCK: u32 = 0x40_0000;
-/// Filters pending at once at most (RAR's own limit).
+/// Filters whose data is still to come, at most (RAR's own limit).
 const MAX_FILTERS: usize = 8192;
 
 /// Symbols of the pre-table (code lengths of the main tables).
@@ -604,7 +604,7 @@ impl Decoder {
             }
             let (len, dist) = match sym {
                 256 => {
-                    self.filter(bits, produced as u64, filters)?;
+                    self.filter(bits, produced as u64, max, filters)?;
                     continue;
                 }
                 257 => {
@@ -681,6 +681,7 @@ impl Decoder {
         &mut self,
         bits: &mut Bits,
         produced: u64,
+        max: usize,
         filters: &mut Vec<Filter>,
     ) -> Result<(), Rar5Error> {
         let start = filter_number(bits);
@@ -702,8 +703,16 @@ impl Decoder {
         {
             return corrupt("filters overlap");
         }
-        if filters.len() >= MAX_FILTERS {
-            return corrupt("too many filters");
+        if start.saturating_add(u64::from(len)) > max as u64 {
+            // Past the member's end: it could never apply (RAR never writes one).
+            return Ok(());
+        }
+        // Filters are kept until the member is complete (each covers at least 4 bytes
+        // inside it, so there are at most max / 4), but RAR never has more than 8192 whose
+        // data is still to come.
+        let pending = filters.len() - filters.partition_point(|f| f.start + (f.len as u64) <= produced);
+        if pending >= MAX_FILTERS {
+            return corrupt("too many filters pending");
         }
         filters.push(Filter {
             kind,
