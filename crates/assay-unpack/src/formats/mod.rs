@@ -12,6 +12,7 @@ pub mod arcadyan;
 pub mod arj;
 pub mod avm_eva;
 pub mod bcm_tag;
+pub mod blake2sp;
 pub mod bzip2;
 pub mod cab;
 pub mod chk;

@@ -12,6 +12,7 @@
 //! magic scan at the archive's offset.
 
 use super::member_name::{dos_absolute, dos_time};
+use super::blake2sp::blake2sp;
 use super::rar_v5_decode::{Decoder, Method, Rar5Error};
 use crate::cursor::{le16, le32};
 use crate::format::{
@@ -50,8 +51,8 @@ struct Member {
     mtime: Option<i64>,
     /// RAR 5: the compression information field (version, dictionary).
     info: u64,
-    /// RAR 5: a BLAKE2sp hash is stored (in the extra area).
-    blake2: bool,
+    /// RAR 5: the BLAKE2sp hash stored in the extra area.
+    blake2: Option<[u8; 32]>,
 }
 
 /// What the headers give: the members, archive flags, where the archive ends, and what
@@ -350,7 +351,7 @@ fn file5(h: &[u8], mut q: usize, extra: u64, flags: u64, data: (u64, u64)) -> Op
     // encrypted.
     let extra_at = h.len().checked_sub(usize::try_from(extra).ok()?)?;
     let mut encrypted = false;
-    let mut blake2 = false;
+    let mut blake2 = None;
     let mut e = extra_at;
     while e < h.len() {
         // A record: its size (counted from its type field), its type, its data.
@@ -363,8 +364,10 @@ fn file5(h: &[u8], mut q: usize, extra: u64, flags: u64, data: (u64, u64)) -> Op
         }
         match vint(h, &mut e) {
             Some(1) => encrypted = true,
-            // A hash record: type 0 is BLAKE2sp.
-            Some(2) => blake2 |= vint(h, &mut e) == Some(0),
+            // A hash record: type 0 is BLAKE2sp, 32 bytes.
+            Some(2) if vint(h, &mut e) == Some(0) => {
+                blake2 = h.get(e..e + 32).and_then(|b| b.try_into().ok());
+            }
             _ => {}
         }
         match after_size.checked_add(size) {
@@ -532,6 +535,9 @@ impl Format for Rar {
                 if m.crc.is_some_and(|c| crc32fast::hash(bytes) != c) {
                     out.warn(WarningKind::Corrupt, format!("{path}: CRC32 mismatch"));
                 }
+                if m.blake2.is_some_and(|h| blake2sp(bytes) != h) {
+                    out.warn(WarningKind::Corrupt, format!("{path}: BLAKE2sp mismatch"));
+                }
                 if m.unpacked.is_some_and(|s| s != length) {
                     out.warn(
                         WarningKind::Corrupt,
@@ -603,12 +609,11 @@ fn decode5(
             if m.crc.is_some_and(|c| crc32fast::hash(&v) != c) {
                 out.warn(WarningKind::Corrupt, format!("{path}: CRC32 mismatch"));
             }
-            ctx.charge(v.len() as u64)?;
-            let mut e = e.with_data(EntryData::Owned(Blob::from(v)));
-            if m.blake2 {
-                e = e.with_detail("blake2sp", "not checked");
+            if m.blake2.is_some_and(|h| blake2sp(&v) != h) {
+                out.warn(WarningKind::Corrupt, format!("{path}: BLAKE2sp mismatch"));
             }
-            Ok(e)
+            ctx.charge(v.len() as u64)?;
+            Ok(e.with_data(EntryData::Owned(Blob::from(v))))
         }
         Err(err @ Rar5Error::Unsupported(_)) => {
             out.warn(WarningKind::Limit, format!("{path}: {err}; listed, not opened"));

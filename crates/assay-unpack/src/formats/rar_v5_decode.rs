@@ -846,15 +846,21 @@ mod tests {
     }
 
     #[test]
-    fn blake2_hashes_are_reported_unchecked() {
+    fn blake2_hashes_are_checked() {
         let data = fixture!("blake2.rar");
         let u = unpack(&Rar, data);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
         assert_eq!(check("blake2", data, &u), 2);
-        assert!(u
-            .entries
-            .iter()
-            .all(|e| e.details.get("blake2sp").map(String::as_str) == Some("not checked")));
+        // Change one bit of the stored hash of notes.txt (and re-seal the header CRCs): only
+        // the hash then disagrees.
+        let notes = u.entries.iter().find(|e| e.path == "/notes.txt").unwrap();
+        let hash = crate::formats::blake2sp::blake2sp(&entry_bytes(data, notes).unwrap());
+        let at = data.windows(32).position(|w| w == hash).expect("hash stored");
+        let mut d = data.to_vec();
+        d[at + 5] ^= 1;
+        let u = unpack(&Rar, &fix_header_crcs(&d));
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert_eq!(u.warnings[0].1, "/notes.txt: BLAKE2sp mismatch");
     }
 
     #[test]
