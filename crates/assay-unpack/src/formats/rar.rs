@@ -11,8 +11,8 @@
 //! extracting archive (a DOS/Windows executable with the archive appended) is found by the
 //! magic scan at the archive's offset.
 
-use super::member_name::{dos_absolute, dos_time};
 use super::blake2sp::blake2sp;
+use super::member_name::{dos_absolute, dos_time};
 use super::rar_v5_decode::{Decoder, Method, Rar5Error};
 use crate::cursor::{le16, le32};
 use crate::format::{
@@ -594,7 +594,9 @@ fn decode5(
         None if m.solid => {
             out.warn(
                 WarningKind::Decode,
-                format!("{path}: solid member whose predecessor was not decoded; listed, not opened"),
+                format!(
+                    "{path}: solid member whose predecessor was not decoded; listed, not opened"
+                ),
             );
             return Ok(e);
         }
@@ -616,11 +618,17 @@ fn decode5(
             Ok(e.with_data(EntryData::Owned(Blob::from(v))))
         }
         Err(err @ Rar5Error::Unsupported(_)) => {
-            out.warn(WarningKind::Limit, format!("{path}: {err}; listed, not opened"));
+            out.warn(
+                WarningKind::Limit,
+                format!("{path}: {err}; listed, not opened"),
+            );
             Ok(e)
         }
         Err(err) => {
-            out.warn(WarningKind::Decode, format!("{path}: {err}; listed, not opened"));
+            out.warn(
+                WarningKind::Decode,
+                format!("{path}: {err}; listed, not opened"),
+            );
             Ok(e)
         }
     }

@@ -497,8 +497,9 @@ impl Decoder {
         let max = usize::try_from(max)
             .map_err(|_| Rar5Error::Unsupported("member larger than memory".into()))?;
         let base = self.history.len();
+        // Room for what the packed data plausibly expands to; the vector grows past it.
         self.history
-            .try_reserve(max.min(64 << 20))
+            .try_reserve(max.min(packed.len().saturating_mul(8)).min(64 << 20))
             .map_err(|_| Rar5Error::Unsupported("out of memory for the output".into()))?;
         let mut filters: Vec<Filter> = Vec::new();
         let dist_codes = if self.method.version == 0 { DC0 } else { DC1 };
@@ -710,7 +711,8 @@ impl Decoder {
         // Filters are kept until the member is complete (each covers at least 4 bytes
         // inside it, so there are at most max / 4), but RAR never has more than 8192 whose
         // data is still to come.
-        let pending = filters.len() - filters.partition_point(|f| f.start + (f.len as u64) <= produced);
+        let pending =
+            filters.len() - filters.partition_point(|f| f.start + (f.len as u64) <= produced);
         if pending >= MAX_FILTERS {
             return corrupt("too many filters pending");
         }
@@ -794,10 +796,10 @@ mod tests {
     // ------------------------------------------------------------ archives made by rar 7.01
 
     use crate::format::{EntryData, EntryKind, Format, UnpackContext, Unpacked, WarningKind};
-    use crate::limits::{Budget, Limits};
     use crate::formats::rar::Rar;
     use crate::formats::testutil::hostile::hostile;
     use crate::formats::testutil::{entry_bytes, sha_hex, unpack};
+    use crate::limits::{Budget, Limits};
 
     const EXPECTED: &str = include_str!("../../tests/fixtures/rar5/expected.txt");
 
@@ -855,7 +857,10 @@ mod tests {
         // the hash then disagrees.
         let notes = u.entries.iter().find(|e| e.path == "/notes.txt").unwrap();
         let hash = crate::formats::blake2sp::blake2sp(&entry_bytes(data, notes).unwrap());
-        let at = data.windows(32).position(|w| w == hash).expect("hash stored");
+        let at = data
+            .windows(32)
+            .position(|w| w == hash)
+            .expect("hash stored");
         let mut d = data.to_vec();
         d[at + 5] ^= 1;
         let u = unpack(&Rar, &fix_header_crcs(&d));
@@ -884,7 +889,11 @@ mod tests {
         d[at + 300] ^= 0x55;
         d[at + 301] ^= 0xaa;
         let u = unpack(&Rar, &d);
-        let files: Vec<_> = u.entries.iter().filter(|e| e.kind == EntryKind::File).collect();
+        let files: Vec<_> = u
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .collect();
         assert_eq!(files.len(), 5, "all listed");
         assert!(!u.warnings.is_empty());
         // Whatever decodes still matches the manifest, or is flagged.
@@ -921,15 +930,17 @@ mod tests {
         ) {
             let u = unpack(&Rar, data);
             assert!(
-                u.warnings.iter().all(|(_, m)| !m.contains("CRC32")
-                    && !m.contains("not opened")),
+                u.warnings
+                    .iter()
+                    .all(|(_, m)| !m.contains("CRC32") && !m.contains("not opened")),
                 "{label}: {:?}",
                 u.warnings
             );
             let files = u.entries.iter().filter(|e| e.kind == EntryKind::File);
             for e in files {
                 assert!(
-                    !matches!(e.data, EntryData::None) || e.details.get("size").is_some_and(|s| s == "0"),
+                    !matches!(e.data, EntryData::None)
+                        || e.details.get("size").is_some_and(|s| s == "0"),
                     "{label}: {} not decoded",
                     e.path
                 );
