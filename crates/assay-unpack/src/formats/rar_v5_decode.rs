@@ -35,7 +35,7 @@
 //! ```
 //!
 //! Everything is bounded: a member's output by its declared size and the caller's limit, the
-//! history by the dictionary size (and never more than was really produced), a filter by
+//! history by twice the dictionary size (and never more than was really produced), a filter by
 //! 4 MiB, the pending filters by 8192, and every loop by the input.
 
 use thiserror::Error;
@@ -422,7 +422,7 @@ fn apply(f: &Filter, out: &mut [u8]) {
 pub struct Decoder {
     method: Method,
     /// Unfiltered output of the members decoded so far (their last `dictionary` bytes at
-    /// least) followed, while decoding, by the current member's.
+    /// least, twice that at most) followed, while decoding, by the current member's.
     history: Vec<u8>,
     tables: Option<Tables>,
     reps: [u64; 4],
@@ -570,9 +570,13 @@ impl Decoder {
         } else {
             let out = self.history[base..].to_vec();
             if solid_next {
-                let keep = self.history.len().min(self.keep());
-                let cut = self.history.len() - keep;
-                self.history.drain(..cut);
+                // Trimmed only once it holds twice the dictionary, so that many small
+                // members do not each move a whole dictionary.
+                let keep = self.keep();
+                if self.history.len() / 2 > keep {
+                    let cut = self.history.len() - keep;
+                    self.history.drain(..cut);
+                }
             } else {
                 self.history = Vec::new();
             }
