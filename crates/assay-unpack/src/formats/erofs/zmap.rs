@@ -428,13 +428,10 @@ fn decode(
             ctx.charge(need).map_err(|e| e.to_string())?;
             out.extend_from_slice(bytes);
         }
-        Some(ALG_LZ4) => {
-            let input = if f.zero_padding {
-                let skip = src.iter().position(|&b| b != 0).unwrap_or(src.len());
-                &src[skip..]
-            } else {
-                return corrupt("LZ4 clusters without zero padding are not decoded");
-            };
+        Some(ALG_LZ4) if f.zero_padding => {
+            // The stream ends the cluster; zeros before it pad it to the cluster's start.
+            let skip = src.iter().position(|&b| b != 0).unwrap_or(src.len());
+            let input = &src[skip..];
             if input.is_empty() || llen > (input.len() as u64).saturating_mul(LZ4_MAX_RATIO) {
                 return corrupt(format!("{at}: {llen} bytes cannot come from this cluster"));
             }
@@ -446,6 +443,16 @@ fn decode(
                 return corrupt(format!("{at}: LZ4 gave {n} of {llen} bytes"));
             }
             out.extend_from_slice(&buf[..need as usize]);
+        }
+        Some(ALG_LZ4) => {
+            // Without zero padding the stream starts the cluster and unrelated bytes follow
+            // it: only the output length says where it ends.
+            if need > (src.len() as u64).saturating_mul(LZ4_MAX_RATIO) {
+                return corrupt(format!("{at}: {llen} bytes cannot come from this cluster"));
+            }
+            ctx.charge(need).map_err(|e| e.to_string())?;
+            let bytes = lz4_prefix(src, need as usize).map_err(|e| format!("{at}: LZ4: {e}"))?;
+            out.extend_from_slice(&bytes);
         }
         Some(ALG_LZMA) => {
             let skip = src.iter().position(|&b| b != 0).unwrap_or(src.len());
@@ -461,6 +468,55 @@ fn decode(
         Some(a) => return corrupt(format!("compression algorithm {a} is not decoded")),
     }
     Ok(())
+}
+
+/// The first `len` bytes an LZ4 block decodes to, ignoring what follows them. Our own small
+/// decoder: lz4_flex decodes whole blocks only, and a cluster written without zero padding
+/// has no end but its output length.
+fn lz4_prefix(input: &[u8], len: usize) -> Result<Vec<u8>, String> {
+    let cut = || "the block is cut short".to_string();
+    let length = |i: &mut usize, mut n: usize| -> Result<usize, String> {
+        if n == 15 {
+            loop {
+                let b = *input.get(*i).ok_or_else(cut)?;
+                *i += 1;
+                n = n.saturating_add(usize::from(b));
+                if b != 255 {
+                    break;
+                }
+            }
+        }
+        Ok(n)
+    };
+    let mut out = Vec::with_capacity(len);
+    let mut i = 0usize;
+    while out.len() < len {
+        let token = *input.get(i).ok_or_else(cut)?;
+        i += 1;
+        let lit = length(&mut i, usize::from(token >> 4))?;
+        let bytes = i
+            .checked_add(lit)
+            .and_then(|e| input.get(i..e))
+            .ok_or_else(cut)?;
+        i += lit;
+        out.extend_from_slice(&bytes[..lit.min(len - out.len())]);
+        if out.len() >= len {
+            break;
+        }
+        let offset = usize::from(le16(input, i).ok_or_else(cut)?);
+        i += 2;
+        if offset == 0 || offset > out.len() {
+            return Err(format!("match offset {offset} is out of range"));
+        }
+        let matched = length(&mut i, usize::from(token & 15))?
+            .saturating_add(4)
+            .min(len - out.len());
+        let start = out.len() - offset;
+        for k in start..start + matched {
+            out.push(out[k]);
+        }
+    }
+    Ok(out)
 }
 
 /// The first `len` of the `full` bytes of a MicroLZMA stream: LZMA1 whose properties byte is
@@ -485,6 +541,18 @@ mod tests {
     /// A raw LZMA1 stream (lc=3 lp=0 pb=2, with an end marker) of 600 bytes of a repeating
     /// text, written by Python's `lzma` module (liblzma) in `fixtures/scripts/filesystems.sh`.
     const RAW: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/lzma1-raw.bin");
+
+    #[test]
+    fn lz4_prefix_stops_at_the_output_length() {
+        let text: Vec<u8> = b"an EROFS cluster, an EROFS cluster, and more".repeat(20);
+        let mut block = lz4_flex::block::compress(&text);
+        block.extend_from_slice(&[0, 0, 0xff, 0x12]);
+        assert_eq!(lz4_prefix(&block, text.len()).unwrap(), text);
+        assert_eq!(lz4_prefix(&block, 50).unwrap(), &text[..50]);
+        assert!(lz4_prefix(&block[..5], text.len()).is_err());
+        // A match reaching before the output's start.
+        assert!(lz4_prefix(&[0x10, b'a', 9, 0], 10).is_err());
+    }
 
     #[test]
     fn micro_lzma_decodes_a_raw_stream_without_its_first_byte() {
