@@ -533,7 +533,8 @@ mod tests {
 
     const EXPECTED: &str = include_str!("../../../tests/fixtures/filesystems/expected.txt");
     const PLAIN: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/erofs.img.gz");
-    const CHUNKED: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/erofs-chunked.img.gz");
+    const CHUNKED: &[u8] =
+        include_bytes!("../../../tests/fixtures/filesystems/erofs-chunked.img.gz");
     const LZ4: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/erofs-lz4.img.gz");
 
     fn tree(name: &str, img: &[u8]) {

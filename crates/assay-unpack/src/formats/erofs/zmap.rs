@@ -293,7 +293,11 @@ struct Extent {
 
 /// The first `want` bytes of the compressed file. Errors name the first problem met; the
 /// bytes decoded before it are returned with it.
-pub(super) fn read(f: &ZFile, want: u64, ctx: &UnpackContext) -> Result<Vec<u8>, (Vec<u8>, String)> {
+pub(super) fn read(
+    f: &ZFile,
+    want: u64,
+    ctx: &UnpackContext,
+) -> Result<Vec<u8>, (Vec<u8>, String)> {
     let mut out = Vec::new();
     match read_into(f, want, ctx, &mut out) {
         Ok(()) => Ok(out),
@@ -308,12 +312,9 @@ fn read_into(f: &ZFile, want: u64, ctx: &UnpackContext, out: &mut Vec<u8>) -> Re
     let header = f.end.div_ceil(8) * 8;
     let h = header as usize;
     let d = f.d;
-    let (Some(idata), Some(advise), Some(&algorithms), Some(&cbits)) = (
-        le16(d, h + 2),
-        le16(d, h + 4),
-        d.get(h + 6),
-        d.get(h + 7),
-    ) else {
+    let (Some(idata), Some(advise), Some(&algorithms), Some(&cbits)) =
+        (le16(d, h + 2), le16(d, h + 4), d.get(h + 6), d.get(h + 7))
+    else {
         return corrupt("cluster map header lies past the end of the image");
     };
     if cbits & 0x80 != 0 || advise & ADV_FRAGMENT_PCLUSTER != 0 {
@@ -461,8 +462,7 @@ fn decode(
                 return corrupt(format!("{at}: empty MicroLZMA cluster"));
             };
             ctx.charge(need).map_err(|e| e.to_string())?;
-            let bytes =
-                micro_lzma(!first, rest, llen, need).map_err(|e| format!("{at}: {e}"))?;
+            let bytes = micro_lzma(!first, rest, llen, need).map_err(|e| format!("{at}: {e}"))?;
             out.extend_from_slice(&bytes);
         }
         Some(a) => return corrupt(format!("compression algorithm {a} is not decoded")),
@@ -566,7 +566,10 @@ mod tests {
         let props = 3 + 9 * (0 + 5 * 2);
         assert_eq!(micro_lzma(props, &RAW[1..], 600, 600).unwrap(), expected);
         // Fewer bytes than the stream holds: decoding stops there.
-        assert_eq!(micro_lzma(props, &RAW[1..], 600, 20).unwrap(), &expected[..20]);
+        assert_eq!(
+            micro_lzma(props, &RAW[1..], 600, 20).unwrap(),
+            &expected[..20]
+        );
         // Cut input is an error, not a panic.
         assert!(micro_lzma(props, &RAW[1..8], 600, 600).is_err());
         assert!(micro_lzma(0xff, &RAW[1..], 600, 600).is_err());
