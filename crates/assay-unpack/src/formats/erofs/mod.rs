@@ -299,6 +299,12 @@ impl Volume<'_> {
                 }
             };
             if !zero {
+                // Zeros that end this extent join the run, a block at a time.
+                if let Some(o) = o {
+                    let bytes = &self.d[o as usize..(o + l) as usize];
+                    let last = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1) as u64;
+                    zeros_from -= l - (last.div_ceil(self.s.block) * self.s.block).min(l);
+                }
                 break;
             }
             zeros_from -= l;
@@ -536,6 +542,16 @@ mod tests {
     const CHUNKED: &[u8] =
         include_bytes!("../../../tests/fixtures/filesystems/erofs-chunked.img.gz");
     const LZ4: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/erofs-lz4.img.gz");
+    const EXPECTED_Z: &str =
+        include_str!("../../../tests/fixtures/filesystems/expected-erofs-z.txt");
+    const LZ4HC: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/erofs-lz4hc.img.gz");
+    const LZ4_BIG: &[u8] =
+        include_bytes!("../../../tests/fixtures/filesystems/erofs-lz4-big.img.gz");
+    const LZ4_LEGACY: &[u8] =
+        include_bytes!("../../../tests/fixtures/filesystems/erofs-lz4-legacy.img.gz");
+    const EXPECTED_HOLE: &str =
+        include_str!("../../../tests/fixtures/filesystems/expected-hole.txt");
+    const HOLE: &[u8] = include_bytes!("../../../tests/fixtures/filesystems/erofs-hole.img.gz");
 
     fn tree(name: &str, img: &[u8]) {
         let p = Erofs
@@ -573,8 +589,92 @@ mod tests {
     }
 
     #[test]
+    fn compression_layouts_match_the_source() {
+        // Compacted indexes, big clusters with a tail-packed end, and legacy full indexes
+        // without zero padding: every file's bytes hash as the source's.
+        for (name, img) in [
+            ("erofs-lz4hc", LZ4HC),
+            ("erofs-lz4-big", LZ4_BIG),
+            ("erofs-lz4-legacy", LZ4_LEGACY),
+        ] {
+            let img = gunzip(img);
+            let u = unpack(&Erofs, &img);
+            assert!(u.warnings.is_empty(), "{name}: {:?}", u.warnings);
+            check(name, &img, &u.entries, EXPECTED_Z, &Check::EXACT);
+        }
+    }
+
+    #[test]
+    fn the_map_header_says_which_layout() {
+        // The fixtures differ where they should: 0PADDING off for the legacy image, big
+        // clusters and tail packing on for the other.
+        let legacy = gunzip(LZ4_LEGACY);
+        assert_eq!(superblock(&legacy).unwrap().incompat & 1, 0);
+        let big = gunzip(LZ4_BIG);
+        let s = superblock(&big).unwrap();
+        assert_ne!(s.incompat & 2, 0, "big pcluster feature");
+    }
+
+    #[test]
+    fn a_bad_cluster_index_is_a_warning_and_the_file_is_listed() {
+        let mut img = gunzip(LZ4HC);
+        let u = unpack(&Erofs, &img);
+        let vol = Volume {
+            s: superblock(&img).unwrap(),
+            d: &img,
+        };
+        // Find /a/text's inode by its size, then break its map header's cluster bits.
+        let size = u
+            .entries
+            .iter()
+            .find(|e| e.path == "/a/text")
+            .and_then(|e| crate::formats::testutil::entry_bytes(&img, e))
+            .unwrap()
+            .len() as u64;
+        let (nid, tail) = (0..4096u64)
+            .find_map(|n| {
+                let i = vol.inode(n).ok()?;
+                (i.size == size && matches!(i.layout, Layout::Compressed(_))).then_some((n, i.tail))
+            })
+            .unwrap();
+        let header = (tail.div_ceil(8) * 8) as usize;
+        // Every index past the header becomes a non-head with a zero distance.
+        for b in &mut img[header + 8..header + 8 + 64] {
+            *b = 0xff;
+        }
+        let u = unpack(&Erofs, &img);
+        assert!(
+            u.warnings.iter().any(|(_, w)| w.starts_with("/a/text")),
+            "nid {nid}: {:?}",
+            u.warnings
+        );
+        assert!(u.entries.iter().any(|e| e.path == "/a/text"));
+        assert!(u.entries.iter().any(|e| e.path == "/a/small"));
+    }
+
+    #[test]
+    fn a_two_gib_hole_is_walked_not_stored() {
+        let img = gunzip(HOLE);
+        let started = std::time::Instant::now();
+        let u = unpack(&Erofs, &img);
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        let e = u.entries.iter().find(|e| e.path == "/a/hole.bin").unwrap();
+        let EntryData::Sparse { data, length } = &e.data else {
+            panic!("not sparse: {:?}", e.data);
+        };
+        assert_eq!(*length, 2 << 30);
+        assert!(data.len() <= 4096, "{}", data.len());
+        assert_eq!(
+            crate::formats::testutil::sparse_sha_hex(data, *length),
+            crate::formats::testutil::manifest_sha(EXPECTED_HOLE, "/a/hole.bin")
+        );
+    }
+
+    #[test]
     fn hostile_input() {
-        for img in [PLAIN, CHUNKED, LZ4] {
+        for img in [PLAIN, CHUNKED, LZ4, LZ4HC, LZ4_BIG, LZ4_LEGACY, HOLE] {
             hostile_with(&Erofs, &gunzip(img), &Hostile::disk());
         }
     }
