@@ -563,7 +563,7 @@ mod tests {
             .take(600)
             .collect();
         assert_eq!(RAW[0], 0, "a range coder starts with a zero byte");
-        let props = 3 + 9 * (0 + 5 * 2);
+        let props = 3 + 9 * (5 * 2); // lc 3, lp 0, pb 2
         assert_eq!(micro_lzma(props, &RAW[1..], 600, 600).unwrap(), expected);
         // Fewer bytes than the stream holds: decoding stops there.
         assert_eq!(
