@@ -5,8 +5,8 @@
 //! Own reader: no crate reads Minix. The layout is a boot block, the superblock at 1024, the
 //! inode and zone bitmaps, the inode table and the data zones; a file's zones are listed by
 //! seven direct numbers and one, two (and in v2/v3 three) levels of indirect blocks. Every
-//! zone number is checked against the volume, holes read as zeros, and directory cycles,
-//! depth and sizes are bounded.
+//! zone number is checked against the volume, holes read as zeros (a trailing one left as a
+//! hole), and directory cycles, depth and sizes are bounded.
 
 use crate::cursor::{be16, be32, le16, le32};
 use crate::format::{
@@ -263,81 +263,123 @@ impl Volume<'_> {
         v.ok_or_else(|| format!("indirect zone {z} lies past the end of the image"))
     }
 
-    /// The zone holding the file's logical zone `i` (0: a hole).
-    fn zone_of(&self, ino: &Inode, i: u64) -> Result<u32, String> {
+    /// The zone holding the file's logical zone `i`, or 0 for a hole with the number of
+    /// logical zones from `i` on that the same missing pointer leaves empty (a hole under an
+    /// absent indirect block spans all of it, walked at once).
+    fn zone_of(&self, ino: &Inode, i: u64) -> Result<(u32, u64), String> {
         let per = self.g.per_indirect();
+        let hole = |z: u32, span: u64| -> Option<(u32, u64)> { (z == 0).then_some((0, span)) };
         if i < 7 {
-            return Ok(ino.zones[i as usize]);
+            return Ok((ino.zones[i as usize], 1));
         }
         let mut i = i - 7;
         if i < per {
-            return self.indirect(ino.zones[7], i);
+            if let Some(h) = hole(ino.zones[7], per - i) {
+                return Ok(h);
+            }
+            return Ok((self.indirect(ino.zones[7], i)?, 1));
         }
         i -= per;
         if i < per * per {
+            if let Some(h) = hole(ino.zones[8], per * per - i) {
+                return Ok(h);
+            }
             let l1 = self.indirect(ino.zones[8], i / per)?;
-            return self.indirect(l1, i % per);
+            if let Some(h) = hole(l1, per - i % per) {
+                return Ok(h);
+            }
+            return Ok((self.indirect(l1, i % per)?, 1));
         }
         i -= per * per;
         if self.g.version == 1 || i >= per * per * per {
             return Err("file is larger than its zone tree".into());
         }
+        if let Some(h) = hole(ino.zones[9], per * per * per - i) {
+            return Ok(h);
+        }
         let l1 = self.indirect(ino.zones[9], i / (per * per))?;
+        if let Some(h) = hole(l1, per * per - i % (per * per)) {
+            return Ok(h);
+        }
         let l2 = self.indirect(l1, (i / per) % per)?;
-        self.indirect(l2, i % per)
+        if let Some(h) = hole(l2, per - i % per) {
+            return Ok(h);
+        }
+        Ok((self.indirect(l2, i % per)?, 1))
     }
 
-    /// The first `len` bytes of the file: zero-copy when its zones are contiguous, else
-    /// gathered (holes as zeros). A zone that cannot be read ends the data; the error says
-    /// why.
+    /// The file's first `len` bytes, at most `cap` of them materialised (the flag says the
+    /// file was cut there): zero-copy when its zones are contiguous, else gathered with holes
+    /// as zeros. A trailing hole longer than both the bytes before it and 64 KiB is left as
+    /// a hole: walked, never materialised, charged or searched. A zone that cannot be read
+    /// ends the data; the message says why.
     fn read(
         &self,
         ino: &Inode,
         len: u64,
+        cap: u64,
         ctx: &UnpackContext,
-    ) -> Result<(EntryData, Option<String>), FormatError> {
+    ) -> Result<(EntryData, Option<String>, bool), FormatError> {
         let zone = self.g.zone;
         let count = len.div_ceil(zone);
-        let mut offsets = Vec::new();
+        // Runs of zones: (image offset or a hole, zone count).
+        let mut runs: Vec<(Option<u64>, u64)> = Vec::new();
         let mut problem = None;
-        for i in 0..count {
-            match self.zone_of(ino, i).and_then(|z| {
-                if z == 0 {
-                    Ok(None)
-                } else {
-                    self.zone_offset(z).map(Some)
-                }
-            }) {
-                Ok(o) => offsets.push(o),
+        let mut i = 0u64;
+        while i < count {
+            let run = match self.zone_of(ino, i) {
+                Ok((0, span)) => Ok((None, span.clamp(1, count - i))),
+                Ok((z, _)) => self.zone_offset(z).map(|o| (Some(o), 1)),
+                Err(e) => Err(e),
+            };
+            let (o, n) = match run {
+                Ok(r) => r,
                 Err(e) => {
                     problem = Some(e);
                     break;
                 }
+            };
+            match (runs.last_mut(), o) {
+                (Some((None, m)), None) => *m += n,
+                (Some((Some(a), m)), Some(b)) if *a + *m * zone == b => *m += n,
+                _ => runs.push((o, n)),
             }
+            i += n;
         }
-        let have = (offsets.len() as u64 * zone).min(len);
-        let contiguous = offsets
-            .windows(2)
-            .all(|w| matches!(w, [Some(a), Some(b)] if *b == a + zone));
-        if let (true, Some(Some(first))) = (contiguous, offsets.first()) {
-            let end = first.saturating_add(have);
-            if end <= self.d.len() as u64 {
+        let have = (i * zone).min(len);
+        if let [(Some(first), _)] = runs.as_slice() {
+            if first.saturating_add(have) <= self.d.len() as u64 {
+                let length = have.min(cap);
                 return Ok((
                     EntryData::Range {
                         offset: *first,
-                        length: have,
+                        length,
                     },
                     problem,
+                    length < have,
                 ));
             }
         }
-        ctx.charge(have)?;
-        let mut out = Vec::with_capacity(have as usize);
-        for o in offsets {
-            let take = (have - out.len() as u64).min(zone) as usize;
+        let hole = match runs.last() {
+            Some((None, n)) => (n * zone).min(have),
+            _ => 0,
+        };
+        let data_end = if hole <= (have - hole).max(64 << 10) {
+            have
+        } else {
+            have - hole
+        };
+        let take = data_end.min(cap);
+        ctx.charge(take)?;
+        let mut out = Vec::with_capacity(take as usize);
+        for (o, n) in runs {
+            let bytes = (n * zone).min(take - out.len() as u64) as usize;
+            if bytes == 0 {
+                break;
+            }
             match o {
-                None => out.resize(out.len() + take, 0),
-                Some(o) => match self.d.get(o as usize..(o as usize).saturating_add(take)) {
+                None => out.resize(out.len() + bytes, 0),
+                Some(o) => match self.d.get(o as usize..(o as usize).saturating_add(bytes)) {
                     Some(s) => out.extend_from_slice(s),
                     None => {
                         problem = Some("data lies past the end of the image".into());
@@ -346,22 +388,28 @@ impl Volume<'_> {
                 },
             }
         }
-        Ok((EntryData::Owned(Blob::from(out)), problem))
+        let data = Blob::from(out);
+        Ok(if data_end > cap {
+            (EntryData::Owned(data), problem, true)
+        } else if data_end < have {
+            (EntryData::Sparse { data, length: have }, problem, false)
+        } else {
+            (EntryData::Owned(data), problem, false)
+        })
     }
 
     /// The bytes of a directory or link (small, always copied).
     fn read_small(&self, ino: &Inode, max: u64, ctx: &UnpackContext) -> (Vec<u8>, Option<String>) {
         let len = ino.size.min(max);
-        match self.read(ino, len, ctx) {
-            Ok((EntryData::Range { offset, length }, p)) => (
+        match self.read(ino, len, len, ctx) {
+            Ok((EntryData::Range { offset, length }, p, _)) => (
                 self.d[offset as usize..(offset + length) as usize].to_vec(),
                 p,
             ),
-            Ok((EntryData::Owned(b), p)) => (b.to_vec(), p),
-            // `read` never yields a sparse file; were it to, a directory or link needs only
-            // the bytes before the hole.
-            Ok((EntryData::Sparse { data, .. }, p)) => (data.to_vec(), p),
-            Ok((EntryData::None, p)) => (Vec::new(), p),
+            Ok((EntryData::Owned(b), p, _)) => (b.to_vec(), p),
+            // A directory or link needs only the bytes before its trailing hole.
+            Ok((EntryData::Sparse { data, .. }, p, _)) => (data.to_vec(), p),
+            Ok((EntryData::None, p, _)) => (Vec::new(), p),
             Err(e) => (Vec::new(), Some(e.to_string())),
         }
     }
@@ -515,15 +563,15 @@ impl Format for Minix {
                     .with_mtime(ino.mtime);
                 match kind {
                     EntryKind::File => {
-                        let want = ino.size.min(ctx.stream_limit());
-                        if want < ino.size {
-                            out.warn(
-                                WarningKind::Limit,
-                                format!("{full}: cut to {want} of {} bytes", ino.size),
-                            );
-                        }
-                        match vol.read(&ino, want, ctx) {
-                            Ok((d, problem)) => {
+                        let cap = ctx.stream_limit();
+                        match vol.read(&ino, ino.size, cap, ctx) {
+                            Ok((d, problem, cut)) => {
+                                if cut {
+                                    out.warn(
+                                        WarningKind::Limit,
+                                        format!("{full}: cut to {cap} of {} bytes", ino.size),
+                                    );
+                                }
                                 if let Some(p) = problem {
                                     out.warn(WarningKind::Format, format!("{full}: {p}"));
                                 }
@@ -629,6 +677,45 @@ mod tests {
             .unwrap();
         assert!(matches!(&big.data, EntryData::Owned(b) if b.len() > 7 * 1024));
         assert_eq!(big.mtime, Some(1_600_000_000));
+    }
+
+    #[test]
+    fn a_trailing_multi_gib_hole_is_walked_not_stored() {
+        // The real v3 image with /data/sparse.bin's size raised to 3 GiB: every zone past its
+        // last one is a hole, most of them under absent indirect blocks.
+        let mut img = fixture("minix-v3-le.img.gz");
+        let orig = unpack(&Minix, &img);
+        let want = orig
+            .entries
+            .iter()
+            .find(|e| e.path == "/data/sparse.bin")
+            .and_then(|e| crate::formats::testutil::entry_bytes(&img, e))
+            .unwrap();
+        let g = geometry(&img).unwrap();
+        let n = (1..=g.ninodes)
+            .find(|&n| {
+                let at = (g.inode_table + u64::from(n - 1) * g.inode_size) as usize;
+                le32(&img, at + 8) == Some(want.len() as u32)
+            })
+            .unwrap();
+        let at = (g.inode_table + u64::from(n - 1) * g.inode_size) as usize;
+        img[at + 8..at + 12].copy_from_slice(&(3u32 << 30).to_le_bytes());
+        let started = std::time::Instant::now();
+        let u = unpack(&Minix, &img);
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        let e = u
+            .entries
+            .iter()
+            .find(|e| e.path == "/data/sparse.bin")
+            .unwrap();
+        let EntryData::Sparse { data, length } = &e.data else {
+            panic!("not sparse: {:?}", e.data);
+        };
+        assert_eq!(*length, 3 << 30);
+        assert_eq!(&data[..want.len()], &want[..]);
+        assert!(data[want.len()..].iter().all(|&b| b == 0) && data.len() < want.len() + 1024);
     }
 
     #[test]

@@ -57,32 +57,58 @@ impl Image<'_> {
         }
     }
 
-    /// A regular file's bytes; errors after some bytes give the bytes and the error.
+    /// A regular file's bytes up to its trailing sparse blocks, and how many zero bytes
+    /// those hold; errors after some bytes give the bytes and the error. Sparse blocks
+    /// (size word 0) before data are materialised as zeros; the trailing ones are only
+    /// counted when longer than both the bytes before them and 64 KiB, so that a hole costs
+    /// neither memory nor budget.
     pub(super) fn file_data(
         &mut self,
         start: u64,
         size: u64,
         frag: Option<(u32, u32)>,
         blocks: &[u32],
-    ) -> (Vec<u8>, Option<FormatError>) {
+    ) -> (Vec<u8>, u64, Option<FormatError>) {
         let bs = self.sb.block_size as u64;
-        if size > self.ctx.stream_limit() {
+        // Bytes up to the end of the last stored block (or the whole file with a tail).
+        let data_end = match (
+            frag,
+            blocks
+                .iter()
+                .rposition(|w| w & (BLOCK_UNCOMPRESSED - 1) != 0),
+        ) {
+            (Some(_), _) => size,
+            (None, Some(last)) => ((last as u64 + 1) * bs).min(size),
+            (None, None) => 0,
+        };
+        let limit = self.ctx.stream_limit();
+        if data_end > limit {
             return (
                 Vec::new(),
+                0,
                 Some(FormatError::Limit(format!("file of {size} bytes"))),
             );
         }
         let mut out: Vec<u8> = Vec::new();
+        // Sparse-block bytes not yet materialised.
+        let mut zeros = 0u64;
         let mut pos = start;
         for &w in blocks {
-            let want = (size - out.len() as u64).min(bs) as usize;
-            if let Err(e) = self.ctx.charge(want as u64) {
-                return (out, Some(e));
-            }
+            let want = size.saturating_sub(out.len() as u64 + zeros).min(bs) as usize;
             let len = (w & (BLOCK_UNCOMPRESSED - 1)) as u64;
             if len == 0 {
-                out.resize(out.len() + want, 0);
+                zeros += want as u64;
                 continue;
+            }
+            if zeros > 0 {
+                if let Err(e) = self.ctx.charge(zeros) {
+                    return (out, 0, Some(e));
+                }
+                out.resize(out.len() + zeros as usize, 0);
+                zeros = 0;
+            }
+            if let Err(e) = self.ctx.charge(want as u64) {
+                return (out, 0, Some(e));
             }
             match self.data_block(pos, w, Some(want)) {
                 Ok(b) if b.len() == want => out.extend_from_slice(&b),
@@ -91,20 +117,28 @@ impl Image<'_> {
                     out.extend_from_slice(&b[..n.min(want)]);
                     return (
                         out,
+                        0,
                         Some(FormatError::Corrupt(format!(
                             "block decodes to {n} bytes, expected {want}"
                         ))),
                     );
                 }
-                Err(e) => return (out, Some(e)),
+                Err(e) => return (out, 0, Some(e)),
             }
             pos = pos.saturating_add(len);
         }
+        if frag.is_some() && zeros > 0 {
+            if let Err(e) = self.ctx.charge(zeros) {
+                return (out, 0, Some(e));
+            }
+            out.resize(out.len() + zeros as usize, 0);
+            zeros = 0;
+        }
         if let Some((idx, off)) = frag {
-            let want = (size - out.len() as u64) as usize;
+            let want = size.saturating_sub(out.len() as u64) as usize;
             if want > 0 {
                 if let Err(e) = self.ctx.charge(want as u64) {
-                    return (out, Some(e));
+                    return (out, 0, Some(e));
                 }
                 match self.fragment(idx) {
                     Ok(b) => match b.get(off as usize..(off as usize).saturating_add(want)) {
@@ -112,16 +146,25 @@ impl Image<'_> {
                         None => {
                             return (
                                 out,
+                                0,
                                 Some(FormatError::Corrupt(format!(
                                     "fragment {idx} is shorter than the file's tail"
                                 ))),
                             )
                         }
                     },
-                    Err(e) => return (out, Some(e)),
+                    Err(e) => return (out, 0, Some(e)),
                 }
             }
         }
-        (out, None)
+        // Trailing zeros short enough to be part of an ordinary file are kept as bytes.
+        let materialise = zeros <= (out.len() as u64).max(64 << 10)
+            && out.len() as u64 + zeros <= limit
+            && self.ctx.charge(zeros).is_ok();
+        if materialise {
+            out.resize(out.len() + zeros as usize, 0);
+            zeros = 0;
+        }
+        (out, zeros, None)
     }
 }

@@ -128,7 +128,7 @@ impl Image<'_> {
         out.detail("root_mode", format!("{:o}", root.mode()));
         let mut visited = HashSet::new();
         visited.insert(self.sb.root_inode);
-        let mut files: HashMap<u64, Blob> = HashMap::new();
+        let mut files: HashMap<u64, EntryData> = HashMap::new();
         let mut stack = vec![(root, String::new(), 0usize)];
         let max_entries = self.ctx.max_entries();
         while let Some((dir, path, depth)) = stack.pop() {
@@ -197,10 +197,11 @@ impl Image<'_> {
                         frag,
                         blocks,
                     } => {
-                        let blob = match files.get(&de.inode) {
-                            Some(b) => b.clone(),
+                        let data = match files.get(&de.inode) {
+                            Some(d) => d.clone(),
                             None => {
-                                let (bytes, err) = self.file_data(*start, *size, *frag, blocks);
+                                let (bytes, zeros, err) =
+                                    self.file_data(*start, *size, *frag, blocks);
                                 if let Some(e) = err {
                                     if matches!(e, FormatError::Limit(_)) {
                                         out.warn(e.kind(), format!("{p}: {e}"));
@@ -208,12 +209,20 @@ impl Image<'_> {
                                         self.warn(e.kind(), format!("{p}: {e}"));
                                     }
                                 }
-                                let b = Blob::from(bytes);
-                                files.insert(de.inode, b.clone());
-                                b
+                                let data = Blob::from(bytes);
+                                let data = if zeros > 0 {
+                                    EntryData::Sparse {
+                                        length: data.len() as u64 + zeros,
+                                        data,
+                                    }
+                                } else {
+                                    EntryData::Owned(data)
+                                };
+                                files.insert(de.inode, data.clone());
+                                data
                             }
                         };
-                        Entry::fs(&p, EntryKind::File).with_data(EntryData::Owned(blob))
+                        Entry::fs(&p, EntryKind::File).with_data(data)
                     }
                 };
                 let mut entry = entry.with_owner(mode, uid, gid);

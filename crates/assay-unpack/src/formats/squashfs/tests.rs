@@ -142,6 +142,13 @@ fn hostile_squashfs() {
         include_bytes!("../../../tests/fixtures/squashfs/sq-stored.sqfs"),
         &Hostile::unprobed(),
     );
+    hostile_with(
+        &Squashfs,
+        &crate::formats::testutil::gunzip(include_bytes!(
+            "../../../tests/fixtures/filesystems/squashfs-hole.sqfs.gz"
+        )),
+        &Hostile::unprobed(),
+    );
 }
 
 /// The vendor paths under damage: the raw LZMA parameter search, the tagged and mixed
@@ -321,4 +328,31 @@ fn bytes_used_repaired_from_tables() {
             check(name, &d, &u.entries, EXPECTED, &Check::EXACT);
         }
     }
+}
+
+#[test]
+fn a_two_gib_run_of_sparse_blocks_is_walked_not_stored() {
+    // mksquashfs writes the zero blocks of a 2 GiB file made by `truncate` as sparse blocks
+    // (size 0); they are neither decoded, charged nor kept, and the file hashes as the source.
+    let img = crate::formats::testutil::gunzip(include_bytes!(
+        "../../../tests/fixtures/filesystems/squashfs-hole.sqfs.gz"
+    ));
+    let started = std::time::Instant::now();
+    let u = unpack(&Squashfs, &img);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+    assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+    let e = u.entries.iter().find(|e| e.path == "/a/hole.bin").unwrap();
+    let EntryData::Sparse { data, length } = &e.data else {
+        panic!("not sparse: {:?}", e.data);
+    };
+    assert_eq!(*length, 2 << 30);
+    assert!(data.len() <= 128 << 10, "{}", data.len());
+    assert_eq!(
+        crate::formats::testutil::sparse_sha_hex(data, *length),
+        crate::formats::testutil::manifest_sha(
+            include_str!("../../../tests/fixtures/filesystems/expected-hole.txt"),
+            "/a/hole.bin"
+        )
+    );
 }

@@ -54,6 +54,33 @@ pub fn entry_bytes(container: &[u8], e: &Entry) -> Option<Vec<u8>> {
     }
 }
 
+/// A sparse file's SHA-256 (its bytes, then zeros up to `length`) in lower-case hex, hashed
+/// streaming: what `sha256sum` prints for the file the fixture was made from.
+pub fn sparse_sha_hex(data: &[u8], length: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(data);
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = length - data.len() as u64;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        h.update(&zeros[..n]);
+        left -= n as u64;
+    }
+    assay_model::hex(h.finalize().as_slice())
+}
+
+/// The sha256 a fixture manifest gives `path`.
+pub fn manifest_sha<'a>(manifest: &'a str, path: &str) -> &'a str {
+    manifest
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 4 && f[0] == "f" && f[2] == path).then_some(f[3])
+        })
+        .unwrap_or_else(|| panic!("{path} is not in the manifest"))
+}
+
 /// SHA-256 in lower-case hex, as the fixture manifests write it.
 pub fn sha_hex(data: &[u8]) -> String {
     assay_model::hex(&crate::sha256(data))
