@@ -309,7 +309,10 @@ mod tests {
         assert!(Compress.probe(&d).is_none());
         let mut d = PAYLOAD[..700].to_vec();
         d.extend(std::iter::repeat_n(0xffu8, 2000));
-        assert!(Compress.probe(&d).is_some(), "damaged after 512 bytes: still found");
+        assert!(
+            Compress.probe(&d).is_some(),
+            "damaged after 512 bytes: still found"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod compress;
 pub mod cpio;
 pub mod cramfs;
 pub mod dlink_encrpted;
+pub mod dlink_mh01;
 pub mod dlink_shrs;
 pub mod ecos;
 pub mod erofs;
@@ -87,6 +88,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
         &dlink_encrpted::DlinkEncrptedImg,
+        &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
         &dlink_shrs::DlinkShrs,
         &avm_eva::AvmEva,
