@@ -12,6 +12,7 @@ pub mod arcadyan;
 pub mod arj;
 pub mod avm_eva;
 pub mod bcm_tag;
+pub mod buffalo;
 pub mod bzip2;
 pub mod cab;
 pub mod chk;
@@ -49,6 +50,7 @@ pub mod rar;
 pub mod romfs;
 pub mod ros;
 pub mod seama;
+pub mod senao;
 pub mod sevenz;
 pub mod squashfs;
 pub mod srec;
@@ -87,6 +89,8 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &uboot_env::UBootEnv,
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
+        &senao::Senao,
+        &buffalo::Buffalo,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
