@@ -66,6 +66,7 @@ pub mod ubnt;
 pub mod uboot_env;
 pub mod uimage;
 pub mod vxworks;
+pub mod xiaomi_hdr;
 pub mod xor;
 pub mod xz;
 pub mod yaffs2;
@@ -91,6 +92,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &seama::Seama,
         &senao::Senao,
         &buffalo::Buffalo,
+        &xiaomi_hdr::XiaomiHdr,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
