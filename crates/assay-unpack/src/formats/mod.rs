@@ -57,6 +57,7 @@ pub mod srec;
 pub(crate) mod streamout;
 pub mod swap;
 pub mod tar;
+pub mod tenvis_pk2;
 pub mod threadx;
 pub mod tplink;
 pub mod trx;
@@ -93,6 +94,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &senao::Senao,
         &buffalo::Buffalo,
         &xiaomi_hdr::XiaomiHdr,
+        &tenvis_pk2::TenvisPk2,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
