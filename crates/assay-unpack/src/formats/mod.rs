@@ -14,6 +14,7 @@ pub mod arm_zimage;
 pub mod avm_eva;
 pub mod bcm_tag;
 pub mod blake2sp;
+pub mod buffalo;
 pub mod bzip2;
 pub mod cab;
 pub mod chk;
@@ -21,6 +22,7 @@ pub mod compress;
 pub mod cpio;
 pub mod cramfs;
 pub mod dlink_encrpted;
+pub mod dlink_mh01;
 pub mod dlink_shrs;
 pub mod ecos;
 pub mod erofs;
@@ -56,12 +58,14 @@ pub mod realtek;
 pub mod romfs;
 pub mod ros;
 pub mod seama;
+pub mod senao;
 pub mod sevenz;
 pub mod squashfs;
 pub mod srec;
 pub(crate) mod streamout;
 pub mod swap;
 pub mod tar;
+pub mod tenvis_pk2;
 pub mod threadx;
 pub mod tplink;
 pub mod trx;
@@ -71,6 +75,7 @@ pub mod ubnt;
 pub mod uboot_env;
 pub mod uimage;
 pub mod vxworks;
+pub mod xiaomi_hdr;
 pub mod xor;
 pub mod xz;
 pub mod yaffs2;
@@ -96,7 +101,12 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &uboot_env::UBootEnv,
         &jffs2_eof::Jffs2Eof,
         &seama::Seama,
+        &senao::Senao,
+        &buffalo::Buffalo,
+        &xiaomi_hdr::XiaomiHdr,
+        &tenvis_pk2::TenvisPk2,
         &dlink_encrpted::DlinkEncrptedImg,
+        &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
         &dlink_shrs::DlinkShrs,
         &avm_eva::AvmEva,
