@@ -15,6 +15,7 @@ pub mod avm_eva;
 pub mod bcm_tag;
 pub mod bzip2;
 pub mod cab;
+pub mod cfe;
 pub mod chk;
 pub mod compress;
 pub mod cpio;
@@ -91,6 +92,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &avm_eva::AvmEva,
         &ubnt::Ubnt,
         &bcm_tag::BcmTag,
+        &cfe::Cfe,
         &chk::Chk,
         &ros::Ros,
         &tplink::TpLink,
