@@ -36,7 +36,10 @@ fn mbr_over_a_stale_ext_superblock_then_the_bsd_label_then_fat() {
         .filter_map(|n| n.format.as_deref())
         .collect();
     assert!(names.contains(&"mbr"), "{names:?}");
-    assert!(!names.contains(&"ext"), "the stale ext2 must not win: {names:?}");
+    assert!(
+        !names.contains(&"ext"),
+        "the stale ext2 must not win: {names:?}"
+    );
     let bsd = containers(&r)
         .into_iter()
         .find(|n| n.format.as_deref() == Some("bsd"))
@@ -65,7 +68,10 @@ fn a_big_endian_label_alone() {
         .find(|n| n.format.as_deref() == Some("bsd"))
         .expect("a BSD disklabel");
     assert_eq!(bsd.offset, Some(0));
-    assert_eq!(bsd.details.get("byte_order").map(String::as_str), Some("big"));
+    assert_eq!(
+        bsd.details.get("byte_order").map(String::as_str),
+        Some("big")
+    );
     assert!(containers(&r)
         .iter()
         .any(|n| n.format.as_deref() == Some("fat")));

@@ -72,7 +72,10 @@ struct Label {
 impl Label {
     /// Byte offset and length of a partition inside the slice.
     fn range(&self, p: &Partition) -> Option<(u64, u64)> {
-        let start = p.offset.checked_sub(self.base)?.checked_mul(self.sector_size)?;
+        let start = p
+            .offset
+            .checked_sub(self.base)?
+            .checked_mul(self.sector_size)?;
         Some((start, p.size.checked_mul(self.sector_size)?))
     }
 
@@ -247,8 +250,8 @@ impl Format for BsdLabel {
     }
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
-        let label = find_label(data)
-            .ok_or_else(|| FormatError::Corrupt("not a BSD disklabel".into()))?;
+        let label =
+            find_label(data).ok_or_else(|| FormatError::Corrupt("not a BSD disklabel".into()))?;
         let len = data.len() as u64;
         let mut out = Unpacked::default();
         out.detail(
@@ -275,7 +278,10 @@ impl Format for BsdLabel {
         }
         for p in &label.partitions {
             if out.entries.len() >= ctx.max_entries() {
-                out.warn(WarningKind::Limit, "too many partitions; the rest are ignored");
+                out.warn(
+                    WarningKind::Limit,
+                    "too many partitions; the rest are ignored",
+                );
                 break;
             }
             // Unused slots, and the raw partition that is the slice itself, carve nothing new.

@@ -30,7 +30,10 @@ const BANNER_WINDOW: usize = 1 << 20;
 /// Longest version text read from a banner.
 const MAX_VERSION: usize = 32;
 
-static MAGICS: &[Magic] = &[Magic::at(b"CFE1CFE1", CFE1_AT), Magic::at(b"cfe-v", MARK_AT)];
+static MAGICS: &[Magic] = &[
+    Magic::at(b"CFE1CFE1", CFE1_AT),
+    Magic::at(b"cfe-v", MARK_AT),
+];
 
 /// What the probe found.
 #[derive(Debug, PartialEq, Eq)]
@@ -162,7 +165,11 @@ mod tests {
     fn reads_the_version_mark_of_a_boot_rom() {
         let d = fixture("cferom.bin");
         let p = Cfe.probe(&d).expect("CFE");
-        assert!(p.description.ends_with("1.0.38-114.185"), "{}", p.description);
+        assert!(
+            p.description.ends_with("1.0.38-114.185"),
+            "{}",
+            p.description
+        );
         let u = unpack(&Cfe, &d);
         assert_eq!(u.consumed, Some(0x580));
         assert_eq!(u.details["version"], "1.0.38-114.185");
@@ -180,7 +187,9 @@ mod tests {
 
     #[test]
     fn rejects_marks_out_of_place() {
-        assert!(Cfe.probe(b"CFE1CFE1 at the start is not the mark").is_none());
+        assert!(Cfe
+            .probe(b"CFE1CFE1 at the start is not the mark")
+            .is_none());
         let mut rom = fixture("cferom.bin");
         rom[MARK_AT + 12] = 1; // padding before the NVRAM not zero
         assert!(Cfe.probe(&rom).is_none());

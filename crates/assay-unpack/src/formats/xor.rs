@@ -419,9 +419,7 @@ fn find_key(data: &[u8]) -> Option<Found> {
         // The first places a strong magic appears in the decoded span (offsets in the blob).
         let mut starts: Vec<usize> = finder
             .find_iter(&decoded)
-            .filter_map(|m| {
-                (from + m.start()).checked_sub(magics[m.pattern().as_usize()].1)
-            })
+            .filter_map(|m| (from + m.start()).checked_sub(magics[m.pattern().as_usize()].1))
             .filter(|&s| s >= from)
             .take(MAX_HITS)
             .collect();
@@ -612,7 +610,10 @@ mod tests {
             0x3e, 0x91, 0x07, 0xc4, 0x5b, 0xe2, 0x18, 0xaf, 0x66, 0xd3, 0x29, 0x80, 0x74,
         ];
         let u = unpack(&Xor, blob);
-        assert_eq!(u.details["key"], assay_model::hex(&rotate_to_zero(&key, 4096)));
+        assert_eq!(
+            u.details["key"],
+            assay_model::hex(&rotate_to_zero(&key, 4096))
+        );
         assert_eq!(u.details["phase"], (4096 % 13).to_string());
         assert_eq!(u.details["revealed"], "squashfs at 0x1000");
         let decoded = crate::formats::testutil::entry_bytes(blob, &u.entries[0]).unwrap();
@@ -622,7 +623,10 @@ mod tests {
         let mut far = random_bytes(5 << 20);
         far.extend_from_slice(blob);
         let u = unpack(&Xor, &far);
-        assert_eq!(u.details["revealed"], format!("squashfs at {:#x}", (5 << 20) + 4096));
+        assert_eq!(
+            u.details["revealed"],
+            format!("squashfs at {:#x}", (5 << 20) + 4096)
+        );
     }
 
     fn random_bytes(n: usize) -> Vec<u8> {
