@@ -311,7 +311,7 @@ fn block_peaks(block: &[u8]) -> Option<[u8; 4]> {
     for (b, &c) in counts.iter().enumerate() {
         if c > top[3].0 {
             top[3] = (c, b as u8);
-            top.sort_by(|a, b| b.0.cmp(&a.0));
+            top.sort_by_key(|t| std::cmp::Reverse(t.0));
         }
     }
     if top[0].0 as usize == block.len() || top[1].0 < threshold {
