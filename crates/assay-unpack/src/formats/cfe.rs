@@ -2,8 +2,9 @@
 //! routers, DSL gateways and set-top boxes, found raw at the start of flash dumps and boot
 //! partitions.
 //!
-//! Two marks announce it: `CFE1CFE1` 28 bytes into a CFE image (after its table of link
-//! addresses; binwalk keys on the same bytes), and, in the boot ROM of BCM63xx flash layouts,
+//! Two marks announce it: `CFE1CFE1` after the two branch instructions that open a CFE
+//! RAM image, 16 bytes in, or 28 bytes in where three link addresses (MIPS KSEG0, 0x8…)
+//! come first (binwalk keys on the same bytes at 28), and, in the boot ROM of BCM63xx flash layouts,
 //! the version mark `cfe-v` at 0x570 followed by five version bytes (major, minor, build and
 //! Broadcom's two release numbers, printed as `1.0.38-114.185`), just before the NVRAM at
 //! 0x580. The version comes from that mark, or else from a literal `CFE version x.y.z` banner
@@ -19,8 +20,10 @@ use crate::{Blob, FormatError};
 /// A CFE boot loader.
 pub struct Cfe;
 
-/// Offset of `CFE1CFE1` from the start of a CFE image.
+/// Offsets of `CFE1CFE1` from the start of a CFE image: behind link addresses and the
+/// opening branches, or behind the branches alone.
 const CFE1_AT: usize = 28;
+const CFE1_AT_SHORT: usize = 16;
 /// Offset of the `cfe-v` version mark from the start of a BCM63xx CFE boot ROM.
 const MARK_AT: usize = 0x570;
 /// Where the boot ROM's NVRAM starts, just past the version mark's padding.
@@ -32,8 +35,21 @@ const MAX_VERSION: usize = 32;
 
 static MAGICS: &[Magic] = &[
     Magic::at(b"CFE1CFE1", CFE1_AT),
+    Magic::at(b"CFE1CFE1", CFE1_AT_SHORT),
     Magic::at(b"cfe-v", MARK_AT),
 ];
+
+/// Where `CFE1CFE1` sits in a CFE image starting at `data[0]`, if it does: at 28 only when
+/// the first word is a KSEG0/KSEG1 link address (in either byte order), else at 16.
+fn cfe1_at(data: &[u8]) -> Option<usize> {
+    let kseg = |w: u32| (0x8000_0000..0xc000_0000).contains(&w);
+    let linked = crate::cursor::be32(data, 0).is_some_and(kseg)
+        || crate::cursor::le32(data, 0).is_some_and(kseg);
+    if linked && data.get(CFE1_AT..CFE1_AT + 8) == Some(b"CFE1CFE1") {
+        return Some(CFE1_AT);
+    }
+    (data.get(CFE1_AT_SHORT..CFE1_AT_SHORT + 8) == Some(b"CFE1CFE1")).then_some(CFE1_AT_SHORT)
+}
 
 /// What the probe found.
 #[derive(Debug, PartialEq, Eq)]
@@ -81,15 +97,12 @@ fn banner_version(data: &[u8]) -> Option<(String, usize)> {
 }
 
 fn find(data: &[u8]) -> Option<Found> {
-    let cfe1 = data.get(CFE1_AT..CFE1_AT + 8) == Some(b"CFE1CFE1");
+    let cfe1 = cfe1_at(data);
     let mark = mark_version(data);
-    if !cfe1 && mark.is_none() {
-        return None;
-    }
-    let length = if mark.is_some() {
-        NVRAM_AT
-    } else {
-        CFE1_AT + 8
+    let length = match (mark.is_some(), cfe1) {
+        (true, _) => NVRAM_AT,
+        (false, Some(at)) => at + 8,
+        (false, None) => return None,
     };
     let version = match mark {
         Some(v) => Some((v, format!("cfe-v mark at {MARK_AT:#x}"))),
@@ -127,8 +140,8 @@ impl Format for Cfe {
             ..Unpacked::default()
         };
         out.detail("loader", "Broadcom CFE");
-        if data.get(CFE1_AT..CFE1_AT + 8) == Some(b"CFE1CFE1") {
-            out.detail("magic", format!("CFE1CFE1 at {CFE1_AT:#x}"));
+        if let Some(at) = cfe1_at(data) {
+            out.detail("magic", format!("CFE1CFE1 at {at:#x}"));
         }
         if let Some((version, source)) = found.version {
             out.detail("version", version);
@@ -177,8 +190,21 @@ mod tests {
     }
 
     #[test]
+    fn the_short_layout_has_the_mark_at_16() {
+        // Two branches and their delay slots, then the mark (BCM6318's CFE RAM).
+        let mut d = fixture("cferam.bin")[12..].to_vec();
+        assert_eq!(&d[16..24], b"CFE1CFE1");
+        assert_eq!(unpack(&Cfe, &d).consumed, Some(24));
+        // Without a link address in front, a mark at 28 is the short layout of an image
+        // starting 12 bytes later, not one starting here.
+        d.splice(0..0, [0u8; 12]);
+        assert!(Cfe.probe(&d).is_none());
+    }
+
+    #[test]
     fn a_printf_banner_gives_no_version() {
         let mut d = vec![0u8; 256];
+        d[0] = 0x80;
         d[28..36].copy_from_slice(b"CFE1CFE1");
         d[100..139].copy_from_slice(b"CFE version %d.%d.%d-%d.%d for %s (%s)\0");
         let u = unpack(&Cfe, &d);
