@@ -151,20 +151,22 @@ impl Format for Mbr {
                     ),
                 );
             }
-            out.entries.push(
-                // A partition past the end keeps no bytes, at the end of the image.
-                Entry::stream(
-                    format!("partition{n}"),
-                    EntryData::Range {
-                        offset: offset.min(len),
-                        length,
-                    },
-                )
-                .with_detail("type", format!("{:#04x}", e.ptype))
-                .with_detail("start_lba", start)
-                .with_detail("sectors", e.sectors)
-                .with_detail("bootable", e.boot == 0x80),
-            );
+            // A partition past the end keeps no bytes, at the end of the image.
+            let mut entry = Entry::stream(
+                format!("partition{n}"),
+                EntryData::Range {
+                    offset: offset.min(len),
+                    length,
+                },
+            )
+            .with_detail("type", format!("{:#04x}", e.ptype))
+            .with_detail("start_lba", start)
+            .with_detail("sectors", e.sectors)
+            .with_detail("bootable", e.boot == 0x80);
+            if let Some(system) = bsd_slice(e.ptype) {
+                entry = entry.with_detail("slice", system);
+            }
+            out.entries.push(entry);
         };
         for (i, e) in entries.iter().enumerate() {
             if e.is_empty() {
@@ -177,6 +179,17 @@ impl Format for Mbr {
             }
         }
         Ok(out)
+    }
+}
+
+/// The BSD a slice type belongs to: such a slice holds a BSD disklabel (see
+/// [`crate::formats::bsd`]), which the scan of the partition's bytes finds.
+fn bsd_slice(ptype: u8) -> Option<&'static str> {
+    match ptype {
+        0xa5 => Some("FreeBSD"),
+        0xa6 => Some("OpenBSD"),
+        0xa9 => Some("NetBSD"),
+        _ => None,
     }
 }
 

@@ -14,9 +14,11 @@ pub mod arm_zimage;
 pub mod avm_eva;
 pub mod bcm_tag;
 pub mod blake2sp;
+pub mod bsd;
 pub mod buffalo;
 pub mod bzip2;
 pub mod cab;
+pub mod cfe;
 pub mod chk;
 pub mod compress;
 pub mod cpio;
@@ -116,6 +118,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &realtek::Realtek,
         &zynos::Zynos,
         &bcm_tag::BcmTag,
+        &cfe::Cfe,
         &chk::Chk,
         &ros::Ros,
         &tplink::TpLink,
@@ -139,17 +142,21 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &cab::Cab,
         &arj::Arj,
         &rar::Rar,
-        // Disk images: file systems before partition tables, whose `55 AA` also ends every
-        // FAT boot sector and hybrid ISO.
+        // Disk images. File systems whose boot sector is sector 0 (ISO 9660 with a hybrid
+        // MBR, NTFS, FAT) before partition tables, whose `55 AA` also ends every such boot
+        // sector. Partition tables before the file systems that leave their first 1024 bytes
+        // to a boot block (ext, minix, erofs): mkfs zeroes that block, so a valid table in it
+        // was written after the file system, whose superblock at 1024 is then stale.
         &luks::Luks,
         &iso9660::Iso9660,
+        &ntfs::NtfsVolume,
+        &fat::Fat,
+        &bsd::BsdLabel,
+        &gpt::Gpt,
+        &mbr::Mbr,
         &ext::Ext,
         &minix::Minix,
         &erofs::Erofs,
-        &ntfs::NtfsVolume,
-        &fat::Fat,
-        &gpt::Gpt,
-        &mbr::Mbr,
         &android_sparse::AndroidSparse,
         &android_boot::AndroidBoot,
         // Compressed streams.

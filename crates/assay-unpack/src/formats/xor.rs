@@ -107,22 +107,23 @@ fn rotate_to_zero(seen: &[u8], at: usize) -> Vec<u8> {
     (0..l).map(|j| seen[(j + shift) % l]).collect()
 }
 
-/// A candidate key (as applied from offset 0), and whether its evidence is strong enough
-/// (a repeat: padding, a dominant byte, a key periodic within a magic) to pay for a search
-/// of the whole decoded span; a key read off one magic at offset 0 without a repeat is only
-/// checked at 4 KiB boundaries.
-type Candidate = (Vec<u8>, bool);
+/// A candidate key (as applied from offset 0); whether its evidence is strong enough (a
+/// repeat: padding, a dominant byte, a key periodic within a magic) to pay for a search of
+/// [`VERIFY_SPAN`] decoded bytes (a key read off one magic at offset 0 without a repeat is
+/// only checked at 4 KiB boundaries); and where that search starts (the region the key came
+/// from, so that an obscured region far into the blob is verified where it is).
+type Candidate = (Vec<u8>, bool, usize);
 
 /// Candidate keys, most likely first, without duplicates and without the identity.
 fn candidates(data: &[u8]) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
-    let mut push = |k: &[u8], thorough: bool| {
+    let mut push_from = |k: &[u8], thorough: bool, from: usize| {
         let k = minimal(k).to_vec();
         if out.len() < MAX_CANDIDATES
             && k.iter().any(|&b| b != 0)
-            && !out.iter().any(|(c, _)| *c == k)
+            && !out.iter().any(|(c, _, f)| *c == k && *f == from)
         {
-            out.push((k, thorough));
+            out.push((k, thorough, from));
         }
     };
     // Known plaintext at aligned offsets: the key is periodic within the magic (a key longer
@@ -149,7 +150,7 @@ fn candidates(data: &[u8]) -> Vec<Candidate> {
             let max_period = if at == 0 { n } else { n - 3 };
             for l in 1..=max_period.min(MAX_KEY) {
                 if k[l..].iter().zip(k).all(|(a, b)| a == b) {
-                    push(&rotate_to_zero(&k[..l], at), l < n);
+                    push_from(&rotate_to_zero(&k[..l], at), l < n, 0);
                     break;
                 }
             }
@@ -165,7 +166,7 @@ fn candidates(data: &[u8]) -> Vec<Candidate> {
             key.push(extra);
             let h = apply_at(head, &key, 0);
             if super::uimage::header_proven(&h) {
-                push(&key, false);
+                push_from(&key, false, 0);
                 break;
             }
         }
@@ -176,43 +177,149 @@ fn candidates(data: &[u8]) -> Vec<Candidate> {
     while at + RUN_SPAN <= data.len() {
         if let Some(l) = period(&data[at..at + RUN_SPAN]) {
             let seen = &data[at..at + l];
-            push(&rotate_to_zero(seen, at), true);
+            // Padding usually follows what it pads: verify from up to 2 MiB before it.
+            let from = verify_from(at.saturating_sub(VERIFY_SPAN / 2));
+            push_from(&rotate_to_zero(seen, at), true, from);
             let inverted: Vec<u8> = seen.iter().map(|b| b ^ 0xff).collect();
-            push(&rotate_to_zero(&inverted, at), true);
+            push_from(&rotate_to_zero(&inverted, at), true, from);
         }
         at += RUN_STEP;
     }
-    // Frequency: per key position, the most common byte is the key over `00` padding.
-    let sample = &data[..data.len().min(SAMPLE)];
-    if sample.len() >= 1024 {
-        for l in 1..=MAX_FREQ_KEY {
-            let mut key = Vec::with_capacity(l);
-            for phase in 0..l {
-                let mut counts = [0u32; 256];
-                for &b in sample.iter().skip(phase).step_by(l) {
-                    counts[b as usize] += 1;
-                }
-                let (best, n) = counts
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|(_, &c)| c)
-                    .map(|(b, &c)| (b as u8, c))
-                    .unwrap_or((0, 0));
-                // The byte must dominate its column, or this is not padding.
-                if (n as usize) * 8 < sample.len() / l {
-                    key.clear();
-                    break;
-                }
-                key.push(best);
-            }
-            if key.len() == l {
-                push(&key, true);
-                let inverted: Vec<u8> = key.iter().map(|b| b ^ 0xff).collect();
-                push(&inverted, true);
-            }
+    // Frequency: per key position, the most common byte is the key over `00` bytes; first
+    // over the blob's start, then over every window where an obscured region seems to begin
+    // (behind a plain header of any length).
+    for key in column_keys(data, 0, MAX_FREQ_KEY, 1024) {
+        push_from(&key, true, 0);
+    }
+    for start in region_starts(data) {
+        let from = verify_from(start);
+        for key in column_keys(data, start, MAX_KEY, MIN_COLUMN_SAMPLE) {
+            push_from(&key, true, from);
         }
     }
     out
+}
+
+/// Keys of 1 to `max_len` bytes (as applied from offset 0) read off the [`SAMPLE`] bytes
+/// from `start` by column frequency: for each key position the byte that dominates its
+/// column, which is the key over zero bytes; and each key's complement (over `ff`), for at
+/// most [`MAX_COLUMN_KEYS`] lengths whose every column has a dominant byte.
+fn column_keys(data: &[u8], start: usize, max_len: usize, min_sample: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Some(sample) = data.get(start..data.len().min(start.saturating_add(SAMPLE))) else {
+        return out;
+    };
+    if sample.len() < min_sample {
+        return out;
+    }
+    for l in 1..=max_len.min(sample.len() / 16) {
+        if out.len() >= 2 * MAX_COLUMN_KEYS {
+            break;
+        }
+        let mut key = Vec::with_capacity(l);
+        for phase in 0..l {
+            let mut counts = [0u32; 256];
+            for &b in sample.iter().skip(phase).step_by(l) {
+                counts[b as usize] += 1;
+            }
+            let (best, n) = counts
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, &c)| c)
+                .map(|(b, &c)| (b as u8, c))
+                .unwrap_or((0, 0));
+            // The byte must dominate its column, or this is not padding.
+            if (n as usize) * 8 < sample.len() / l {
+                key.clear();
+                break;
+            }
+            key.push(best);
+        }
+        if key.len() == l {
+            let key = rotate_to_zero(&key, start);
+            let inverted: Vec<u8> = key.iter().map(|b| b ^ 0xff).collect();
+            out.push(key);
+            out.push(inverted);
+        }
+    }
+    out
+}
+
+/// Most key lengths one column-frequency analysis yields.
+const MAX_COLUMN_KEYS: usize = 4;
+
+/// Where a verification search starts for a key found at `at`: a little before, on a
+/// 4 KiB boundary, so that a header that begins just before the evidence is decoded whole.
+fn verify_from(at: usize) -> usize {
+    at.saturating_sub(BLOCK) & !(4096 - 1)
+}
+
+/// Bytes per block of the region search.
+const BLOCK: usize = 1024;
+/// Most regions handed to the column-frequency analysis per blob.
+const MAX_REGIONS: usize = 16;
+/// Fewest bytes a column-frequency sample needs.
+const MIN_COLUMN_SAMPLE: usize = 256;
+
+/// Offsets (block starts, past the first [`SAMPLE`] bytes that the analysis at 0 covers)
+/// where an obscured region seems to begin: a block whose byte histogram has several peaks
+/// (a key over zero-rich data shows each key byte many times; random or compressed bytes
+/// almost never do) while the block before it had not, or had other peaks. One pass of
+/// byte counting over the blob, then at most [`MAX_REGIONS`] windows analysed.
+fn region_starts(data: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut previous: Option<[u8; 4]> = None;
+    let mut at = SAMPLE.min(data.len());
+    // The blob's start is covered by the analysis at 0 unless a header fills it: look at
+    // the blocks of the first window too when they differ from the first block.
+    let mut first = 0;
+    while first < SAMPLE.min(data.len()) {
+        let end = data.len().min(first + BLOCK);
+        let peaks = block_peaks(&data[first..end]);
+        if first > 0 && peaks.is_some() && peaks != previous && out.len() < MAX_REGIONS {
+            out.push(first);
+        }
+        previous = peaks;
+        first = end;
+    }
+    while at < data.len() && out.len() < MAX_REGIONS {
+        let end = data.len().min(at + BLOCK);
+        let peaks = block_peaks(&data[at..end]);
+        if peaks.is_some() && peaks != previous {
+            out.push(at);
+        }
+        previous = peaks;
+        at = end;
+    }
+    out
+}
+
+/// The four most common bytes of a block when at least two of them stand out (each at
+/// least four times its share in uniform bytes, and at least 8 times), which random and
+/// compressed bytes almost never do; `None` for blocks of one byte value (padding, which
+/// the run search reads) and blocks without peaks.
+fn block_peaks(block: &[u8]) -> Option<[u8; 4]> {
+    if block.len() < MIN_COLUMN_SAMPLE {
+        return None;
+    }
+    let mut counts = [0u32; 256];
+    for &b in block {
+        counts[b as usize] += 1;
+    }
+    let threshold = (block.len() as u32 / 64).max(8);
+    let mut top = [(0u32, 0u8); 4];
+    for (b, &c) in counts.iter().enumerate() {
+        if c > top[3].0 {
+            top[3] = (c, b as u8);
+            top.sort_by_key(|t| std::cmp::Reverse(t.0));
+        }
+    }
+    if top[0].0 as usize == block.len() || top[1].0 < threshold {
+        return None;
+    }
+    let mut peaks = [top[0].1, top[1].1, top[2].1, top[3].1];
+    peaks.sort_unstable();
+    Some(peaks)
 }
 
 /// The shortest period (at most [`MAX_KEY`]) with which `window` repeats throughout, if any.
@@ -294,9 +401,8 @@ fn find_key(data: &[u8]) -> Option<Found> {
         })
         .collect();
     let finder = aho_corasick::AhoCorasick::new(magics.iter().map(|(b, _)| *b)).ok()?;
-    let span = data.len().min(VERIFY_SPAN);
     let mut searched = 0;
-    for (key, thorough) in candidates(data) {
+    for (key, thorough, from) in candidates(data) {
         if !thorough {
             if let Some(f) = check_aligned(data, &formats, key) {
                 return Some(f);
@@ -307,11 +413,14 @@ fn find_key(data: &[u8]) -> Option<Found> {
             continue;
         }
         searched += 1;
-        let decoded = apply_at(&data[..span], &key, 0);
-        // The first places a strong magic appears in the decoded span.
+        let from = from.min(data.len());
+        let span = data.len().min(from.saturating_add(VERIFY_SPAN));
+        let decoded = apply_at(&data[from..span], &key, from);
+        // The first places a strong magic appears in the decoded span (offsets in the blob).
         let mut starts: Vec<usize> = finder
             .find_iter(&decoded)
-            .filter_map(|m| m.start().checked_sub(magics[m.pattern().as_usize()].1))
+            .filter_map(|m| (from + m.start()).checked_sub(magics[m.pattern().as_usize()].1))
+            .filter(|&s| s >= from)
             .take(MAX_HITS)
             .collect();
         starts.sort_unstable();
@@ -325,7 +434,7 @@ fn find_key(data: &[u8]) -> Option<Found> {
             // key is wrong (as it is for most known-plaintext guesses).
             let end = data.len().min(off.saturating_add(PROBE_PREFIX));
             let tail: std::borrow::Cow<'_, [u8]> = if end <= span {
-                std::borrow::Cow::Borrowed(&decoded[off..end])
+                std::borrow::Cow::Borrowed(&decoded[off - from..end - from])
             } else {
                 std::borrow::Cow::Owned(apply_at(&data[off..end], &key, off))
             };
@@ -489,6 +598,60 @@ mod tests {
         let u = unpack(&Xor, &blob);
         assert_eq!(u.details["key"], "a7");
         assert_eq!(u.details["revealed"], "uimage at 0x50");
+    }
+
+    #[test]
+    fn thirteen_byte_key_behind_a_4k_header_is_found_from_the_region_start() {
+        // fixtures/scripts/xor-header.sh: a squashfs made by mksquashfs (-nopad, so no padding
+        // run betrays the key) XOR-ed with a 13-byte key behind a 4 KiB plain header.
+        let blob = include_bytes!("../../tests/fixtures/firmware/squashfs-4k-header.xor");
+        let clear = include_bytes!("../../tests/fixtures/firmware/squashfs-4k-header.sqfs");
+        let key = [
+            0x3e, 0x91, 0x07, 0xc4, 0x5b, 0xe2, 0x18, 0xaf, 0x66, 0xd3, 0x29, 0x80, 0x74,
+        ];
+        let u = unpack(&Xor, blob);
+        assert_eq!(
+            u.details["key"],
+            assay_model::hex(&rotate_to_zero(&key, 4096))
+        );
+        assert_eq!(u.details["phase"], (4096 % 13).to_string());
+        assert_eq!(u.details["revealed"], "squashfs at 0x1000");
+        let decoded = crate::formats::testutil::entry_bytes(blob, &u.entries[0]).unwrap();
+        assert_eq!(&decoded[4096..], &clear[..]);
+        // The same layer 5 MiB into a blob of random bytes (past every window that starts
+        // at 0) is found too.
+        let mut far = random_bytes(5 << 20);
+        far.extend_from_slice(blob);
+        let u = unpack(&Xor, &far);
+        assert_eq!(
+            u.details["revealed"],
+            format!("squashfs at {:#x}", (5 << 20) + 4096)
+        );
+    }
+
+    fn random_bytes(n: usize) -> Vec<u8> {
+        let mut s = 0x1234_5678_9abc_def0u64;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s as u8
+            })
+            .collect()
+    }
+
+    /// CPU bound of the key search on 64 MiB of random bytes (run in release:
+    /// `cargo test --release -p assay-unpack --lib xor_random_64mib -- --ignored`).
+    #[test]
+    #[ignore]
+    fn xor_random_64mib() {
+        let random = random_bytes(64 << 20);
+        let t = std::time::Instant::now();
+        assert!(Xor.probe(&random).is_none());
+        let took = t.elapsed();
+        eprintln!("xor probe on 64 MiB random: {took:?}");
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
     }
 
     #[test]
