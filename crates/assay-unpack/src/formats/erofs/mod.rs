@@ -4,7 +4,7 @@
 //!
 //! Own reader: no permissively licensed Rust crate reads EROFS images from bytes. Read: plain
 //! and tail-inline ("flat") data, chunk-based files, directories, links, devices, and
-//! compressed files (LZ4 and MicroLZMA clusters, see [`zmap`]). Every node id, block address
+//! compressed files (LZ4 and MicroLZMA clusters, see the `zmap` module). Every node id, block address
 //! and size is checked against the image; directory cycles, depth and sizes are bounded.
 
 mod zmap;
