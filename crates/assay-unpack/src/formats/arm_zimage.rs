@@ -81,11 +81,7 @@ impl Header {
 
 /// `data` with every whole 32-bit word byte-swapped; a tail short of a word stays.
 fn swap_words(data: &[u8]) -> Vec<u8> {
-    let mut out = data.to_vec();
-    for w in out.chunks_exact_mut(4) {
-        w.reverse();
-    }
-    out
+    super::swap::swap(data, 4, data.len())
 }
 
 impl Format for ArmZimage {

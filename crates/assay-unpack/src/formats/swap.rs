@@ -11,7 +11,7 @@ use crate::{Blob, FormatError};
 pub struct Swap;
 
 /// Swap each `width`-byte word; a trailing partial word is kept as it is.
-fn swap(data: &[u8], width: usize, limit: usize) -> Vec<u8> {
+pub(crate) fn swap(data: &[u8], width: usize, limit: usize) -> Vec<u8> {
     let data = &data[..data.len().min(limit)];
     let mut out = Vec::with_capacity(data.len());
     let mut chunks = data.chunks_exact(width);
