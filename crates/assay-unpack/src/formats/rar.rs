@@ -406,6 +406,32 @@ fn file5(h: &[u8], mut q: usize, extra: u64, flags: u64, data: (u64, u64)) -> Op
     })
 }
 
+// ---------------------------------------------------------------------------- shared by the decoders
+
+/// The 20 code lengths of the pre-table that starts every table block of RAR 2.9 and RAR 5
+/// alike: 4-bit lengths, where 15 followed by a 4-bit count `n > 0` stands for `n + 2` zeros
+/// (cut at the table's end) and 15 followed by 0 for a length of 15. `get4` reads 4 bits.
+pub(super) fn pre_table_lengths(mut get4: impl FnMut() -> u8) -> [u8; 20] {
+    let mut pre = [0u8; 20];
+    let mut i = 0;
+    while i < pre.len() {
+        let l = get4();
+        if l != 15 {
+            pre[i] = l;
+            i += 1;
+            continue;
+        }
+        match usize::from(get4()) {
+            0 => {
+                pre[i] = 15;
+                i += 1;
+            }
+            zeros => i = (i + zeros + 2).min(pre.len()),
+        }
+    }
+    pre
+}
+
 // ---------------------------------------------------------------------------- the format
 
 fn list(d: &[u8], max_entries: usize) -> Option<Listing> {

@@ -1017,29 +1017,7 @@ impl Decoder {
         if bits.get(1) == 0 {
             self.lengths = [0; TABLE];
         }
-        let mut pre = [0u8; 20];
-        let mut i = 0;
-        while i < 20 {
-            let l = bits.get(4) as u8;
-            if l == 15 {
-                let zeros = bits.get(4) as usize;
-                if zeros == 0 {
-                    pre[i] = 15;
-                    i += 1;
-                } else {
-                    for _ in 0..zeros + 2 {
-                        if i >= 20 {
-                            break;
-                        }
-                        pre[i] = 0;
-                        i += 1;
-                    }
-                }
-            } else {
-                pre[i] = l;
-                i += 1;
-            }
-        }
+        let pre = super::rar::pre_table_lengths(|| bits.get(4) as u8);
         let pre = Huff::new(&pre);
         let mut i = 0;
         while i < TABLE {

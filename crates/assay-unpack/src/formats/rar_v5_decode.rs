@@ -253,25 +253,7 @@ struct Tables {
 
 /// Read the tables at the start of a block.
 fn read_tables(bits: &mut Bits, dist_codes: usize) -> Result<Tables, Rar5Error> {
-    let mut pre = [0u8; BC];
-    let mut i = 0;
-    while i < BC {
-        let l = bits.get(4) as u8;
-        if l == 15 {
-            let zeros = bits.get(4) as usize;
-            if zeros == 0 {
-                pre[i] = 15;
-                i += 1;
-            } else {
-                let end = (i + zeros + 2).min(BC);
-                pre[i..end].fill(0);
-                i = end;
-            }
-        } else {
-            pre[i] = l;
-            i += 1;
-        }
-    }
+    let pre: [u8; BC] = super::rar::pre_table_lengths(|| bits.get(4) as u8);
     let pre = Table::new(&pre, 7)?;
     let total = NC + dist_codes + LDC + RC;
     let mut lengths = vec![0u8; total];
