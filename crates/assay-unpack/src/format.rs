@@ -263,6 +263,18 @@ impl UnpackContext<'_> {
         self.budget.stream_limit()
     }
 
+    /// Reserve one stream of `n` bytes that a format is about to produce (a decrypted or
+    /// rearranged copy): refused when it is larger than [`Self::stream_limit`], otherwise
+    /// charged to the budget. `what` names the stream in the error.
+    pub fn reserve_stream(&self, n: u64, what: &str) -> Result<(), FormatError> {
+        if n > self.stream_limit() {
+            return Err(FormatError::Limit(format!(
+                "{what} of {n} bytes exceeds the stream limit"
+            )));
+        }
+        self.charge(n)
+    }
+
     /// Largest number of entries one archive may hold.
     pub fn max_entries(&self) -> usize {
         self.budget.limits().max_entries

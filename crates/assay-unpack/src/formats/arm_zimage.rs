@@ -136,12 +136,7 @@ impl Format for ArmZimage {
         }
         let take = h.size().min(have);
         let entry = if h.big_endian {
-            if take > ctx.stream_limit() {
-                return Err(FormatError::Limit(format!(
-                    "word-swapped copy of {take} bytes exceeds the stream limit"
-                )));
-            }
-            ctx.charge(take)?;
+            ctx.reserve_stream(take, "word-swapped copy")?;
             Entry::stream(
                 "words-swapped",
                 EntryData::Owned(Blob::from(swap_words(&data[..take as usize]))),

@@ -130,12 +130,7 @@ impl Format for DlinkEncrptedImg {
         if avail == 0 {
             return Ok(out);
         }
-        if avail as u64 > ctx.stream_limit() {
-            return Err(FormatError::Limit(format!(
-                "decrypted payload of {avail} bytes exceeds the stream limit"
-            )));
-        }
-        ctx.charge(avail as u64)?;
+        ctx.reserve_stream(avail as u64, "decrypted payload")?;
         let clear = decrypt(&payload[..avail]);
         out.entries.push(
             Entry::stream("decrypted", EntryData::Owned(Blob::from(clear)))

@@ -96,12 +96,7 @@ impl Format for DlinkShrs {
         if avail == 0 {
             return Ok(out);
         }
-        if avail as u64 > ctx.stream_limit() {
-            return Err(FormatError::Limit(format!(
-                "decrypted payload of {avail} bytes exceeds the stream limit"
-            )));
-        }
-        ctx.charge(avail as u64)?;
+        ctx.reserve_stream(avail as u64, "decrypted payload")?;
         let aes = aes::Aes128::new(&KEY.into());
         let mut clear = super::dlink_encrpted::cbc_decrypt(
             |b: &mut aes::Block| aes.decrypt_block(b),

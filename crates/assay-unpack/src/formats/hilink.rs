@@ -136,12 +136,7 @@ impl Format for HilinkEncrypted {
             );
         }
         let take = length.min(have);
-        if take > ctx.stream_limit() {
-            return Err(FormatError::Limit(format!(
-                "decrypted image of {take} bytes exceeds the stream limit"
-            )));
-        }
-        ctx.charge(take)?;
+        ctx.reserve_stream(take, "decrypted image")?;
         let mut clear = data[..take as usize].to_vec();
         decrypt_in_place(&mut clear);
         out.entries.push(

@@ -88,12 +88,7 @@ impl Format for Senao {
                 format!("payload declares {size} bytes, {avail} present"),
             );
         }
-        if avail > ctx.stream_limit() {
-            return Err(FormatError::Limit(format!(
-                "payload of {avail} bytes exceeds the stream limit"
-            )));
-        }
-        ctx.charge(avail)?;
+        ctx.reserve_stream(avail, "payload")?;
         let clear = xor_pattern(&payload[..avail as usize]);
         let want = &data[MD5_AT..MD5_AT + 16];
         if avail == size {
