@@ -7,10 +7,11 @@
 //! the scan's budget, and its modification time. Alternate data streams, reparse points and
 //! compressed or encrypted attributes are not decoded.
 
-use crate::cursor::{le16, le64};
+use crate::cursor::{le16, le32, le64};
 use crate::format::WarningKind;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
+use ntfs::attribute_value::NtfsAttributeValue;
 use ntfs::structured_values::{NtfsFileNamespace, NtfsIndexRoot};
 use ntfs::{Ntfs, NtfsAttributeType, NtfsReadSeek};
 use std::collections::HashSet;
@@ -140,6 +141,13 @@ fn walk(data: &Blob, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Form
             );
             continue;
         }
+        if let Some(problem) = index_tree_problem(&ntfs, &mut fs, &dir) {
+            out.warn(
+                WarningKind::Corrupt,
+                format!("directory {shown}: {problem}; not listed"),
+            );
+            continue;
+        }
         let index = match dir.directory_index(&mut fs) {
             Ok(i) => i,
             Err(e) => {
@@ -251,6 +259,150 @@ fn index_record_size_problem(dir: &ntfs::NtfsFile) -> Option<String> {
     None
 }
 
+/// Length of an index entry's fixed header (file reference, lengths, flags).
+const INDEX_ENTRY_HEADER: usize = 16;
+/// An index entry's flag: a subnode's VCN ends the entry.
+const ENTRY_HAS_SUBNODE: u8 = 0x01;
+/// An index entry's flag: the node's closing entry.
+const ENTRY_LAST: u8 = 0x02;
+/// Most index records one directory's B-tree is walked through.
+const MAX_INDEX_NODES: usize = 1 << 16;
+
+/// Why the crate must not walk a directory's index B-tree, found by walking its node
+/// structure first. The crate's entry iterator trusts three things an attacker controls: an
+/// entry's stated length (one under the 16-byte entry header is sliced past its end and
+/// panics), and that subnode links form a tree: a subnode that links back to itself or an
+/// ancestor is descended forever, each step holding another record in memory, and a node
+/// linked from many entries is walked once per link. Anything else wrong (bad signatures,
+/// update sequences or ranges) is left to the crate, which reports it as an error.
+fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile) -> Option<String> {
+    let mut root = None;
+    for attribute in dir.attributes_raw() {
+        let attribute = attribute.ok()?;
+        if attribute.ty().ok()? == NtfsAttributeType::IndexRoot
+            && attribute.name().ok()?.to_string_lossy() == "$I30"
+        {
+            match attribute.value(fs).ok()? {
+                NtfsAttributeValue::Resident(value) => root = Some(value.data()),
+                _ => return None,
+            }
+            break;
+        }
+    }
+    let root = root?;
+    let record_size = le32(root, 8)? as usize;
+    let mut pending = Vec::new();
+    let entries = node_entries(root, 16)?;
+    if let Err(problem) = node_problem(entries, &mut pending) {
+        return Some(format!("$INDEX_ROOT: {problem}"));
+    }
+    if pending.is_empty() {
+        return None;
+    }
+    // Subnodes live in the $INDEX_ALLOCATION attribute (possibly behind an attribute list).
+    let mut attributes = dir.attributes();
+    let mut found = None;
+    while let Some(item) = attributes.next(fs) {
+        let item = item.ok()?;
+        let attribute = item.to_attribute().ok()?;
+        if attribute.ty().ok()? == NtfsAttributeType::IndexAllocation
+            && attribute.name().ok()?.to_string_lossy() == "$I30"
+        {
+            found = Some(item);
+            break;
+        }
+    }
+    let item = found?;
+    let attribute = item.to_attribute().ok()?;
+    let allocation = attribute.value(fs).ok()?;
+    let cluster = u64::from(ntfs.cluster_size());
+    let mut seen = HashSet::new();
+    let mut record = vec![0u8; record_size];
+    while let Some(vcn) = pending.pop() {
+        if !seen.insert(vcn) {
+            return Some(format!(
+                "index record VCN {vcn} is linked more than once (the index is not a tree)"
+            ));
+        }
+        if seen.len() > MAX_INDEX_NODES {
+            return Some(format!("index has over {MAX_INDEX_NODES} records"));
+        }
+        let mut value = allocation.clone();
+        let offset = vcn.checked_mul(cluster)?;
+        value.seek(fs, std::io::SeekFrom::Start(offset)).ok()?;
+        value.read_exact(fs, &mut record).ok()?;
+        if !record.starts_with(b"INDX") || !apply_fixups(&mut record) {
+            return None;
+        }
+        let entries = node_entries(&record, 24)?;
+        if let Err(problem) = node_problem(entries, &mut pending) {
+            return Some(format!("index record VCN {vcn}: {problem}"));
+        }
+    }
+    None
+}
+
+/// The entries of an index node whose node header starts at `header` in `data`, as the crate
+/// delimits them (entries offset to index size, both from the node header).
+fn node_entries(data: &[u8], header: usize) -> Option<&[u8]> {
+    let start = header.checked_add(le32(data, header)? as usize)?;
+    let end = header.checked_add(le32(data, header + 4)? as usize)?;
+    data.get(start..end)
+}
+
+/// Walk one node's entries: an entry shorter than its header is the problem; subnode VCNs
+/// are added to `subnodes`. Other defects end the walk quietly (the crate reports them).
+fn node_problem(entries: &[u8], subnodes: &mut Vec<u64>) -> Result<(), String> {
+    let mut at = 0usize;
+    while let Some(rest) = entries.get(at..).filter(|r| r.len() >= INDEX_ENTRY_HEADER) {
+        let length = usize::from(le16(rest, 8).unwrap_or(0));
+        let flags = rest[12];
+        if length > rest.len() {
+            return Ok(());
+        }
+        if length < INDEX_ENTRY_HEADER {
+            return Err(format!(
+                "index entry at {at} states {length} bytes, under its {INDEX_ENTRY_HEADER}-byte header"
+            ));
+        }
+        if flags & ENTRY_HAS_SUBNODE != 0 && length >= INDEX_ENTRY_HEADER + 8 {
+            subnodes.extend(le64(rest, length - 8));
+        }
+        if flags & ENTRY_LAST != 0 {
+            return Ok(());
+        }
+        at += length;
+    }
+    Ok(())
+}
+
+/// Undo a multi-sector record's update sequence in place: the last word of each 512-byte
+/// sector was moved into the update sequence array and replaced by the sequence number.
+/// False when the record's sequence does not check (the crate then refuses the record).
+fn apply_fixups(record: &mut [u8]) -> bool {
+    let (Some(offset), Some(count)) = (le16(record, 4), le16(record, 6)) else {
+        return false;
+    };
+    let (offset, count) = (usize::from(offset), usize::from(count));
+    let Some(array) = record.get(offset..offset + 2 * count).map(<[u8]>::to_vec) else {
+        return false;
+    };
+    if count == 0 {
+        return false;
+    }
+    for i in 1..count {
+        let end = i * 512;
+        let Some(word) = record.get_mut(end - 2..end) else {
+            return false;
+        };
+        if word != &array[..2] {
+            return false;
+        }
+        word.copy_from_slice(&array[2 * i..2 * i + 2]);
+    }
+    true
+}
+
 /// The unnamed data stream of file record `record`, up to the scan's per-stream limit, and
 /// its full length.
 fn read_data(
@@ -287,7 +439,6 @@ fn read_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cursor::le32;
     use crate::formats::testutil::hostile::{hostile_with, Hostile};
     use crate::formats::testutil::{entry_bytes, sha_hex, unpack};
     use std::io::Read;
@@ -381,6 +532,102 @@ mod tests {
             );
             assert!(!u.warnings.iter().any(|(_, w)| w.contains("panicked")));
         }
+    }
+
+    /// Byte offset of the root directory's first index record (VCN 0 of its
+    /// `$INDEX_ALLOCATION`, whose first data run holds it).
+    fn root_index_record_at(img: &[u8]) -> usize {
+        let cluster = usize::from(img[0x0d]) * usize::from(le16(img, 0x0b).unwrap());
+        let mft = le64(img, 0x30).unwrap() as usize * cluster;
+        let record = mft + ROOT_RECORD as usize * 1024;
+        let mut at = record + usize::from(le16(img, record + 0x14).unwrap());
+        loop {
+            let ty = le32(img, at).unwrap();
+            assert_ne!(ty, 0xffff_ffff, "no $INDEX_ALLOCATION in the root's record");
+            if ty == 0xa0 {
+                let run = at + usize::from(le16(img, at + 0x20).unwrap());
+                let head = img[run];
+                let (len_size, off_size) = (usize::from(head & 0xf), usize::from(head >> 4));
+                let mut lcn = 0usize;
+                for k in 0..off_size {
+                    lcn |= usize::from(img[run + 1 + len_size + k]) << (8 * k);
+                }
+                return lcn * cluster;
+            }
+            at += le32(img, at + 4).unwrap() as usize;
+        }
+    }
+
+    /// Edit the root's first index record as the volume would hold it after its update
+    /// sequence is undone, then redo the sequence.
+    fn edit_root_index_record(img: &mut [u8], edit: impl FnOnce(&mut [u8])) {
+        let at = root_index_record_at(img);
+        let mut record = img[at..at + 4096].to_vec();
+        assert!(record.starts_with(b"INDX"));
+        assert!(apply_fixups(&mut record));
+        edit(&mut record);
+        let offset = usize::from(le16(&record, 4).unwrap());
+        let count = usize::from(le16(&record, 6).unwrap());
+        let usn = [record[offset], record[offset + 1]];
+        for i in 1..count {
+            let end = i * 512;
+            let word = [record[end - 2], record[end - 1]];
+            record[offset + 2 * i..offset + 2 * i + 2].copy_from_slice(&word);
+            record[end - 2..end].copy_from_slice(&usn);
+        }
+        img[at..at + 4096].copy_from_slice(&record);
+    }
+
+    /// Offset of the closing entry of the index node whose node header is at `header`.
+    fn last_entry_at(data: &[u8], header: usize) -> usize {
+        let mut at = header + le32(data, header).unwrap() as usize;
+        while data[at + 12] & ENTRY_LAST == 0 {
+            at += usize::from(le16(data, at + 8).unwrap());
+        }
+        at
+    }
+
+    #[test]
+    fn an_index_record_linking_to_itself_is_refused_not_walked_forever() {
+        let mut img = image();
+        // The leaf record's closing entry grows a subnode link to VCN 0: itself.
+        edit_root_index_record(&mut img, |r| {
+            let last = last_entry_at(r, 0x18);
+            assert_eq!(le16(r, last + 8), Some(16));
+            r[last + 8..last + 10].copy_from_slice(&24u16.to_le_bytes());
+            r[last + 12] |= ENTRY_HAS_SUBNODE;
+            r[last + 16..last + 24].fill(0);
+            let size = le32(r, 0x1c).unwrap() + 8;
+            r[0x1c..0x20].copy_from_slice(&size.to_le_bytes());
+        });
+        let u = unpack(&NtfsVolume, &img);
+        assert!(
+            u.warnings
+                .iter()
+                .any(|(_, w)| w.contains("directory /")
+                    && w.contains("VCN 0 is linked more than once")),
+            "{:?}",
+            u.warnings
+        );
+        assert!(!u.warnings.iter().any(|(_, w)| w.contains("panicked")));
+    }
+
+    #[test]
+    fn an_index_entry_shorter_than_its_header_is_refused_before_the_crate_slices_it() {
+        let mut img = image();
+        edit_root_index_record(&mut img, |r| {
+            let first = 0x18 + le32(r, 0x18).unwrap() as usize;
+            r[first + 8..first + 10].copy_from_slice(&8u16.to_le_bytes());
+        });
+        let u = unpack(&NtfsVolume, &img);
+        assert!(
+            u.warnings
+                .iter()
+                .any(|(_, w)| w.contains("states 8 bytes, under its 16-byte header")),
+            "{:?}",
+            u.warnings
+        );
+        assert!(!u.warnings.iter().any(|(_, w)| w.contains("panicked")));
     }
 
     #[test]
