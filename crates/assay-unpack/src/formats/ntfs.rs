@@ -134,6 +134,13 @@ fn walk(data: &Blob, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Form
                 continue;
             }
         };
+        if let Some(problem) = attribute_list_problem(&mut fs, &dir) {
+            out.warn(
+                WarningKind::Corrupt,
+                format!("directory {shown}: {problem}; not listed"),
+            );
+            continue;
+        }
         if let Some(problem) = index_record_size_problem(&dir) {
             out.warn(
                 WarningKind::Corrupt,
@@ -259,6 +266,57 @@ fn index_record_size_problem(dir: &ntfs::NtfsFile) -> Option<String> {
     None
 }
 
+/// Length of an `$ATTRIBUTE_LIST` entry's fixed header.
+const ATTRIBUTE_LIST_ENTRY_HEADER: usize = 26;
+/// Largest `$ATTRIBUTE_LIST` read (a file split over thousands of records stays well under).
+const MAX_ATTRIBUTE_LIST: u64 = 1 << 20;
+
+/// Why the crate must not walk a file's attributes: its `$ATTRIBUTE_LIST` ends in a piece
+/// shorter than an entry header, which the crate reads past and then panics on (its error
+/// conversion treats the resulting parse error as unreachable). The crate walks the list for
+/// every attribute lookup, so this is checked before any, from the record's own attributes.
+fn attribute_list_problem(fs: &mut Cursor<&[u8]>, file: &ntfs::NtfsFile) -> Option<String> {
+    let mut list = None;
+    for attribute in file.attributes_raw() {
+        let attribute = attribute.ok()?;
+        if attribute.ty().ok()? == NtfsAttributeType::AttributeList {
+            let length = attribute.value_length();
+            if length > MAX_ATTRIBUTE_LIST {
+                return Some(format!("$ATTRIBUTE_LIST of {length} bytes is not read"));
+            }
+            // A list the crate cannot read whole fails inside an entry header too (and panics).
+            let mut bytes = vec![0u8; length as usize];
+            let read = attribute
+                .value(fs)
+                .and_then(|mut value| value.read_exact(fs, &mut bytes));
+            if let Err(e) = read {
+                return Some(format!(
+                    "$ATTRIBUTE_LIST of {length} bytes is unreadable: {e}"
+                ));
+            }
+            list = Some(bytes);
+            break;
+        }
+    }
+    let list = list?;
+    let mut at = 0usize;
+    while at < list.len() {
+        let rest = list.len() - at;
+        if rest < ATTRIBUTE_LIST_ENTRY_HEADER {
+            return Some(format!(
+                "$ATTRIBUTE_LIST ends in {rest} bytes at {at}, under an entry's {ATTRIBUTE_LIST_ENTRY_HEADER}-byte header"
+            ));
+        }
+        let length = usize::from(le16(&list, at + 4)?);
+        if length < ATTRIBUTE_LIST_ENTRY_HEADER {
+            // The crate refuses this entry with an error of its own.
+            return None;
+        }
+        at += length;
+    }
+    None
+}
+
 /// Length of an index entry's fixed header (file reference, lengths, flags).
 const INDEX_ENTRY_HEADER: usize = 16;
 /// An index entry's flag: a subnode's VCN ends the entry.
@@ -292,8 +350,9 @@ fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile)
     let root = root?;
     let record_size = le32(root, 8)? as usize;
     let mut pending = Vec::new();
-    let entries = node_entries(root, 16)?;
-    if let Err(problem) = node_problem(entries, &mut pending) {
+    if let Err(problem) =
+        node_entries(root, 16).and_then(|entries| node_problem(entries, &mut pending))
+    {
         return Some(format!("$INDEX_ROOT: {problem}"));
     }
     if pending.is_empty() {
@@ -334,8 +393,9 @@ fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile)
         if !record.starts_with(b"INDX") || !apply_fixups(&mut record) {
             return None;
         }
-        let entries = node_entries(&record, 24)?;
-        if let Err(problem) = node_problem(entries, &mut pending) {
+        if let Err(problem) =
+            node_entries(&record, 24).and_then(|entries| node_problem(entries, &mut pending))
+        {
             return Some(format!("index record VCN {vcn}: {problem}"));
         }
     }
@@ -343,11 +403,19 @@ fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile)
 }
 
 /// The entries of an index node whose node header starts at `header` in `data`, as the crate
-/// delimits them (entries offset to index size, both from the node header).
-fn node_entries(data: &[u8], header: usize) -> Option<&[u8]> {
-    let start = header.checked_add(le32(data, header)? as usize)?;
-    let end = header.checked_add(le32(data, header + 4)? as usize)?;
-    data.get(start..end)
+/// delimits them (entries offset to index size, both from the node header). A range that is
+/// reversed or runs past the node is the problem (the crate slices the root's unchecked).
+fn node_entries(data: &[u8], header: usize) -> Result<&[u8], String> {
+    let field = |at: usize| le32(data, at).map(|v| header + v as usize);
+    let (Some(start), Some(end)) = (field(header), field(header + 4)) else {
+        return Err("node header cut short".into());
+    };
+    data.get(start..end).ok_or_else(|| {
+        format!(
+            "entries at {start}..{end} do not lie in the node's {} bytes",
+            data.len()
+        )
+    })
 }
 
 /// Walk one node's entries: an entry shorter than its header is the problem; subnode VCNs
@@ -412,6 +480,9 @@ fn read_data(
     ctx: &UnpackContext,
 ) -> Result<(Vec<u8>, u64), String> {
     let file = ntfs.file(fs, record).map_err(|e| e.to_string())?;
+    if let Some(problem) = attribute_list_problem(fs, &file) {
+        return Err(problem);
+    }
     let Some(item) = file.data(fs, "") else {
         return Ok((Vec::new(), 0));
     };
@@ -628,6 +699,59 @@ mod tests {
             u.warnings
         );
         assert!(!u.warnings.iter().any(|(_, w)| w.contains("panicked")));
+    }
+
+    #[test]
+    fn a_reversed_root_entries_range_is_refused_before_the_crate_slices_it() {
+        let mut img = image();
+        let (at, _) = root_index_record_size_at(&img);
+        // The node header follows the record size (4), clusters per record (1) and 3 bytes.
+        let header = at + 8;
+        let size = le32(&img, header + 4).unwrap();
+        img[header..header + 4].copy_from_slice(&(size + 8).to_le_bytes());
+        let u = unpack(&NtfsVolume, &img);
+        assert!(
+            u.warnings
+                .iter()
+                .any(|(_, w)| w.contains("$INDEX_ROOT: entries at") && w.contains("do not lie")),
+            "{:?}",
+            u.warnings
+        );
+        assert!(!u.warnings.iter().any(|(_, w)| w.contains("panicked")));
+    }
+
+    /// The volumes the fuzzer found each made the crate panic (the generic replay in
+    /// `tests/fuzz_regressions.rs` cannot tell, as the reader contains panics): each now gets
+    /// the reader's own warning instead.
+    #[test]
+    fn fuzz_found_volumes_get_a_warning_not_a_panic() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz-regressions/ntfs");
+        for (name, want) in [
+            (
+                "attribute-list-cut-inside-an-entry-header",
+                "$ATTRIBUTE_LIST ends in 8 bytes",
+            ),
+            (
+                "index-entry-shorter-than-its-header",
+                "under its 16-byte header",
+            ),
+            (
+                "index-root-entries-range-reversed",
+                "do not lie in the node",
+            ),
+        ] {
+            let data = std::fs::read(format!("{dir}/{name}")).unwrap();
+            let u = unpack(&NtfsVolume, &data);
+            assert!(
+                u.warnings.iter().any(|(_, w)| w.contains(want)),
+                "{name}: {:?}",
+                u.warnings
+            );
+            assert!(
+                !u.warnings.iter().any(|(_, w)| w.contains("panicked")),
+                "{name}"
+            );
+        }
     }
 
     #[test]
