@@ -23,6 +23,7 @@ pub mod chk;
 pub mod compress;
 pub mod cpio;
 pub mod cramfs;
+pub mod csman;
 pub mod dlink_encrpted;
 pub mod dlink_mh01;
 pub mod dlink_shrs;
@@ -107,6 +108,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &buffalo::Buffalo,
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
+        &csman::Csman,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
