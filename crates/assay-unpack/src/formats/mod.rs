@@ -53,6 +53,7 @@ pub mod minix;
 pub mod npk;
 pub mod ntfs;
 pub mod owfs;
+pub mod program_store;
 pub mod rar;
 pub mod rar_ppmd;
 pub mod rar_v3_decode;
@@ -109,6 +110,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
         &csman::Csman,
+        &program_store::ProgramStore,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
