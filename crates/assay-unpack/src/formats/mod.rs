@@ -47,6 +47,7 @@ pub mod lz4;
 pub mod lzip;
 pub mod lzma;
 pub mod lzop;
+pub mod matter_ota;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
@@ -111,6 +112,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &tenvis_pk2::TenvisPk2,
         &csman::Csman,
         &program_store::ProgramStore,
+        &matter_ota::MatterOta,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
