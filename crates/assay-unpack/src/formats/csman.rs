@@ -470,6 +470,22 @@ mod tests {
     }
 
     #[test]
+    fn magics_in_random_bytes_are_refused() {
+        let mut r = crate::formats::testutil::hostile::Rng::new(11);
+        let mut d: Vec<u8> = (0..1 << 18).map(|_| r.next() as u8).collect();
+        for at in (0..d.len() - 64).step_by(997) {
+            d[at..at + 2].copy_from_slice(if at % 2 == 0 { b"CS" } else { b"SC" });
+            // Half of them with a zlib header where the payload starts.
+            if at % 3 == 0 {
+                d[at + 16..at + 18].copy_from_slice(&[0x78, 0x9c]);
+            }
+        }
+        for at in 0..d.len() {
+            assert!(Csman.probe(&d[at..]).is_none(), "false hit at {at}");
+        }
+    }
+
+    #[test]
     fn hostile_inputs_do_not_panic() {
         hostile_with(&Csman, LE_ZLIB, &Hostile::flips(300));
         hostile_with(&Csman, BE_PLAIN, &Hostile::unprobed());

@@ -386,6 +386,19 @@ mod tests {
     }
 
     #[test]
+    fn magic_in_random_bytes_is_refused() {
+        let mut r = crate::formats::testutil::hostile::Rng::new(13);
+        let mut d: Vec<u8> = (0..1 << 18).map(|_| r.next() as u8).collect();
+        for at in (0..d.len() - 64).step_by(499) {
+            d[at..at + 4].copy_from_slice(&[0x1E, 0xF1, 0xEE, 0x1B]);
+            d[at + 16] = 0x15;
+        }
+        for at in 0..d.len() {
+            assert!(MatterOta.probe(&d[at..]).is_none(), "false hit at {at}");
+        }
+    }
+
+    #[test]
     fn hostile_inputs_do_not_panic() {
         hostile_with(&MatterOta, IMG, &Hostile::flips(300));
         hostile_with(&MatterOta, IMG, &Hostile::unprobed());

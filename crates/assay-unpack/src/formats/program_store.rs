@@ -385,6 +385,19 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_and_zero_runs_give_no_hits() {
+        let mut r = crate::formats::testutil::hostile::Rng::new(12);
+        let mut d: Vec<u8> = (0..1 << 20).map(|_| r.next() as u8).collect();
+        // Zero runs of every length up to 200 after printable names.
+        for (i, at) in (0..d.len() - 400).step_by(1000).enumerate() {
+            d[at + 20..at + 24].copy_from_slice(b"name");
+            let n = i % 200;
+            d[at + 24..at + 24 + n].fill(0);
+        }
+        assert!(found(&d).is_empty());
+    }
+
+    #[test]
     fn hostile_inputs_do_not_panic() {
         hostile_with(&ProgramStore, DUAL, &Hostile::flips(300));
         hostile_with(&ProgramStore, SINGLE, &Hostile::unprobed());
