@@ -23,6 +23,7 @@ pub mod chk;
 pub mod compress;
 pub mod cpio;
 pub mod cramfs;
+pub mod csman;
 pub mod dlink_encrpted;
 pub mod dlink_mh01;
 pub mod dlink_shrs;
@@ -46,12 +47,14 @@ pub mod lz4;
 pub mod lzip;
 pub mod lzma;
 pub mod lzop;
+pub mod matter_ota;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
 pub mod npk;
 pub mod ntfs;
 pub mod owfs;
+pub mod program_store;
 pub mod rar;
 pub mod rar_ppmd;
 pub mod rar_v3_decode;
@@ -107,6 +110,9 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &buffalo::Buffalo,
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
+        &csman::Csman,
+        &program_store::ProgramStore,
+        &matter_ota::MatterOta,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
