@@ -33,6 +33,7 @@ pub mod fat;
 pub mod fdt;
 pub(crate) mod firmware_code;
 pub mod gpt;
+pub mod grain_media;
 pub mod gzip;
 pub mod hilink;
 pub mod hwnp;
@@ -107,6 +108,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &buffalo::Buffalo,
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
+        &grain_media::Gm8126,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
