@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 
+pub mod alphanetworks;
 pub mod android_boot;
 pub mod android_sparse;
 pub mod ar;
@@ -109,6 +110,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
         &grain_media::Gm8126,
+        &alphanetworks::AlphaNetworks,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
