@@ -15,6 +15,7 @@ pub mod arm_zimage;
 pub mod avm_eva;
 pub mod bcm_tag;
 pub mod blake2sp;
+pub mod bneg;
 pub mod bsd;
 pub mod buffalo;
 pub mod bzip2;
@@ -111,6 +112,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &tenvis_pk2::TenvisPk2,
         &grain_media::Gm8126,
         &alphanetworks::AlphaNetworks,
+        &bneg::Bneg,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
