@@ -16,6 +16,7 @@ pub mod avm_eva;
 pub mod bcm_tag;
 pub mod blake2sp;
 pub mod bneg;
+pub mod bosch;
 pub mod bsd;
 pub mod buffalo;
 pub mod bzip2;
@@ -113,6 +114,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &grain_media::Gm8126,
         &alphanetworks::AlphaNetworks,
         &bneg::Bneg,
+        &bosch::BoschFw,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
