@@ -40,6 +40,8 @@ const RAW_FILE: u32 = 1;
 /// RSA signature and encrypted AES key in a header.
 const SIGNATURE: std::ops::Range<usize> = 76..332;
 const KEY_BLOB: std::ops::Range<usize> = 588..844;
+/// Encrypted data is whole AES blocks.
+const AES_BLOCK: u64 = 16;
 /// The XOR byte of unencrypted data.
 const XOR: u8 = 0x42;
 /// Archive records: magic, then a 64-byte header (next offset, name, length).
@@ -91,18 +93,22 @@ impl Header {
         self.data_at() + self.length
     }
 
-    /// Whether the data looks as this header says: encrypted data has a signature, clear
-    /// data is one file (`raw`) or starts with an archive record.
+    /// Whether the data looks as this header says: clear data starts with an archive
+    /// record; data whose bytes cannot tell (encrypted, with a signature and whole AES
+    /// blocks; one raw file) must lie within `d`.
     fn data_plausible(&self, d: &[u8], raw: bool) -> bool {
         if self.length == 0 {
             return false;
         }
+        let inside = self.end() <= d.len() as u64;
         if self.encrypted {
             let h = &d[self.at..self.at + HEADER_LEN];
-            return h[SIGNATURE].iter().any(|&b| b != 0);
+            return inside
+                && self.length.is_multiple_of(AES_BLOCK)
+                && h[SIGNATURE].iter().any(|&b| b != 0);
         }
         if raw {
-            return true;
+            return inside;
         }
         let at = self.data_at() as usize;
         d.get(at..at + 4).is_some_and(|m| {
@@ -346,7 +352,8 @@ mod tests {
 
     #[test]
     fn encrypted_part_is_given_with_a_warning() {
-        let mut enc = RAW.to_vec();
+        let mut enc = RAW[..HEADER_LEN + 96].to_vec();
+        enc[16..20].copy_from_slice(&96u32.to_be_bytes());
         enc[KEY_BLOB.start] = 1;
         enc[SIGNATURE.start] = 1;
         let u = unpack(&BoschFw, &enc);
@@ -388,6 +395,14 @@ mod tests {
         let mut enc = RAW.to_vec();
         enc[KEY_BLOB.start] = 1;
         assert!(BoschFw.probe(&enc).is_none());
+        // Where the bytes cannot tell: cut short, or encrypted in part blocks.
+        assert!(BoschFw.probe(&RAW[..RAW.len() - 1]).is_none());
+        enc[SIGNATURE.start] = 1;
+        let mut odd = enc[..HEADER_LEN + 17].to_vec();
+        odd[16..20].copy_from_slice(&17u32.to_be_bytes());
+        assert!(BoschFw.probe(&odd).is_none());
+        odd[16..20].copy_from_slice(&16u32.to_be_bytes());
+        assert!(BoschFw.probe(&odd).is_some());
     }
 
     #[test]
