@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 
+pub mod alphanetworks;
 pub mod android_boot;
 pub mod android_sparse;
 pub mod ar;
@@ -14,6 +15,8 @@ pub mod arm_zimage;
 pub mod avm_eva;
 pub mod bcm_tag;
 pub mod blake2sp;
+pub mod bneg;
+pub mod bosch;
 pub mod bsd;
 pub mod buffalo;
 pub mod bzip2;
@@ -34,6 +37,7 @@ pub mod fat;
 pub mod fdt;
 pub(crate) mod firmware_code;
 pub mod gpt;
+pub mod grain_media;
 pub mod gzip;
 pub mod hilink;
 pub mod hwnp;
@@ -113,6 +117,10 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &csman::Csman,
         &program_store::ProgramStore,
         &matter_ota::MatterOta,
+        &grain_media::Gm8126,
+        &alphanetworks::AlphaNetworks,
+        &bneg::Bneg,
+        &bosch::BoschFw,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
