@@ -7,6 +7,7 @@ use crate::format::Format;
 
 pub mod android_boot;
 pub mod android_sparse;
+pub mod ambarella_romfs;
 pub mod ar;
 pub mod arcadyan;
 pub mod arj;
@@ -107,6 +108,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &buffalo::Buffalo,
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
+        &ambarella_romfs::AmbarellaRomfs,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
