@@ -13,6 +13,7 @@ pub mod arcadyan;
 pub mod arj;
 pub mod arm_zimage;
 pub mod avm_eva;
+pub mod avm_sqfs_fake;
 pub mod bcm_tag;
 pub mod blake2sp;
 pub mod bsd;
@@ -109,6 +110,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &xiaomi_hdr::XiaomiHdr,
         &tenvis_pk2::TenvisPk2,
         &ambarella_romfs::AmbarellaRomfs,
+        &avm_sqfs_fake::AvmSqfsFake,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
