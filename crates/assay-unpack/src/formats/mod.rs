@@ -16,6 +16,7 @@ pub mod avm_eva;
 pub mod avm_sqfs_fake;
 pub mod bcm_tag;
 pub mod blake2sp;
+pub mod broadcom_sao;
 pub mod bsd;
 pub mod buffalo;
 pub mod bzip2;
@@ -111,6 +112,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &tenvis_pk2::TenvisPk2,
         &ambarella_romfs::AmbarellaRomfs,
         &avm_sqfs_fake::AvmSqfsFake,
+        &broadcom_sao::BroadcomSao,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
