@@ -49,6 +49,7 @@ pub mod lz4;
 pub mod lzip;
 pub mod lzma;
 pub mod lzop;
+pub mod maxlinear_uimg;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
@@ -113,6 +114,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &ambarella_romfs::AmbarellaRomfs,
         &avm_sqfs_fake::AvmSqfsFake,
         &broadcom_sao::BroadcomSao,
+        &maxlinear_uimg::MaxlinearUimg,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
