@@ -64,7 +64,9 @@ impl Format for AvmSqfsFake {
 
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
         if !header_ok(data) {
-            return Err(FormatError::Corrupt("not an AVM fake squashfs header".into()));
+            return Err(FormatError::Corrupt(
+                "not an AVM fake squashfs header".into(),
+            ));
         }
         let (n, kind) = payload_len(&data[BLOCK..]);
         let mut out = Unpacked::default();

@@ -195,7 +195,10 @@ mod tests {
         check_streams_in(MANIFEST, &BroadcomSao, "image.sao", IMG);
         let u = unpack(&BroadcomSao, IMG);
         assert!(u.warnings.is_empty(), "{:?}", u.warnings);
-        assert_eq!(BroadcomSao.probe(IMG).unwrap().length, Some(IMG.len() as u64));
+        assert_eq!(
+            BroadcomSao.probe(IMG).unwrap().length,
+            Some(IMG.len() as u64)
+        );
         assert_eq!(u.entries[1].details["code_type"], "0x2a");
     }
 

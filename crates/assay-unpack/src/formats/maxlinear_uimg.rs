@@ -210,7 +210,10 @@ impl Format for MaxlinearUimg {
             let ok = all.finalize() == h.data_crc;
             out.detail("data_crc", if ok { "ok" } else { "mismatch" });
             if !ok {
-                out.warn(WarningKind::Checksum, "CRC-32 over all partitions does not match");
+                out.warn(
+                    WarningKind::Checksum,
+                    "CRC-32 over all partitions does not match",
+                );
             }
         }
         Ok(out)

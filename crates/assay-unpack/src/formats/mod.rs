@@ -5,9 +5,9 @@
 
 use crate::format::Format;
 
+pub mod ambarella_romfs;
 pub mod android_boot;
 pub mod android_sparse;
-pub mod ambarella_romfs;
 pub mod ar;
 pub mod arcadyan;
 pub mod arj;
