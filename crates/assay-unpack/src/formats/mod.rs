@@ -23,6 +23,7 @@ pub mod bzip2;
 pub mod cab;
 pub mod cfe;
 pub mod chk;
+pub mod cms_signed;
 pub mod compress;
 pub mod cpio;
 pub mod cramfs;
@@ -115,6 +116,7 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &avm_sqfs_fake::AvmSqfsFake,
         &broadcom_sao::BroadcomSao,
         &maxlinear_uimg::MaxlinearUimg,
+        &cms_signed::CmsSigned,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
