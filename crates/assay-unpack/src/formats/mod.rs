@@ -6,6 +6,7 @@
 use crate::format::Format;
 
 pub mod alphanetworks;
+pub mod ambarella_romfs;
 pub mod android_boot;
 pub mod android_sparse;
 pub mod ar;
@@ -13,16 +14,19 @@ pub mod arcadyan;
 pub mod arj;
 pub mod arm_zimage;
 pub mod avm_eva;
+pub mod avm_sqfs_fake;
 pub mod bcm_tag;
 pub mod blake2sp;
 pub mod bneg;
 pub mod bosch;
+pub mod broadcom_sao;
 pub mod bsd;
 pub mod buffalo;
 pub mod bzip2;
 pub mod cab;
 pub mod cfe;
 pub mod chk;
+pub mod cms_signed;
 pub mod compress;
 pub mod cpio;
 pub mod cramfs;
@@ -52,6 +56,7 @@ pub mod lzip;
 pub mod lzma;
 pub mod lzop;
 pub mod matter_ota;
+pub mod maxlinear_uimg;
 pub mod mbr;
 pub(crate) mod member_name;
 pub mod minix;
@@ -121,6 +126,11 @@ pub fn registry() -> Vec<&'static dyn Format> {
         &alphanetworks::AlphaNetworks,
         &bneg::Bneg,
         &bosch::BoschFw,
+        &ambarella_romfs::AmbarellaRomfs,
+        &avm_sqfs_fake::AvmSqfsFake,
+        &broadcom_sao::BroadcomSao,
+        &maxlinear_uimg::MaxlinearUimg,
+        &cms_signed::CmsSigned,
         &dlink_encrpted::DlinkEncrptedImg,
         &dlink_mh01::DlinkMh01,
         &hilink::HilinkEncrypted,
