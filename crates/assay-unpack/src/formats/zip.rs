@@ -12,11 +12,13 @@
 //! are read as UTC.
 
 use super::member_name::absolute;
+use super::zip_crypto::{aes_cost, aes_decrypt, aes_field, AesError, AesField, ZipCrypto};
 use crate::cursor::{le16, le32, le64};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
 use crate::limits::read_bounded;
+use crate::passwords::{Attempts, Outcome};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 
@@ -174,6 +176,7 @@ fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
             external: 0,
             name: String::from_utf8_lossy(name).into_owned(),
             next: end,
+            aes: aes_field(extra),
         });
         pos = end;
     }
@@ -220,6 +223,7 @@ impl Format for Zip {
         let mut pos = dir.cd_start as usize;
         let max = ctx.max_entries();
         let mut starved = 0usize;
+        let mut locked = Locked::new(ctx);
         for index in 0..dir.entries {
             if out.entries.len() >= max {
                 out.warn(
@@ -239,7 +243,7 @@ impl Format for Zip {
                 break;
             };
             pos = rec.next;
-            if let Some(e) = member(d, &dir, &rec, ctx, &mut starved, &mut out) {
+            if let Some(e) = member(d, &dir, &rec, ctx, &mut starved, &mut locked, &mut out) {
                 out.entries.push(e);
             }
         }
@@ -248,6 +252,7 @@ impl Format for Zip {
                 "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
             ));
         }
+        locked.finish(&mut out);
         Ok(out)
     }
 }
@@ -283,8 +288,9 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
         end: end as u64,
     };
     let mut starved = 0usize;
+    let mut locked = Locked::new(ctx);
     for rec in recs.iter().take(max) {
-        if let Some(e) = member(d, &dir, rec, ctx, &mut starved, &mut out) {
+        if let Some(e) = member(d, &dir, rec, ctx, &mut starved, &mut locked, &mut out) {
             out.entries.push(e);
         }
     }
@@ -293,6 +299,7 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
             "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
         ));
     }
+    locked.finish(&mut out);
     Ok(out)
 }
 
@@ -311,6 +318,8 @@ struct Central {
     external: u32,
     name: String,
     next: usize,
+    /// The WinZip AES extra field, for method 99.
+    aes: Option<AesField>,
 }
 
 impl Central {
@@ -342,6 +351,7 @@ impl Central {
             external: le32(d, pos + 38)?,
             name: String::from_utf8_lossy(&d[name_at..extra_at]).into_owned(),
             next,
+            aes: aes_field(extra),
         };
         // ZIP64 extended information: the fields that overflowed, in this order.
         let mut extra = extra;
@@ -395,6 +405,7 @@ fn member(
     rec: &Central,
     ctx: &UnpackContext,
     starved: &mut usize,
+    locked: &mut Locked,
     out: &mut Unpacked,
 ) -> Option<Entry> {
     let name = &rec.name;
@@ -423,13 +434,6 @@ fn member(
     entry.mode = unix_mode;
     entry.mtime = rec.mtime;
     let is_link = file_type == Some(FileType::Symlink);
-    if rec.flags & 1 != 0 {
-        out.warn(
-            WarningKind::Unsupported,
-            format!("{name}: encrypted member; kept without data"),
-        );
-        return Some(entry.with_detail("encrypted", "true"));
-    }
     // The local header tells where the data starts (its name and extra may differ in length
     // from the central record's).
     let local = dir.base.checked_add(i64::try_from(rec.local).ok()?)?;
@@ -456,7 +460,26 @@ fn member(
         );
     }
     let raw = &d[data_start.min(d.len())..data_start.min(d.len()) + csize as usize];
-    let data = match rec.method {
+    let data = if rec.flags & 1 != 0 {
+        let dos_time = le16(d, local + 10).unwrap_or(0);
+        let (scheme, opened) = open_encrypted(name, rec, raw, dos_time, ctx, locked, out);
+        entry = entry
+            .with_detail("encrypted", "true")
+            .with_detail("encryption", scheme)
+            .with_detail("size", rec.usize);
+        if let Some(a) = rec.aes {
+            entry = entry.with_detail("method", method_name(a.method));
+        }
+        let Some((data, origin, partial)) = opened else {
+            return Some(entry);
+        };
+        entry = entry.with_detail("password", origin.describe());
+        if partial {
+            entry = entry.with_detail("partial", "true");
+        }
+        EntryData::Owned(Blob::from(data))
+    } else {
+        match rec.method {
         0 => {
             if rec.usize != rec.csize {
                 out.warn(
@@ -515,6 +538,7 @@ fn member(
             );
             return Some(entry);
         }
+        }
     };
     if is_link {
         let target = match &data {
@@ -525,6 +549,234 @@ fn member(
         return Some(entry);
     }
     Some(entry.with_data(data))
+}
+
+/// The encrypted members of one archive: the password attempts (shared, so the password that
+/// opened one member is tried first on the next) and what stayed closed, reported once.
+struct Locked<'k> {
+    attempts: Attempts<'k>,
+    /// Members opened, and the schemes seen.
+    opened: usize,
+    closed: usize,
+    schemes: std::collections::BTreeSet<String>,
+    /// The first password that opened a member, for the archive's details.
+    password: Option<String>,
+    /// The budget refused what a password produced.
+    starved: bool,
+}
+
+impl<'k> Locked<'k> {
+    fn new(ctx: &'k UnpackContext) -> Self {
+        Locked {
+            attempts: Attempts::new(ctx.keyring()),
+            opened: 0,
+            closed: 0,
+            schemes: Default::default(),
+            password: None,
+            starved: false,
+        }
+    }
+
+    /// One warning for the archive's closed members, and the archive's details.
+    fn finish(self, out: &mut Unpacked) {
+        if self.opened + self.closed == 0 {
+            return;
+        }
+        let schemes = self.schemes.into_iter().collect::<Vec<_>>().join(", ");
+        out.detail("encrypted", schemes.as_str());
+        out.detail("encrypted_members", self.opened + self.closed);
+        if let Some(p) = self.password {
+            out.detail("password", p);
+        }
+        if self.closed > 0 {
+            let why = if self.attempts.out_of_work() {
+                "the scan's password work budget is spent"
+            } else if self.starved {
+                "the scan's byte budget is spent"
+            } else {
+                "neither the given passwords, the empty one nor the built-in list opened them"
+            };
+            out.warn(
+                WarningKind::Unsupported,
+                format!(
+                    "{} of {} encrypted members ({schemes}) not opened: {why}; kept without data",
+                    self.closed,
+                    self.opened + self.closed
+                ),
+            );
+        }
+    }
+}
+
+/// What one password made of an encrypted member: the decoded bytes, and a problem that
+/// still leaves them worth keeping (a WinZip AES member whose password verified).
+struct Plain {
+    data: Vec<u8>,
+    problem: Option<(WarningKind, String)>,
+}
+
+/// Decode a decrypted member's bytes (stored or deflated) within `limit`.
+fn decode_plain(method: u16, plain: Vec<u8>, limit: u64) -> crate::limits::Decoded {
+    if method == 0 {
+        if plain.len() as u64 > limit {
+            return crate::limits::Decoded {
+                data: Vec::new(),
+                error: Some(FormatError::Limit(format!(
+                    "decrypted member exceeds {limit} bytes"
+                ))),
+            };
+        }
+        return crate::limits::Decoded {
+            data: plain,
+            error: None,
+        };
+    }
+    read_bounded(flate2::read::DeflateDecoder::new(&plain[..]), limit)
+}
+
+/// Open an encrypted member with the keyring's passwords: the scheme's name, and when a
+/// password opened it, the data, which password, and whether the data is partial.
+fn open_encrypted(
+    name: &str,
+    rec: &Central,
+    raw: &[u8],
+    dos_time: u16,
+    ctx: &UnpackContext,
+    locked: &mut Locked,
+    out: &mut Unpacked,
+) -> (String, Option<(Vec<u8>, crate::passwords::Origin, bool)>) {
+    if rec.flags & 0x40 != 0 {
+        let scheme = "pkware strong encryption".to_string();
+        locked.closed += 1;
+        locked.schemes.insert(scheme.clone() + " (not supported)");
+        return (scheme, None);
+    }
+    let (scheme, method, cost, aes) = if rec.method == 99 {
+        let Some(a) = rec.aes else {
+            out.warn(
+                WarningKind::Format,
+                format!("{name}: AES-encrypted member without its AES extra field; kept without data"),
+            );
+            return ("aes".into(), None);
+        };
+        (
+            format!("winzip aes-{} (AE-{})", a.strength.bits(), a.version),
+            a.method,
+            aes_cost(a.strength),
+            Some(a),
+        )
+    } else {
+        ("zipcrypto".to_string(), rec.method, 1, None)
+    };
+    if method != 0 && method != 8 {
+        out.warn(
+            WarningKind::Unsupported,
+            format!(
+                "{name}: encrypted member with compression method {method} ({}) not supported; kept without data",
+                method_name(method)
+            ),
+        );
+        return (scheme, None);
+    }
+    let limit = ctx.stream_limit();
+    if limit == 0 {
+        locked.starved = true;
+        locked.closed += 1;
+        locked.schemes.insert(scheme.clone());
+        return (scheme, None);
+    }
+    let starved = &mut locked.starved;
+    // Every decoded byte is charged, even a wrong password's, so that a member decoded again
+    // and again (overlapping records, CRC never matching) stops at the budget.
+    let mut charge = |data: &[u8]| -> bool {
+        if ctx.charge(data.len() as u64).is_ok() {
+            true
+        } else {
+            *starved = true;
+            false
+        }
+    };
+    let attempt = |password: &[u8]| -> Option<Plain> {
+        match aes {
+            None => {
+                // The check byte: the CRC's high byte, or the DOS time's when the sizes and
+                // CRC follow the data.
+                let check = if rec.flags & 8 != 0 {
+                    (dos_time >> 8) as u8
+                } else {
+                    (rec.crc >> 24) as u8
+                };
+                let z = ZipCrypto::open(password, raw, check)?;
+                let plain = z.decrypt(raw.get(super::zip_crypto::ZIPCRYPTO_HEADER..)?);
+                let decoded = decode_plain(method, plain, limit);
+                if !charge(&decoded.data) {
+                    return None;
+                }
+                // One wrong password in 256 passes the check byte: only a clean decode with
+                // the right CRC opens the member.
+                (decoded.error.is_none() && crc32fast::hash(&decoded.data) == rec.crc).then_some(
+                    Plain {
+                        data: decoded.data,
+                        problem: None,
+                    },
+                )
+            }
+            Some(a) => {
+                let p = match aes_decrypt(a.strength, password, raw) {
+                    Ok(p) => p,
+                    Err(AesError::WrongPassword | AesError::TooShort) => return None,
+                };
+                let decoded = decode_plain(method, p.data, limit);
+                if !charge(&decoded.data) {
+                    return None;
+                }
+                let problem = if !p.authentic {
+                    Some((
+                        WarningKind::Checksum,
+                        "authentication code mismatch: the data was altered".to_string(),
+                    ))
+                } else if let Some(e) = &decoded.error {
+                    Some((e.kind(), e.to_string()))
+                } else if a.version == 1 && crc32fast::hash(&decoded.data) != rec.crc {
+                    Some((WarningKind::Checksum, "CRC mismatch".to_string()))
+                } else {
+                    None
+                };
+                Some(Plain {
+                    data: decoded.data,
+                    problem,
+                })
+            }
+        }
+    };
+    if let Some(a) = aes {
+        if raw.len() < a.strength.salt_len() + 12 {
+            out.warn(
+                WarningKind::Truncated,
+                format!("{name}: AES-encrypted data shorter than its salt, verifier and authentication code"),
+            );
+            locked.closed += 1;
+            locked.schemes.insert(scheme.clone());
+            return (scheme, None);
+        }
+    }
+    match locked.attempts.open(cost, attempt) {
+        Outcome::Opened(plain, origin) => {
+            locked.opened += 1;
+            locked.schemes.insert(scheme.clone());
+            locked.password.get_or_insert_with(|| origin.describe());
+            let partial = plain.problem.is_some();
+            if let Some((kind, msg)) = plain.problem {
+                out.warn(kind, format!("{name}: {msg}"));
+            }
+            (scheme, Some((plain.data, origin, partial)))
+        }
+        Outcome::NotFound | Outcome::OutOfWork => {
+            locked.closed += 1;
+            locked.schemes.insert(scheme.clone());
+            (scheme, None)
+        }
+    }
 }
 
 fn method_name(m: u16) -> &'static str {

@@ -8,7 +8,7 @@ use assay_engine::AnalysisConfig;
 use assay_model::terminal::TerminalText;
 
 pub fn run(args: UnpackArgs) -> Result<i32> {
-    let result = scanner(AnalysisConfig::new(), args.quiet.quiet)
+    let result = scanner(args.passwords.apply(AnalysisConfig::new()), args.quiet.quiet)
         .unpack(&args.image)
         .map_err(engine_error)?;
     let summary = assay_unpack::extract::extract(&result, &args.output)
