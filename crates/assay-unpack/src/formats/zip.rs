@@ -95,20 +95,21 @@ fn directory_at(data: &[u8], pos: usize) -> Option<Directory> {
     }
     let end = (pos as u64).checked_add(22)?.checked_add(comment)?;
     let mut cd_end = pos as u64;
-    if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
-        // ZIP64: the locator sits just before the end record; its record just before that.
-        let loc = pos.checked_sub(20)?;
-        if le32(data, loc)? != EOCD64_LOCATOR_SIG {
-            return None;
-        }
-        let rec = loc.checked_sub(56)?;
-        if le32(data, rec)? != EOCD64_SIG {
-            return None;
-        }
+    // ZIP64: the locator sits just before the end record; its record just before that. It is
+    // needed when a field overflowed, and present anyway in some archives (Info-ZIP writes it
+    // for data read from a pipe), where the central directory ends at the ZIP64 record.
+    let zip64 = pos
+        .checked_sub(20)
+        .filter(|&loc| le32(data, loc) == Some(EOCD64_LOCATOR_SIG))
+        .and_then(|loc| loc.checked_sub(56))
+        .filter(|&rec| le32(data, rec) == Some(EOCD64_SIG));
+    if let Some(rec) = zip64 {
         entries = le64(data, rec + 32)?;
         cd_size = le64(data, rec + 40)?;
         cd_offset = le64(data, rec + 48)?;
         cd_end = rec as u64;
+    } else if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
+        return None;
     }
     let cd_start = cd_end.checked_sub(cd_size)?;
     let base = i64::try_from(cd_start).ok()? - i64::try_from(cd_offset).ok()?;
@@ -153,13 +154,27 @@ fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
         };
         let name_at = pos + 30;
         let data_at = name_at + usize::from(n) + usize::from(x);
-        let end = data_at.saturating_add(csize as usize);
+        let mut end = data_at.saturating_add(csize as usize);
         let Some(name) = d.get(name_at..name_at + usize::from(n)) else {
             break;
         };
-        // A data descriptor hides the sizes; a name with control bytes is not a member.
-        if flags & 8 != 0 || end > d.len() || name.iter().any(|&b| b < 0x20) {
+        // A data descriptor may hide the sizes (a writer that could not seek back leaves them
+        // zero; one that could, as Info-ZIP does for encrypted members, fills them in too);
+        // a name with control bytes is not a member.
+        if (flags & 8 != 0 && csize == 0) || end > d.len() || name.iter().any(|&b| b < 0x20) {
             break;
+        }
+        if flags & 8 != 0 {
+            // Skip the descriptor: signed (16 bytes) or not (12), followed by another header.
+            const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+            let next_is_header = |at: usize| {
+                matches!(le32(d, at), Some(LOCAL_SIG | CENTRAL_SIG)) || at == d.len()
+            };
+            if le32(d, end) == Some(DESCRIPTOR_SIG) && end + 16 <= d.len() {
+                end += 16;
+            } else if end + 12 <= d.len() && next_is_header(end + 12) {
+                end += 12;
+            }
         }
         let extra = d.get(name_at + usize::from(n)..data_at).unwrap_or(&[]);
         let mtime = unix_time_extra(extra)
