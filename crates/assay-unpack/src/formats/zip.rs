@@ -878,6 +878,182 @@ mod tests {
         full(&shifted);
     }
 
+    mod encrypted {
+        use super::*;
+        use crate::formats::testutil::{check_encrypted, unpack_with_keyring};
+        use crate::passwords::Keyring;
+
+        const DIR: &str = "../../tests/fixtures/encrypted/";
+        const ZIPCRYPTO: &[u8] = include_bytes!("../../tests/fixtures/encrypted/zipcrypto.zip");
+        const ZIPCRYPTO_LIST: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/zipcrypto-list.zip");
+        const ZIPCRYPTO_STREAM: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/zipcrypto-stream.zip");
+        const ZIPCRYPTO_CUT: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/zipcrypto-truncated.zip");
+        const AES256: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes256.zip");
+        const AES128_STORED: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/aes128-stored.zip");
+        const BAD_VERIFIER: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/aes256-bad-verifier.zip");
+        const BAD_MAC: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes256-bad-mac.zip");
+
+        fn with(data: &[u8], passwords: &[&str]) -> Unpacked {
+            let _ = DIR;
+            let k = Keyring::new(passwords.iter().map(|p| p.to_string()).collect());
+            unpack_with_keyring(&Zip, data, k)
+        }
+
+        fn file<'a>(u: &'a Unpacked, path: &str) -> &'a Entry {
+            u.entries.iter().find(|e| e.path == path).unwrap()
+        }
+
+        #[test]
+        fn user_password_opens_zipcrypto() {
+            let u = with(ZIPCRYPTO, &["wrong", "Secret"]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            check_encrypted(ZIPCRYPTO, &u.entries);
+            let e = file(&u, "/etc/passwd");
+            assert_eq!(e.details.get("encryption").unwrap(), "zipcrypto");
+            assert_eq!(e.details.get("password").unwrap(), "user supplied #2");
+            assert_eq!(u.details.get("password").unwrap(), "user supplied #2");
+        }
+
+        #[test]
+        fn list_password_opens_zipcrypto() {
+            let u = with(ZIPCRYPTO_LIST, &[]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            check_encrypted(ZIPCRYPTO_LIST, &u.entries);
+            let pw = file(&u, "/etc/passwd").details.get("password").unwrap();
+            assert!(pw.starts_with("built-in list #") && pw.ends_with("(test)"), "{pw}");
+        }
+
+        #[test]
+        fn data_descriptor_member_checks_the_time_byte() {
+            let u = with(ZIPCRYPTO_STREAM, &["Secret"]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            let e = file(&u, "/-");
+            let config = crate::formats::testutil::encrypted_expected()[1];
+            assert_eq!(config.0, "etc/config.txt");
+            let bytes = entry_bytes(ZIPCRYPTO_STREAM, e).unwrap();
+            assert_eq!(assay_model::hex(&crate::driver::sha256(&bytes)), config.1);
+        }
+
+        #[test]
+        fn winzip_aes_256_deflated_and_128_stored() {
+            for data in [AES256, AES128_STORED] {
+                let u = with(data, &["Secret"]);
+                assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+                check_encrypted(data, &u.entries);
+            }
+            let u = with(AES256, &["Secret"]);
+            let e = file(&u, "/etc/config.txt");
+            assert_eq!(e.details.get("encryption").unwrap(), "winzip aes-256 (AE-2)");
+            assert_eq!(e.details.get("method").unwrap(), "deflate");
+            let u = with(AES128_STORED, &["Secret"]);
+            assert!(file(&u, "/etc/config.txt").details["encryption"].starts_with("winzip aes-128"));
+        }
+
+        #[test]
+        fn wrong_password_lists_members_with_one_warning() {
+            for data in [ZIPCRYPTO, AES256] {
+                let u = with(data, &["nope"]);
+                assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+                assert!(u.warnings[0].1.contains("3 of 3 encrypted members"), "{:?}", u.warnings);
+                let e = file(&u, "/etc/passwd");
+                assert!(matches!(e.data, EntryData::None));
+                assert_eq!(e.details.get("encrypted").unwrap(), "true");
+                assert_eq!(e.details.get("size").unwrap(), "69");
+                assert!(!e.details.contains_key("password"));
+            }
+        }
+
+        #[test]
+        fn corrupt_verifier_closes_only_that_member() {
+            let u = with(BAD_VERIFIER, &["Secret"]);
+            assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+            assert!(u.warnings[0].1.contains("1 of 3"), "{:?}", u.warnings);
+            let closed = u
+                .entries
+                .iter()
+                .filter(|e| matches!(e.data, EntryData::None))
+                .count();
+            assert_eq!(closed, 1);
+        }
+
+        #[test]
+        fn corrupt_mac_is_reported() {
+            let u = with(BAD_MAC, &["Secret"]);
+            assert!(
+                u.warnings
+                    .iter()
+                    .any(|(k, w)| *k == WarningKind::Checksum && w.contains("authentication code")),
+                "{:?}",
+                u.warnings
+            );
+            assert!(u.entries.iter().any(|e| e.details.contains_key("partial")));
+        }
+
+        #[test]
+        fn cut_off_encrypted_archive_keeps_whole_members() {
+            assert!(Zip.probe(ZIPCRYPTO_CUT).is_some());
+            let u = with(ZIPCRYPTO_CUT, &["Secret"]);
+            assert!(u.warnings[0].1.contains("no central directory"));
+            let opened: Vec<_> = u
+                .entries
+                .iter()
+                .filter(|e| !matches!(e.data, EntryData::None))
+                .collect();
+            assert_eq!(opened.len(), 2, "{:?}", u.entries);
+        }
+
+        #[test]
+        fn work_budget_bounds_many_aes_members() {
+            // The AES archive's members 1000 times over (overlapping central records): the
+            // password is found once, then each member costs one derivation until the
+            // scan's work budget is spent.
+            let cd = le32(AES256, AES256.len() - 22 + 16).unwrap() as usize;
+            let cd_size = le32(AES256, AES256.len() - 22 + 12).unwrap() as usize;
+            let records = &AES256[cd..cd + cd_size];
+            let copies = 1000;
+            let mut d = AES256[..cd].to_vec();
+            for _ in 0..copies {
+                d.extend_from_slice(records);
+            }
+            let n = (3 * copies) as u16;
+            let size = (cd_size * copies) as u32;
+            d.extend_from_slice(b"PK\x05\x06");
+            for v in [0u16, 0, n, n] {
+                d.extend_from_slice(&v.to_le_bytes());
+            }
+            d.extend_from_slice(&size.to_le_bytes());
+            d.extend_from_slice(&(cd as u32).to_le_bytes());
+            d.extend_from_slice(&0u16.to_le_bytes());
+            let k = Keyring::with_work(vec!["Secret".into()], 100 * 8000);
+            let started = std::time::Instant::now();
+            let u = unpack_with_keyring(&Zip, &d, k);
+            assert_eq!(u.entries.len(), 3000);
+            let opened = u
+                .entries
+                .iter()
+                .filter(|e| !matches!(e.data, EntryData::None))
+                .count();
+            assert_eq!(opened, 100);
+            assert!(
+                u.warnings.iter().any(|(_, w)| w.contains("password work budget")),
+                "{:?}",
+                u.warnings
+            );
+            assert!(started.elapsed().as_secs() < 60);
+        }
+
+        #[test]
+        fn hostile_encrypted_inputs_do_not_panic() {
+            hostile(&Zip, ZIPCRYPTO);
+            hostile(&Zip, AES256);
+        }
+    }
+
     #[test]
     fn encrypted_member_is_kept_without_data() {
         let mut d = STORED.to_vec();
