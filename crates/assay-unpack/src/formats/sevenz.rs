@@ -67,7 +67,7 @@ impl Format for SevenZ {
         let mut out = Unpacked::default();
         let memory_kb = (ctx.stream_limit() / 1024).clamp(1024, MAX_DECODER_MEMORY_KB) as usize;
         let mut cursor = std::io::Cursor::new(&data[..]);
-        let mut attempts = Attempts::new(ctx.keyring());
+        let mut attempts = Attempts::new(ctx.keyring()).skip_empty();
         // The headers: readable as they are, or encrypted too (then only a password reads them).
         let (archive, header_password) =
             match Archive::read_with_memory_limit(&mut cursor, &Password::empty(), memory_kb) {
@@ -414,27 +414,98 @@ mod tests {
     }
 
     #[test]
-    fn encrypted_members_warn() {
+    fn encrypted_members_without_password_are_listed_with_one_warning() {
         let u = unpack(&SevenZ, ENCRYPTED);
         assert_eq!(u.entries.len(), 1);
         assert!(matches!(u.entries[0].data, EntryData::None));
-        assert!(
-            u.warnings.iter().any(|(_, w)| w.contains("encrypted")),
-            "{:?}",
-            u.warnings
-        );
+        assert_eq!(u.entries[0].details.get("encrypted").unwrap(), "true");
+        assert!(u.entries[0].details.contains_key("size"));
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert!(u.warnings[0].1.contains("not opened"), "{:?}", u.warnings);
+        assert_eq!(u.details.get("encrypted").unwrap(), "7z aes-256");
     }
 
     #[test]
-    fn encrypted_headers_are_unsupported() {
+    fn encrypted_headers_without_password_say_so() {
         assert!(SevenZ.probe(ENCRYPTED_HEADERS).is_some());
-        let blob = Blob::from(ENCRYPTED_HEADERS.to_vec());
-        let budget = Budget::new(Limits::for_image(blob.len() as u64));
-        let r = SevenZ.unpack(&blob, &UnpackContext { budget: &budget });
-        assert!(
-            matches!(&r, Err(FormatError::Unsupported(m)) if m.contains("encrypted")),
-            "{r:?}"
-        );
+        let u = unpack(&SevenZ, ENCRYPTED_HEADERS);
+        assert!(u.entries.is_empty());
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert!(u.warnings[0].1.contains("headers too"), "{:?}", u.warnings);
+        assert_eq!(u.details.get("encrypted").unwrap(), "7z aes-256, headers too");
+    }
+
+    mod encrypted {
+        use super::*;
+        use crate::formats::testutil::{check_encrypted, unpack_with_keyring};
+        use crate::passwords::Keyring;
+
+        const AES: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes.7z");
+        const AES_HEADERS: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes-headers.7z");
+        const AES_HEADERS_LIST: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/aes-headers-list.7z");
+
+        fn with(data: &[u8], passwords: &[&str]) -> Unpacked {
+            let k = Keyring::new(passwords.iter().map(|p| p.to_string()).collect());
+            unpack_with_keyring(&SevenZ, data, k)
+        }
+
+        #[test]
+        fn user_password_opens_data_and_headers() {
+            for data in [AES, AES_HEADERS] {
+                let u = with(data, &["wrong", "Secret"]);
+                assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+                check_encrypted(data, &u.entries);
+                assert_eq!(u.details.get("password").unwrap(), "user supplied #2");
+            }
+            let u = with(AES, &["Secret"]);
+            let e = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+            assert_eq!(e.details.get("encrypted").unwrap(), "true");
+        }
+
+        #[test]
+        fn list_password_opens_encrypted_headers() {
+            let u = with(AES_HEADERS_LIST, &[]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            check_encrypted(AES_HEADERS_LIST, &u.entries);
+            assert!(
+                u.details["password"].starts_with("built-in list #1 ("),
+                "{:?}",
+                u.details
+            );
+        }
+
+        #[test]
+        fn wrong_password_lists_members() {
+            let u = with(AES, &["nope"]);
+            assert_eq!(u.entries.len(), 3);
+            assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+            assert!(u.warnings[0].1.contains("3 members not opened"), "{:?}", u.warnings);
+        }
+
+        #[test]
+        fn work_budget_stops_attempts() {
+            // Room for one 2^19-round derivation only: the list is not tried.
+            let k = Keyring::with_work(vec!["nope".into(), "Secret".into()], 1 << 19);
+            let u = unpack_with_keyring(&SevenZ, AES, k);
+            assert!(
+                u.warnings[0].1.contains("password work budget"),
+                "{:?}",
+                u.warnings
+            );
+        }
+
+        #[test]
+        fn header_power_is_read() {
+            assert_eq!(header_power(AES_HEADERS), Some(19));
+            assert_eq!(derivation_cost(Some(19)), 1 << 19);
+            assert_eq!(derivation_cost(None), 1 << 24);
+        }
+
+        #[test]
+        fn hostile_encrypted_inputs_do_not_panic() {
+            hostile(&SevenZ, AES_HEADERS_LIST);
+        }
     }
 
     #[test]

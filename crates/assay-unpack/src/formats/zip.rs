@@ -1050,7 +1050,8 @@ mod tests {
         #[test]
         fn hostile_encrypted_inputs_do_not_panic() {
             hostile(&Zip, ZIPCRYPTO);
-            hostile(&Zip, AES256);
+            // AES-128 (half AES-256's derivation work): each variant tries the list.
+            hostile(&Zip, AES128_STORED);
         }
     }
 
