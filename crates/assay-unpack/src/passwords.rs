@@ -113,7 +113,9 @@ impl Keyring {
     pub fn spend(&self, rounds: u64) -> bool {
         let ok = self
             .work_left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| w.checked_sub(rounds))
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                w.checked_sub(rounds)
+            })
             .is_ok();
         if !ok {
             self.exhausted.store(true, Ordering::Relaxed);
@@ -175,7 +177,11 @@ impl<'k> Attempts<'k> {
 
     /// Try candidates on one member: `attempt(password)` gives `Some` when the password is
     /// right; each attempt first takes `cost` hash rounds from the scan's budget.
-    pub fn open<T>(&mut self, cost: u64, mut attempt: impl FnMut(&[u8]) -> Option<T>) -> Outcome<T> {
+    pub fn open<T>(
+        &mut self,
+        cost: u64,
+        mut attempt: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Outcome<T> {
         if let Some(origin) = self.found {
             if let Some(p) = self.keyring.password(origin) {
                 if !self.keyring.spend(cost) {

@@ -10,9 +10,9 @@ use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
 use crate::limits::read_bounded;
+use crate::passwords::{Attempts, Outcome};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
-use crate::passwords::{Attempts, Outcome};
 use sevenz_rust2::{Archive, BlockDecoder, Password};
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -69,47 +69,50 @@ impl Format for SevenZ {
         let mut cursor = std::io::Cursor::new(&data[..]);
         let mut attempts = Attempts::new(ctx.keyring()).skip_empty();
         // The headers: readable as they are, or encrypted too (then only a password reads them).
-        let (archive, header_password) =
-            match Archive::read_with_memory_limit(&mut cursor, &Password::empty(), memory_kb) {
-                Ok(a) => (a, None),
-                Err(sevenz_rust2::Error::PasswordRequired) => {
-                    let cost = derivation_cost(header_power(data));
-                    let opened = attempts.open(cost, |p| {
-                        if p.is_empty() {
-                            return None;
-                        }
-                        let password = Password::new(&String::from_utf8_lossy(p));
-                        Archive::read_with_memory_limit(&mut cursor, &password, memory_kb)
-                            .ok()
-                            .map(|a| (a, password))
-                    });
-                    out.detail("encrypted", "7z aes-256, headers too");
-                    match opened {
-                        Outcome::Opened((a, password), origin) => {
-                            out.detail("password", origin.describe());
-                            (a, Some(password))
-                        }
-                        Outcome::NotFound | Outcome::OutOfWork => {
-                            let why = if attempts.out_of_work() {
-                                "the scan's password work budget is spent"
-                            } else {
-                                NONE_OPENED
-                            };
-                            out.warn(
+        let (archive, header_password) = match Archive::read_with_memory_limit(
+            &mut cursor,
+            &Password::empty(),
+            memory_kb,
+        ) {
+            Ok(a) => (a, None),
+            Err(sevenz_rust2::Error::PasswordRequired) => {
+                let cost = derivation_cost(header_power(data));
+                let opened = attempts.open(cost, |p| {
+                    if p.is_empty() {
+                        return None;
+                    }
+                    let password = Password::new(&String::from_utf8_lossy(p));
+                    Archive::read_with_memory_limit(&mut cursor, &password, memory_kb)
+                        .ok()
+                        .map(|a| (a, password))
+                });
+                out.detail("encrypted", "7z aes-256, headers too");
+                match opened {
+                    Outcome::Opened((a, password), origin) => {
+                        out.detail("password", origin.describe());
+                        (a, Some(password))
+                    }
+                    Outcome::NotFound | Outcome::OutOfWork => {
+                        let why = if attempts.out_of_work() {
+                            "the scan's password work budget is spent"
+                        } else {
+                            NONE_OPENED
+                        };
+                        out.warn(
                                 WarningKind::Unsupported,
                                 format!("encrypted 7z archive (AES-256, headers too) not opened: {why}; its members cannot be listed"),
                             );
-                            return Ok(out);
-                        }
+                        return Ok(out);
                     }
                 }
-                Err(e) => {
-                    return Err(match classify(&e) {
-                        Some(msg) => FormatError::Unsupported(msg),
-                        None => FormatError::Corrupt(format!("7z header: {e}")),
-                    })
-                }
-            };
+            }
+            Err(e) => {
+                return Err(match classify(&e) {
+                    Some(msg) => FormatError::Unsupported(msg),
+                    None => FormatError::Corrupt(format!("7z header: {e}")),
+                })
+            }
+        };
         let max = ctx.max_entries();
         let files = &archive.files;
         out.detail("members", files.len());
@@ -148,8 +151,16 @@ impl Format for SevenZ {
                     return None;
                 }
                 let password = Password::new(&String::from_utf8_lossy(p));
-                first_entry_decodes(&archive, first, &password, &mut cursor, memory_kb, limit, ctx)
-                    .then_some(password)
+                first_entry_decodes(
+                    &archive,
+                    first,
+                    &password,
+                    &mut cursor,
+                    memory_kb,
+                    limit,
+                    ctx,
+                )
+                .then_some(password)
             });
             match opened {
                 Outcome::Opened(p, origin) => {
@@ -432,7 +443,10 @@ mod tests {
         assert!(u.entries.is_empty());
         assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
         assert!(u.warnings[0].1.contains("headers too"), "{:?}", u.warnings);
-        assert_eq!(u.details.get("encrypted").unwrap(), "7z aes-256, headers too");
+        assert_eq!(
+            u.details.get("encrypted").unwrap(),
+            "7z aes-256, headers too"
+        );
     }
 
     mod encrypted {
@@ -480,7 +494,11 @@ mod tests {
             let u = with(AES, &["nope"]);
             assert_eq!(u.entries.len(), 3);
             assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
-            assert!(u.warnings[0].1.contains("3 members not opened"), "{:?}", u.warnings);
+            assert!(
+                u.warnings[0].1.contains("3 members not opened"),
+                "{:?}",
+                u.warnings
+            );
         }
 
         #[test]
@@ -504,7 +522,8 @@ mod tests {
 
         #[test]
         fn hostile_encrypted_inputs_do_not_panic() {
-            hostile(&SevenZ, AES_HEADERS_LIST);
+            use crate::formats::testutil::hostile::{hostile_with, Hostile};
+            hostile_with(&SevenZ, AES_HEADERS_LIST, &Hostile::flips(100));
         }
     }
 

@@ -69,7 +69,11 @@ pub fn check_encrypted(container: &[u8], entries: &[Entry]) {
             .find(|e| e.path.trim_start_matches('/') == path)
             .unwrap_or_else(|| panic!("{path} missing"));
         let bytes = entry_bytes(container, e).unwrap_or_else(|| panic!("{path} has no data"));
-        assert_eq!(assay_model::hex(&crate::driver::sha256(&bytes)), sha, "{path}");
+        assert_eq!(
+            assay_model::hex(&crate::driver::sha256(&bytes)),
+            sha,
+            "{path}"
+        );
     }
 }
 
