@@ -885,7 +885,6 @@ mod tests {
         use crate::formats::testutil::{check_encrypted, unpack_with_keyring};
         use crate::passwords::Keyring;
 
-        const DIR: &str = "../../tests/fixtures/encrypted/";
         const ZIPCRYPTO: &[u8] = include_bytes!("../../tests/fixtures/encrypted/zipcrypto.zip");
         const ZIPCRYPTO_LIST: &[u8] =
             include_bytes!("../../tests/fixtures/encrypted/zipcrypto-list.zip");
@@ -901,7 +900,6 @@ mod tests {
         const BAD_MAC: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes256-bad-mac.zip");
 
         fn with(data: &[u8], passwords: &[&str]) -> Unpacked {
-            let _ = DIR;
             let k = Keyring::new(passwords.iter().map(|p| p.to_string()).collect());
             unpack_with_keyring(&Zip, data, k)
         }
