@@ -9,9 +9,9 @@
 //! directly. Methods other than stored and deflate are kept as entries without data and a
 //! warning. Encrypted members (ZipCrypto, WinZip AES: [`super::zip_crypto`]) are opened with
 //! the scan's passwords ([`crate::passwords`]); those none opens are listed without data,
-//! with one warning for the archive. Member times come from the Info-ZIP extended timestamp (Unix
-//! seconds) when present, else from the MS-DOS date and time, which carry no time zone and
-//! are read as UTC.
+//! with one warning for the archive. Member times come from the Info-ZIP extended timestamp
+//! (Unix seconds) when present, else from the MS-DOS date and time, which carry no time zone
+//! and are read as UTC.
 
 use super::member_name::absolute;
 use super::zip_crypto::{aes_cost, aes_decrypt, aes_field, AesError, AesField, ZipCrypto};
