@@ -503,8 +503,10 @@ fn member(
                         format!("{name}: stored member with differing sizes"),
                     );
                 }
+                // Name and extra running past the end leave no data: the empty range stays
+                // inside the container.
                 let data = EntryData::Range {
-                    offset: data_start as u64,
+                    offset: data_start.min(d.len()) as u64,
                     length: csize,
                 };
                 if crc32fast::hash(raw) != rec.crc && csize == rec.csize {
