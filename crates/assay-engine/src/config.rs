@@ -97,6 +97,7 @@ pub struct AnalysisConfig {
     vulnerabilities: VulnerabilitySource,
     run_figures: bool,
     max_report_bytes: u64,
+    archive_passwords: Vec<String>,
 }
 
 impl Default for AnalysisConfig {
@@ -108,6 +109,7 @@ impl Default for AnalysisConfig {
             vulnerabilities: VulnerabilitySource::Skip,
             run_figures: true,
             max_report_bytes: crate::DEFAULT_MAX_REPORT_BYTES,
+            archive_passwords: Vec::new(),
         }
     }
 }
@@ -144,6 +146,18 @@ impl AnalysisConfig {
             source,
         })?;
         Ok(self.with_extra_words(DetectorConfig::words_of_list(&bytes)))
+    }
+
+    /// Passwords to try first on encrypted zip and 7z members, before the empty password and
+    /// the built-in list of publicly documented firmware archive passwords.
+    pub fn with_archive_passwords(mut self, passwords: Vec<String>) -> Self {
+        self.archive_passwords = passwords;
+        self
+    }
+
+    /// The user's archive passwords.
+    pub fn archive_passwords(&self) -> &[String] {
+        &self.archive_passwords
     }
 
     /// Judge time-dependent facts as of this reference time.

@@ -243,6 +243,7 @@ impl Scan {
             limits: self.config.limits().cloned(),
             progress,
             cancel: self.cancel.clone(),
+            passwords: self.config.archive_passwords().to_vec(),
         };
         let mut result = Unpacker::new()
             .unpack_file(image, &opts)

@@ -7,6 +7,7 @@
 use crate::format::Probe;
 use crate::format::{Entry, EntryData, EntryKind, Format, UnpackContext, Unpacked};
 use crate::limits::{Budget, Limits};
+use crate::passwords::Keyring;
 use crate::scan::{Candidate, MagicScanner};
 use crate::Blob;
 use assay_model::{hex, ImageInfo, Node, NodeId, NodeKind, Stats, Warning, WarningKind};
@@ -49,6 +50,9 @@ pub struct UnpackOptions {
     pub progress: Option<Arc<ProgressFn>>,
     /// Stops the run early when cancelled (the result is then partial and says so).
     pub cancel: CancelToken,
+    /// Passwords to try first on encrypted zip and 7z members (before the empty password and
+    /// the built-in list, [`crate::passwords`]).
+    pub passwords: Vec<String>,
 }
 
 /// A cheap, clonable flag that asks a running unpack (or analysis) to stop: a server drops a
@@ -222,7 +226,8 @@ impl Unpacker {
             .unwrap_or_else(|| Limits::for_image(data.len() as u64));
         let run = Run {
             engine: self,
-            budget: Budget::new(limits),
+            budget: Budget::new(limits)
+                .with_keyring(Arc::new(Keyring::new(opts.passwords.clone()))),
             cache: Mutex::new(HashMap::new()),
             nodes: AtomicUsize::new(1),
             nodes_refused: AtomicBool::new(false),
@@ -288,7 +293,8 @@ impl Unpacker {
             contents: flat.contents,
             warnings: flat.warnings,
             stats,
-            timing_dependent: run.nodes_refused.load(Ordering::Relaxed),
+            timing_dependent: run.nodes_refused.load(Ordering::Relaxed)
+                || run.budget.keyring().exhausted(),
         }
     }
 }

@@ -279,6 +279,11 @@ impl UnpackContext<'_> {
     pub fn max_entries(&self) -> usize {
         self.budget.limits().max_entries
     }
+
+    /// Passwords to try on encrypted members, and the scan's key-derivation work budget.
+    pub fn keyring(&self) -> &crate::passwords::Keyring {
+        self.budget.keyring()
+    }
 }
 
 /// A format: how to recognise it, validate a candidate, and unpack it.

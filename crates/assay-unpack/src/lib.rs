@@ -16,6 +16,7 @@ pub mod format;
 pub mod formats;
 pub mod fuzzing;
 pub mod limits;
+pub mod passwords;
 pub mod scan;
 pub mod unix_mode;
 

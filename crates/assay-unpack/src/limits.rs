@@ -1,9 +1,11 @@
 //! Limits that keep a hostile image from exhausting memory, time or recursion, and the shared
 //! budget that enforces them across threads.
 
+use crate::passwords::Keyring;
 use crate::FormatError;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Configurable bounds of one scan (see ARCHITECTURE.md, "Limits").
 #[derive(Debug, Clone)]
@@ -44,6 +46,8 @@ pub struct Budget {
     used: AtomicU64,
     /// Set when a limit stopped something in this branch (more bytes could change it).
     stopped: AtomicBool,
+    /// Archive passwords and the scan's key-derivation work, shared by every share.
+    keyring: Arc<Keyring>,
 }
 
 impl Budget {
@@ -53,15 +57,28 @@ impl Budget {
             limits,
             used: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            keyring: Arc::new(Keyring::default()),
         }
     }
 
-    /// A fresh share of `bytes` under the same other limits.
+    /// This budget with these archive passwords (and their key-derivation work budget).
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Self {
+        self.keyring = keyring;
+        self
+    }
+
+    /// The archive passwords of the scan.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// A fresh share of `bytes` under the same other limits (and the same keyring).
     pub fn share(&self, bytes: u64) -> Budget {
         Budget::new(Limits {
             max_total_bytes: bytes,
             ..self.limits.clone()
         })
+        .with_keyring(Arc::clone(&self.keyring))
     }
 
     /// Count `n` bytes a finished share spent (they are already bounded by that share,

@@ -65,13 +65,31 @@ pub struct DetectorFlags {
     /// the list the scan used.
     #[arg(long, value_name = "FILE")]
     pub wordlist: Option<PathBuf>,
+    #[command(flatten)]
+    pub passwords: PasswordFlag,
+}
+
+/// `--password PW` (repeatable).
+#[derive(clap::Args)]
+pub struct PasswordFlag {
+    /// Try this password on encrypted zip and 7z members before the empty password and the
+    /// built-in list (repeatable). Give `verify` and `diff` the passwords the scan used.
+    #[arg(long = "password", value_name = "PW")]
+    pub passwords: Vec<String>,
+}
+
+impl PasswordFlag {
+    /// `config` with these archive passwords.
+    pub fn apply(&self, config: AnalysisConfig) -> AnalysisConfig {
+        config.with_archive_passwords(self.passwords.clone())
+    }
 }
 
 impl DetectorFlags {
     /// The settings these flags ask for: the word list is read first (exit 3 when it cannot
     /// be), then the rules compile (exit 2 with the compiler's message).
     pub fn config(&self) -> Result<AnalysisConfig> {
-        let mut config = AnalysisConfig::new();
+        let mut config = self.passwords.apply(AnalysisConfig::new());
         if let Some(path) = &self.wordlist {
             config = config.with_word_list(path)?;
         }
@@ -204,6 +222,8 @@ pub struct UnpackArgs {
     /// Output directory (created if missing).
     #[arg(short, long)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub passwords: PasswordFlag,
     #[command(flatten)]
     pub quiet: QuietFlag,
 }

@@ -120,3 +120,37 @@ fn wordlist_cracks_a_hash_only_its_word_matches() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent/words.txt"));
 }
+
+#[test]
+fn password_option_opens_an_encrypted_zip() {
+    let zip = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assay-unpack/tests/fixtures/encrypted/aes256.zip");
+    let passwd = |extra: &[&str]| {
+        let out = assay()
+            .args(["scan", "-q", "--format", "json", "--as-of", "2027-01-01"])
+            .args(extra)
+            .arg(&zip)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let node = report["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["path"] == "/etc/passwd")
+            .cloned()
+            .unwrap();
+        (node, report["warnings"].clone())
+    };
+    let (node, _) = passwd(&["--password", "wrong", "--password", "Secret"]);
+    assert_eq!(
+        node["sha256"],
+        "a108f80d750655cf5ac9f1097bbc56579943187be3930df643abbeb7c52bdb7e"
+    );
+    assert_eq!(node["details"]["password"], "user supplied #2");
+    let (node, warnings) = passwd(&[]);
+    assert!(node["sha256"].is_null());
+    assert_eq!(node["details"]["encrypted"], "true");
+    assert!(warnings.to_string().contains("not opened"), "{warnings}");
+}

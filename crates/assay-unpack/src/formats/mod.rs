@@ -94,6 +94,7 @@ pub mod xor;
 pub mod xz;
 pub mod yaffs2;
 pub mod zip;
+pub(crate) mod zip_crypto;
 pub mod zlib;
 pub mod zstd;
 pub mod zynos;

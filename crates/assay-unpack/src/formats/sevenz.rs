@@ -1,15 +1,19 @@
-//! 7z archives, read with `sevenz-rust2` (LZMA, LZMA2, BCJ filters, bzip2; no AES): the
+//! 7z archives, read with `sevenz-rust2` (LZMA, LZMA2, BCJ filters, bzip2, AES-256): the
 //! signature header gives the archive's length, members are decoded under the scan's budget
-//! and a memory limit for decoder dictionaries. Encrypted archives are reported, not opened.
+//! and a memory limit for decoder dictionaries. Encrypted archives (data, or headers too) are
+//! opened with the scan's passwords ([`crate::passwords`]): the first encrypted block's first
+//! member must decode with its CRC, or the encrypted header must parse; an archive no password
+//! opens lists its members without data (or, with encrypted headers, only says so).
 
 use super::member_name::absolute;
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
 use crate::limits::read_bounded;
+use crate::passwords::{Attempts, Outcome};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
-use sevenz_rust2::{ArchiveReader, EntryDecision, Password};
+use sevenz_rust2::{Archive, BlockDecoder, Password};
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 
@@ -62,15 +66,55 @@ impl Format for SevenZ {
     fn unpack(&self, data: &Blob, ctx: &UnpackContext) -> Result<Unpacked, FormatError> {
         let mut out = Unpacked::default();
         let memory_kb = (ctx.stream_limit() / 1024).clamp(1024, MAX_DECODER_MEMORY_KB) as usize;
-        let cursor = std::io::Cursor::new(&data[..]);
-        let mut reader = ArchiveReader::new_with_memory_limit(cursor, Password::empty(), memory_kb)
-            .map_err(|e| match classify(&e) {
-                Some(msg) => FormatError::Unsupported(msg),
-                None => FormatError::Corrupt(format!("7z header: {e}")),
-            })?;
-        reader.set_thread_count(1);
+        let mut cursor = std::io::Cursor::new(&data[..]);
+        let mut attempts = Attempts::new(ctx.keyring()).skip_empty();
+        // The headers: readable as they are, or encrypted too (then only a password reads them).
+        let (archive, header_password) = match Archive::read_with_memory_limit(
+            &mut cursor,
+            &Password::empty(),
+            memory_kb,
+        ) {
+            Ok(a) => (a, None),
+            Err(sevenz_rust2::Error::PasswordRequired) => {
+                let cost = derivation_cost(header_power(data));
+                let opened = attempts.open(cost, |p| {
+                    if p.is_empty() {
+                        return None;
+                    }
+                    let password = Password::new(&String::from_utf8_lossy(p));
+                    Archive::read_with_memory_limit(&mut cursor, &password, memory_kb)
+                        .ok()
+                        .map(|a| (a, password))
+                });
+                out.detail("encrypted", "7z aes-256, headers too");
+                match opened {
+                    Outcome::Opened((a, password), origin) => {
+                        out.detail("password", origin.describe());
+                        (a, Some(password))
+                    }
+                    Outcome::NotFound | Outcome::OutOfWork => {
+                        let why = if attempts.out_of_work() {
+                            "the scan's password work budget is spent"
+                        } else {
+                            NONE_OPENED
+                        };
+                        out.warn(
+                                WarningKind::Unsupported,
+                                format!("encrypted 7z archive (AES-256, headers too) not opened: {why}; its members cannot be listed"),
+                            );
+                        return Ok(out);
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(match classify(&e) {
+                    Some(msg) => FormatError::Unsupported(msg),
+                    None => FormatError::Corrupt(format!("7z header: {e}")),
+                })
+            }
+        };
         let max = ctx.max_entries();
-        let files = &reader.archive().files;
+        let files = &archive.files;
         out.detail("members", files.len());
         if files.len() > max {
             out.warn(
@@ -81,9 +125,68 @@ impl Format for SevenZ {
                 ),
             );
         }
+        // Encrypted content: the password that read the headers, else find one on the first
+        // encrypted block.
+        let encrypted_blocks: Vec<bool> = archive
+            .blocks
+            .iter()
+            .map(|b| b.coders.iter().any(|c| c.encoder_method_id() == AES_ID))
+            .collect();
+        let mut password = Password::empty();
+        let mut locked = false;
+        if let Some(p) = header_password {
+            password = p;
+        } else if let Some(first) = encrypted_blocks.iter().position(|&e| e) {
+            out.detail("encrypted", "7z aes-256");
+            let power = archive.blocks[first]
+                .coders
+                .iter()
+                .find(|c| c.encoder_method_id() == AES_ID)
+                .and_then(|c| c.properties().first())
+                .map(|b| b & 0x3f);
+            let cost = derivation_cost(power);
+            let limit = ctx.stream_limit();
+            let opened = attempts.open(cost, |p| {
+                if p.is_empty() {
+                    return None;
+                }
+                let password = Password::new(&String::from_utf8_lossy(p));
+                first_entry_decodes(
+                    &archive,
+                    first,
+                    &password,
+                    &mut cursor,
+                    memory_kb,
+                    limit,
+                    ctx,
+                )
+                .then_some(password)
+            });
+            match opened {
+                Outcome::Opened(p, origin) => {
+                    out.detail("password", origin.describe());
+                    password = p;
+                }
+                Outcome::NotFound | Outcome::OutOfWork => {
+                    locked = true;
+                    let why = if attempts.out_of_work() {
+                        "the scan's password work budget is spent"
+                    } else {
+                        NONE_OPENED
+                    };
+                    let closed = (0..files.len().min(max))
+                        .filter(|&i| archive.is_file_encrypted(i) && files[i].has_stream)
+                        .count();
+                    out.warn(
+                        WarningKind::Unsupported,
+                        format!("encrypted 7z archive (AES-256): {closed} members not opened: {why}; kept without data"),
+                    );
+                }
+            }
+        }
         // Every member becomes an entry first; decoding then fills in the data.
         let mut waiting: HashMap<String, VecDeque<usize>> = HashMap::new();
-        for f in files.iter().take(max) {
+        for (i, f) in files.iter().enumerate().take(max) {
             let path = absolute(&f.name, &['/', '\\'], false);
             let mode = (f.has_windows_attributes && f.windows_attributes & 0x8000 != 0)
                 .then_some(f.windows_attributes >> 16)
@@ -104,6 +207,11 @@ impl Format for SevenZ {
                 e = e.with_detail("anti_item", "true");
             }
             if e.kind == EntryKind::File {
+                if archive.is_file_encrypted(i) {
+                    e = e
+                        .with_detail("encrypted", "true")
+                        .with_detail("size", f.size);
+                }
                 if f.has_stream {
                     waiting
                         .entry(f.name.clone())
@@ -117,37 +225,59 @@ impl Format for SevenZ {
         }
         let mut stopped: Option<(WarningKind, String)> = None;
         let entries = &mut out.entries;
-        let result = reader.for_each_entries_with_decision(|f, r: &mut dyn Read| {
-            if !f.has_stream {
-                return Ok(EntryDecision::Continue);
+        let mut errors = Vec::new();
+        for (block, &encrypted) in encrypted_blocks.iter().enumerate() {
+            if stopped.is_some() {
+                break;
             }
-            let Some(index) = waiting.get_mut(&f.name).and_then(|q| q.pop_front()) else {
-                return Ok(EntryDecision::Continue);
-            };
-            let decoded = read_bounded(r, ctx.stream_limit());
-            if let Some(e) = decoded.error {
-                stopped = Some((e.kind(), format!("{}: {e}", f.name)));
-                if decoded.data.is_empty() {
-                    return Ok(EntryDecision::Stop);
+            if encrypted && locked {
+                continue;
+            }
+            let decoder = BlockDecoder::new_with_memory_limit(
+                1,
+                memory_kb,
+                block,
+                &archive,
+                &password,
+                &mut cursor,
+            );
+            let result = decoder.for_each_entries(&mut |f, r: &mut dyn Read| {
+                if !f.has_stream {
+                    return Ok(true);
+                }
+                let Some(index) = waiting.get_mut(&f.name).and_then(|q| q.pop_front()) else {
+                    return Ok(true);
+                };
+                let decoded = read_bounded(r, ctx.stream_limit());
+                if let Some(e) = decoded.error {
+                    stopped = Some((e.kind(), format!("{}: {e}", f.name)));
+                    if decoded.data.is_empty() {
+                        return Ok(false);
+                    }
+                }
+                if let Err(e) = ctx.charge(decoded.data.len() as u64) {
+                    stopped = Some((e.kind(), format!("{}: {e}", f.name)));
+                    return Ok(false);
+                }
+                if let Some(e) = entries.get_mut(index) {
+                    e.data = EntryData::Owned(Blob::from(decoded.data));
+                    if encrypted {
+                        e.details.insert("decrypted".into(), "true".into());
+                    }
+                }
+                Ok(stopped.is_none())
+            });
+            if let Err(e) = result {
+                errors.push(e);
+                if errors.len() >= MAX_BLOCK_ERRORS {
+                    break;
                 }
             }
-            if let Err(e) = ctx.charge(decoded.data.len() as u64) {
-                stopped = Some((e.kind(), format!("{}: {e}", f.name)));
-                return Ok(EntryDecision::Stop);
-            }
-            if let Some(e) = entries.get_mut(index) {
-                e.data = EntryData::Owned(Blob::from(decoded.data));
-            }
-            Ok(if stopped.is_some() {
-                EntryDecision::Stop
-            } else {
-                EntryDecision::Continue
-            })
-        });
+        }
         if let Some((kind, msg)) = stopped {
             out.warn(kind, format!("{msg}; later members kept without data"));
         }
-        if let Err(e) = result {
+        for e in errors {
             match classify(&e) {
                 Some(msg) => out.warn(
                     WarningKind::Unsupported,
@@ -167,6 +297,76 @@ impl Format for SevenZ {
         }
         Ok(out)
     }
+}
+
+/// Why no password opened an archive, when the work budget did not stop the attempts.
+const NONE_OPENED: &str =
+    "neither the given passwords, the empty one nor the built-in list opened it";
+
+/// Method id of 7-Zip's AES-256 + SHA-256 coder.
+const AES_ID: &[u8] = &[0x06, 0xf1, 0x07, 0x01];
+
+/// Blocks whose decoding fails before the archive stops trying the next ones.
+const MAX_BLOCK_ERRORS: usize = 8;
+
+/// Hash rounds of one 7z key derivation with `2^power` SHA-256 rounds (power 63 means the
+/// key is given raw); unknown powers count as the largest the reader accepts (2^24).
+fn derivation_cost(power: Option<u8>) -> u64 {
+    match power {
+        Some(0x3f) => 1,
+        Some(p) if p <= 24 => 1 << p,
+        _ => 1 << 24,
+    }
+}
+
+/// The key-derivation power of an archive whose headers are encrypted, read from the AES
+/// coder record of the encoded header (flag byte, id 06 F1 07 01, property size, then the
+/// first property byte whose low six bits are the power). `None` when not found.
+fn header_power(d: &[u8]) -> Option<u8> {
+    let offset = usize::try_from(u64::from_le_bytes(d.get(12..20)?.try_into().ok()?)).ok()?;
+    let size = usize::try_from(u64::from_le_bytes(d.get(20..28)?.try_into().ok()?)).ok()?;
+    let start = offset.checked_add(32)?;
+    let header = d.get(start..start.checked_add(size.min(4096))?)?;
+    let at = memchr::memmem::find(header, AES_ID)?;
+    let flag = *header.get(at.checked_sub(1)?)?;
+    let mut j = at + AES_ID.len();
+    if flag & 0x10 != 0 {
+        // Numbers of in and out streams (one byte each when small).
+        if *header.get(j)? >= 0x80 || *header.get(j + 1)? >= 0x80 {
+            return None;
+        }
+        j += 2;
+    }
+    if flag & 0x20 == 0 {
+        return None;
+    }
+    header.get(j + 1).map(|b| b & 0x3f)
+}
+
+/// Whether the first member with data of `block` decodes with `password` (its CRC checked);
+/// the bytes decoded are charged to the budget, so a hostile block decoded for every candidate
+/// stops at it.
+fn first_entry_decodes(
+    archive: &Archive,
+    block: usize,
+    password: &Password,
+    cursor: &mut std::io::Cursor<&[u8]>,
+    memory_kb: usize,
+    limit: u64,
+    ctx: &UnpackContext,
+) -> bool {
+    let mut ok = false;
+    let decoder =
+        BlockDecoder::new_with_memory_limit(1, memory_kb, block, archive, password, cursor);
+    let result = decoder.for_each_entries(&mut |f, r: &mut dyn Read| {
+        if !f.has_stream {
+            return Ok(true);
+        }
+        let decoded = read_bounded(r, limit);
+        ok = decoded.error.is_none() && ctx.charge(decoded.data.len() as u64).is_ok();
+        Ok(false)
+    });
+    ok && result.is_ok()
 }
 
 /// A message for errors that mean "encrypted" or "unsupported method", `None` otherwise.
@@ -225,27 +425,106 @@ mod tests {
     }
 
     #[test]
-    fn encrypted_members_warn() {
+    fn encrypted_members_without_password_are_listed_with_one_warning() {
         let u = unpack(&SevenZ, ENCRYPTED);
         assert_eq!(u.entries.len(), 1);
         assert!(matches!(u.entries[0].data, EntryData::None));
-        assert!(
-            u.warnings.iter().any(|(_, w)| w.contains("encrypted")),
-            "{:?}",
-            u.warnings
-        );
+        assert_eq!(u.entries[0].details.get("encrypted").unwrap(), "true");
+        assert!(u.entries[0].details.contains_key("size"));
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert!(u.warnings[0].1.contains("not opened"), "{:?}", u.warnings);
+        assert_eq!(u.details.get("encrypted").unwrap(), "7z aes-256");
     }
 
     #[test]
-    fn encrypted_headers_are_unsupported() {
+    fn encrypted_headers_without_password_say_so() {
         assert!(SevenZ.probe(ENCRYPTED_HEADERS).is_some());
-        let blob = Blob::from(ENCRYPTED_HEADERS.to_vec());
-        let budget = Budget::new(Limits::for_image(blob.len() as u64));
-        let r = SevenZ.unpack(&blob, &UnpackContext { budget: &budget });
-        assert!(
-            matches!(&r, Err(FormatError::Unsupported(m)) if m.contains("encrypted")),
-            "{r:?}"
+        let u = unpack(&SevenZ, ENCRYPTED_HEADERS);
+        assert!(u.entries.is_empty());
+        assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+        assert!(u.warnings[0].1.contains("headers too"), "{:?}", u.warnings);
+        assert_eq!(
+            u.details.get("encrypted").unwrap(),
+            "7z aes-256, headers too"
         );
+    }
+
+    mod encrypted {
+        use super::*;
+        use crate::formats::testutil::{check_encrypted, unpack_with_keyring};
+        use crate::passwords::Keyring;
+
+        const AES: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes.7z");
+        const AES_HEADERS: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes-headers.7z");
+        const AES_HEADERS_LIST: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/aes-headers-list.7z");
+
+        fn with(data: &[u8], passwords: &[&str]) -> Unpacked {
+            let k = Keyring::new(passwords.iter().map(|p| p.to_string()).collect());
+            unpack_with_keyring(&SevenZ, data, k)
+        }
+
+        #[test]
+        fn user_password_opens_data_and_headers() {
+            for data in [AES, AES_HEADERS] {
+                let u = with(data, &["wrong", "Secret"]);
+                assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+                check_encrypted(data, &u.entries);
+                assert_eq!(u.details.get("password").unwrap(), "user supplied #2");
+            }
+            let u = with(AES, &["Secret"]);
+            let e = u.entries.iter().find(|e| e.path == "/etc/passwd").unwrap();
+            assert_eq!(e.details.get("encrypted").unwrap(), "true");
+        }
+
+        #[test]
+        fn list_password_opens_encrypted_headers() {
+            let u = with(AES_HEADERS_LIST, &[]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            check_encrypted(AES_HEADERS_LIST, &u.entries);
+            assert!(
+                u.details["password"].starts_with("built-in list #1 ("),
+                "{:?}",
+                u.details
+            );
+        }
+
+        #[test]
+        fn wrong_password_lists_members() {
+            let u = with(AES, &["nope"]);
+            assert_eq!(u.entries.len(), 3);
+            assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+            assert!(
+                u.warnings[0].1.contains("3 members not opened"),
+                "{:?}",
+                u.warnings
+            );
+        }
+
+        #[test]
+        fn work_budget_stops_attempts() {
+            // Room for one 2^19-round derivation only: the list is not tried.
+            let k = Keyring::with_work(vec!["nope".into(), "Secret".into()], 1 << 19);
+            let u = unpack_with_keyring(&SevenZ, AES, k);
+            assert!(
+                u.warnings[0].1.contains("password work budget"),
+                "{:?}",
+                u.warnings
+            );
+        }
+
+        #[test]
+        fn header_power_is_read() {
+            assert_eq!(header_power(AES_HEADERS), Some(19));
+            assert_eq!(derivation_cost(Some(19)), 1 << 19);
+            assert_eq!(derivation_cost(None), 1 << 24);
+        }
+
+        #[test]
+        fn hostile_encrypted_inputs_do_not_panic() {
+            use crate::formats::testutil::hostile::{hostile_with, Hostile};
+            hostile_with(&SevenZ, AES_HEADERS_LIST, &Hostile::flips(100));
+        }
     }
 
     #[test]

@@ -6,17 +6,21 @@
 //! end record even when its offsets are relative to a start outside the carved bytes, every
 //! member must survive a hostile neighbour (bad method, encryption, overlapping data) with a
 //! warning, and decoding must go through the budget; a small reader over the slice does this
-//! directly. Methods other than stored and deflate, and encrypted members, are kept as entries
-//! without data and a warning. Member times come from the Info-ZIP extended timestamp (Unix
-//! seconds) when present, else from the MS-DOS date and time, which carry no time zone and
-//! are read as UTC.
+//! directly. Methods other than stored and deflate are kept as entries without data and a
+//! warning. Encrypted members (ZipCrypto, WinZip AES: [`super::zip_crypto`]) are opened with
+//! the scan's passwords ([`crate::passwords`]); those none opens are listed without data,
+//! with one warning for the archive. Member times come from the Info-ZIP extended timestamp
+//! (Unix seconds) when present, else from the MS-DOS date and time, which carry no time zone
+//! and are read as UTC.
 
 use super::member_name::absolute;
+use super::zip_crypto::{aes_cost, aes_decrypt, aes_field, AesError, AesField, ZipCrypto};
 use crate::cursor::{le16, le32, le64};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
 use crate::limits::read_bounded;
+use crate::passwords::{Attempts, Outcome};
 use crate::unix_mode::FileType;
 use crate::{Blob, FormatError};
 
@@ -93,20 +97,21 @@ fn directory_at(data: &[u8], pos: usize) -> Option<Directory> {
     }
     let end = (pos as u64).checked_add(22)?.checked_add(comment)?;
     let mut cd_end = pos as u64;
-    if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
-        // ZIP64: the locator sits just before the end record; its record just before that.
-        let loc = pos.checked_sub(20)?;
-        if le32(data, loc)? != EOCD64_LOCATOR_SIG {
-            return None;
-        }
-        let rec = loc.checked_sub(56)?;
-        if le32(data, rec)? != EOCD64_SIG {
-            return None;
-        }
+    // ZIP64: the locator sits just before the end record; its record just before that. It is
+    // needed when a field overflowed, and present anyway in some archives (Info-ZIP writes it
+    // for data read from a pipe), where the central directory ends at the ZIP64 record.
+    let zip64 = pos
+        .checked_sub(20)
+        .filter(|&loc| le32(data, loc) == Some(EOCD64_LOCATOR_SIG))
+        .and_then(|loc| loc.checked_sub(56))
+        .filter(|&rec| le32(data, rec) == Some(EOCD64_SIG));
+    if let Some(rec) = zip64 {
         entries = le64(data, rec + 32)?;
         cd_size = le64(data, rec + 40)?;
         cd_offset = le64(data, rec + 48)?;
         cd_end = rec as u64;
+    } else if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
+        return None;
     }
     let cd_start = cd_end.checked_sub(cd_size)?;
     let base = i64::try_from(cd_start).ok()? - i64::try_from(cd_offset).ok()?;
@@ -151,13 +156,26 @@ fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
         };
         let name_at = pos + 30;
         let data_at = name_at + usize::from(n) + usize::from(x);
-        let end = data_at.saturating_add(csize as usize);
+        let mut end = data_at.saturating_add(csize as usize);
         let Some(name) = d.get(name_at..name_at + usize::from(n)) else {
             break;
         };
-        // A data descriptor hides the sizes; a name with control bytes is not a member.
-        if flags & 8 != 0 || end > d.len() || name.iter().any(|&b| b < 0x20) {
+        // A data descriptor may hide the sizes (a writer that could not seek back leaves them
+        // zero; one that could, as Info-ZIP does for encrypted members, fills them in too);
+        // a name with control bytes is not a member.
+        if (flags & 8 != 0 && csize == 0) || end > d.len() || name.iter().any(|&b| b < 0x20) {
             break;
+        }
+        if flags & 8 != 0 {
+            // Skip the descriptor: signed (16 bytes) or not (12), followed by another header.
+            const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+            let next_is_header =
+                |at: usize| matches!(le32(d, at), Some(LOCAL_SIG | CENTRAL_SIG)) || at == d.len();
+            if le32(d, end) == Some(DESCRIPTOR_SIG) && end + 16 <= d.len() {
+                end += 16;
+            } else if end + 12 <= d.len() && next_is_header(end + 12) {
+                end += 12;
+            }
         }
         let extra = d.get(name_at + usize::from(n)..data_at).unwrap_or(&[]);
         let mtime = unix_time_extra(extra)
@@ -174,6 +192,7 @@ fn walk_locals(d: &[u8], max: usize) -> (Vec<Central>, usize) {
             external: 0,
             name: String::from_utf8_lossy(name).into_owned(),
             next: end,
+            aes: aes_field(extra),
         });
         pos = end;
     }
@@ -220,6 +239,7 @@ impl Format for Zip {
         let mut pos = dir.cd_start as usize;
         let max = ctx.max_entries();
         let mut starved = 0usize;
+        let mut locked = Locked::new(ctx);
         for index in 0..dir.entries {
             if out.entries.len() >= max {
                 out.warn(
@@ -239,7 +259,7 @@ impl Format for Zip {
                 break;
             };
             pos = rec.next;
-            if let Some(e) = member(d, &dir, &rec, ctx, &mut starved, &mut out) {
+            if let Some(e) = member(d, &dir, &rec, ctx, &mut starved, &mut locked, &mut out) {
                 out.entries.push(e);
             }
         }
@@ -248,6 +268,7 @@ impl Format for Zip {
                 "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
             ));
         }
+        locked.finish(&mut out);
         Ok(out)
     }
 }
@@ -283,8 +304,9 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
         end: end as u64,
     };
     let mut starved = 0usize;
+    let mut locked = Locked::new(ctx);
     for rec in recs.iter().take(max) {
-        if let Some(e) = member(d, &dir, rec, ctx, &mut starved, &mut out) {
+        if let Some(e) = member(d, &dir, rec, ctx, &mut starved, &mut locked, &mut out) {
             out.entries.push(e);
         }
     }
@@ -293,6 +315,7 @@ fn unpack_locals(d: &[u8], ctx: &UnpackContext) -> Result<Unpacked, FormatError>
             "limit reached: the scan's byte budget is spent; {starved} more members kept without data"
         ));
     }
+    locked.finish(&mut out);
     Ok(out)
 }
 
@@ -311,6 +334,8 @@ struct Central {
     external: u32,
     name: String,
     next: usize,
+    /// The WinZip AES extra field, for method 99.
+    aes: Option<AesField>,
 }
 
 impl Central {
@@ -342,6 +367,7 @@ impl Central {
             external: le32(d, pos + 38)?,
             name: String::from_utf8_lossy(&d[name_at..extra_at]).into_owned(),
             next,
+            aes: aes_field(extra),
         };
         // ZIP64 extended information: the fields that overflowed, in this order.
         let mut extra = extra;
@@ -395,6 +421,7 @@ fn member(
     rec: &Central,
     ctx: &UnpackContext,
     starved: &mut usize,
+    locked: &mut Locked,
     out: &mut Unpacked,
 ) -> Option<Entry> {
     let name = &rec.name;
@@ -423,13 +450,6 @@ fn member(
     entry.mode = unix_mode;
     entry.mtime = rec.mtime;
     let is_link = file_type == Some(FileType::Symlink);
-    if rec.flags & 1 != 0 {
-        out.warn(
-            WarningKind::Unsupported,
-            format!("{name}: encrypted member; kept without data"),
-        );
-        return Some(entry.with_detail("encrypted", "true"));
-    }
     // The local header tells where the data starts (its name and extra may differ in length
     // from the central record's).
     let local = dir.base.checked_add(i64::try_from(rec.local).ok()?)?;
@@ -456,64 +476,87 @@ fn member(
         );
     }
     let raw = &d[data_start.min(d.len())..data_start.min(d.len()) + csize as usize];
-    let data = match rec.method {
-        0 => {
-            if rec.usize != rec.csize {
-                out.warn(
-                    WarningKind::Format,
-                    format!("{name}: stored member with differing sizes"),
-                );
-            }
-            let data = EntryData::Range {
-                offset: data_start as u64,
-                length: csize,
-            };
-            if crc32fast::hash(raw) != rec.crc && csize == rec.csize {
-                out.warn(WarningKind::Checksum, format!("{name}: CRC mismatch"));
-            }
-            data
+    let data = if rec.flags & 1 != 0 {
+        let dos_time = le16(d, local + 10).unwrap_or(0);
+        let (scheme, opened) = open_encrypted(name, rec, raw, dos_time, ctx, locked, out);
+        entry = entry
+            .with_detail("encrypted", "true")
+            .with_detail("encryption", scheme)
+            .with_detail("size", rec.usize);
+        if let Some(a) = rec.aes {
+            entry = entry.with_detail("method", method_name(a.method));
         }
-        8 if ctx.stream_limit() == 0 => {
-            *starved += 1;
+        let Some((data, origin, partial)) = opened else {
             return Some(entry);
+        };
+        entry = entry.with_detail("password", origin.describe());
+        if partial {
+            entry = entry.with_detail("partial", "true");
         }
-        8 => {
-            let decoded = read_bounded(flate2::read::DeflateDecoder::new(raw), ctx.stream_limit());
-            if let Some(e) = &decoded.error {
-                out.warn(e.kind(), format!("{name}: {e}"));
-            } else if decoded.data.len() as u64 != rec.usize {
+        EntryData::Owned(Blob::from(data))
+    } else {
+        match rec.method {
+            0 => {
+                if rec.usize != rec.csize {
+                    out.warn(
+                        WarningKind::Format,
+                        format!("{name}: stored member with differing sizes"),
+                    );
+                }
+                // Name and extra running past the end leave no data: the empty range stays
+                // inside the container.
+                let data = EntryData::Range {
+                    offset: data_start.min(d.len()) as u64,
+                    length: csize,
+                };
+                if crc32fast::hash(raw) != rec.crc && csize == rec.csize {
+                    out.warn(WarningKind::Checksum, format!("{name}: CRC mismatch"));
+                }
+                data
+            }
+            8 if ctx.stream_limit() == 0 => {
+                *starved += 1;
+                return Some(entry);
+            }
+            8 => {
+                let decoded =
+                    read_bounded(flate2::read::DeflateDecoder::new(raw), ctx.stream_limit());
+                if let Some(e) = &decoded.error {
+                    out.warn(e.kind(), format!("{name}: {e}"));
+                } else if decoded.data.len() as u64 != rec.usize {
+                    out.warn(
+                        WarningKind::Format,
+                        format!(
+                            "{name}: decoded {} bytes, {} declared",
+                            decoded.data.len(),
+                            rec.usize
+                        ),
+                    );
+                } else if crc32fast::hash(&decoded.data) != rec.crc {
+                    out.warn(WarningKind::Checksum, format!("{name}: CRC mismatch"));
+                }
+                if decoded.data.is_empty() && decoded.error.is_some() {
+                    return Some(entry);
+                }
+                if let Err(e) = ctx.charge(decoded.data.len() as u64) {
+                    out.warn(e.kind(), format!("{name}: {e}; kept without data"));
+                    return Some(entry);
+                }
+                if decoded.error.is_some() {
+                    entry = entry.with_detail("partial", "true");
+                }
+                EntryData::Owned(Blob::from(decoded.data))
+            }
+            m => {
                 out.warn(
-                    WarningKind::Format,
+                    WarningKind::Unsupported,
                     format!(
-                        "{name}: decoded {} bytes, {} declared",
-                        decoded.data.len(),
-                        rec.usize
+                        "{name}: compression method {m} ({}) not supported; kept without data",
+                        method_name(m)
                     ),
                 );
-            } else if crc32fast::hash(&decoded.data) != rec.crc {
-                out.warn(WarningKind::Checksum, format!("{name}: CRC mismatch"));
-            }
-            if decoded.data.is_empty() && decoded.error.is_some() {
                 return Some(entry);
             }
-            if let Err(e) = ctx.charge(decoded.data.len() as u64) {
-                out.warn(e.kind(), format!("{name}: {e}; kept without data"));
-                return Some(entry);
-            }
-            if decoded.error.is_some() {
-                entry = entry.with_detail("partial", "true");
-            }
-            EntryData::Owned(Blob::from(decoded.data))
-        }
-        m => {
-            out.warn(
-                WarningKind::Unsupported,
-                format!(
-                    "{name}: compression method {m} ({}) not supported; kept without data",
-                    method_name(m)
-                ),
-            );
-            return Some(entry);
         }
     };
     if is_link {
@@ -525,6 +568,236 @@ fn member(
         return Some(entry);
     }
     Some(entry.with_data(data))
+}
+
+/// The encrypted members of one archive: the password attempts (shared, so the password that
+/// opened one member is tried first on the next) and what stayed closed, reported once.
+struct Locked<'k> {
+    attempts: Attempts<'k>,
+    /// Members opened, and the schemes seen.
+    opened: usize,
+    closed: usize,
+    schemes: std::collections::BTreeSet<String>,
+    /// The first password that opened a member, for the archive's details.
+    password: Option<String>,
+    /// The budget refused what a password produced.
+    starved: bool,
+}
+
+impl<'k> Locked<'k> {
+    fn new(ctx: &'k UnpackContext) -> Self {
+        Locked {
+            attempts: Attempts::new(ctx.keyring()),
+            opened: 0,
+            closed: 0,
+            schemes: Default::default(),
+            password: None,
+            starved: false,
+        }
+    }
+
+    /// One warning for the archive's closed members, and the archive's details.
+    fn finish(self, out: &mut Unpacked) {
+        if self.opened + self.closed == 0 {
+            return;
+        }
+        let schemes = self.schemes.into_iter().collect::<Vec<_>>().join(", ");
+        out.detail("encrypted", schemes.as_str());
+        out.detail("encrypted_members", self.opened + self.closed);
+        if let Some(p) = self.password {
+            out.detail("password", p);
+        }
+        if self.closed > 0 {
+            let why = if self.attempts.out_of_work() {
+                "the scan's password work budget is spent"
+            } else if self.starved {
+                "the scan's byte budget is spent"
+            } else {
+                "neither the given passwords, the empty one nor the built-in list opened them"
+            };
+            out.warn(
+                WarningKind::Unsupported,
+                format!(
+                    "{} of {} encrypted members ({schemes}) not opened: {why}; kept without data",
+                    self.closed,
+                    self.opened + self.closed
+                ),
+            );
+        }
+    }
+}
+
+/// What one password made of an encrypted member: the decoded bytes, and a problem that
+/// still leaves them worth keeping (a WinZip AES member whose password verified).
+struct Plain {
+    data: Vec<u8>,
+    problem: Option<(WarningKind, String)>,
+}
+
+/// Decode a decrypted member's bytes (stored or deflated) within `limit`.
+fn decode_plain(method: u16, plain: Vec<u8>, limit: u64) -> crate::limits::Decoded {
+    if method == 0 {
+        if plain.len() as u64 > limit {
+            return crate::limits::Decoded {
+                data: Vec::new(),
+                error: Some(FormatError::Limit(format!(
+                    "decrypted member exceeds {limit} bytes"
+                ))),
+            };
+        }
+        return crate::limits::Decoded {
+            data: plain,
+            error: None,
+        };
+    }
+    read_bounded(flate2::read::DeflateDecoder::new(&plain[..]), limit)
+}
+
+/// Open an encrypted member with the keyring's passwords: the scheme's name, and when a
+/// password opened it, the data, which password, and whether the data is partial.
+fn open_encrypted(
+    name: &str,
+    rec: &Central,
+    raw: &[u8],
+    dos_time: u16,
+    ctx: &UnpackContext,
+    locked: &mut Locked,
+    out: &mut Unpacked,
+) -> (String, Option<(Vec<u8>, crate::passwords::Origin, bool)>) {
+    if rec.flags & 0x40 != 0 {
+        let scheme = "pkware strong encryption".to_string();
+        locked.closed += 1;
+        locked.schemes.insert(scheme.clone() + " (not supported)");
+        return (scheme, None);
+    }
+    let (scheme, method, cost, aes) = if rec.method == 99 {
+        let Some(a) = rec.aes else {
+            out.warn(
+                WarningKind::Format,
+                format!(
+                    "{name}: AES-encrypted member without its AES extra field; kept without data"
+                ),
+            );
+            return ("aes".into(), None);
+        };
+        (
+            format!("winzip aes-{} (AE-{})", a.strength.bits(), a.version),
+            a.method,
+            aes_cost(a.strength),
+            Some(a),
+        )
+    } else {
+        ("zipcrypto".to_string(), rec.method, 1, None)
+    };
+    if method != 0 && method != 8 {
+        out.warn(
+            WarningKind::Unsupported,
+            format!(
+                "{name}: encrypted member with compression method {method} ({}) not supported; kept without data",
+                method_name(method)
+            ),
+        );
+        return (scheme, None);
+    }
+    let limit = ctx.stream_limit();
+    if limit == 0 {
+        locked.starved = true;
+        locked.closed += 1;
+        locked.schemes.insert(scheme.clone());
+        return (scheme, None);
+    }
+    let starved = &mut locked.starved;
+    // Every decoded byte is charged, even a wrong password's, so that a member decoded again
+    // and again (overlapping records, CRC never matching) stops at the budget.
+    let mut charge = |data: &[u8]| -> bool {
+        if ctx.charge(data.len() as u64).is_ok() {
+            true
+        } else {
+            *starved = true;
+            false
+        }
+    };
+    let attempt = |password: &[u8]| -> Option<Plain> {
+        match aes {
+            None => {
+                // The check byte: the CRC's high byte, or the DOS time's when the sizes and
+                // CRC follow the data.
+                let check = if rec.flags & 8 != 0 {
+                    (dos_time >> 8) as u8
+                } else {
+                    (rec.crc >> 24) as u8
+                };
+                let z = ZipCrypto::open(password, raw, check)?;
+                let plain = z.decrypt(raw.get(super::zip_crypto::ZIPCRYPTO_HEADER..)?);
+                let decoded = decode_plain(method, plain, limit);
+                if !charge(&decoded.data) {
+                    return None;
+                }
+                // One wrong password in 256 passes the check byte: only a clean decode with
+                // the right CRC opens the member.
+                (decoded.error.is_none() && crc32fast::hash(&decoded.data) == rec.crc).then_some(
+                    Plain {
+                        data: decoded.data,
+                        problem: None,
+                    },
+                )
+            }
+            Some(a) => {
+                let p = match aes_decrypt(a.strength, password, raw) {
+                    Ok(p) => p,
+                    Err(AesError::WrongPassword | AesError::TooShort) => return None,
+                };
+                let decoded = decode_plain(method, p.data, limit);
+                if !charge(&decoded.data) {
+                    return None;
+                }
+                let problem = if !p.authentic {
+                    Some((
+                        WarningKind::Checksum,
+                        "authentication code mismatch: the data was altered".to_string(),
+                    ))
+                } else if let Some(e) = &decoded.error {
+                    Some((e.kind(), e.to_string()))
+                } else if a.version == 1 && crc32fast::hash(&decoded.data) != rec.crc {
+                    Some((WarningKind::Checksum, "CRC mismatch".to_string()))
+                } else {
+                    None
+                };
+                Some(Plain {
+                    data: decoded.data,
+                    problem,
+                })
+            }
+        }
+    };
+    if let Some(a) = aes {
+        if raw.len() < a.strength.salt_len() + 12 {
+            out.warn(
+                WarningKind::Truncated,
+                format!("{name}: AES-encrypted data shorter than its salt, verifier and authentication code"),
+            );
+            locked.closed += 1;
+            locked.schemes.insert(scheme.clone());
+            return (scheme, None);
+        }
+    }
+    match locked.attempts.open(cost, attempt) {
+        Outcome::Opened(plain, origin) => {
+            locked.opened += 1;
+            locked.schemes.insert(scheme.clone());
+            locked.password.get_or_insert_with(|| origin.describe());
+            let partial = plain.problem.is_some();
+            if let Some((kind, msg)) = plain.problem {
+                out.warn(kind, format!("{name}: {msg}"));
+            }
+            (scheme, Some((plain.data, origin, partial)))
+        }
+        Outcome::NotFound | Outcome::OutOfWork => {
+            locked.closed += 1;
+            locked.schemes.insert(scheme.clone());
+            (scheme, None)
+        }
+    }
 }
 
 fn method_name(m: u16) -> &'static str {
@@ -609,6 +882,195 @@ mod tests {
             pos += 46 + n;
         }
         full(&shifted);
+    }
+
+    mod encrypted {
+        use super::*;
+        use crate::formats::testutil::{check_encrypted, unpack_with_keyring};
+        use crate::passwords::Keyring;
+
+        const ZIPCRYPTO: &[u8] = include_bytes!("../../tests/fixtures/encrypted/zipcrypto.zip");
+        const ZIPCRYPTO_LIST: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/zipcrypto-list.zip");
+        const ZIPCRYPTO_STREAM: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/zipcrypto-stream.zip");
+        const ZIPCRYPTO_CUT: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/zipcrypto-truncated.zip");
+        const AES256: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes256.zip");
+        const AES128_STORED: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/aes128-stored.zip");
+        const BAD_VERIFIER: &[u8] =
+            include_bytes!("../../tests/fixtures/encrypted/aes256-bad-verifier.zip");
+        const BAD_MAC: &[u8] = include_bytes!("../../tests/fixtures/encrypted/aes256-bad-mac.zip");
+
+        fn with(data: &[u8], passwords: &[&str]) -> Unpacked {
+            let k = Keyring::new(passwords.iter().map(|p| p.to_string()).collect());
+            unpack_with_keyring(&Zip, data, k)
+        }
+
+        fn file<'a>(u: &'a Unpacked, path: &str) -> &'a Entry {
+            u.entries.iter().find(|e| e.path == path).unwrap()
+        }
+
+        #[test]
+        fn user_password_opens_zipcrypto() {
+            let u = with(ZIPCRYPTO, &["wrong", "Secret"]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            check_encrypted(ZIPCRYPTO, &u.entries);
+            let e = file(&u, "/etc/passwd");
+            assert_eq!(e.details.get("encryption").unwrap(), "zipcrypto");
+            assert_eq!(e.details.get("password").unwrap(), "user supplied #2");
+            assert_eq!(u.details.get("password").unwrap(), "user supplied #2");
+        }
+
+        #[test]
+        fn list_password_opens_zipcrypto() {
+            let u = with(ZIPCRYPTO_LIST, &[]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            check_encrypted(ZIPCRYPTO_LIST, &u.entries);
+            let pw = file(&u, "/etc/passwd").details.get("password").unwrap();
+            assert!(
+                pw.starts_with("built-in list #") && pw.ends_with("(test)"),
+                "{pw}"
+            );
+        }
+
+        #[test]
+        fn data_descriptor_member_checks_the_time_byte() {
+            let u = with(ZIPCRYPTO_STREAM, &["Secret"]);
+            assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+            let e = file(&u, "/-");
+            let config = crate::formats::testutil::encrypted_expected()[1];
+            assert_eq!(config.0, "etc/config.txt");
+            let bytes = entry_bytes(ZIPCRYPTO_STREAM, e).unwrap();
+            assert_eq!(assay_model::hex(&crate::driver::sha256(&bytes)), config.1);
+        }
+
+        #[test]
+        fn winzip_aes_256_deflated_and_128_stored() {
+            for data in [AES256, AES128_STORED] {
+                let u = with(data, &["Secret"]);
+                assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+                check_encrypted(data, &u.entries);
+            }
+            let u = with(AES256, &["Secret"]);
+            let e = file(&u, "/etc/config.txt");
+            assert_eq!(
+                e.details.get("encryption").unwrap(),
+                "winzip aes-256 (AE-2)"
+            );
+            assert_eq!(e.details.get("method").unwrap(), "deflate");
+            let u = with(AES128_STORED, &["Secret"]);
+            assert!(file(&u, "/etc/config.txt").details["encryption"].starts_with("winzip aes-128"));
+        }
+
+        #[test]
+        fn wrong_password_lists_members_with_one_warning() {
+            for data in [ZIPCRYPTO, AES256] {
+                let u = with(data, &["nope"]);
+                assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+                assert!(
+                    u.warnings[0].1.contains("3 of 3 encrypted members"),
+                    "{:?}",
+                    u.warnings
+                );
+                let e = file(&u, "/etc/passwd");
+                assert!(matches!(e.data, EntryData::None));
+                assert_eq!(e.details.get("encrypted").unwrap(), "true");
+                assert_eq!(e.details.get("size").unwrap(), "69");
+                assert!(!e.details.contains_key("password"));
+            }
+        }
+
+        #[test]
+        fn corrupt_verifier_closes_only_that_member() {
+            let u = with(BAD_VERIFIER, &["Secret"]);
+            assert_eq!(u.warnings.len(), 1, "{:?}", u.warnings);
+            assert!(u.warnings[0].1.contains("1 of 3"), "{:?}", u.warnings);
+            let closed = u
+                .entries
+                .iter()
+                .filter(|e| matches!(e.data, EntryData::None))
+                .count();
+            assert_eq!(closed, 1);
+        }
+
+        #[test]
+        fn corrupt_mac_is_reported() {
+            let u = with(BAD_MAC, &["Secret"]);
+            assert!(
+                u.warnings
+                    .iter()
+                    .any(|(k, w)| *k == WarningKind::Checksum && w.contains("authentication code")),
+                "{:?}",
+                u.warnings
+            );
+            assert!(u.entries.iter().any(|e| e.details.contains_key("partial")));
+        }
+
+        #[test]
+        fn cut_off_encrypted_archive_keeps_whole_members() {
+            assert!(Zip.probe(ZIPCRYPTO_CUT).is_some());
+            let u = with(ZIPCRYPTO_CUT, &["Secret"]);
+            assert!(u.warnings[0].1.contains("no central directory"));
+            let opened: Vec<_> = u
+                .entries
+                .iter()
+                .filter(|e| !matches!(e.data, EntryData::None))
+                .collect();
+            assert_eq!(opened.len(), 2, "{:?}", u.entries);
+        }
+
+        #[test]
+        fn work_budget_bounds_many_aes_members() {
+            // The AES archive's members 1000 times over (overlapping central records): the
+            // password is found once, then each member costs one derivation until the
+            // scan's work budget is spent.
+            let cd = le32(AES256, AES256.len() - 22 + 16).unwrap() as usize;
+            let cd_size = le32(AES256, AES256.len() - 22 + 12).unwrap() as usize;
+            let records = &AES256[cd..cd + cd_size];
+            let copies = 1000;
+            let mut d = AES256[..cd].to_vec();
+            for _ in 0..copies {
+                d.extend_from_slice(records);
+            }
+            let n = (3 * copies) as u16;
+            let size = (cd_size * copies) as u32;
+            d.extend_from_slice(b"PK\x05\x06");
+            for v in [0u16, 0, n, n] {
+                d.extend_from_slice(&v.to_le_bytes());
+            }
+            d.extend_from_slice(&size.to_le_bytes());
+            d.extend_from_slice(&(cd as u32).to_le_bytes());
+            d.extend_from_slice(&0u16.to_le_bytes());
+            let k = Keyring::with_work(vec!["Secret".into()], 100 * 8000);
+            let started = std::time::Instant::now();
+            let u = unpack_with_keyring(&Zip, &d, k);
+            assert_eq!(u.entries.len(), 3000);
+            let opened = u
+                .entries
+                .iter()
+                .filter(|e| !matches!(e.data, EntryData::None))
+                .count();
+            assert_eq!(opened, 100);
+            assert!(
+                u.warnings
+                    .iter()
+                    .any(|(_, w)| w.contains("password work budget")),
+                "{:?}",
+                u.warnings
+            );
+            assert!(started.elapsed().as_secs() < 60);
+        }
+
+        #[test]
+        fn hostile_encrypted_inputs_do_not_panic() {
+            hostile(&Zip, ZIPCRYPTO);
+            // AES-128 (half AES-256's derivation work), fewer flips: each variant tries the
+            // list, which costs key derivations.
+            use crate::formats::testutil::hostile::{hostile_with, Hostile};
+            hostile_with(&Zip, AES128_STORED, &Hostile::flips(100));
+        }
     }
 
     #[test]

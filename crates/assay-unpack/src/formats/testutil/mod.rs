@@ -38,6 +38,45 @@ pub fn unpack_with_limits(format: &dyn Format, data: &[u8], limits: Limits) -> U
         .expect("unpack succeeds")
 }
 
+/// Like [`unpack`] with these archive passwords (and key-derivation work budget).
+pub fn unpack_with_keyring(
+    format: &dyn Format,
+    data: &[u8],
+    keyring: crate::passwords::Keyring,
+) -> Unpacked {
+    let blob = Blob::from(data.to_vec());
+    let budget = Budget::new(Limits::for_image(data.len() as u64))
+        .with_keyring(std::sync::Arc::new(keyring));
+    format
+        .unpack(&blob, &UnpackContext { budget: &budget })
+        .expect("unpack succeeds")
+}
+
+/// Path (without the leading '/') and SHA-256 of every member of the encrypted-archive
+/// fixtures (`tests/fixtures/encrypted/expected.txt`).
+pub fn encrypted_expected() -> Vec<(&'static str, &'static str)> {
+    include_str!("../../../tests/fixtures/encrypted/expected.txt")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .collect()
+}
+
+/// Check that every expected member of an encrypted-archive fixture came out with its bytes.
+pub fn check_encrypted(container: &[u8], entries: &[Entry]) {
+    for (path, sha) in encrypted_expected() {
+        let e = entries
+            .iter()
+            .find(|e| e.path.trim_start_matches('/') == path)
+            .unwrap_or_else(|| panic!("{path} missing"));
+        let bytes = entry_bytes(container, e).unwrap_or_else(|| panic!("{path} has no data"));
+        assert_eq!(
+            assay_model::hex(&crate::driver::sha256(&bytes)),
+            sha,
+            "{path}"
+        );
+    }
+}
+
 /// The bytes of an entry, resolving ranges against the container's bytes.
 pub fn entry_bytes(container: &[u8], e: &Entry) -> Option<Vec<u8>> {
     match &e.data {
