@@ -36,6 +36,9 @@ pub struct MagicScanner {
     owners: Vec<Vec<(usize, usize)>>,
     /// Formats that search for themselves (see [`Format::finder`]), with their index.
     finders: Vec<(usize, crate::format::Finder)>,
+    /// For each byte value: whether a run of it can hold no magic (no pattern is that byte
+    /// repeated), so that the automata may skip the inside of long runs of it.
+    run_skippable: [bool; 256],
 }
 
 struct Shard {
@@ -93,10 +96,19 @@ impl MagicScanner {
             .enumerate()
             .filter_map(|(i, f)| f.finder().map(|find| (i, find)))
             .collect();
+        let mut run_skippable = [true; 256];
+        for (bytes, _) in &distinct {
+            if let Some(&first) = bytes.first() {
+                if bytes.iter().all(|&b| b == first) {
+                    run_skippable[usize::from(first)] = false;
+                }
+            }
+        }
         MagicScanner {
             shards,
             owners,
             finders,
+            run_skippable,
         }
     }
 
@@ -129,6 +141,7 @@ impl MagicScanner {
         visit: &mut dyn FnMut(Range<usize>, Vec<Candidate>, bool),
     ) {
         let longest = self.shards.iter().map(|s| s.longest).max().unwrap_or(1);
+        let mut spans = Vec::new();
         let mut start = 0;
         while start < data.len() {
             let end = start.saturating_add(RELEASE_STEP).min(data.len());
@@ -137,26 +150,29 @@ impl MagicScanner {
                 start = end;
                 continue;
             }
-            // A magic that starts in the window may end after it.
-            let search_end = end.saturating_add(longest - 1).min(data.len());
+            self.search_spans(data, start..end, longest, &mut spans);
             let mut found = Vec::new();
             for shard in &self.shards {
-                let mut pos = start;
-                while pos < end {
-                    let Some(m) = shard.automaton.find(Input::new(data).span(pos..search_end))
-                    else {
-                        break;
-                    };
-                    if m.start() >= end {
-                        break;
-                    }
-                    let pattern = shard.patterns[m.pattern().as_usize()];
-                    for &(format, magic_offset) in &self.owners[pattern] {
-                        if let Some(s) = m.start().checked_sub(magic_offset) {
-                            found.push(Candidate { start: s, format });
+                for span in &spans {
+                    // A magic that starts in the span may end after it.
+                    let search_end = span.end.saturating_add(longest - 1).min(data.len());
+                    let mut pos = span.start;
+                    while pos < span.end {
+                        let Some(m) = shard.automaton.find(Input::new(data).span(pos..search_end))
+                        else {
+                            break;
+                        };
+                        if m.start() >= span.end {
+                            break;
                         }
+                        let pattern = shard.patterns[m.pattern().as_usize()];
+                        for &(format, magic_offset) in &self.owners[pattern] {
+                            if let Some(s) = m.start().checked_sub(magic_offset) {
+                                found.push(Candidate { start: s, format });
+                            }
+                        }
+                        pos = m.start() + 1;
                     }
-                    pos = m.start() + 1;
                 }
             }
             let mut starts = Vec::new();
@@ -169,6 +185,54 @@ impl MagicScanner {
             found.dedup();
             visit(start..end, found, false);
             start = end;
+        }
+    }
+}
+
+/// Blocks checked for being one repeated byte before the automata search a window.
+const RUN_BLOCK: usize = 4096;
+
+impl MagicScanner {
+    /// The parts of `window` where a magic may start: all of it except the inside of
+    /// [`RUN_BLOCK`]-sized blocks that repeat one byte no pattern consists of. A magic that
+    /// starts in such a block more than `longest - 1` bytes before its end would lie wholly
+    /// in it, so it cannot be there; the block's last `longest - 1` bytes stay searched, for
+    /// magics that begin with that byte and go on after the block. Flash images are largely
+    /// erased (0xFF) or zeroed space, where every automaton's prefilter otherwise stops at
+    /// nearly every byte.
+    fn search_spans(
+        &self,
+        data: &[u8],
+        window: Range<usize>,
+        longest: usize,
+        spans: &mut Vec<Range<usize>>,
+    ) {
+        spans.clear();
+        let keep = longest.saturating_sub(1).min(RUN_BLOCK);
+        let mut cursor = window.start;
+        let mut block = window.start;
+        // The byte of the block just before, when it was a skipped run.
+        let mut run_before = None;
+        while block + RUN_BLOCK <= window.end {
+            let bytes = &data[block..block + RUN_BLOCK];
+            let first = bytes[0];
+            // No early exit: this form is vectorised, and most blocks are read whole anyway.
+            let uniform = self.run_skippable[usize::from(first)]
+                && bytes.iter().fold(0u8, |acc, &b| acc | (b ^ first)) == 0;
+            if uniform {
+                // The kept tail of a run of the same byte just before is inside this run.
+                if block > cursor && run_before != Some(first) {
+                    spans.push(cursor..block);
+                }
+                cursor = cursor.max(block + RUN_BLOCK - keep);
+                run_before = Some(first);
+            } else {
+                run_before = None;
+            }
+            block += RUN_BLOCK;
+        }
+        if cursor < window.end {
+            spans.push(cursor..window.end);
         }
     }
 }
@@ -281,6 +345,77 @@ mod tests {
                 },
             ]
         );
+    }
+
+    static ZEROS_THEN: Fake = Fake(&[Magic::at_start(b"\0\0\0\x01MAG")]);
+    static ALL_ZERO: Fake = Fake(&[Magic::at_start(b"\0\0\0\0")]);
+    static FF_THEN: Fake = Fake(&[Magic::at(b"\xff\xffEND", 2)]);
+
+    #[test]
+    fn magics_at_the_edges_of_long_runs_are_still_found() {
+        let s = MagicScanner::new(&[&A, &ZEROS_THEN, &FF_THEN]);
+        // Runs of zeros and 0xFF, several blocks long, with magics that begin inside a run
+        // and end after it, a magic just after a run and one between two runs.
+        let mut data = vec![0u8; 3 * RUN_BLOCK + 100];
+        data.extend(vec![0xffu8; 5 * RUN_BLOCK + 7]);
+        data.extend(b"ENDxxABAB");
+        data.extend(vec![0u8; 2 * RUN_BLOCK]);
+        data.extend(b"\x01MAG");
+        let zeros_then = 3 * RUN_BLOCK + 100 - 3;
+        data[zeros_then..zeros_then + 7].copy_from_slice(b"\0\0\0\x01MAG");
+        let ff_end = 3 * RUN_BLOCK + 100 + 5 * RUN_BLOCK + 7;
+        let abab = ff_end + 5;
+        let last = data.len() - 7;
+        let mut want = vec![
+            Candidate {
+                start: zeros_then,
+                format: 1,
+            },
+            Candidate {
+                start: ff_end - 2 - 2,
+                format: 2,
+            },
+            Candidate {
+                start: abab,
+                format: 0,
+            },
+            Candidate {
+                start: last,
+                format: 1,
+            },
+        ];
+        want.sort();
+        assert_eq!(s.candidates(&data), want);
+        // The runs were skipped: the spans searched are a small part of the data.
+        let mut spans = Vec::new();
+        s.search_spans(&data, 0..data.len(), 8, &mut spans);
+        let searched: usize = spans.iter().map(|r| r.len()).sum();
+        assert!(searched < 4 * RUN_BLOCK, "{searched} of {}", data.len());
+    }
+
+    #[test]
+    fn a_magic_that_begins_in_the_last_bytes_of_a_skipped_block_is_found() {
+        let s = MagicScanner::new(&[&ZEROS_THEN]);
+        // Two whole blocks of zeros; the magic's three zeros are the second block's last.
+        let mut data = vec![0u8; 2 * RUN_BLOCK];
+        data.extend(b"\x01MAG");
+        let mut spans = Vec::new();
+        s.search_spans(&data, 0..data.len(), 7, &mut spans);
+        assert_eq!(spans, vec![2 * RUN_BLOCK - 6..data.len()]);
+        assert_eq!(
+            s.candidates(&data),
+            vec![Candidate {
+                start: 2 * RUN_BLOCK - 3,
+                format: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn runs_of_a_byte_some_magic_repeats_are_searched() {
+        let s = MagicScanner::new(&[&ALL_ZERO]);
+        let data = vec![0u8; 4 * RUN_BLOCK];
+        assert_eq!(s.candidates(&data).len(), 4 * RUN_BLOCK - 3);
     }
 
     #[test]
