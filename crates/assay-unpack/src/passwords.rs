@@ -142,7 +142,7 @@ pub enum Outcome<T> {
 }
 
 /// The password attempts of one archive: remembers the password that opened a member so the
-/// others try it first, and gives up on the list after [`MAX_FAILED_MEMBERS`] failures.
+/// others try it first, and gives up on the list after `MAX_FAILED_MEMBERS` failures.
 pub struct Attempts<'k> {
     keyring: &'k Keyring,
     found: Option<Origin>,

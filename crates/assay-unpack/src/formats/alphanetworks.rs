@@ -6,7 +6,7 @@
 //! Images whose firmware starts with `REDSONIC` carry it bit-inverted (every byte XOR 0xFF).
 //!
 //! The probe asks for the script's first line, a firmware boundary line within the first
-//! [`MAX_SCRIPT`] bytes with only text (no NUL byte) before it, and a non-empty firmware.
+//! `MAX_SCRIPT` bytes with only text (no NUL byte) before it, and a non-empty firmware.
 //! The parts are given under the names fact_extractor's plugin writes (`script.sh`,
 //! `ddPack.elf`, `firmware.bin`); the helper program is decoded, an inverted firmware
 //! restored.

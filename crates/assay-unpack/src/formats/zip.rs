@@ -7,7 +7,7 @@
 //! member must survive a hostile neighbour (bad method, encryption, overlapping data) with a
 //! warning, and decoding must go through the budget; a small reader over the slice does this
 //! directly. Methods other than stored and deflate are kept as entries without data and a
-//! warning. Encrypted members (ZipCrypto, WinZip AES: [`super::zip_crypto`]) are opened with
+//! warning. Encrypted members (ZipCrypto, WinZip AES: `zip_crypto`) are opened with
 //! the scan's passwords ([`crate::passwords`]); those none opens are listed without data,
 //! with one warning for the archive. Member times come from the Info-ZIP extended timestamp
 //! (Unix seconds) when present, else from the MS-DOS date and time, which carry no time zone
