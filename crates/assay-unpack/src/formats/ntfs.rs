@@ -12,7 +12,7 @@ use crate::format::WarningKind;
 use crate::format::{Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked};
 use crate::{Blob, FormatError};
 use ntfs::attribute_value::NtfsAttributeValue;
-use ntfs::structured_values::{NtfsFileNamespace, NtfsIndexRoot};
+use ntfs::structured_values::NtfsFileNamespace;
 use ntfs::{Ntfs, NtfsAttributeType, NtfsReadSeek};
 use std::collections::HashSet;
 use std::io::Cursor;
@@ -141,13 +141,6 @@ fn walk(data: &Blob, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Form
             );
             continue;
         }
-        if let Some(problem) = index_record_size_problem(&dir) {
-            out.warn(
-                WarningKind::Corrupt,
-                format!("directory {shown}: {problem}"),
-            );
-            continue;
-        }
         if let Some(problem) = index_tree_problem(&ntfs, &mut fs, &dir) {
             out.warn(
                 WarningKind::Corrupt,
@@ -242,30 +235,6 @@ fn walk(data: &Blob, ctx: &UnpackContext, out: &mut Unpacked) -> Result<(), Form
 /// practice.
 const INDEX_RECORD_SIZES: std::ops::RangeInclusive<u32> = 512..=64 << 10;
 
-/// Why the directory's index records cannot be read, when its `$INDEX_ROOT` states a record
-/// size no volume uses. The crate allocates and slices records of the stated size without
-/// checking it (a size under a record header's length panicked in it), so the size is
-/// checked here first.
-fn index_record_size_problem(dir: &ntfs::NtfsFile) -> Option<String> {
-    for attribute in dir.attributes_raw() {
-        let Ok(attribute) = attribute else {
-            return None;
-        };
-        if attribute.ty().ok()? != NtfsAttributeType::IndexRoot
-            || attribute.name().ok()?.to_string_lossy() != "$I30"
-        {
-            continue;
-        }
-        let root = attribute
-            .resident_structured_value::<NtfsIndexRoot>()
-            .ok()?;
-        let size = root.index_record_size();
-        return (root.is_large_index() && (!INDEX_RECORD_SIZES.contains(&size) || size % 512 != 0))
-            .then(|| format!("$INDEX_ROOT states index records of {size} bytes; not read"));
-    }
-    None
-}
-
 /// Length of an `$ATTRIBUTE_LIST` entry's fixed header.
 const ATTRIBUTE_LIST_ENTRY_HEADER: usize = 26;
 /// Largest `$ATTRIBUTE_LIST` read (a file split over thousands of records stays well under).
@@ -327,12 +296,13 @@ const ENTRY_LAST: u8 = 0x02;
 const MAX_INDEX_NODES: usize = 1 << 16;
 
 /// Why the crate must not walk a directory's index B-tree, found by walking its node
-/// structure first. The crate's entry iterator trusts three things an attacker controls: an
-/// entry's stated length (one under the 16-byte entry header is sliced past its end and
-/// panics), and that subnode links form a tree: a subnode that links back to itself or an
-/// ancestor is descended forever, each step holding another record in memory, and a node
-/// linked from many entries is walked once per link. Anything else wrong (bad signatures,
-/// update sequences or ranges) is left to the crate, which reports it as an error.
+/// structure first. The crate trusts what an attacker controls: the index record size (it
+/// allocates and slices records of that size; see [`INDEX_RECORD_SIZES`]), the entries range
+/// of the root (sliced unchecked), an entry's stated length (one under the 16-byte entry
+/// header is sliced past its end and panics), and that subnode links form a tree (a subnode
+/// that links back to itself or an ancestor is descended forever, each step holding another
+/// record in memory; a node linked from many entries is walked once per link). Anything else
+/// wrong (bad signatures or update sequences) is left to the crate, which reports an error.
 fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile) -> Option<String> {
     let mut root = None;
     for attribute in dir.attributes_raw() {
@@ -348,14 +318,25 @@ fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile)
         }
     }
     let root = root?;
-    let record_size = le32(root, 8)? as usize;
+    // The crate allocates and slices records of the stated size without checking it (a size
+    // under a record header's length panicked in it), so a large index's size is checked
+    // first; a small index has no records for anyone to read.
+    let record_size = le32(root, 8)?;
+    let large = root.get(16 + 12)? & 1 != 0;
+    if large && !(INDEX_RECORD_SIZES.contains(&record_size) && record_size % 512 == 0) {
+        return Some(format!(
+            "$INDEX_ROOT states index records of {record_size} bytes; not read"
+        ));
+    }
     let mut pending = Vec::new();
     if let Err(problem) =
         node_entries(root, 16).and_then(|entries| node_problem(entries, &mut pending))
     {
         return Some(format!("$INDEX_ROOT: {problem}"));
     }
-    if pending.is_empty() {
+    // Subnode links of a small index are refused by the crate (it has no allocation to
+    // read them from).
+    if pending.is_empty() || !large {
         return None;
     }
     // Subnodes live in the $INDEX_ALLOCATION attribute (possibly behind an attribute list).
@@ -376,7 +357,7 @@ fn index_tree_problem(ntfs: &Ntfs, fs: &mut Cursor<&[u8]>, dir: &ntfs::NtfsFile)
     let allocation = attribute.value(fs).ok()?;
     let cluster = u64::from(ntfs.cluster_size());
     let mut seen = HashSet::new();
-    let mut record = vec![0u8; record_size];
+    let mut record = vec![0u8; record_size as usize];
     while let Some(vcn) = pending.pop() {
         if !seen.insert(vcn) {
             return Some(format!(
