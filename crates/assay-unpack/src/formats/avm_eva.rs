@@ -69,30 +69,10 @@ fn ti_checksum(len: u32, load: u32, payload: &[u8]) -> u32 {
 
 /// POSIX `cksum` CRC (MSB-first CRC-32, the length folded in, complemented).
 fn cksum(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = (i as u32) << 24;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 0x8000_0000 != 0 {
-                    (c << 1) ^ 0x04C1_1DB7
-                } else {
-                    c << 1
-                };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    let step = |crc: u32, b: u8| (crc << 8) ^ TABLE[((crc >> 24) as u8 ^ b) as usize];
-    let mut crc = data.iter().fold(0u32, |c, &b| step(c, b));
+    let mut crc = super::crc32_msb::update(0, data);
     let mut n = data.len();
     while n > 0 {
-        crc = step(crc, n as u8);
+        crc = super::crc32_msb::update(crc, &[n as u8]);
         n >>= 8;
     }
     !crc

@@ -30,6 +30,7 @@ pub mod cms_signed;
 pub mod compress;
 pub mod cpio;
 pub mod cramfs;
+pub(crate) mod crc32_msb;
 pub mod csman;
 pub mod dlink_encrpted;
 pub mod dlink_mh01;

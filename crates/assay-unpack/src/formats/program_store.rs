@@ -18,6 +18,7 @@
 //!
 //! Written here (no crate reads it).
 
+use crate::cursor::{be16, be32};
 use crate::format::{
     Entry, EntryData, EntryKind, Finder, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
@@ -54,14 +55,6 @@ struct Header {
     crc: u32,
 }
 
-fn be16(d: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([d[at], d[at + 1]])
-}
-
-fn be32(d: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
-}
-
 /// CRC-16/CCITT as the header uses it: polynomial 0x1021, MSB first, initial value and final
 /// xor 0xFFFF.
 fn crc16(d: &[u8]) -> u16 {
@@ -79,36 +72,10 @@ fn crc16(d: &[u8]) -> u16 {
     c ^ 0xFFFF
 }
 
-const fn crc32_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u32) << 24;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 0x8000_0000 != 0 {
-                (c << 1) ^ 0x04C1_1DB7
-            } else {
-                c << 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-static CRC32: [u32; 256] = crc32_table();
-
 /// CRC-32 as the payload check uses it: polynomial 0x04C11DB7 MSB first, initial value and
 /// final xor 0xFFFFFFFF (the bzip2 variant, not zlib's reflected one).
 fn crc32_msb(d: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in d {
-        c = (c << 8) ^ CRC32[((c >> 24) as u8 ^ b) as usize];
-    }
-    !c
+    !super::crc32_msb::update(0xFFFF_FFFF, d)
 }
 
 /// The header at `d[0]`, if every field is plausible, its CRC holds and the payload fits.
@@ -127,18 +94,18 @@ fn header(d: &[u8]) -> Option<Header> {
     if name[n..].iter().any(|&b| b != 0) || h[PAD_AT..PAD_AT + 8].iter().any(|&b| b != 0) {
         return None;
     }
-    if be16(h, 86) != 0 || be32(h, 16) & 3 != 0 {
+    if be16(h, 86)? != 0 || be32(h, 16)? & 3 != 0 {
         return None;
     }
-    let time = be32(h, 8);
+    let time = be32(h, 8)?;
     if time != 0 && time < MIN_TIME {
         return None;
     }
-    let len = be32(h, 12);
+    let len = be32(h, 12)?;
     if len == 0 || (d.len() - HEADER_LEN) < len as usize {
         return None;
     }
-    let (len1, len2) = (be32(h, 76), be32(h, 80));
+    let (len1, len2) = (be32(h, 76)?, be32(h, 80)?);
     if split == 0 {
         if len2 != 0 || (len1 != 0 && len1 != len) {
             return None;
@@ -146,22 +113,22 @@ fn header(d: &[u8]) -> Option<Header> {
     } else if len1 == 0 || u64::from(len1) + u64::from(len2) > u64::from(len) {
         return None;
     }
-    if crc16(&h[..HCS_LEN]) != be16(h, HCS_LEN) {
+    if crc16(&h[..HCS_LEN]) != be16(h, HCS_LEN)? {
         return None;
     }
     Some(Header {
-        signature: be16(h, 0),
+        signature: be16(h, 0)?,
         split: split == 1,
         compression,
-        major: be16(h, 4),
-        minor: be16(h, 6),
+        major: be16(h, 4)?,
+        minor: be16(h, 6)?,
         time,
         len,
-        load: be32(h, 16),
+        load: be32(h, 16)?,
         name: String::from_utf8_lossy(&name[..n]).into_owned(),
         len1,
         len2,
-        crc: be32(h, 88),
+        crc: be32(h, 88)?,
     })
 }
 
