@@ -17,6 +17,7 @@
 //!
 //! Written here (no crate reads it).
 
+use crate::cursor::{be16, be32, le16, le32};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
@@ -55,21 +56,19 @@ impl Header {
 }
 
 fn u16_at(d: &[u8], at: usize, big: bool) -> Option<u16> {
-    let b: [u8; 2] = d.get(at..at + 2)?.try_into().ok()?;
-    Some(if big {
-        u16::from_be_bytes(b)
+    if big {
+        be16(d, at)
     } else {
-        u16::from_le_bytes(b)
-    })
+        le16(d, at)
+    }
 }
 
 fn u32_at(d: &[u8], at: usize, big: bool) -> Option<u32> {
-    let b: [u8; 4] = d.get(at..at + 4)?.try_into().ok()?;
-    Some(if big {
-        u32::from_be_bytes(b)
+    if big {
+        be32(d, at)
     } else {
-        u32::from_le_bytes(b)
-    })
+        le32(d, at)
+    }
 }
 
 /// The header, if its magic and sizes are plausible (sizes are not checked against the
