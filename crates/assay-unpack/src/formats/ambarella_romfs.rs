@@ -10,7 +10,7 @@
 //!
 //! Written here (no crate reads it).
 
-use crate::cursor::le32;
+use crate::cursor::{cstr, le32};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
@@ -56,15 +56,13 @@ fn descriptors(data: &[u8]) -> Option<Vec<Desc>> {
         if &d[124..128] != ENTRY_MAGIC {
             return None;
         }
-        let raw = &d[..NAME_LEN];
-        let raw = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(NAME_LEN)];
         let offset = u64::from(le32(d, 116)?);
         // Data never overlaps the header and descriptors.
         if offset < table_end as u64 {
             return None;
         }
         out.push(Desc {
-            name: String::from_utf8_lossy(raw).into_owned(),
+            name: cstr(&d[..NAME_LEN]),
             offset,
             length: u64::from(le32(d, 120)?),
         });

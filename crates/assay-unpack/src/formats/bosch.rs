@@ -18,7 +18,7 @@
 //! Written here (no crate reads it); layout from Anvil Ventures' published analysis and
 //! their BSD-licensed `BoschFirmwareTool`.
 
-use crate::cursor::be32;
+use crate::cursor::{be32, cstr};
 use crate::format::{
     Entry, EntryData, EntryKind, Format, Magic, Probe, UnpackContext, Unpacked, WarningKind,
 };
@@ -192,12 +192,11 @@ fn list_archive(
             return any;
         }
         let next = be32(rec, 4).unwrap_or(0) as usize;
-        let raw = &rec[8..40];
-        let name = String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or(raw));
+        let name = cstr(&rec[8..40]);
         let name = if name.is_empty() {
             format!("file{pos}")
         } else {
-            name.into_owned()
+            name
         };
         let start = pos + RECORD_LEN;
         let end = start.saturating_add(len).min(d.len());
